@@ -1,0 +1,3 @@
+from gatewayz.cli import app
+
+app()

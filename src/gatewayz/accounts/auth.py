@@ -1,0 +1,83 @@
+"""Who is calling: API key -> principal, cached briefly, revocable."""
+
+import time
+from dataclasses import dataclass
+
+from fastapi import Request
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from gatewayz.accounts.keys import hash_key
+from gatewayz.errors import AuthenticationFailed
+from gatewayz.store.tables import api_keys, users
+
+_MAX_CACHED = 100_000
+
+
+@dataclass(frozen=True, slots=True)
+class Principal:
+    """The caller of one request: a user acting through one of their keys."""
+
+    user_id: int
+    key_id: int
+    email: str
+    is_admin: bool
+
+
+class Authenticator:
+    """Checks API keys against their stored hashes, caching hits for `cache_seconds`."""
+
+    def __init__(self, engine: AsyncEngine, server_secret: bytes, cache_seconds: float) -> None:
+        self._engine = engine
+        self._secret = server_secret
+        self._ttl = cache_seconds
+        self._cache: dict[str, tuple[Principal, float]] = {}
+
+    async def authenticate(self, key: str | None) -> Principal:
+        if not key:
+            raise AuthenticationFailed(
+                "Missing API key: send it as 'Authorization: Bearer <key>' or 'x-api-key'."
+            )
+        digest = hash_key(self._secret, key)
+        hit = self._cache.get(digest)
+        now = time.monotonic()
+        if hit is not None and hit[1] > now:
+            return hit[0]
+        principal = await self._lookup(digest)
+        if principal is None:
+            self._cache.pop(digest, None)
+            raise AuthenticationFailed("Invalid API key.")
+        if len(self._cache) >= _MAX_CACHED:
+            self._cache.clear()
+        self._cache[digest] = (principal, now + self._ttl)
+        return principal
+
+    def forget_user(self, user_id: int) -> None:
+        """Drop cached keys of a user (after a revocation in this process)."""
+        for digest in [d for d, (p, _) in self._cache.items() if p.user_id == user_id]:
+            del self._cache[digest]
+
+    async def _lookup(self, digest: str) -> Principal | None:
+        query = (
+            select(api_keys.c.user_id, api_keys.c.id, users.c.email, users.c.is_admin)
+            .join(users, users.c.id == api_keys.c.user_id)
+            .where(api_keys.c.key_hash == digest, api_keys.c.revoked_at.is_(None))
+        )
+        async with self._engine.connect() as conn:
+            row = (await conn.execute(query)).first()
+        return None if row is None else Principal(*row)
+
+
+def presented_key(request: Request) -> str | None:
+    """The key from `Authorization: Bearer` or `x-api-key`."""
+    header = request.headers.get("authorization")
+    if header:
+        scheme, _, value = header.partition(" ")
+        if scheme.lower() == "bearer" and value.strip():
+            return value.strip()
+    return request.headers.get("x-api-key") or None
+
+
+async def current_principal(request: Request) -> Principal:
+    """FastAPI dependency: the authenticated caller, or a 401 in the API's error format."""
+    return await request.app.state.authenticator.authenticate(presented_key(request))

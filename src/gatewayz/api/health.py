@@ -1,0 +1,25 @@
+"""GET /health (the process is alive) and GET /ready (the database answers)."""
+
+from fastapi import APIRouter, Request
+from sqlalchemy import text
+from starlette.responses import JSONResponse
+
+router = APIRouter(tags=["health"])
+
+
+@router.get("/health")
+async def health() -> dict[str, str]:
+    return {"status": "ok"}
+
+
+@router.get("/ready")
+async def ready(request: Request) -> JSONResponse:
+    try:
+        async with request.app.state.engine.connect() as conn:
+            await conn.execute(text("SELECT 1"))
+    except Exception as exc:
+        return JSONResponse(
+            {"status": "unavailable", "database": f"unreachable ({type(exc).__name__})"},
+            status_code=503,
+        )
+    return JSONResponse({"status": "ready", "database": "ok"})

@@ -1,0 +1,1 @@
+"""Credits: prices, the ledger (reserve/settle), credit grants."""

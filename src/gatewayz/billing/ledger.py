@@ -1,0 +1,153 @@
+"""The credit ledger: holds (reserve), settlement of calls, and credit changes.
+
+`users.balance_units` always equals the sum of the user's ledger rows: every change of it
+is written in the same transaction as its ledger row. A reservation is a hold
+(`users.reserved_units`), not a balance change: it only limits what other calls may hold.
+"""
+
+from collections import defaultdict
+from dataclasses import dataclass
+
+from sqlalchemy import select, update
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
+
+from gatewayz.store.tables import ledger, users
+
+
+class InsufficientBalance(Exception):
+    """The change would take the balance below zero."""
+
+
+class UnknownUser(Exception):
+    """No user has that id."""
+
+
+@dataclass(frozen=True, slots=True)
+class Settlement:
+    """The end of one call: release its hold and charge what it really cost."""
+
+    user_id: int
+    request_id: str
+    reserved_units: int
+    cost_units: int
+    reason: str
+
+
+@dataclass(frozen=True, slots=True)
+class CreditChange:
+    """A ledger row written by a credit change, or found because it was applied before."""
+
+    amount_units: int
+    balance_after_units: int
+    applied_now: bool
+
+
+async def reserve(engine: AsyncEngine, user_id: int, units: int) -> bool:
+    """Hold `units` of the user's balance if the unheld part covers them; atomic."""
+    statement = (
+        update(users)
+        .where(users.c.id == user_id, users.c.balance_units - users.c.reserved_units >= units)
+        .values(reserved_units=users.c.reserved_units + units)
+    )
+    async with engine.begin() as conn:
+        result = await conn.execute(statement)
+    return result.rowcount == 1
+
+
+async def settle(conn: AsyncConnection, settlements: list[Settlement]) -> None:
+    """Release each call's hold and charge its cost, in the caller's transaction.
+
+    A charge never takes a balance below zero: if the real cost exceeds what is left
+    (the worst case was underestimated), the charge is capped at the balance.
+    """
+    user_ids = sorted({s.user_id for s in settlements})
+    query = select(users.c.id, users.c.balance_units).where(users.c.id.in_(user_ids))
+    if conn.dialect.name != "sqlite":
+        query = query.with_for_update()
+    balances = {row[0]: row[1] for row in await conn.execute(query)}
+    released: dict[int, int] = defaultdict(int)
+    rows = []
+    for item in settlements:
+        released[item.user_id] += item.reserved_units
+        charge = min(item.cost_units, balances[item.user_id])
+        if charge <= 0:
+            continue
+        balances[item.user_id] -= charge
+        rows.append(
+            {
+                "user_id": item.user_id,
+                "amount_units": -charge,
+                "balance_after_units": balances[item.user_id],
+                "kind": "usage",
+                "reason": item.reason,
+                "idempotency_key": f"call:{item.request_id}",
+                "request_id": item.request_id,
+            }
+        )
+    if rows:
+        await conn.execute(ledger.insert(), rows)
+    for user_id in user_ids:
+        await conn.execute(
+            update(users)
+            .where(users.c.id == user_id)
+            .values(
+                balance_units=balances[user_id],
+                reserved_units=users.c.reserved_units - released[user_id],
+            )
+        )
+
+
+async def change_credits(
+    engine: AsyncEngine,
+    user_id: int,
+    amount_units: int,
+    *,
+    kind: str,
+    reason: str | None,
+    idempotency_key: str,
+) -> CreditChange:
+    """Add (or, negative, remove) credits exactly once per idempotency key."""
+    existing = await _find_change(engine, idempotency_key)
+    if existing is not None:
+        return existing
+    try:
+        async with engine.begin() as conn:
+            result = await conn.execute(
+                update(users)
+                .where(users.c.id == user_id, users.c.balance_units + amount_units >= 0)
+                .values(balance_units=users.c.balance_units + amount_units)
+                .returning(users.c.balance_units)
+            )
+            balance_after = result.scalar_one_or_none()
+            if balance_after is None:
+                found = await conn.scalar(select(users.c.id).where(users.c.id == user_id))
+                raise UnknownUser(user_id) if found is None else InsufficientBalance(user_id)
+            await conn.execute(
+                ledger.insert().values(
+                    user_id=user_id,
+                    amount_units=amount_units,
+                    balance_after_units=balance_after,
+                    kind=kind,
+                    reason=reason,
+                    idempotency_key=idempotency_key,
+                )
+            )
+    except IntegrityError:
+        existing = await _find_change(engine, idempotency_key)
+        if existing is None:
+            raise
+        return existing
+    return CreditChange(amount_units, balance_after, applied_now=True)
+
+
+async def _find_change(engine: AsyncEngine, idempotency_key: str) -> CreditChange | None:
+    async with engine.connect() as conn:
+        row = (
+            await conn.execute(
+                select(ledger.c.amount_units, ledger.c.balance_after_units).where(
+                    ledger.c.idempotency_key == idempotency_key
+                )
+            )
+        ).first()
+    return None if row is None else CreditChange(row[0], row[1], applied_now=False)

@@ -1,0 +1,268 @@
+"""The `gatewayz` command: serve, db, users, keys, credits."""
+
+import asyncio
+import os
+import uuid
+from collections.abc import Awaitable, Callable
+from decimal import Decimal, InvalidOperation
+from functools import wraps
+from pathlib import Path
+from typing import Annotated, Any, TypeVar
+
+import typer
+import uvicorn
+
+from gatewayz.accounts import users as accounts
+from gatewayz.billing import ledger
+from gatewayz.billing.money import credits_to_units, format_credits
+from gatewayz.settings import CONFIG_ENV, ConfigError, Settings, load_settings, server_secret
+from gatewayz.store import migrate
+from gatewayz.store.engine import create_engine
+from gatewayz.telemetry.logs import configure_logging
+
+app = typer.Typer(
+    pretty_exceptions_enable=False,
+    help="Gatewayz: one gateway in front of every AI inference provider.",
+    no_args_is_help=True,
+)
+db_app = typer.Typer(help="Database schema.", no_args_is_help=True)
+users_app = typer.Typer(help="Users.", no_args_is_help=True)
+keys_app = typer.Typer(help="API keys.", no_args_is_help=True)
+credits_app = typer.Typer(help="Credits.", no_args_is_help=True)
+app.add_typer(db_app, name="db")
+app.add_typer(users_app, name="users")
+app.add_typer(keys_app, name="keys")
+app.add_typer(credits_app, name="credits")
+
+ConfigOption = Annotated[
+    Path | None, typer.Option("--config", help="YAML config file (or GATEWAYZ_CONFIG).")
+]
+T = TypeVar("T")
+
+
+def _fail(message: str) -> None:
+    typer.echo(f"error: {message}", err=True)
+    raise typer.Exit(1)
+
+
+def _settings(config: Path | None) -> Settings:
+    overrides: dict[str, Any] = {"config": config} if config else {}
+    try:
+        return load_settings(**overrides)
+    except ConfigError as exc:
+        _fail(str(exc))
+        raise
+
+
+def _run(settings: Settings, work: Callable[[Any], Awaitable[T]]) -> T:
+    """Run `work(engine)` on an upgraded database, turning known errors into one line."""
+
+    async def main() -> T:
+        engine = create_engine(settings.database_url)
+        try:
+            return await work(engine)
+        finally:
+            await engine.dispose()
+
+    try:
+        migrate.upgrade_sync(settings.database_url)
+        return asyncio.run(main())
+    except (accounts.AccountError, ledger.InsufficientBalance) as exc:
+        _fail(str(exc) or type(exc).__name__)
+        raise
+
+
+def _command(func: Callable[..., None]) -> Callable[..., None]:
+    @wraps(func)
+    def wrapper(*args: Any, **kwargs: Any) -> None:
+        try:
+            func(*args, **kwargs)
+        except ConfigError as exc:
+            _fail(str(exc))
+
+    return wrapper
+
+
+@app.command()
+@_command
+def serve(
+    host: Annotated[str | None, typer.Option(help="Address to bind (default 127.0.0.1).")] = None,
+    port: Annotated[int | None, typer.Option(help="Port (default 8000).")] = None,
+    workers: Annotated[int | None, typer.Option(help="Worker processes.")] = None,
+    config: ConfigOption = None,
+    migrate_db: Annotated[
+        bool, typer.Option("--migrate/--no-migrate", help="Upgrade the schema first.")
+    ] = True,
+) -> None:
+    """Serve the gateway over HTTP."""
+    settings = _settings(config)
+    configure_logging(settings.log_level)
+    server_secret(settings)
+    if migrate_db:
+        migrate.upgrade_sync(settings.database_url)
+    _run(settings, lambda engine: _bootstrap_admin(engine, settings))
+    if config:
+        os.environ[CONFIG_ENV] = str(config.resolve())
+    os.environ["GATEWAYZ_AUTO_MIGRATE"] = "false"
+    uvicorn.run(
+        "gatewayz.app:app_from_environment",
+        factory=True,
+        host=host or settings.host,
+        port=port if port is not None else settings.port,
+        workers=workers or settings.workers,
+        log_level=settings.log_level,
+        access_log=False,
+        loop="uvloop",
+        http="httptools",
+        timeout_graceful_shutdown=30,
+    )
+
+
+async def _bootstrap_admin(engine: Any, settings: Settings) -> None:
+    """On the first start, create the admin user with a key and print the key once."""
+    if await accounts.count_users(engine):
+        return
+    user = await accounts.create_user(engine, settings.bootstrap_admin_email, is_admin=True)
+    if settings.bootstrap_admin_credits:
+        await ledger.change_credits(
+            engine,
+            user.id,
+            credits_to_units(settings.bootstrap_admin_credits),
+            kind="grant",
+            reason="initial admin credits",
+            idempotency_key=f"bootstrap:{user.id}",
+        )
+    key = await accounts.create_key(engine, server_secret(settings), user.id, "admin (first start)")
+    typer.echo(
+        f"Created admin user {user.email}. Its API key, shown only this once:\n\n    {key}\n",
+        err=True,
+    )
+
+
+@db_app.command("upgrade")
+@_command
+def db_upgrade(config: ConfigOption = None) -> None:
+    """Apply every pending schema migration."""
+    settings = _settings(config)
+    migrate.upgrade_sync(settings.database_url)
+    typer.echo("database is up to date", err=True)
+
+
+@users_app.command("create")
+@_command
+def users_create(
+    email: str,
+    credits: Annotated[str, typer.Option(help="Starting credits (USD).")] = "0",
+    admin: Annotated[bool, typer.Option("--admin", help="Make the user an administrator.")] = False,
+    config: ConfigOption = None,
+) -> None:
+    """Create a user."""
+    amount = _amount(credits, allow_zero=True)
+    settings = _settings(config)
+
+    async def work(engine: Any) -> None:
+        user = await accounts.create_user(engine, email, is_admin=admin)
+        if amount:
+            await ledger.change_credits(
+                engine,
+                user.id,
+                amount,
+                kind="grant",
+                reason="initial credits",
+                idempotency_key=f"signup:{user.id}",
+            )
+        typer.echo(
+            f"created user {user.email} (id {user.id}) with {format_credits(amount)} credits",
+            err=True,
+        )
+
+    _run(settings, work)
+
+
+@keys_app.command("create")
+@_command
+def keys_create(
+    email: str,
+    name: Annotated[str, typer.Option(help="A name to recognise the key by.")] = "default",
+    config: ConfigOption = None,
+) -> None:
+    """Create an API key; prints only the key, once."""
+    settings = _settings(config)
+    secret = server_secret(settings)
+
+    async def work(engine: Any) -> str:
+        user = await accounts.get_user(engine, email=email)
+        return await accounts.create_key(engine, secret, user.id, name)
+
+    typer.echo(_run(settings, work))
+
+
+@keys_app.command("list")
+@_command
+def keys_list(email: str, config: ConfigOption = None) -> None:
+    """List a user's keys (id, name, prefix, state); never the keys themselves."""
+    settings = _settings(config)
+
+    async def work(engine: Any) -> list[accounts.KeyInfo]:
+        user = await accounts.get_user(engine, email=email)
+        return await accounts.list_keys(engine, user.id)
+
+    for key in _run(settings, work):
+        state = f"revoked {key.revoked_at:%Y-%m-%d %H:%M}" if key.revoked_at else "active"
+        typer.echo(f"{key.id}\t{key.name}\t{key.display_prefix}…\t{state}")
+
+
+@keys_app.command("revoke")
+@_command
+def keys_revoke(email: str, key_id: int, config: ConfigOption = None) -> None:
+    """Revoke one of a user's keys (gateways stop accepting it within the auth cache time)."""
+    settings = _settings(config)
+
+    async def work(engine: Any) -> None:
+        user = await accounts.get_user(engine, email=email)
+        await accounts.revoke_key(engine, user.id, key_id)
+
+    _run(settings, work)
+    typer.echo(f"revoked key {key_id}", err=True)
+
+
+@credits_app.command("add", context_settings={"ignore_unknown_options": True})
+@_command
+def credits_add(
+    email: str,
+    amount: str,
+    reason: Annotated[str, typer.Option(help="Why, for the ledger.")] = "added by an operator",
+    config: ConfigOption = None,
+) -> None:
+    """Add credits (USD) to a user's balance."""
+    units = _amount(amount, allow_zero=False)
+    settings = _settings(config)
+
+    async def work(engine: Any) -> ledger.CreditChange:
+        user = await accounts.get_user(engine, email=email)
+        return await ledger.change_credits(
+            engine,
+            user.id,
+            units,
+            kind="grant",
+            reason=reason,
+            idempotency_key=f"cli:{uuid.uuid4()}",
+        )
+
+    change = _run(settings, work)
+    typer.echo(f"balance of {email}: {format_credits(change.balance_after_units)}", err=True)
+
+
+def _amount(text: str, *, allow_zero: bool) -> int:
+    try:
+        value = Decimal(text)
+    except InvalidOperation:
+        _fail(f"{text!r} is not a number")
+        raise
+    if not value.is_finite() or value < 0 or (value == 0 and not allow_zero):
+        _fail(f"amount must be {'zero or more' if allow_zero else 'more than zero'}, got {text}")
+    try:
+        return credits_to_units(value)
+    except ValueError as exc:
+        _fail(str(exc))
+        raise

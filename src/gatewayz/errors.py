@@ -1,0 +1,182 @@
+"""One error hierarchy, rendered once, in the format of the API the client called.
+
+GatewayError
+├── InvalidRequest          400  the body is wrong; `param` names the field
+├── AuthenticationFailed    401  missing, unknown or revoked API key
+├── InsufficientCredits     402  the call's worst case exceeds the available balance
+├── PermissionDenied        403
+├── NotFound                404  unknown model or resource
+├── RateLimited             429
+└── UpstreamError           502 / 503 / 504, or the upstream's own 4xx/429,
+                                 always naming the provider
+"""
+
+from typing import Any, Literal
+
+import orjson
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from starlette.exceptions import HTTPException
+from starlette.responses import Response
+
+ApiFormat = Literal["openai", "anthropic"]
+
+_ANTHROPIC_TYPES = {
+    400: "invalid_request_error",
+    401: "authentication_error",
+    402: "billing_error",
+    403: "permission_error",
+    404: "not_found_error",
+    413: "request_too_large",
+    429: "rate_limit_error",
+    500: "api_error",
+    529: "overloaded_error",
+}
+
+
+class GatewayError(Exception):
+    status = 500
+    type = "api_error"
+    code: str | None = None
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        param: str | None = None,
+        code: str | None = None,
+        status: int | None = None,
+        headers: dict[str, str] | None = None,
+    ) -> None:
+        super().__init__(message)
+        self.message = message
+        self.param = param
+        if code is not None:
+            self.code = code
+        if status is not None:
+            self.status = status
+        self.headers = headers or {}
+
+
+class InvalidRequest(GatewayError):
+    status = 400
+    type = "invalid_request_error"
+
+
+class AuthenticationFailed(GatewayError):
+    status = 401
+    type = "authentication_error"
+    code = "invalid_api_key"
+
+
+class InsufficientCredits(GatewayError):
+    status = 402
+    type = "insufficient_credits"
+    code = "insufficient_credits"
+
+
+class PermissionDenied(GatewayError):
+    status = 403
+    type = "permission_error"
+
+
+class NotFound(GatewayError):
+    status = 404
+    type = "not_found_error"
+
+
+class ModelNotFound(NotFound):
+    type = "invalid_request_error"
+    code = "model_not_found"
+
+    def __init__(self, model: str) -> None:
+        super().__init__(
+            f"The model '{model}' does not exist or no enabled provider serves it.", param="model"
+        )
+
+
+class RateLimited(GatewayError):
+    status = 429
+    type = "rate_limit_error"
+    code = "rate_limit_exceeded"
+
+
+class UpstreamError(GatewayError):
+    """The provider failed or refused; the message names it."""
+
+    status = 502
+    type = "upstream_error"
+    code = "upstream_error"
+
+    def __init__(self, provider: str, message: str, **kwargs: Any) -> None:
+        super().__init__(f"{provider}: {message}", **kwargs)
+        self.provider = provider
+
+
+def api_format(path: str) -> ApiFormat:
+    return "anthropic" if path.startswith(("/v1/messages", "/messages")) else "openai"
+
+
+def error_body(error: GatewayError, fmt: ApiFormat, request_id: str | None) -> dict[str, Any]:
+    """The error object the official SDK of `fmt` expects."""
+    if fmt == "anthropic":
+        kind = _ANTHROPIC_TYPES.get(
+            error.status, "api_error" if error.status >= 500 else "invalid_request_error"
+        )
+        return {
+            "type": "error",
+            "error": {"type": kind, "message": error.message},
+            "request_id": request_id,
+        }
+    return {
+        "error": {
+            "message": error.message,
+            "type": error.type,
+            "param": error.param,
+            "code": error.code,
+        }
+    }
+
+
+def render(error: GatewayError, request: Request) -> Response:
+    request_id = getattr(request.state, "request_id", None)
+    fmt = api_format(request.url.path)
+    headers = dict(error.headers)
+    if fmt == "anthropic" and request_id:
+        headers["request-id"] = request_id
+    return Response(
+        orjson.dumps(error_body(error, fmt, request_id)),
+        status_code=error.status,
+        media_type="application/json",
+        headers=headers,
+    )
+
+
+def install_handlers(app: FastAPI) -> None:
+    """Render every error the app can raise in the caller's API format."""
+
+    async def on_gateway_error(request: Request, exc: Exception) -> Response:
+        assert isinstance(exc, GatewayError)
+        return render(exc, request)
+
+    async def on_validation_error(request: Request, exc: Exception) -> Response:
+        assert isinstance(exc, RequestValidationError)
+        first = exc.errors()[0] if exc.errors() else {"loc": (), "msg": "invalid request"}
+        loc = [str(p) for p in first["loc"] if p not in ("body", "query", "path")]
+        param = ".".join(loc) or None
+        message = f"{param}: {first['msg']}" if param else str(first["msg"])
+        return render(InvalidRequest(message, param=param), request)
+
+    async def on_http_error(request: Request, exc: Exception) -> Response:
+        assert isinstance(exc, HTTPException)
+        error_cls = {404: NotFound, 401: AuthenticationFailed, 403: PermissionDenied}.get(
+            exc.status_code, GatewayError
+        )
+        error = error_cls(str(exc.detail), status=exc.status_code, headers=dict(exc.headers or {}))
+        if exc.status_code < 500 and error_cls is GatewayError:
+            error.type = "invalid_request_error"
+        return render(error, request)
+
+    app.add_exception_handler(GatewayError, on_gateway_error)
+    app.add_exception_handler(RequestValidationError, on_validation_error)
+    app.add_exception_handler(HTTPException, on_http_error)

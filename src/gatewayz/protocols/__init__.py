@@ -1,0 +1,1 @@
+"""Wire formats and pure translation functions; no HTTP in here."""

@@ -1,0 +1,103 @@
+"""OpenAI Chat Completions: request checks, the upstream request, stream event handling."""
+
+from typing import Any
+
+import orjson
+
+from gatewayz.errors import InvalidRequest
+from gatewayz.protocols.usage import Usage, from_openai
+
+_ROLES = frozenset({"system", "developer", "user", "assistant", "tool", "function"})
+
+
+def parse_request(raw: bytes) -> dict[str, Any]:
+    """Decode and check a chat completion request; unknown fields are kept as they are."""
+    try:
+        body = orjson.loads(raw)
+    except orjson.JSONDecodeError as exc:
+        raise InvalidRequest(f"The request body is not valid JSON: {exc}") from None
+    if not isinstance(body, dict):
+        raise InvalidRequest("The request body must be a JSON object.")
+    model = body.get("model")
+    if not isinstance(model, str) or not model:
+        raise InvalidRequest("'model' is required and must be a non-empty string.", param="model")
+    messages = body.get("messages")
+    if not isinstance(messages, list) or not messages:
+        raise InvalidRequest("'messages' must be a non-empty array.", param="messages")
+    for i, message in enumerate(messages):
+        if not isinstance(message, dict) or message.get("role") not in _ROLES:
+            raise InvalidRequest(
+                f"messages[{i}] must be an object with a role of {', '.join(sorted(_ROLES))}.",
+                param=f"messages.{i}.role",
+            )
+    if not isinstance(body.get("stream", False), bool):
+        raise InvalidRequest("'stream' must be a boolean.", param="stream")
+    for field in ("max_tokens", "max_completion_tokens"):
+        value = body.get(field)
+        if value is not None and (
+            not isinstance(value, int) or isinstance(value, bool) or value < 1
+        ):
+            raise InvalidRequest(f"'{field}' must be a positive integer.", param=field)
+    options = body.get("stream_options")
+    if options is not None and not isinstance(options, dict):
+        raise InvalidRequest("'stream_options' must be an object.", param="stream_options")
+    return body
+
+
+def max_output_tokens(body: dict[str, Any]) -> int | None:
+    return body.get("max_completion_tokens") or body.get("max_tokens")
+
+
+def wants_stream_usage(body: dict[str, Any]) -> bool:
+    options = body.get("stream_options")
+    return bool(isinstance(options, dict) and options.get("include_usage"))
+
+
+def upstream_request(body: dict[str, Any], model_id: str, quirks: frozenset[str]) -> dict[str, Any]:
+    """The body to send upstream: the provider's model id, and usage asked for in streams."""
+    out = dict(body)
+    out["model"] = model_id
+    if out.get("stream") and "no_stream_options" not in quirks:
+        out["stream_options"] = {**(body.get("stream_options") or {}), "include_usage": True}
+    elif "no_stream_options" in quirks:
+        out.pop("stream_options", None)
+    if "max_completion_tokens" in quirks and "max_tokens" in out:
+        out.setdefault("max_completion_tokens", out.pop("max_tokens"))
+    return out
+
+
+class UpstreamStreamError(Exception):
+    """The upstream sent an error object in the middle of a stream."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.message = message
+
+
+def stream_event(data: bytes, client_wants_usage: bool) -> tuple[bytes | None, Usage | None]:
+    """One upstream chunk: what to forward (None to drop) and the usage it reports.
+
+    The gateway always asks the upstream for usage; a usage-only chunk is dropped again
+    when the client did not ask for it, and usage riding on a content chunk is removed.
+    Raises ValueError for a chunk that is not a JSON object, UpstreamStreamError for an
+    error event.
+    """
+    chunk = orjson.loads(data)
+    if not isinstance(chunk, dict):
+        raise ValueError("stream chunk is not a JSON object")
+    if "error" in chunk:
+        error = chunk["error"]
+        message = error.get("message") if isinstance(error, dict) else None
+        raise UpstreamStreamError(str(message or error))
+    usage = from_openai(chunk.get("usage"))
+    if usage is None or client_wants_usage:
+        return data, usage
+    if not chunk.get("choices"):
+        return None, usage
+    chunk.pop("usage", None)
+    return orjson.dumps(chunk), usage
+
+
+def error_event(error: dict[str, Any]) -> bytes:
+    """A mid-stream error as the OpenAI SDK raises it."""
+    return b"data: " + orjson.dumps(error) + b"\n\n"

@@ -1,0 +1,60 @@
+"""The schema of a provider row, shared by the built-in table and the operator's YAML file."""
+
+from decimal import Decimal
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, model_validator
+
+Quirk = Literal["no_stream_options", "max_completion_tokens"]
+
+
+class ModelSpec(BaseModel):
+    """A model a provider serves, with its prices in credits (USD) per million tokens."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    id: str = Field(min_length=1)
+    name: str | None = None
+    input_price_per_mtok: Decimal = Field(ge=0)
+    output_price_per_mtok: Decimal = Field(ge=0)
+    context_length: int | None = Field(default=None, gt=0)
+    max_output_tokens: int | None = Field(default=None, gt=0)
+
+
+class ProviderSpec(BaseModel):
+    """One upstream provider: where it lives, how it authenticates, what it serves."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    name: str = Field(pattern=r"^[a-z0-9][a-z0-9-]*$")
+    display_name: str | None = None
+    protocol: Literal["openai"]
+    base_url: str = Field(pattern=r"^https?://")
+    api_key: SecretStr | None = None
+    api_key_env: str | None = None
+    auth: Literal["bearer", "header", "none"] = "bearer"
+    auth_header: str | None = None
+    headers: dict[str, str] = Field(default_factory=dict)
+    models_path: str | None = "/models"
+    quirks: frozenset[Quirk] = frozenset()
+    docs: str | None = None
+    models: tuple[ModelSpec, ...] = ()
+    connect_timeout_seconds: float = Field(default=10.0, gt=0)
+    timeout_seconds: float = Field(default=600.0, gt=0)
+
+    @model_validator(mode="after")
+    def _auth_header_matches_auth(self) -> "ProviderSpec":
+        if self.auth == "header" and not self.auth_header:
+            raise ValueError("auth: header needs auth_header (the header that carries the key)")
+        if self.auth != "header" and self.auth_header:
+            raise ValueError("auth_header is only used with auth: header")
+        return self
+
+    @model_validator(mode="after")
+    def _unique_model_ids(self) -> "ProviderSpec":
+        seen: set[str] = set()
+        for model in self.models:
+            if model.id in seen:
+                raise ValueError(f"model {model.id!r} is declared twice")
+            seen.add(model.id)
+        return self

@@ -1,0 +1,72 @@
+"""The provider table: built-in rows (builtin.yaml) merged with the operator's config rows."""
+
+import re
+from dataclasses import dataclass
+from functools import cache
+from pathlib import Path
+
+import yaml
+from pydantic import TypeAdapter
+
+from gatewayz.providers.spec import ProviderSpec
+
+_BUILTIN = Path(__file__).with_name("builtin.yaml")
+_PLACEHOLDER = re.compile(r"\$\{([A-Z0-9_]+)\}")
+
+
+@dataclass(frozen=True, slots=True)
+class Provider:
+    """A provider row with its base URL and key resolved from the environment."""
+
+    spec: ProviderSpec
+    base_url: str
+    api_key: str | None
+
+    @property
+    def name(self) -> str:
+        return self.spec.name
+
+    def request_headers(self) -> dict[str, str]:
+        """Headers every request to this provider carries: auth plus fixed extras."""
+        headers = dict(self.spec.headers)
+        if self.api_key is not None:
+            if self.spec.auth == "bearer":
+                headers["Authorization"] = f"Bearer {self.api_key}"
+            elif self.spec.auth == "header" and self.spec.auth_header:
+                headers[self.spec.auth_header] = self.api_key
+        return headers
+
+
+@cache
+def builtin_specs() -> tuple[ProviderSpec, ...]:
+    rows = yaml.safe_load(_BUILTIN.read_text(encoding="utf-8"))["providers"]
+    return tuple(TypeAdapter(list[ProviderSpec]).validate_python(rows))
+
+
+def merged_specs(configured: list[ProviderSpec]) -> list[ProviderSpec]:
+    """Built-in rows, each replaced by a configured row of the same name; new rows last."""
+    by_name = {spec.name: spec for spec in configured}
+    merged = [by_name.pop(spec.name, spec) for spec in builtin_specs()]
+    return merged + [spec for spec in configured if spec.name in by_name]
+
+
+def resolve(spec: ProviderSpec, environ: dict[str, str]) -> Provider | None:
+    """The usable provider, or None when its key or a base-URL placeholder is not set."""
+    missing = [var for var in _PLACEHOLDER.findall(spec.base_url) if not environ.get(var)]
+    if missing:
+        return None
+    base_url = _PLACEHOLDER.sub(lambda m: environ[m.group(1)], spec.base_url).rstrip("/")
+    if spec.api_key is not None:
+        api_key: str | None = spec.api_key.get_secret_value()
+    elif spec.api_key_env:
+        api_key = environ.get(spec.api_key_env) or None
+    else:
+        api_key = None
+    if api_key is None and spec.auth != "none":
+        return None
+    return Provider(spec=spec, base_url=base_url, api_key=api_key)
+
+
+def enabled_providers(configured: list[ProviderSpec], environ: dict[str, str]) -> list[Provider]:
+    providers = (resolve(spec, environ) for spec in merged_specs(configured))
+    return [p for p in providers if p is not None]

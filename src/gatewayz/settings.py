@@ -1,0 +1,128 @@
+"""One typed Settings object: environment variables GATEWAYZ_* over an optional YAML file.
+
+This is the only module that reads the process environment.
+"""
+
+import os
+import secrets
+from collections.abc import Mapping
+from decimal import Decimal
+from pathlib import Path
+from typing import Any, Literal
+
+import yaml
+from pydantic import Field, SecretStr, ValidationError, field_validator
+from pydantic.fields import FieldInfo
+from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
+
+from gatewayz.providers.spec import ProviderSpec
+
+CONFIG_ENV = "GATEWAYZ_CONFIG"
+
+
+class ConfigError(Exception):
+    """The configuration cannot be used; the message names the file and the field."""
+
+
+class Settings(BaseSettings):
+    """Everything an operator can set, with defaults that run on a bare machine."""
+
+    model_config = SettingsConfigDict(env_prefix="GATEWAYZ_", extra="forbid")
+
+    config: Path | None = None
+    database_url: str = "sqlite+aiosqlite:///./gatewayz.db"
+    redis_url: str | None = None
+    secret: SecretStr | None = None
+    secret_file: Path = Path("./gatewayz.secret")
+    host: str = "127.0.0.1"
+    port: int = Field(default=8000, ge=0, le=65535)
+    workers: int = Field(default=1, ge=1)
+    log_level: Literal["debug", "info", "warning", "error"] = "info"
+    auto_migrate: bool = True
+    providers: list[ProviderSpec] = Field(default_factory=list)
+    default_max_output_tokens: int = Field(default=4096, gt=0)
+    auth_cache_seconds: float = Field(default=10.0, ge=0)
+    log_flush_seconds: float = Field(default=0.05, gt=0)
+    log_batch_size: int = Field(default=500, gt=0)
+    bootstrap_admin_email: str = "admin@gatewayz.local"
+    bootstrap_admin_credits: Decimal = Field(default=Decimal("0"), ge=0)
+    environ: dict[str, str] = Field(default_factory=lambda: dict(os.environ), exclude=True)
+
+    @field_validator("log_level", mode="before")
+    @classmethod
+    def _lower_log_level(cls, value: Any) -> Any:
+        return value.lower() if isinstance(value, str) else value
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        init_kwargs = getattr(init_settings, "init_kwargs", {})
+        return (init_settings, env_settings, _YamlFileSource(settings_cls, init_kwargs))
+
+
+class _YamlFileSource(PydanticBaseSettingsSource):
+    """Reads the YAML file named by `config=` or GATEWAYZ_CONFIG."""
+
+    def __init__(self, settings_cls: type[BaseSettings], init_kwargs: Mapping[str, Any]) -> None:
+        super().__init__(settings_cls)
+        self._path = init_kwargs.get("config") or os.environ.get(CONFIG_ENV)
+
+    def get_field_value(self, field: FieldInfo, field_name: str) -> tuple[Any, str, bool]:
+        return None, field_name, False
+
+    def __call__(self) -> dict[str, Any]:
+        if not self._path:
+            return {}
+        return read_config_file(Path(self._path))
+
+
+def read_config_file(path: Path) -> dict[str, Any]:
+    """Parse the YAML config file, with errors that name the file."""
+    try:
+        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except OSError as exc:
+        raise ConfigError(f"{path}: cannot read the config file: {exc.strerror}") from exc
+    except yaml.YAMLError as exc:
+        raise ConfigError(f"{path}: not valid YAML: {exc}") from exc
+    if data is None:
+        return {}
+    if not isinstance(data, dict):
+        raise ConfigError(f"{path}: the top level must be a mapping of setting names")
+    return data
+
+
+def load_settings(**overrides: Any) -> Settings:
+    """Build Settings, turning validation errors into one ConfigError naming file and field."""
+    try:
+        return Settings(**overrides)
+    except ValidationError as exc:
+        source = overrides.get("config") or os.environ.get(CONFIG_ENV) or "environment"
+        problems = "; ".join(
+            f"{'.'.join(str(p) for p in err['loc']) or '(top level)'}: {err['msg']}"
+            for err in exc.errors()
+        )
+        raise ConfigError(f"{source}: invalid configuration: {problems}") from exc
+
+
+def server_secret(settings: Settings) -> bytes:
+    """GATEWAYZ_SECRET, else a secret created once in a file only its owner can read."""
+    if settings.secret is not None:
+        return settings.secret.get_secret_value().encode()
+    path = settings.secret_file
+    if path.exists():
+        return path.read_bytes().strip()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    value = secrets.token_urlsafe(48).encode()
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except FileExistsError:
+        return path.read_bytes().strip()
+    with os.fdopen(fd, "wb") as handle:
+        handle.write(value)
+    return value

@@ -1,0 +1,167 @@
+"""Shared fixtures: real databases, a fake upstream, and a gateway served over real HTTP."""
+
+import asyncio
+import contextlib
+import os
+import socket
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from decimal import Decimal
+from pathlib import Path
+
+import asyncpg
+import pytest
+import uvicorn
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from gatewayz.accounts import users as accounts
+from gatewayz.app import create_app
+from gatewayz.billing import ledger
+from gatewayz.billing.money import credits_to_units
+from gatewayz.settings import Settings
+from gatewayz.store.engine import create_engine
+from gatewayz.store.migrate import upgrade
+from tests.fakes.openai_upstream import FakeOpenAIUpstream
+
+POSTGRES_URL = "postgresql+asyncpg://postgres@127.0.0.1:5432/test"
+REDIS_URL = "redis://127.0.0.1:6379/0"
+IN_CI = os.environ.get("CI") == "true"
+SECRET = "test-server-secret"
+
+
+def _reachable(host: str, port: int) -> bool:
+    with contextlib.suppress(OSError), socket.create_connection((host, port), timeout=0.5):
+        return True
+    return False
+
+
+def require_service(name: str, host: str, port: int) -> None:
+    """Skip when a test service is absent; fail instead in CI, where it must run."""
+    if _reachable(host, port):
+        return
+    message = f"{name} is not reachable on {host}:{port}"
+    if IN_CI:
+        pytest.fail(f"{message} (CI=true: tests needing it must run)")
+    pytest.skip(message)
+
+
+async def _reset_postgres() -> None:
+    conn = await asyncpg.connect("postgresql://postgres@127.0.0.1:5432/test")
+    try:
+        await conn.execute("DROP SCHEMA public CASCADE; CREATE SCHEMA public;")
+    finally:
+        await conn.close()
+
+
+@pytest.fixture(params=["sqlite", "postgres"])
+async def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    """An empty, migrated database: SQLite in a temp dir, or the PostgreSQL test database."""
+    if request.param == "sqlite":
+        url = f"sqlite+aiosqlite:///{tmp_path / 'gatewayz.db'}"
+    else:
+        require_service("PostgreSQL", "127.0.0.1", 5432)
+        await _reset_postgres()
+        url = POSTGRES_URL
+    await upgrade(url)
+    return url
+
+
+@pytest.fixture
+async def engine(database_url: str) -> AsyncIterator[AsyncEngine]:
+    engine = create_engine(database_url)
+    yield engine
+    await engine.dispose()
+
+
+@pytest.fixture
+async def upstream() -> AsyncIterator[FakeOpenAIUpstream]:
+    async with FakeOpenAIUpstream() as fake:
+        yield fake
+
+
+def gateway_settings(database_url: str, upstream: FakeOpenAIUpstream, **overrides: object) -> Settings:
+    """Settings for a gateway whose one provider, `fake`, is the fake upstream."""
+    values: dict[str, object] = {
+        "database_url": database_url,
+        "secret": SECRET,
+        "auto_migrate": False,
+        "environ": {},
+        "providers": [
+            {
+                "name": "fake",
+                "protocol": "openai",
+                "base_url": upstream.base_url,
+                "api_key": upstream.api_key,
+                "models": [
+                    {"id": "fake-model", "input_price_per_mtok": "2", "output_price_per_mtok": "8"},
+                    {"id": "fake-no-usage", "input_price_per_mtok": "2", "output_price_per_mtok": "8"},
+                    {"id": "fake-truncate", "input_price_per_mtok": "2", "output_price_per_mtok": "8"},
+                    {"id": "fake-garbage", "input_price_per_mtok": "2", "output_price_per_mtok": "8"},
+                    {"id": "fake-slow-2000", "input_price_per_mtok": "2", "output_price_per_mtok": "8"},
+                    {"id": "fake-error-400", "input_price_per_mtok": "2", "output_price_per_mtok": "8"},
+                    {"id": "fake-error-429", "input_price_per_mtok": "2", "output_price_per_mtok": "8"},
+                    {"id": "fake-error-500", "input_price_per_mtok": "2", "output_price_per_mtok": "8"},
+                ],
+            }
+        ],
+    }
+    values.update(overrides)
+    return Settings(**values)
+
+
+@dataclass
+class Gateway:
+    """A gateway served over real HTTP, with one funded user and their key."""
+
+    base_url: str
+    engine: AsyncEngine
+    app_state: object
+    user_id: int
+    api_key: str
+
+    async def flush(self) -> None:
+        """Write queued settlements and request logs now."""
+        await self.app_state.writer.flush()
+
+    async def balance_units(self) -> int:
+        return (await accounts.get_user(self.engine, user_id=self.user_id)).balance_units
+
+
+async def add_funded_user(engine: AsyncEngine, email: str, credits: str) -> tuple[int, str]:
+    user = await accounts.create_user(engine, email)
+    if Decimal(credits):
+        await ledger.change_credits(
+            engine, user.id, credits_to_units(Decimal(credits)), kind="grant", reason="test",
+            idempotency_key=f"test:{email}",
+        )
+    key = await accounts.create_key(engine, SECRET.encode(), user.id, "test")
+    return user.id, key
+
+
+@contextlib.asynccontextmanager
+async def serve(settings: Settings) -> AsyncIterator[tuple[str, object]]:
+    """Run the app on an ephemeral port in this event loop; yields (base URL, app.state)."""
+    app = create_app(settings)
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    sock.bind(("127.0.0.1", 0))
+    config = uvicorn.Config(app, log_level="warning", lifespan="on", access_log=False)
+    server = uvicorn.Server(config)
+    task = asyncio.create_task(server.serve(sockets=[sock]))
+    while not server.started:
+        if task.done():
+            task.result()
+        await asyncio.sleep(0.01)
+    try:
+        yield f"http://127.0.0.1:{sock.getsockname()[1]}", app.state
+    finally:
+        server.should_exit = True
+        await task
+
+
+@pytest.fixture
+async def gateway(
+    database_url: str, engine: AsyncEngine, upstream: FakeOpenAIUpstream
+) -> AsyncIterator[Gateway]:
+    user_id, key = await add_funded_user(engine, "dev@example.com", "10")
+    async with serve(gateway_settings(database_url, upstream)) as (base_url, state):
+        yield Gateway(base_url, engine, state, user_id, key)

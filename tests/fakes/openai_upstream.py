@@ -1,0 +1,388 @@
+"""A fake OpenAI-compatible upstream: a real HTTP server on 127.0.0.1 for the gateway's tests.
+
+The requested model name selects the behaviour, so one server serves many tests:
+
+- any ordinary name (``fake-model``): a normal answer with ``finish_reason: "stop"``;
+  a request with ``tools`` gets one call to the first tool instead.
+- ``fake-error-<status>``: that HTTP status with an OpenAI error body (429 adds ``Retry-After: 1``).
+- ``fake-slow-<ms>``: nothing is sent for that long; streams also wait that long between chunks.
+- ``fake-truncate``: the body stops halfway and the connection is closed.
+- ``fake-garbage``: status 200 with a body that is not JSON.
+- ``fake-no-usage``: a normal answer that never carries ``usage``.
+
+Usage is deterministic: ``prompt_tokens`` is the number of whitespace-separated words in all
+message contents, ``completion_tokens`` the number of words in the reply (for a tool call, in its
+arguments). A streamed reply arrives one word per chunk, each word keeping its trailing space.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import hashlib
+import itertools
+import re
+import socket
+import struct
+import time
+from dataclasses import dataclass
+from types import TracebackType
+from typing import Any
+
+import orjson
+from aiohttp import web
+
+MODELS = (
+    "fake-model",
+    "fake-no-usage",
+    "fake-truncate",
+    "fake-garbage",
+    "fake-slow-100",
+    "fake-error-400",
+    "fake-error-429",
+    "fake-error-500",
+    "fake-embedding",
+)
+TOOL_CALL_ID = "call_fake_1"
+TOOL_ARGUMENTS = '{"city": "Paris"}'
+TOOL_ARGUMENT_FRAGMENTS = ('{"city": ', '"Paris"', "}")
+SYSTEM_FINGERPRINT = "fp_fake"
+EMBEDDING_DIMENSIONS = 8
+
+_ERROR_MODEL = re.compile(r"fake-error-(\d{3})")
+_SLOW_MODEL = re.compile(r"fake-slow-(\d+)")
+_REPLY_PIECE = re.compile(r"\s*\S+\s*")
+
+_ERRORS: dict[int, tuple[str, str, str | None]] = {
+    400: ("invalid_request_error", "The fake upstream rejected this request.", None),
+    401: ("invalid_request_error", "Incorrect API key provided.", "invalid_api_key"),
+    403: ("invalid_request_error", "You are not allowed to use this model.", None),
+    404: ("invalid_request_error", "The model does not exist.", "model_not_found"),
+    429: ("requests", "Rate limit reached for requests.", "rate_limit_exceeded"),
+}
+_SERVER_ERROR = ("server_error", "The server had an error while processing your request.", None)
+
+
+@dataclass(frozen=True)
+class RecordedRequest:
+    """One request as the fake upstream received it; header names are lower-cased."""
+
+    method: str
+    path: str
+    headers: dict[str, str]
+    json: Any
+
+
+def count_words(text: str) -> int:
+    """Token count the fake upstream charges for ``text``."""
+    return len(text.split())
+
+
+def prompt_word_count(messages: Any) -> int:
+    """Words across every message's content: strings, and the text parts of list content."""
+    total = 0
+    for message in messages if isinstance(messages, list) else ():
+        content = message.get("content") if isinstance(message, dict) else None
+        if isinstance(content, str):
+            total += count_words(content)
+        elif isinstance(content, list):
+            for part in content:
+                if isinstance(part, dict) and isinstance(part.get("text"), str):
+                    total += count_words(part["text"])
+    return total
+
+
+def error_body(status: int, message: str | None = None, param: str | None = None) -> bytes:
+    """OpenAI error body for ``status``."""
+    kind, default_message, code = _ERRORS.get(
+        status, _SERVER_ERROR if status >= 500 else ("invalid_request_error", "Bad request.", None)
+    )
+    error = {"message": message or default_message, "type": kind, "param": param, "code": code}
+    return orjson.dumps({"error": error})
+
+
+def _sse(payload: dict[str, Any] | str) -> bytes:
+    data = payload.encode() if isinstance(payload, str) else orjson.dumps(payload)
+    return b"data: " + data + b"\n\n"
+
+
+def _embedding(text: str, dimensions: int) -> list[float]:
+    """A deterministic unit-free vector derived from the text's SHA-256."""
+    seed = hashlib.sha256(text.encode()).digest()
+    while len(seed) < dimensions:
+        seed += hashlib.sha256(seed).digest()
+    return [round(byte / 255 * 2 - 1, 6) for byte in seed[:dimensions]]
+
+
+class FakeOpenAIUpstream:
+    """OpenAI-format upstream on an ephemeral 127.0.0.1 port; see the module docstring."""
+
+    def __init__(
+        self, api_key: str = "sk-fake-upstream", reply: str = "This is a fake reply."
+    ) -> None:
+        self.api_key = api_key
+        self.reply = reply
+        self.requests: list[RecordedRequest] = []
+        self.base_url = ""
+        self._ids = itertools.count(1)
+        self._runner: web.AppRunner | None = None
+
+    async def start(self) -> None:
+        app = web.Application()
+        app.router.add_post("/v1/chat/completions", self._chat_completions)
+        app.router.add_get("/v1/models", self._models)
+        app.router.add_post("/v1/embeddings", self._embeddings)
+        app.middlewares.append(self._record_and_authenticate)
+        app.on_response_prepare.append(self._add_request_id)
+        sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        sock.bind(("127.0.0.1", 0))
+        self._runner = web.AppRunner(
+            app, access_log=None, handle_signals=False, shutdown_timeout=0.5
+        )
+        await self._runner.setup()
+        await web.SockSite(self._runner, sock).start()
+        self.base_url = f"http://127.0.0.1:{sock.getsockname()[1]}/v1"
+
+    async def stop(self) -> None:
+        if self._runner is not None:
+            await self._runner.cleanup()
+            self._runner = None
+
+    async def __aenter__(self) -> FakeOpenAIUpstream:
+        await self.start()
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        await self.stop()
+
+    @web.middleware
+    async def _record_and_authenticate(
+        self, request: web.Request, handler: Any
+    ) -> web.StreamResponse:
+        body: Any = None
+        if request.can_read_body:
+            raw = await request.read()
+            try:
+                body = orjson.loads(raw)
+            except orjson.JSONDecodeError:
+                body = None
+        headers = {name.lower(): value for name, value in request.headers.items()}
+        self.requests.append(RecordedRequest(request.method, request.path, headers, body))
+        if headers.get("authorization") != f"Bearer {self.api_key}":
+            return self._error(401)
+        if request.method == "POST" and not isinstance(body, dict):
+            return self._error(400, "The request body is not a JSON object.")
+        return await handler(request)
+
+    async def _add_request_id(self, request: web.Request, response: web.StreamResponse) -> None:
+        response.headers["x-request-id"] = f"req_fake_{next(self._ids)}"
+
+    @staticmethod
+    def _error(status: int, message: str | None = None, param: str | None = None) -> web.Response:
+        response = web.Response(
+            status=status, body=error_body(status, message, param), content_type="application/json"
+        )
+        if status == 429:
+            response.headers["Retry-After"] = "1"
+        return response
+
+    async def _models(self, request: web.Request) -> web.Response:
+        data = [
+            {"id": model, "object": "model", "created": 1700000000, "owned_by": "fake-upstream"}
+            for model in MODELS
+        ]
+        return web.json_response({"object": "list", "data": data}, dumps=_dumps)
+
+    async def _embeddings(self, request: web.Request) -> web.Response:
+        body = await request.json(loads=orjson.loads)
+        inputs = body.get("input")
+        if isinstance(inputs, str) or (
+            isinstance(inputs, list) and inputs and isinstance(inputs[0], int)
+        ):
+            inputs = [inputs]
+        if not isinstance(inputs, list) or not inputs or not isinstance(body.get("model"), str):
+            return self._error(400, "'model' and a non-empty 'input' are required.", "input")
+        dimensions = body.get("dimensions") or EMBEDDING_DIMENSIONS
+        data = []
+        tokens = 0
+        for index, item in enumerate(inputs):
+            text = item if isinstance(item, str) else " ".join(str(token) for token in item)
+            tokens += count_words(text) if isinstance(item, str) else len(item)
+            vector: list[float] | str = _embedding(text, dimensions)
+            if body.get("encoding_format") == "base64":
+                vector = base64.b64encode(struct.pack(f"<{dimensions}f", *vector)).decode()
+            data.append({"object": "embedding", "index": index, "embedding": vector})
+        usage = {"prompt_tokens": tokens, "total_tokens": tokens}
+        payload = {"object": "list", "data": data, "model": body["model"], "usage": usage}
+        return web.json_response(payload, dumps=_dumps)
+
+    async def _chat_completions(self, request: web.Request) -> web.StreamResponse:
+        body = await request.json(loads=orjson.loads)
+        model = body.get("model")
+        if not isinstance(model, str) or not isinstance(body.get("messages"), list):
+            return self._error(400, "'model' and 'messages' are required.", "messages")
+        if error := _ERROR_MODEL.fullmatch(model):
+            return self._error(int(error.group(1)))
+        delay = int(slow.group(1)) / 1000 if (slow := _SLOW_MODEL.fullmatch(model)) else 0.0
+        if delay:
+            await asyncio.sleep(delay)
+        completion = _Completion(self, body)
+        if body.get("stream"):
+            return await completion.stream(request, delay)
+        return await completion.respond(request)
+
+
+def _dumps(obj: Any) -> str:
+    return orjson.dumps(obj).decode()
+
+
+class _Completion:
+    """One chat completion answer, rendered whole or as a stream."""
+
+    def __init__(self, upstream: FakeOpenAIUpstream, body: dict[str, Any]) -> None:
+        self.model: str = body["model"]
+        self.id = f"chatcmpl-fake{next(upstream._ids)}"
+        self.created = int(time.time())
+        tools = body.get("tools")
+        self.tool_name: str | None = None
+        if isinstance(tools, list) and tools:
+            first = tools[0] if isinstance(tools[0], dict) else {}
+            self.tool_name = str((first.get("function") or {}).get("name") or first.get("name"))
+        self.reply = upstream.reply
+        output = TOOL_ARGUMENTS if self.tool_name else self.reply
+        prompt_tokens = prompt_word_count(body["messages"])
+        completion_tokens = count_words(output)
+        self.usage: dict[str, Any] | None = None
+        if self.model != "fake-no-usage":
+            self.usage = {
+                "prompt_tokens": prompt_tokens,
+                "completion_tokens": completion_tokens,
+                "total_tokens": prompt_tokens + completion_tokens,
+                "prompt_tokens_details": {"cached_tokens": 0, "audio_tokens": 0},
+                "completion_tokens_details": {
+                    "reasoning_tokens": 0,
+                    "audio_tokens": 0,
+                    "accepted_prediction_tokens": 0,
+                    "rejected_prediction_tokens": 0,
+                },
+            }
+        options = body.get("stream_options")
+        self.include_usage = isinstance(options, dict) and options.get("include_usage") is True
+
+    @property
+    def finish_reason(self) -> str:
+        return "tool_calls" if self.tool_name else "stop"
+
+    def _envelope(self, obj: str) -> dict[str, Any]:
+        return {
+            "id": self.id,
+            "object": obj,
+            "created": self.created,
+            "model": self.model,
+            "service_tier": "default",
+            "system_fingerprint": SYSTEM_FINGERPRINT,
+        }
+
+    def message(self) -> dict[str, Any]:
+        message: dict[str, Any] = {
+            "role": "assistant",
+            "content": None if self.tool_name else self.reply,
+            "refusal": None,
+            "annotations": [],
+        }
+        if self.tool_name:
+            function = {"name": self.tool_name, "arguments": TOOL_ARGUMENTS}
+            message["tool_calls"] = [{"id": TOOL_CALL_ID, "type": "function", "function": function}]
+        return message
+
+    async def respond(self, request: web.Request) -> web.StreamResponse:
+        if self.model == "fake-garbage":
+            return web.Response(body=b"<html>not json</html>", content_type="application/json")
+        payload = self._envelope("chat.completion")
+        payload["choices"] = [
+            {
+                "index": 0,
+                "message": self.message(),
+                "logprobs": None,
+                "finish_reason": self.finish_reason,
+            }
+        ]
+        if self.usage is not None:
+            payload["usage"] = self.usage
+        body = orjson.dumps(payload)
+        if self.model != "fake-truncate":
+            return web.Response(body=body, content_type="application/json")
+        response = web.StreamResponse(headers={"Content-Type": "application/json"})
+        response.content_length = len(body)
+        await response.prepare(request)
+        await response.write(body[: len(body) // 2])
+        _close_connection(request)
+        return response
+
+    def deltas(self) -> list[dict[str, Any]]:
+        """The delta of each chunk before the final one, the first carrying the role."""
+        if self.tool_name:
+            first, *rest = TOOL_ARGUMENT_FRAGMENTS
+            call = {
+                "index": 0,
+                "id": TOOL_CALL_ID,
+                "type": "function",
+                "function": {"name": self.tool_name, "arguments": first},
+            }
+            head = {"role": "assistant", "content": None, "tool_calls": [call], "refusal": None}
+            tail = [{"tool_calls": [{"index": 0, "function": {"arguments": arg}}]} for arg in rest]
+            return [head, *tail]
+        words = [{"content": piece} for piece in _REPLY_PIECE.findall(self.reply)]
+        return [{"role": "assistant", "content": "", "refusal": None}, *words]
+
+    def chunk(self, delta: dict[str, Any], finish_reason: str | None) -> dict[str, Any]:
+        chunk = self._envelope("chat.completion.chunk")
+        choice = {"index": 0, "delta": delta, "logprobs": None, "finish_reason": finish_reason}
+        chunk["choices"] = [choice]
+        if self.include_usage and self.usage is not None:
+            chunk["usage"] = None
+        return chunk
+
+    async def stream(self, request: web.Request, delay: float) -> web.StreamResponse:
+        response = web.StreamResponse(
+            headers={
+                "Content-Type": "text/event-stream; charset=utf-8",
+                "Cache-Control": "no-cache",
+            }
+        )
+        await response.prepare(request)
+        if self.model == "fake-garbage":
+            await response.write(b"data: not json\n\n")
+            await response.write(_sse("[DONE]"))
+            await response.write_eof()
+            return response
+        events = [self.chunk(delta, None) for delta in self.deltas()]
+        events.append(self.chunk({}, self.finish_reason))
+        if self.include_usage and self.usage is not None:
+            usage_chunk = self._envelope("chat.completion.chunk")
+            usage_chunk["choices"] = []
+            usage_chunk["usage"] = self.usage
+            events.append(usage_chunk)
+        if self.model == "fake-truncate":
+            for event in events[:3]:
+                await response.write(_sse(event))
+            _close_connection(request)
+            return response
+        for index, event in enumerate(events):
+            if delay and index:
+                await asyncio.sleep(delay)
+            await response.write(_sse(event))
+        await response.write(_sse("[DONE]"))
+        await response.write_eof()
+        return response
+
+
+def _close_connection(request: web.Request) -> None:
+    """Close the socket mid-body, after what was written so far has been flushed."""
+    if request.transport is not None:
+        request.transport.close()
