@@ -156,7 +156,10 @@ async def generate(
     started = time.perf_counter()
     deadline = started + duration
     await asyncio.gather(
-        *(run_connection(host, port, request, expected, deadline, stats) for _ in range(concurrency))
+        *(
+            run_connection(host, port, request, expected, deadline, stats)
+            for _ in range(concurrency)
+        )
     )
     elapsed = time.perf_counter() - started
     ordered = sorted(stats.latencies)
