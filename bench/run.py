@@ -312,9 +312,8 @@ def run(args: argparse.Namespace, workdir: Path) -> int:
         print_table(results)
         if gateway is not None:
             rss = peak_rss_mb(gateway.pid)
-            print(
-                f"\ngateway peak RSS: {rss:.1f} MB (< {MAX_RSS_MB:g} MB) {verdict(rss < MAX_RSS_MB)}"
-            )
+            ok = verdict(rss < MAX_RSS_MB)
+            print(f"\ngateway peak RSS: {rss:.1f} MB (< {MAX_RSS_MB:g} MB) {ok}")
     return 1 if any(result.errors for result in results.values()) else 0
 
 

@@ -16,6 +16,7 @@ from pydantic.fields import FieldInfo
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
 from gatewayz.providers.spec import ProviderSpec
+from gatewayz.providers.table import complete_from_builtin
 
 CONFIG_ENV = "GATEWAYZ_CONFIG"
 
@@ -52,6 +53,11 @@ class Settings(BaseSettings):
     @classmethod
     def _lower_log_level(cls, value: Any) -> Any:
         return value.lower() if isinstance(value, str) else value
+
+    @field_validator("providers", mode="before")
+    @classmethod
+    def _complete_builtin_rows(cls, value: Any) -> Any:
+        return [complete_from_builtin(row) for row in value] if isinstance(value, list) else value
 
     @classmethod
     def settings_customise_sources(

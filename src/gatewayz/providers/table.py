@@ -4,6 +4,7 @@ import re
 from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
+from typing import Any
 
 import yaml
 from pydantic import TypeAdapter
@@ -38,9 +39,23 @@ class Provider:
 
 
 @cache
+def _builtin_rows() -> tuple[dict[str, Any], ...]:
+    return tuple(yaml.safe_load(_BUILTIN.read_text(encoding="utf-8"))["providers"])
+
+
+@cache
 def builtin_specs() -> tuple[ProviderSpec, ...]:
-    rows = yaml.safe_load(_BUILTIN.read_text(encoding="utf-8"))["providers"]
-    return tuple(TypeAdapter(list[ProviderSpec]).validate_python(rows))
+    return tuple(TypeAdapter(list[ProviderSpec]).validate_python(_builtin_rows()))
+
+
+def complete_from_builtin(row: Any) -> Any:
+    """A config row naming a built-in provider inherits the fields it leaves out."""
+    if not isinstance(row, dict):
+        return row
+    for builtin in _builtin_rows():
+        if builtin["name"] == row.get("name"):
+            return {**builtin, **row}
+    return row
 
 
 def merged_specs(configured: list[ProviderSpec]) -> list[ProviderSpec]:
