@@ -47,7 +47,9 @@ class Settings(BaseSettings):
     log_batch_size: int = Field(default=500, gt=0)
     bootstrap_admin_email: str = "admin@gatewayz.local"
     bootstrap_admin_credits: Decimal = Field(default=Decimal("0"), ge=0)
-    environ: dict[str, str] = Field(default_factory=lambda: dict(os.environ), exclude=True)
+    environ: dict[str, str] = Field(
+        default_factory=lambda: dict(os.environ), exclude=True, repr=False
+    )
 
     @field_validator("log_level", mode="before")
     @classmethod
@@ -95,7 +97,10 @@ def read_config_file(path: Path) -> dict[str, Any]:
     except OSError as exc:
         raise ConfigError(f"{path}: cannot read the config file: {exc.strerror}") from exc
     except yaml.YAMLError as exc:
-        raise ConfigError(f"{path}: not valid YAML: {exc}") from exc
+        mark = getattr(exc, "problem_mark", None)
+        where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
+        problem = getattr(exc, "problem", None) or "cannot be parsed"
+        raise ConfigError(f"{path}: not valid YAML{where}: {problem}") from exc
     if data is None:
         return {}
     if not isinstance(data, dict):
@@ -109,11 +114,15 @@ def load_settings(**overrides: Any) -> Settings:
         return Settings(**overrides)
     except ValidationError as exc:
         source = overrides.get("config") or os.environ.get(CONFIG_ENV) or "environment"
-        problems = "; ".join(
-            f"{'.'.join(str(p) for p in err['loc']) or '(top level)'}: {err['msg']}"
-            for err in exc.errors()
-        )
+        problems = "; ".join(f"{_field(err['loc'])}: {err['msg']}" for err in exc.errors())
         raise ConfigError(f"{source}: invalid configuration: {problems}") from exc
+
+
+def _field(loc: tuple[Any, ...]) -> str:
+    """The field's dotted path, and the variable it came from when the environment set it."""
+    name = ".".join(str(p) for p in loc) or "(top level)"
+    env = f"GATEWAYZ_{str(loc[0]).upper()}" if loc else ""
+    return f"{name} (from {env})" if env in os.environ else name
 
 
 def server_secret(settings: Settings) -> bytes:

@@ -8,7 +8,7 @@ is written in the same transaction as its ledger row. A reservation is a hold
 from collections import defaultdict
 from dataclasses import dataclass
 
-from sqlalchemy import select, update
+from sqlalchemy import bindparam, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
@@ -43,15 +43,24 @@ class CreditChange:
     applied_now: bool
 
 
-async def reserve(engine: AsyncEngine, user_id: int, units: int) -> bool:
-    """Hold `units` of the user's balance if the unheld part covers them; atomic."""
-    statement = (
-        update(users)
-        .where(users.c.id == user_id, users.c.balance_units - users.c.reserved_units >= units)
-        .values(reserved_units=users.c.reserved_units + units)
+_RESERVE = (
+    update(users)
+    .where(
+        users.c.id == bindparam("user_id"),
+        users.c.balance_units - users.c.reserved_units >= bindparam("units"),
     )
-    async with engine.begin() as conn:
-        result = await conn.execute(statement)
+    .values(reserved_units=users.c.reserved_units + bindparam("units"))
+)
+
+
+async def reserve(engine: AsyncEngine, user_id: int, units: int) -> bool:
+    """Hold `units` of the user's balance if the unheld part covers them.
+
+    One conditional UPDATE in autocommit mode: atomic on its own, one round trip.
+    """
+    async with engine.connect() as conn:
+        conn = await conn.execution_options(isolation_level="AUTOCOMMIT")
+        result = await conn.execute(_RESERVE, {"user_id": user_id, "units": units})
     return result.rowcount == 1
 
 

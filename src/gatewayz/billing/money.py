@@ -12,7 +12,7 @@ def credits_to_units(credits: Decimal) -> int:
     """Whole units for an amount of credits; refuses amounts finer than one unit."""
     units = credits * UNITS_PER_CREDIT
     if units != units.to_integral_value():
-        raise ValueError(f"{credits} has more than 9 decimal places")
+        raise ValueError(f"{credits:f} has more than 9 decimal places")
     return int(units)
 
 
