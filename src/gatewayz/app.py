@@ -1,5 +1,6 @@
 """create_app(settings): builds the app; the lifespan opens and closes every pool."""
 
+import asyncio
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -10,7 +11,7 @@ from fastapi.responses import ORJSONResponse
 
 from gatewayz import __version__
 from gatewayz.accounts.auth import Authenticator
-from gatewayz.api import chat, health, models, user
+from gatewayz.api import chat, health, models, monitoring, user
 from gatewayz.api.request_id import RequestIdMiddleware
 from gatewayz.billing import ledger
 from gatewayz.errors import install_handlers
@@ -18,6 +19,10 @@ from gatewayz.providers.catalog import Catalog
 from gatewayz.providers.openai_compat import OpenAICompatAdapter
 from gatewayz.providers.table import enabled_providers
 from gatewayz.relay import Relay
+from gatewayz.routing.failover import Failover
+from gatewayz.routing.health import HealthBoard
+from gatewayz.routing.planner import Planner
+from gatewayz.routing.probes import probe_forever
 from gatewayz.settings import Settings, load_settings, server_secret
 from gatewayz.store import migrate
 from gatewayz.store.batch import BatchWriter
@@ -32,6 +37,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     settings = settings or load_settings()
     providers = enabled_providers(settings.providers, settings.environ)
     catalog = Catalog(providers)
+    routing = settings.routing
+    board = HealthBoard(routing.breaker_failures, routing.breaker_cooldown_seconds)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -56,17 +63,28 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         app.state.authenticator = Authenticator(
             engine, server_secret(settings), settings.auth_cache_seconds
         )
+        app.state.health = board
         app.state.relay = Relay(
             engine,
-            catalog,
+            Planner(catalog, board, routing),
+            Failover(board, routing),
+            board,
             {"openai": OpenAICompatAdapter(session)},
             writer,
             settings.default_max_output_tokens,
         )
+        probes = None
+        if routing.probe_interval_seconds:
+            probes = asyncio.create_task(
+                probe_forever(session, providers, board, routing.probe_interval_seconds)
+            )
         log.info("serving %d models from %d providers", len(catalog.routes()), len(providers))
         try:
             yield
         finally:
+            if probes is not None:
+                probes.cancel()
+                await asyncio.gather(probes, return_exceptions=True)
             await writer.stop()
             await session.close()
             await engine.dispose()
@@ -78,7 +96,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         default_response_class=ORJSONResponse,
     )
     install_handlers(app)
-    for module in (chat, models, user, health):
+    for module in (chat, models, user, health, monitoring):
         app.include_router(module.router)
     app.add_middleware(RequestIdMiddleware)
     return app

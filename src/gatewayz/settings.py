@@ -17,6 +17,7 @@ from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, Settings
 
 from gatewayz.providers.spec import ProviderSpec
 from gatewayz.providers.table import complete_from_builtin
+from gatewayz.routing.settings import RoutingSettings
 
 CONFIG_ENV = "GATEWAYZ_CONFIG"
 
@@ -41,6 +42,7 @@ class Settings(BaseSettings):
     log_level: Literal["debug", "info", "warning", "error"] = "info"
     auto_migrate: bool = True
     providers: list[ProviderSpec] = Field(default_factory=list)
+    routing: RoutingSettings = Field(default_factory=RoutingSettings)
     default_max_output_tokens: int = Field(default=4096, gt=0)
     auth_cache_seconds: float = Field(default=10.0, ge=0)
     log_flush_seconds: float = Field(default=0.05, gt=0)

@@ -8,7 +8,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from gatewayz.accounts.keys import hash_key
-from gatewayz.errors import AuthenticationFailed
+from gatewayz.errors import AuthenticationFailed, PermissionDenied
 from gatewayz.store.tables import api_keys, users
 
 _MAX_CACHED = 100_000
@@ -81,3 +81,11 @@ def presented_key(request: Request) -> str | None:
 async def current_principal(request: Request) -> Principal:
     """FastAPI dependency: the authenticated caller, or a 401 in the API's error format."""
     return await request.app.state.authenticator.authenticate(presented_key(request))
+
+
+async def require_admin(request: Request) -> Principal:
+    """FastAPI dependency: the caller, who must be an administrator (403 otherwise)."""
+    principal = await current_principal(request)
+    if not principal.is_admin:
+        raise PermissionDenied("This endpoint needs an administrator's key.")
+    return principal

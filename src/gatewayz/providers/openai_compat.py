@@ -28,7 +28,7 @@ class OpenAICompatAdapter:
                 f"{provider.base_url}/chat/completions",
                 data=orjson.dumps(body),
                 headers={**_JSON, **provider.request_headers()},
-                timeout=_timeout(provider),
+                timeout=_timeout(provider, stream=False),
             ) as response:
                 raw = await response.read()
                 if response.status != 200:
@@ -49,7 +49,7 @@ class OpenAICompatAdapter:
                 f"{provider.base_url}/chat/completions",
                 data=orjson.dumps(body),
                 headers={**_SSE, **provider.request_headers()},
-                timeout=_timeout(provider),
+                timeout=_timeout(provider, stream=True),
             )
             if response.status != 200:
                 try:
@@ -72,9 +72,13 @@ class SSEStream:
         self._provider = provider
         self._response = response
         self._complete = False
+        self._iterator = self._events()
 
     def __aiter__(self) -> AsyncIterator[bytes]:
-        return self._events()
+        return self._iterator
+
+    async def __anext__(self) -> bytes:
+        return await anext(self._iterator)
 
     async def _events(self) -> AsyncIterator[bytes]:
         data: list[bytes] = []
@@ -109,7 +113,11 @@ class SSEStream:
             self._response.close()
 
 
-def _timeout(provider: Provider) -> aiohttp.ClientTimeout:
+def _timeout(provider: Provider, *, stream: bool) -> aiohttp.ClientTimeout:
+    """Connect and total limits; a stream also may not stall longer than the idle limit."""
+    spec = provider.spec
     return aiohttp.ClientTimeout(
-        total=provider.spec.timeout_seconds, sock_connect=provider.spec.connect_timeout_seconds
+        total=spec.timeout_seconds,
+        sock_connect=spec.connect_timeout_seconds,
+        sock_read=spec.idle_timeout_seconds if stream else None,
     )

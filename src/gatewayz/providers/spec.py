@@ -40,6 +40,8 @@ class ProviderSpec(BaseModel):
     docs: str | None = None
     models: tuple[ModelSpec, ...] = ()
     connect_timeout_seconds: float = Field(default=10.0, gt=0)
+    first_byte_timeout_seconds: float = Field(default=60.0, gt=0)
+    idle_timeout_seconds: float = Field(default=60.0, gt=0)
     timeout_seconds: float = Field(default=600.0, gt=0)
 
     @model_validator(mode="after")

@@ -1,0 +1,1 @@
+"""Routing: candidate selection, failover with retries, circuit breakers, provider health."""
