@@ -7,7 +7,6 @@ from contextlib import asynccontextmanager
 
 import aiohttp
 from fastapi import FastAPI
-from fastapi.responses import ORJSONResponse
 
 from gatewayz import __version__
 from gatewayz.accounts.auth import Authenticator
@@ -93,7 +92,6 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         title="Gatewayz",
         version=__version__,
         lifespan=lifespan,
-        default_response_class=ORJSONResponse,
     )
     install_handlers(app)
     for module in (chat, models, user, health, monitoring):
