@@ -3,6 +3,9 @@ import random
 import pytest
 
 from gatewayz.errors import InvalidRequest, ModelNotFound
+from gatewayz.providers.catalog import Catalog
+from gatewayz.providers.spec import ModelSpec, ProviderSpec
+from gatewayz.providers.table import Provider
 from gatewayz.routing.health import HealthBoard
 from gatewayz.routing.options import parse_options, without_routing_fields
 from gatewayz.routing.planner import Planner
@@ -104,3 +107,27 @@ def test_bad_routing_options_name_the_field(provider_options: object, param: str
 def test_routing_fields_are_not_sent_upstream() -> None:
     body = {"model": "llama", "models": ["x"], "provider": {"sort": "price"}, "top_k": 3}
     assert without_routing_fields(body) == {"model": "llama", "top_k": 3}
+
+
+def test_canonical_id_gathers_one_model_served_under_several_ids() -> None:
+    def serving(name: str, model_id: str) -> Provider:
+        model = ModelSpec(
+            id=model_id,
+            canonical_id="llama-3.1-8b",
+            input_price_per_mtok=1,
+            output_price_per_mtok=1,
+        )
+        spec = ProviderSpec(
+            name=name, protocol="openai", base_url="http://x.invalid", auth="none", models=(model,)
+        )
+        return Provider(spec, spec.base_url, None)
+
+    catalog = Catalog(
+        [serving("together", "meta-llama/Llama-3.1-8B"), serving("groq", "llama-3.1-8b-instant")]
+    )
+    planner = Planner(catalog, HealthBoard(5, 30), RoutingSettings())
+    routes = planner.plan(parse_options({"model": "llama-3.1-8b"}))
+    assert [r.public_id for r in routes] == [
+        "together/meta-llama/Llama-3.1-8B",
+        "groq/llama-3.1-8b-instant",
+    ]

@@ -19,7 +19,11 @@ class Route:
 
 
 class Catalog:
-    """Resolves `provider/model` and plain model ids to the routes that can serve them."""
+    """Resolves `provider/model`, plain and canonical model ids to the routes serving them.
+
+    Models that several providers serve under their own ids share a `canonical_id`; a plain
+    or canonical id resolves to every such route, in provider-table order.
+    """
 
     def __init__(self, providers: list[Provider]) -> None:
         self.providers = {p.name: p for p in providers}
@@ -29,7 +33,8 @@ class Catalog:
             for model in provider.spec.models:
                 route = Route(provider, model)
                 self._routes[route.public_id] = route
-                self._by_model.setdefault(model.id, []).append(route)
+                for model_id in {model.id, model.canonical_id or model.id}:
+                    self._by_model.setdefault(model_id, []).append(route)
 
     def candidates(self, model: str) -> list[Route]:
         """Routes for `model`, best first; empty when nothing serves it."""

@@ -14,6 +14,7 @@ class ModelSpec(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     id: str = Field(min_length=1)
+    canonical_id: str | None = None
     name: str | None = None
     input_price_per_mtok: Decimal = Field(ge=0)
     output_price_per_mtok: Decimal = Field(ge=0)
