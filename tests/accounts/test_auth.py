@@ -1,0 +1,92 @@
+"""The authenticator: API key -> principal, cached for a while, revocable."""
+
+import asyncio
+
+import pytest
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from gatewayz.accounts import users as accounts
+from gatewayz.accounts.auth import Authenticator, Principal
+from gatewayz.errors import AuthenticationFailed
+
+SECRET = b"server-secret"
+
+
+async def _user_with_key(engine: AsyncEngine, admin: bool = False) -> tuple[int, str]:
+    user = await accounts.create_user(engine, "caller@example.com", is_admin=admin)
+    return user.id, await accounts.create_key(engine, SECRET, user.id, "k")
+
+
+async def test_a_valid_key_identifies_its_user(engine: AsyncEngine) -> None:
+    user_id, key = await _user_with_key(engine, admin=True)
+    [info] = await accounts.list_keys(engine, user_id)
+    principal = await Authenticator(engine, SECRET, 10).authenticate(key)
+    assert principal == Principal(user_id, info.id, "caller@example.com", True)
+
+
+@pytest.mark.parametrize("key", [None, ""])
+async def test_a_missing_key_is_refused_with_a_hint(engine: AsyncEngine, key: str | None) -> None:
+    with pytest.raises(AuthenticationFailed, match="Authorization: Bearer"):
+        await Authenticator(engine, SECRET, 10).authenticate(key)
+
+
+async def test_unknown_keys_and_keys_hashed_with_another_secret_are_refused(
+    engine: AsyncEngine,
+) -> None:
+    _, key = await _user_with_key(engine)
+    with pytest.raises(AuthenticationFailed, match="Invalid API key"):
+        await Authenticator(engine, SECRET, 10).authenticate(key + "x")
+    with pytest.raises(AuthenticationFailed):
+        await Authenticator(engine, b"another-secret", 10).authenticate(key)
+
+
+async def test_revoked_key_works_until_the_cache_expires_then_is_refused(
+    engine: AsyncEngine,
+) -> None:
+    user_id, key = await _user_with_key(engine)
+    [info] = await accounts.list_keys(engine, user_id)
+    auth = Authenticator(engine, SECRET, cache_seconds=0.3)
+    await auth.authenticate(key)
+
+    await accounts.revoke_key(engine, user_id, info.id)
+    assert (await auth.authenticate(key)).user_id == user_id, "cached hit, no database lookup"
+    with pytest.raises(AuthenticationFailed):
+        await Authenticator(engine, SECRET, 0.3).authenticate(key)
+
+    await asyncio.sleep(0.35)
+    with pytest.raises(AuthenticationFailed):
+        await auth.authenticate(key)
+    with pytest.raises(AuthenticationFailed):
+        await auth.authenticate(key)
+
+
+async def test_with_no_cache_a_revocation_applies_at_once(engine: AsyncEngine) -> None:
+    user_id, key = await _user_with_key(engine)
+    auth = Authenticator(engine, SECRET, cache_seconds=0)
+    await auth.authenticate(key)
+    [info] = await accounts.list_keys(engine, user_id)
+    await accounts.revoke_key(engine, user_id, info.id)
+    with pytest.raises(AuthenticationFailed):
+        await auth.authenticate(key)
+
+
+async def test_forget_user_drops_cached_keys_at_once(engine: AsyncEngine) -> None:
+    user_id, key = await _user_with_key(engine)
+    auth = Authenticator(engine, SECRET, cache_seconds=60)
+    await auth.authenticate(key)
+    [info] = await accounts.list_keys(engine, user_id)
+    await accounts.revoke_key(engine, user_id, info.id)
+    auth.forget_user(user_id)
+    with pytest.raises(AuthenticationFailed):
+        await auth.authenticate(key)
+
+
+async def test_revoking_twice_or_another_users_key_is_an_error(engine: AsyncEngine) -> None:
+    user_id, _ = await _user_with_key(engine)
+    other = await accounts.create_user(engine, "other@example.com")
+    [info] = await accounts.list_keys(engine, user_id)
+    with pytest.raises(accounts.AccountError, match="no active key"):
+        await accounts.revoke_key(engine, other.id, info.id)
+    await accounts.revoke_key(engine, user_id, info.id)
+    with pytest.raises(accounts.AccountError, match="no active key"):
+        await accounts.revoke_key(engine, user_id, info.id)
