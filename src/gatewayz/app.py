@@ -17,7 +17,7 @@ from gatewayz.errors import install_handlers
 from gatewayz.providers.catalog import Catalog
 from gatewayz.providers.openai_compat import OpenAICompatAdapter
 from gatewayz.providers.table import enabled_providers
-from gatewayz.relay import Relay
+from gatewayz.relay.core import Relay
 from gatewayz.routing.failover import Failover
 from gatewayz.routing.health import HealthBoard
 from gatewayz.routing.planner import Planner

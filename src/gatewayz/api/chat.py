@@ -6,15 +6,11 @@ from fastapi import APIRouter, Depends, Request
 from starlette.responses import Response
 
 from gatewayz.accounts.auth import Principal, current_principal
-from gatewayz.api.disconnect import cancel_on_disconnect
-from gatewayz.api.sse import EventStreamResponse
+from gatewayz.api.relaying import respond
 from gatewayz.protocols import openai_chat
+from gatewayz.relay.chat import chat_exchange
 
 router = APIRouter(tags=["chat"])
-
-
-def _served_by(provider: str, attempts: int) -> dict[str, str]:
-    return {"x-gatewayz-provider": provider, "x-gatewayz-attempts": str(attempts)}
 
 
 @router.post("/v1/chat/completions", response_model=None)
@@ -25,16 +21,4 @@ async def chat_completions(
     """Create a chat completion (OpenAI format), streamed as SSE when `stream` is true."""
     raw = await request.body()
     body = openai_chat.parse_request(raw)
-    relay = request.app.state.relay
-    request_id = request.state.request_id
-    if body.get("stream"):
-        opened = await cancel_on_disconnect(
-            request, relay.open_chat_stream(principal, body, len(raw), request_id)
-        )
-        return EventStreamResponse(opened.events, _served_by(opened.provider, opened.attempts))
-    answer = await cancel_on_disconnect(request, relay.chat(principal, body, len(raw), request_id))
-    return Response(
-        answer.body,
-        media_type="application/json",
-        headers=_served_by(answer.provider, answer.attempts),
-    )
+    return await respond(request, principal, chat_exchange(request.app.state.relay, body, len(raw)))

@@ -25,9 +25,15 @@ def format_credits(units: int) -> str:
     return f"{units_to_credits(units):f}"
 
 
-def call_cost_units(model: ModelSpec, input_tokens: int, output_tokens: int) -> int:
-    """input_tokens * input price + output_tokens * output price, rounded half-up to a unit."""
+def call_cost_units(
+    model: ModelSpec, input_tokens: int, output_tokens: int, images: int = 0
+) -> int:
+    """input_tokens * input price + output_tokens * output price (+ images * image price),
+    rounded half-up to a unit."""
     exact = (
-        input_tokens * model.input_price_per_mtok + output_tokens * model.output_price_per_mtok
+        input_tokens * (model.input_price_per_mtok or 0)
+        + output_tokens * (model.output_price_per_mtok or 0)
     ) * _PER_MTOK
+    if images:
+        exact += images * (model.image_price or 0) * UNITS_PER_CREDIT
     return int(exact.to_integral_value(rounding=ROUND_HALF_UP))

@@ -82,6 +82,15 @@ def stream_event(data: bytes, client_wants_usage: bool) -> tuple[bytes | None, U
     Raises ValueError for a chunk that is not a JSON object, UpstreamStreamError for an
     error event.
     """
+    out, usage, _ = read_stream_event(data, client_wants_usage)
+    return out, usage
+
+
+def read_stream_event(
+    data: bytes, client_wants_usage: bool
+) -> tuple[bytes | None, Usage | None, int]:
+    """`stream_event`, plus the characters of answer text in the chunk (its deltas' content),
+    from which usage is estimated when the upstream never reports it."""
     chunk = orjson.loads(data)
     if not isinstance(chunk, dict):
         raise ValueError("stream chunk is not a JSON object")
@@ -90,12 +99,18 @@ def stream_event(data: bytes, client_wants_usage: bool) -> tuple[bytes | None, U
         message = error.get("message") if isinstance(error, dict) else None
         raise UpstreamStreamError(str(message or error))
     usage = from_openai(chunk.get("usage"))
+    choices = chunk.get("choices")
+    text = 0
+    for choice in choices if isinstance(choices, list) else ():
+        delta = choice.get("delta") if isinstance(choice, dict) else None
+        if isinstance(delta, dict) and isinstance(delta.get("content"), str):
+            text += len(delta["content"])
     if usage is None or client_wants_usage:
-        return data, usage
-    if not chunk.get("choices"):
-        return None, usage
+        return data, usage, text
+    if not choices:
+        return None, usage, text
     chunk.pop("usage", None)
-    return orjson.dumps(chunk), usage
+    return orjson.dumps(chunk), usage, text
 
 
 def error_event(error: dict[str, Any]) -> bytes:

@@ -9,6 +9,7 @@ class Usage:
     input_tokens: int
     output_tokens: int
     estimated: bool = False
+    images: int = 0
 
 
 def from_openai(usage: Any) -> Usage | None:

@@ -1,9 +1,9 @@
-"""The interface every wire-protocol adapter implements."""
+"""What every wire-protocol adapter offers the relay."""
 
-from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from typing import Any, Protocol
 
+from gatewayz.providers.sse import Event
 from gatewayz.providers.table import Provider
 
 
@@ -15,23 +15,21 @@ class UpstreamReply:
     data: dict[str, Any]
 
 
-class UpstreamStream(Protocol):
-    """An open streamed answer: the `data` payload of each event, in order."""
-
-    def __aiter__(self) -> AsyncIterator[bytes]: ...
-
-    async def __anext__(self) -> bytes: ...
+class EventStream(Protocol):
+    async def __anext__(self) -> Event: ...
 
     async def aclose(self) -> None: ...
 
 
 class ChatAdapter(Protocol):
-    """Sends an OpenAI-format chat request to a provider in its own wire format.
+    """Serves OpenAI-format chat requests from a provider in its own wire format.
 
-    Both methods raise gatewayz.errors.UpstreamError, naming the provider, when the
-    upstream cannot be reached, refuses, or answers with something unusable.
+    `chat` answers a chat.completion, `chat_stream` yields chat.completion.chunk events.
+    Both raise gatewayz.errors.UpstreamError, naming the provider, when the upstream cannot
+    be reached, refuses, or answers with something unusable. Adapters may offer more
+    (native Messages or Responses passthrough, embeddings, images).
     """
 
     async def chat(self, provider: Provider, body: dict[str, Any]) -> UpstreamReply: ...
 
-    async def chat_stream(self, provider: Provider, body: dict[str, Any]) -> UpstreamStream: ...
+    async def chat_stream(self, provider: Provider, body: dict[str, Any]) -> EventStream: ...

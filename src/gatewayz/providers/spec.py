@@ -5,21 +5,34 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, model_validator
 
-Quirk = Literal["no_stream_options", "max_completion_tokens"]
+Quirk = Literal["no_stream_options", "max_completion_tokens", "responses_api"]
 
 
 class ModelSpec(BaseModel):
-    """A model a provider serves, with its prices in credits (USD) per million tokens."""
+    """A model a provider serves, with its prices in credits (USD): per million tokens,
+    and per generated image for image models."""
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     id: str = Field(min_length=1)
     canonical_id: str | None = None
     name: str | None = None
-    input_price_per_mtok: Decimal = Field(ge=0)
-    output_price_per_mtok: Decimal = Field(ge=0)
+    input_price_per_mtok: Decimal | None = Field(default=None, ge=0)
+    output_price_per_mtok: Decimal | None = Field(default=None, ge=0)
+    image_price: Decimal | None = Field(default=None, ge=0)
     context_length: int | None = Field(default=None, gt=0)
     max_output_tokens: int | None = Field(default=None, gt=0)
+
+    @model_validator(mode="after")
+    def _priced(self) -> "ModelSpec":
+        if self.image_price is None and (
+            self.input_price_per_mtok is None or self.output_price_per_mtok is None
+        ):
+            raise ValueError(
+                "a model needs input_price_per_mtok and output_price_per_mtok "
+                "(or image_price for an image model)"
+            )
+        return self
 
 
 class ProviderSpec(BaseModel):
@@ -29,12 +42,13 @@ class ProviderSpec(BaseModel):
 
     name: str = Field(pattern=r"^[a-z0-9][a-z0-9-]*$")
     display_name: str | None = None
-    protocol: Literal["openai"]
+    protocol: Literal["openai", "anthropic", "gemini", "fal"]
     base_url: str = Field(pattern=r"^https?://")
     api_key: SecretStr | None = None
     api_key_env: str | None = None
     auth: Literal["bearer", "header", "none"] = "bearer"
     auth_header: str | None = None
+    auth_prefix: str = ""
     headers: dict[str, str] = Field(default_factory=dict)
     models_path: str | None = "/models"
     quirks: frozenset[Quirk] = frozenset()

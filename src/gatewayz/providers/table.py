@@ -34,7 +34,7 @@ class Provider:
             if self.spec.auth == "bearer":
                 headers["Authorization"] = f"Bearer {self.api_key}"
             elif self.spec.auth == "header" and self.spec.auth_header:
-                headers[self.spec.auth_header] = self.api_key
+                headers[self.spec.auth_header] = self.spec.auth_prefix + self.api_key
         return headers
 
 

@@ -64,7 +64,9 @@ class Planner:
         if strategy == "lowest_price":
             return sorted(
                 routes,
-                key=lambda r: r.model.input_price_per_mtok + r.model.output_price_per_mtok,
+                key=lambda r: (
+                    (r.model.input_price_per_mtok or 0) + (r.model.output_price_per_mtok or 0)
+                ),
             )
         if strategy == "lowest_latency":
             inf = float("inf")

@@ -1,0 +1,28 @@
+"""Turns a relayed exchange into an HTTP response: JSON, or SSE for streams."""
+
+from fastapi import Request
+from starlette.responses import Response
+
+from gatewayz.accounts.auth import Principal
+from gatewayz.api.disconnect import cancel_on_disconnect
+from gatewayz.api.sse import EventStreamResponse
+from gatewayz.relay.core import Exchange
+
+
+def _served_by(provider: str, attempts: int) -> dict[str, str]:
+    return {"x-gatewayz-provider": provider, "x-gatewayz-attempts": str(attempts)}
+
+
+async def respond(request: Request, principal: Principal, exchange: Exchange) -> Response:
+    """Run the exchange (cancelled if the client leaves) and answer with its result."""
+    relay = request.app.state.relay
+    request_id = request.state.request_id
+    if exchange.stream:
+        opened = await cancel_on_disconnect(request, relay.stream(principal, exchange, request_id))
+        return EventStreamResponse(opened.events, _served_by(opened.provider, opened.attempts))
+    answer = await cancel_on_disconnect(request, relay.unary(principal, exchange, request_id))
+    return Response(
+        answer.body,
+        media_type="application/json",
+        headers=_served_by(answer.provider, answer.attempts),
+    )

@@ -1,0 +1,93 @@
+"""OpenAI Chat Completions through the relay: every provider adapter speaks it."""
+
+from typing import Any
+
+from gatewayz.errors import UpstreamError
+from gatewayz.protocols import openai_chat
+from gatewayz.protocols.usage import Usage, estimate, from_openai
+from gatewayz.providers.base import EventStream
+from gatewayz.providers.catalog import Route
+from gatewayz.providers.sse import Event
+from gatewayz.relay.core import Answer, Exchange, Relay, StreamCodec
+from gatewayz.routing.options import without_routing_fields
+
+_DONE = b"data: [DONE]\n\n"
+
+
+def upstream_chat_body(body: dict[str, Any], route: Route) -> dict[str, Any]:
+    """The chat request as the route's provider receives it."""
+    return openai_chat.upstream_request(
+        without_routing_fields(body), route.model.id, route.provider.spec.quirks
+    )
+
+
+def reply_text_chars(data: dict[str, Any]) -> int:
+    """Characters of answer text in a chat completion, for estimating missing usage."""
+    text = 0
+    for choice in data.get("choices") or ():
+        message = choice.get("message") if isinstance(choice, dict) else None
+        if isinstance(message, dict) and isinstance(message.get("content"), str):
+            text += len(message["content"])
+    return text
+
+
+def chat_usage(data: dict[str, Any], body_size: int) -> Usage:
+    """The upstream's usage, or an estimate of about four characters a token."""
+    return from_openai(data.get("usage")) or estimate(
+        body_size, max(1, reply_text_chars(data) // 4)
+    )
+
+
+class ChatCodec:
+    """OpenAI chunks to an OpenAI client: forwarded, usage chunk stripped if not asked for."""
+
+    def __init__(self, wants_usage: bool) -> None:
+        self._wants_usage = wants_usage
+        self.usage: Usage | None = None
+        self.text_chars = 0
+
+    def convert(self, event: Event) -> list[bytes]:
+        out, usage, chars = openai_chat.read_stream_event(event[1], self._wants_usage)
+        self.text_chars += chars
+        if usage is not None:
+            self.usage = usage
+        return [] if out is None else [b"data: " + out + b"\n\n"]
+
+    def close(self) -> list[bytes]:
+        return [_DONE]
+
+    def error(self, error: UpstreamError) -> bytes:
+        return openai_chat.error_event(
+            {
+                "error": {
+                    "message": error.message,
+                    "type": error.type,
+                    "param": None,
+                    "code": error.code,
+                }
+            }
+        )
+
+
+def chat_exchange(relay: Relay, body: dict[str, Any], body_size: int) -> Exchange:
+    """A chat completion request, served by any provider."""
+    wants_usage = openai_chat.wants_stream_usage(body)
+
+    async def call(route: Route) -> Answer:
+        reply = await relay.adapter(route).chat(route.provider, upstream_chat_body(body, route))
+        return Answer(reply.body, chat_usage(reply.data, body_size))
+
+    async def open_stream(route: Route) -> tuple[EventStream, StreamCodec]:
+        stream = await relay.adapter(route).chat_stream(
+            route.provider, upstream_chat_body(body, route)
+        )
+        return stream, ChatCodec(wants_usage)
+
+    return Exchange(
+        api="chat.completions",
+        body=body,
+        body_size=body_size,
+        stream=bool(body.get("stream")),
+        call=call,
+        open=open_stream,
+    )

@@ -1,0 +1,313 @@
+"""Run one client call whatever its API: plan the routes, hold the worst-case cost, forward
+with failover, settle, log. Knows nothing of HTTP servers or of any wire format.
+"""
+
+import asyncio
+import time
+from collections.abc import AsyncIterator, Awaitable, Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any, Protocol
+
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from gatewayz.accounts.auth import Principal
+from gatewayz.billing import ledger
+from gatewayz.billing.money import call_cost_units, format_credits
+from gatewayz.errors import GatewayError, InsufficientCredits, UpstreamError
+from gatewayz.protocols.openai_chat import UpstreamStreamError
+from gatewayz.protocols.usage import Usage, estimate
+from gatewayz.providers.base import EventStream
+from gatewayz.providers.catalog import Route
+from gatewayz.providers.sse import Event
+from gatewayz.routing.failover import Failover
+from gatewayz.routing.health import HealthBoard
+from gatewayz.routing.options import parse_options
+from gatewayz.routing.planner import Planner
+from gatewayz.store.batch import BatchWriter
+from gatewayz.telemetry.request_log import RequestLogRow
+
+CLIENT_CLOSED = 499
+
+
+@dataclass(frozen=True, slots=True)
+class Answer:
+    """A complete answer in the client's format, and the usage to bill for it."""
+
+    body: bytes
+    usage: Usage | None
+
+
+class StreamCodec(Protocol):
+    """Turns upstream events into the client's stream format, noting usage as it passes.
+
+    `convert` raises ValueError for an unusable event and UpstreamStreamError for an
+    error event from the upstream.
+    """
+
+    usage: Usage | None
+    text_chars: int
+
+    def convert(self, event: Event) -> list[bytes]: ...
+
+    def close(self) -> list[bytes]: ...
+
+    def error(self, error: UpstreamError) -> bytes: ...
+
+
+@dataclass(slots=True)
+class Exchange:
+    """One client request as the relay runs it.
+
+    `body` is the request in OpenAI chat terms as far as routing and holds need it (model,
+    routing options, output limit). `call` serves it unstreamed on one route, `open` starts
+    a stream on one route.
+    """
+
+    api: str
+    body: dict[str, Any]
+    body_size: int
+    stream: bool
+    call: Callable[[Route], Awaitable[Answer]] | None = None
+    open: Callable[[Route], Awaitable[tuple[EventStream, StreamCodec]]] | None = None
+    worst_case: Callable[[Route], int] | None = None
+
+
+@dataclass(slots=True)
+class _Call:
+    request_id: str
+    principal: Principal
+    exchange: Exchange
+    routes: list[Route]
+    reserved_units: int
+    route: Route | None = None
+    started: float = field(default_factory=time.perf_counter)
+    first_byte: float | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Relayed:
+    """An answer and where it came from: the provider and the number of attempts."""
+
+    body: bytes
+    provider: str
+    attempts: int
+
+
+@dataclass(frozen=True, slots=True)
+class RelayedStream:
+    events: AsyncIterator[bytes]
+    provider: str
+    attempts: int
+
+
+class Relay:
+    def __init__(
+        self,
+        engine: AsyncEngine,
+        planner: Planner,
+        failover: Failover,
+        health: HealthBoard,
+        adapters: dict[str, Any],
+        writer: BatchWriter,
+        default_max_output_tokens: int,
+    ) -> None:
+        self._engine = engine
+        self._planner = planner
+        self._failover = failover
+        self._health = health
+        self._adapters = adapters
+        self._writer = writer
+        self.default_max_output_tokens = default_max_output_tokens
+
+    def adapter(self, route: Route) -> Any:
+        """The adapter for the wire protocol of the route's provider."""
+        return self._adapters[route.provider.spec.protocol]
+
+    def token_worst_case(self, exchange: Exchange, route: Route) -> int:
+        """The request's size as input tokens plus its output limit, at the route's prices."""
+        body = exchange.body
+        max_output = (
+            body.get("max_completion_tokens")
+            or body.get("max_tokens")
+            or route.model.max_output_tokens
+            or self.default_max_output_tokens
+        )
+        return call_cost_units(route.model, exchange.body_size, max_output)
+
+    async def unary(self, principal: Principal, exchange: Exchange, request_id: str) -> Relayed:
+        """Serve an unstreamed call, failing over between routes."""
+        assert exchange.call is not None
+        call = await self._begin(principal, exchange, request_id)
+        usage: Usage | None = None
+        status, error = 200, None
+        serve = exchange.call
+
+        async def attempt(route: Route) -> Answer:
+            call.route = route
+            return await serve(route)
+
+        try:
+            served = await self._failover.run(call.routes, attempt)
+            usage = served.value.usage
+            return Relayed(served.value.body, served.route.provider.name, served.attempts)
+        except GatewayError as exc:
+            status, error = exc.status, exc.message
+            raise
+        except asyncio.CancelledError:
+            status, error = CLIENT_CLOSED, "client closed the connection"
+            raise
+        finally:
+            self._finish(call, usage, status, error)
+
+    async def stream(
+        self, principal: Principal, exchange: Exchange, request_id: str
+    ) -> RelayedStream:
+        """Open a stream, failing over until one upstream has sent its first event.
+
+        Errors before that raise here (and become HTTP errors); after it, a failure ends the
+        stream with an error event in the client's format.
+        """
+        call = await self._begin(principal, exchange, request_id)
+        try:
+            served = await self._failover.run(call.routes, lambda route: self._open(call, route))
+        except GatewayError as exc:
+            self._finish(call, None, exc.status, exc.message)
+            raise
+        except asyncio.CancelledError:
+            self._finish(call, None, CLIENT_CLOSED, "client closed the connection")
+            raise
+        stream, codec, first = served.value
+        events = self._forward(call, served.route, stream, codec, first)
+        return RelayedStream(events, served.route.provider.name, served.attempts)
+
+    async def _open(
+        self, call: _Call, route: Route
+    ) -> tuple[EventStream, StreamCodec, list[bytes]]:
+        """Open the upstream stream and convert its first event within the first-byte limit."""
+        assert call.exchange.open is not None
+        call.route = route
+        provider = route.provider
+        limit = provider.spec.first_byte_timeout_seconds
+        try:
+            async with asyncio.timeout(limit):
+                stream, codec = await call.exchange.open(route)
+                try:
+                    first = _convert(provider.name, codec, await anext(stream))
+                except StopAsyncIteration:
+                    await stream.aclose()
+                    raise UpstreamError(
+                        provider.name, "ended the stream without any event"
+                    ) from None
+                except BaseException:
+                    await stream.aclose()
+                    raise
+        except TimeoutError:
+            raise UpstreamError(
+                provider.name,
+                f"sent nothing within {limit:g} s",
+                status=504,
+                code="upstream_timeout",
+            ) from None
+        call.first_byte = time.perf_counter()
+        return stream, codec, first
+
+    async def _forward(
+        self,
+        call: _Call,
+        route: Route,
+        stream: EventStream,
+        codec: StreamCodec,
+        first: list[bytes],
+    ) -> AsyncIterator[bytes]:
+        """Forward events as they arrive, then settle, however the stream ends."""
+        status, error = 200, None
+        delivered = False
+        try:
+            for out in first:
+                delivered = True
+                yield out
+            async for event in stream:
+                for out in _convert(route.provider.name, codec, event):
+                    delivered = True
+                    yield out
+            for out in codec.close():
+                yield out
+        except UpstreamError as exc:
+            status, error = exc.status, exc.message
+            self._health.record(route.provider.name, route.model.id, False, 0.0, exc.message)
+            yield codec.error(exc)
+        except (asyncio.CancelledError, GeneratorExit):
+            status, error = CLIENT_CLOSED, "client closed the connection"
+            raise
+        finally:
+            await stream.aclose()
+            usage = codec.usage
+            if usage is None and delivered:  # as for an unstreamed answer: 4 characters a token
+                usage = estimate(call.exchange.body_size, max(1, codec.text_chars // 4))
+            self._finish(call, usage, status, error)
+
+    async def _begin(self, principal: Principal, exchange: Exchange, request_id: str) -> _Call:
+        """Plan the routes and hold the most any of them can cost, or refuse with 402."""
+        routes = self._planner.plan(parse_options(exchange.body))
+        worst = exchange.worst_case or (lambda route: self.token_worst_case(exchange, route))
+        worst_case = max(worst(route) for route in routes)
+        if not await ledger.reserve(self._engine, principal.user_id, worst_case):
+            raise InsufficientCredits(
+                f"Insufficient credits: this call may cost up to {format_credits(worst_case)} "
+                "credits. Add credits or lower max_tokens."
+            )
+        return _Call(request_id, principal, exchange, routes, worst_case)
+
+    def _finish(self, call: _Call, usage: Usage | None, status: int, error: str | None) -> None:
+        """Queue the settlement and the request log row (written off the request path)."""
+        route = call.route
+        billable = usage if route is not None else None
+        cost = 0
+        if route is not None and billable is not None:
+            cost = call_cost_units(
+                route.model, billable.input_tokens, billable.output_tokens, billable.images
+            )
+        exchange = call.exchange
+        self._writer.add(
+            "settlements",
+            ledger.Settlement(
+                user_id=call.principal.user_id,
+                request_id=call.request_id,
+                reserved_units=call.reserved_units,
+                cost_units=cost,
+                reason=route.public_id if route else exchange.body["model"],
+            ),
+        )
+        self._writer.add(
+            "request_logs",
+            RequestLogRow(
+                request_id=call.request_id,
+                user_id=call.principal.user_id,
+                key_id=call.principal.key_id,
+                api=exchange.api,
+                model=exchange.body["model"],
+                provider=route.provider.name if route else None,
+                provider_model=route.model.id if route else None,
+                stream=exchange.stream,
+                status_code=status,
+                error=error,
+                input_tokens=billable.input_tokens if billable else 0,
+                output_tokens=billable.output_tokens if billable else 0,
+                usage_estimated=billable.estimated if billable else False,
+                cost_units=cost,
+                latency_ms=round((time.perf_counter() - call.started) * 1000),
+                ttft_ms=round((call.first_byte - call.started) * 1000) if call.first_byte else None,
+                created_at=datetime.now(UTC),
+            ),
+        )
+
+
+def _convert(provider: str, codec: StreamCodec, event: Event) -> list[bytes]:
+    """One upstream event in the client's format, with the upstream's faults named after it."""
+    try:
+        return codec.convert(event)
+    except UpstreamStreamError as exc:
+        raise UpstreamError(provider, exc.message) from None
+    except ValueError:
+        raise UpstreamError(provider, "sent a malformed stream event") from None
