@@ -10,11 +10,12 @@ from fastapi import FastAPI
 
 from gatewayz import __version__
 from gatewayz.accounts.auth import Authenticator
-from gatewayz.api import chat, health, models, monitoring, user
+from gatewayz.api import chat, health, media, models, monitoring, user
 from gatewayz.api.request_id import RequestIdMiddleware
 from gatewayz.billing import ledger
 from gatewayz.errors import install_handlers
 from gatewayz.providers.catalog import Catalog
+from gatewayz.providers.fal import FalAdapter
 from gatewayz.providers.openai_compat import OpenAICompatAdapter
 from gatewayz.providers.table import enabled_providers
 from gatewayz.relay.core import Relay
@@ -68,7 +69,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             Planner(catalog, board, routing),
             Failover(board, routing),
             board,
-            {"openai": OpenAICompatAdapter(session)},
+            {"openai": OpenAICompatAdapter(session), "fal": FalAdapter(session)},
             writer,
             settings.default_max_output_tokens,
         )
@@ -94,7 +95,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         lifespan=lifespan,
     )
     install_handlers(app)
-    for module in (chat, models, user, health, monitoring):
+    for module in (chat, media, models, user, health, monitoring):
         app.include_router(module.router)
     app.add_middleware(RequestIdMiddleware)
     return app

@@ -10,6 +10,9 @@ The requested model name selects the behaviour, so one server serves many tests:
 - ``fake-garbage``: status 200 with a body that is not JSON.
 - ``fake-no-usage``: a normal answer that never carries ``usage``.
 
+``/v1/embeddings`` answers deterministic vectors; ``/v1/images/generations`` answers ``n`` image
+URLs (or base64 data), and ``fake-error-<status>`` works there too.
+
 Usage is deterministic: ``prompt_tokens`` is the number of whitespace-separated words in all
 message contents, ``completion_tokens`` the number of words in the reply (for a tool call, in its
 arguments). A streamed reply arrives one word per chunk, each word keeping its trailing space.
@@ -132,6 +135,7 @@ class FakeOpenAIUpstream:
         app.router.add_post("/v1/chat/completions", self._chat_completions)
         app.router.add_get("/v1/models", self._models)
         app.router.add_post("/v1/embeddings", self._embeddings)
+        app.router.add_post("/v1/images/generations", self._images)
         app.middlewares.append(self._record_and_authenticate)
         app.on_response_prepare.append(self._add_request_id)
         sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
@@ -220,6 +224,17 @@ class FakeOpenAIUpstream:
         usage = {"prompt_tokens": tokens, "total_tokens": tokens}
         payload = {"object": "list", "data": data, "model": body["model"], "usage": usage}
         return web.json_response(payload, dumps=_dumps)
+
+    async def _images(self, request: web.Request) -> web.Response:
+        body = await request.json(loads=orjson.loads)
+        if error := _ERROR_MODEL.fullmatch(str(body.get("model"))):
+            return self._error(int(error.group(1)))
+        n = body.get("n", 1)
+        if body.get("response_format") == "b64_json":
+            data = [{"b64_json": base64.b64encode(b"fake image %d" % i).decode()} for i in range(n)]
+        else:
+            data = [{"url": f"https://images.example/fake-{i}.png"} for i in range(n)]
+        return web.json_response({"created": int(time.time()), "data": data}, dumps=_dumps)
 
     async def _chat_completions(self, request: web.Request) -> web.StreamResponse:
         body = await request.json(loads=orjson.loads)

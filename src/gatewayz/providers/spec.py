@@ -5,6 +5,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, model_validator
 
+ModelType = Literal["chat", "embeddings", "images"]
 Quirk = Literal["no_stream_options", "max_completion_tokens", "responses_api"]
 
 
@@ -15,6 +16,7 @@ class ModelSpec(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     id: str = Field(min_length=1)
+    type: ModelType = "chat"
     canonical_id: str | None = None
     name: str | None = None
     input_price_per_mtok: Decimal | None = Field(default=None, ge=0)

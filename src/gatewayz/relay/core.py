@@ -19,6 +19,7 @@ from gatewayz.protocols.openai_chat import UpstreamStreamError
 from gatewayz.protocols.usage import Usage, estimate
 from gatewayz.providers.base import EventStream
 from gatewayz.providers.catalog import Route
+from gatewayz.providers.spec import ModelType
 from gatewayz.providers.sse import Event
 from gatewayz.routing.failover import Failover
 from gatewayz.routing.health import HealthBoard
@@ -68,6 +69,7 @@ class Exchange:
     body: dict[str, Any]
     body_size: int
     stream: bool
+    kind: ModelType = "chat"
     call: Callable[[Route], Awaitable[Answer]] | None = None
     open: Callable[[Route], Awaitable[tuple[EventStream, StreamCodec]]] | None = None
     worst_case: Callable[[Route], int] | None = None
@@ -249,7 +251,7 @@ class Relay:
 
     async def _begin(self, principal: Principal, exchange: Exchange, request_id: str) -> _Call:
         """Plan the routes and hold the most any of them can cost, or refuse with 402."""
-        routes = self._planner.plan(parse_options(exchange.body))
+        routes = self._planner.plan(parse_options(exchange.body), exchange.kind)
         worst = exchange.worst_case or (lambda route: self.token_worst_case(exchange, route))
         worst_case = max(worst(route) for route in routes)
         if not await ledger.reserve(self._engine, principal.user_id, worst_case):

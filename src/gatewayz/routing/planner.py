@@ -5,6 +5,7 @@ from collections.abc import Mapping
 
 from gatewayz.errors import ModelNotFound
 from gatewayz.providers.catalog import Catalog, Route
+from gatewayz.providers.spec import ModelType
 from gatewayz.routing.health import HealthBoard
 from gatewayz.routing.options import RoutingOptions
 from gatewayz.routing.settings import RoutingSettings, Strategy
@@ -25,15 +26,19 @@ class Planner:
         self._settings = settings
         self._rng = rng or random.Random()
 
-    def plan(self, options: RoutingOptions) -> list[Route]:
-        """Routes to try in order; ModelNotFound when none serves the primary or any fallback."""
+    def plan(self, options: RoutingOptions, kind: ModelType = "chat") -> list[Route]:
+        """Routes to try in order; ModelNotFound when none serves the primary or any fallback.
+
+        Only models of `kind` (chat, embeddings, images) are candidates.
+        """
         routes: list[Route] = []
         for model in options.models:
             config = self._settings.models.get(model)
             candidates = [
                 route
                 for route in self._candidates(model)
-                if (options.only is None or route.provider.name in options.only)
+                if route.model.type == kind
+                and (options.only is None or route.provider.name in options.only)
                 and route.provider.name not in options.ignore
             ]
             strategy = (
