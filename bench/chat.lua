@@ -1,6 +1,7 @@
 -- wrk script: POST one chat completion per request and check each answer.
 -- Arguments after "--": <model> <api key> <stream: 1 or 0>.
--- Prints one line "BENCH {json}" with the request count, duration, p50/p99 latency and errors.
+-- Prints one line "BENCH {json}" with the request count, duration, p50/p99 latency, errors and
+-- the HTTP status of the last failed answer (0 if none failed on its status).
 
 local threads = {}
 
@@ -20,6 +21,7 @@ function init(args)
   end
   body = body .. "}"
   bad = 0
+  bad_status = 0
   req = wrk.format("POST", nil, {
     ["Content-Type"] = "application/json",
     ["Authorization"] = "Bearer " .. key,
@@ -31,20 +33,27 @@ function request()
 end
 
 function response(status, headers, body)
-  if status ~= 200 or not string.find(body, expected, 1, true) then
+  if status ~= 200 then
+    bad = bad + 1
+    bad_status = status
+  elseif not string.find(body, expected, 1, true) then
     bad = bad + 1
   end
 end
 
 function done(summary, latency, requests)
-  local bad_total = 0
+  local bad_total, bad_status = 0, 0
   for _, thread in ipairs(threads) do
     bad_total = bad_total + thread:get("bad")
+    if thread:get("bad_status") ~= 0 then
+      bad_status = thread:get("bad_status")
+    end
   end
   local e = summary.errors
   io.write(string.format(
-    'BENCH {"requests":%d,"duration_us":%d,"p50_us":%d,"p99_us":%d,"errors":%d}\n',
+    'BENCH {"requests":%d,"duration_us":%d,"p50_us":%d,"p99_us":%d,"errors":%d,'
+      .. '"bad_status":%d}\n',
     summary.requests, summary.duration, latency:percentile(50), latency:percentile(99),
-    bad_total + e.connect + e.read + e.write + e.timeout
+    bad_total + e.connect + e.read + e.write + e.timeout, bad_status
   ))
 end

@@ -2,7 +2,7 @@
 
 Each connection sends the same chat completion request again as soon as the previous answer is
 complete, for a fixed duration. Prints one line ``BENCH {json}`` in the same shape as
-``bench/chat.lua``: requests, duration_us, p50_us, p99_us, errors.
+``bench/chat.lua``: requests, duration_us, p50_us, p99_us, errors, bad_status.
 
 Run: ``python bench/loadgen.py URL --model M --api-key K [--stream] -c 32 -d 10``.
 """
@@ -64,11 +64,12 @@ def response_length(buffer: bytearray) -> int | None:
 
 
 class Stats:
-    """Latencies of good answers and the count of bad ones."""
+    """Latencies of good answers, the count of bad ones and the last bad HTTP status."""
 
     def __init__(self) -> None:
         self.latencies: list[float] = []
         self.errors = 0
+        self.bad_status = 0
 
 
 class LoadConnection(asyncio.Protocol):
@@ -104,10 +105,12 @@ class LoadConnection(asyncio.Protocol):
         self.in_flight = False
         response = self.buffer[:length]
         del self.buffer[:length]
-        if response.startswith(b"HTTP/1.1 200 ") and response.find(self.expected) >= 0:
+        status = int(response[9:12])
+        if status == 200 and response.find(self.expected) >= 0:
             self.stats.latencies.append(finished - self.started)
         else:
             self.stats.errors += 1
+            self.stats.bad_status = status if status != 200 else self.stats.bad_status
         assert self.transport is not None
         if finished < self.deadline:
             self._send()
@@ -169,6 +172,7 @@ async def generate(
         "p50_us": round(percentile(ordered, 0.50) * 1e6),
         "p99_us": round(percentile(ordered, 0.99) * 1e6),
         "errors": stats.errors,
+        "bad_status": stats.bad_status,
     }
 
 

@@ -73,6 +73,7 @@ class Result:
     p50_ms: float
     p99_ms: float
     errors: int
+    bad_status: int
 
 
 def pinned(core: int, argv: list[str]) -> list[str]:
@@ -184,6 +185,7 @@ def load(target: Target, stream: bool, concurrency: int, duration: int, use_wrk:
         p50_ms=data["p50_us"] / 1000,
         p99_ms=data["p99_us"] / 1000,
         errors=data["errors"],
+        bad_status=data["bad_status"],
     )
 
 
@@ -231,34 +233,57 @@ def target_note(
 
 
 def print_table(results: dict[tuple[str, bool, int], Result]) -> None:
-    print(f"{'scenario':<28}{'req/s':>10}{'p50 ms':>9}{'p99 ms':>9}{'errors':>8}  target")
+    print(f"{'scenario':<28}{'req/s':>10}{'p50 ms':>9}{'p99 ms':>9}{'errors':>18}  target")
     for (target, stream, concurrency), result in results.items():
         label = f"{target:<8} {'stream' if stream else 'non-stream':<10} c={concurrency}"
         note = target_note(
             target, stream, concurrency, result, results.get(("direct", stream, concurrency))
         )
+        errors = f"{result.errors}" + (f" (HTTP {result.bad_status})" if result.bad_status else "")
         print(
             f"{label:<28}{result.rps:>10,.0f}{result.p50_ms:>9.2f}{result.p99_ms:>9.2f}"
-            f"{result.errors:>8}  {note}"
+            f"{errors:>18}  {note}"
         )
 
 
+def start_gateway(
+    stack: contextlib.ExitStack,
+    executable: str,
+    database_url: str,
+    upstream_port: int,
+    workdir: Path,
+) -> tuple[subprocess.Popen[bytes], Target]:
+    """Create a user and key with the CLI, then serve the gateway on core 0 until the stack ends."""
+    env = dict(os.environ, GATEWAYZ_DATABASE_URL=database_url, GATEWAYZ_SECRET=GATEWAY_SECRET)
+    config = workdir / "bench.yaml"
+    config.write_text(
+        CONFIG_TEMPLATE.format(
+            upstream_port=upstream_port, upstream_key=UPSTREAM_KEY, model=UPSTREAM_MODEL
+        )
+    )
+    email = f"bench-{uuid.uuid4().hex[:12]}@example.com"
+    gatewayz(executable, env, "users", "create", email, "--credits", CREDITS)
+    key = gatewayz(executable, env, "keys", "create", email).strip().splitlines()[-1]
+    port = free_port()
+    log = workdir / "gateway.log"
+    serve = [executable, "serve", "--host", "127.0.0.1", "--port", str(port), "--workers", "1"]
+    serve += ["--config", str(config)]
+    gateway = stack.enter_context(started(pinned(0, serve), log, env))
+    wait_until(lambda: healthy(port), gateway, "gateway", log)
+    url = f"http://127.0.0.1:{port}/v1/chat/completions"
+    return gateway, Target("gateway", url, GATEWAY_MODEL, key)
+
+
 def run(args: argparse.Namespace, workdir: Path) -> int:
-    use_wrk = args.loadgen == "wrk" or (args.loadgen == "auto" and ensure_wrk())
-    if args.loadgen == "wrk" and not shutil.which("wrk"):
-        raise SystemExit("wrk is not installed")
+    use_wrk = args.loadgen != "python" and ensure_wrk()
+    if args.loadgen == "wrk" and not use_wrk:
+        raise SystemExit("wrk is not installed and could not be installed")
     executable = None if args.direct_only else gatewayz_executable()
     upstream_port = free_port()
     upstream_log = workdir / "upstream.log"
     upstream_argv = [sys.executable, str(BENCH_DIR / "upstream.py"), "--port", str(upstream_port)]
-    targets = [
-        Target(
-            "direct",
-            f"http://127.0.0.1:{upstream_port}/v1/chat/completions",
-            UPSTREAM_MODEL,
-            UPSTREAM_KEY,
-        )
-    ]
+    upstream_url = f"http://127.0.0.1:{upstream_port}/v1/chat/completions"
+    targets = [Target("direct", upstream_url, UPSTREAM_MODEL, UPSTREAM_KEY)]
     print(
         f"Gatewayz benchmark: {args.duration} s per scenario, load generator "
         f"{'wrk' if use_wrk else 'bench/loadgen.py'}; gateway on core 0, "
@@ -275,29 +300,8 @@ def run(args: argparse.Namespace, workdir: Path) -> int:
         else:
             database_url = args.database_url or f"sqlite+aiosqlite:///{workdir}/bench.db"
             print(f"gateway: {executable} with {database_url}")
-            env = dict(
-                os.environ, GATEWAYZ_DATABASE_URL=database_url, GATEWAYZ_SECRET=GATEWAY_SECRET
-            )
-            config = workdir / "bench.yaml"
-            config.write_text(
-                CONFIG_TEMPLATE.format(
-                    upstream_port=upstream_port, upstream_key=UPSTREAM_KEY, model=UPSTREAM_MODEL
-                )
-            )
-            email = f"bench-{uuid.uuid4().hex[:12]}@example.com"
-            gatewayz(executable, env, "users", "create", email, "--credits", CREDITS)
-            key = gatewayz(executable, env, "keys", "create", email).strip().splitlines()[-1]
-            gateway_port = free_port()
-            gateway_log = workdir / "gateway.log"
-            serve = [executable, "serve", "--host", "127.0.0.1", "--port", str(gateway_port)]
-            serve += ["--workers", "1", "--config", str(config)]
-            gateway = stack.enter_context(started(pinned(0, serve), gateway_log, env))
-            wait_until(lambda: healthy(gateway_port), gateway, "gateway", gateway_log)
-            gateway_target = Target(
-                "gateway",
-                f"http://127.0.0.1:{gateway_port}/v1/chat/completions",
-                GATEWAY_MODEL,
-                key,
+            gateway, gateway_target = start_gateway(
+                stack, executable, database_url, upstream_port, workdir
             )
             targets.append(gateway_target)
             for stream in (False, True):
