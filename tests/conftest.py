@@ -8,6 +8,7 @@ from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from decimal import Decimal
 from pathlib import Path
+from typing import Any
 
 import asyncpg
 import pytest
@@ -27,6 +28,17 @@ POSTGRES_URL = "postgresql+asyncpg://postgres@127.0.0.1:5432/test"
 REDIS_URL = "redis://127.0.0.1:6379/0"
 IN_CI = os.environ.get("CI") == "true"
 SECRET = "test-server-secret"
+FAKE_PRICES = {"input_price_per_mtok": "2", "output_price_per_mtok": "8"}
+FAKE_MODELS = (
+    "fake-model",
+    "fake-no-usage",
+    "fake-truncate",
+    "fake-garbage",
+    "fake-slow-2000",
+    "fake-error-400",
+    "fake-error-429",
+    "fake-error-500",
+)
 
 
 def _reachable(host: str, port: int) -> bool:
@@ -79,7 +91,9 @@ async def upstream() -> AsyncIterator[FakeOpenAIUpstream]:
         yield fake
 
 
-def gateway_settings(database_url: str, upstream: FakeOpenAIUpstream, **overrides: object) -> Settings:
+def gateway_settings(
+    database_url: str, upstream: FakeOpenAIUpstream, **overrides: object
+) -> Settings:
     """Settings for a gateway whose one provider, `fake`, is the fake upstream."""
     values: dict[str, object] = {
         "database_url": database_url,
@@ -92,16 +106,7 @@ def gateway_settings(database_url: str, upstream: FakeOpenAIUpstream, **override
                 "protocol": "openai",
                 "base_url": upstream.base_url,
                 "api_key": upstream.api_key,
-                "models": [
-                    {"id": "fake-model", "input_price_per_mtok": "2", "output_price_per_mtok": "8"},
-                    {"id": "fake-no-usage", "input_price_per_mtok": "2", "output_price_per_mtok": "8"},
-                    {"id": "fake-truncate", "input_price_per_mtok": "2", "output_price_per_mtok": "8"},
-                    {"id": "fake-garbage", "input_price_per_mtok": "2", "output_price_per_mtok": "8"},
-                    {"id": "fake-slow-2000", "input_price_per_mtok": "2", "output_price_per_mtok": "8"},
-                    {"id": "fake-error-400", "input_price_per_mtok": "2", "output_price_per_mtok": "8"},
-                    {"id": "fake-error-429", "input_price_per_mtok": "2", "output_price_per_mtok": "8"},
-                    {"id": "fake-error-500", "input_price_per_mtok": "2", "output_price_per_mtok": "8"},
-                ],
+                "models": [{"id": model, **FAKE_PRICES} for model in FAKE_MODELS],
             }
         ],
     }
@@ -121,17 +126,27 @@ class Gateway:
 
     async def flush(self) -> None:
         """Write queued settlements and request logs now."""
-        await self.app_state.writer.flush()
+        await settle_now(self.app_state)
 
     async def balance_units(self) -> int:
         return (await accounts.get_user(self.engine, user_id=self.user_id)).balance_units
+
+
+async def settle_now(state: Any) -> None:
+    """Give back idle credit leases and write queued settlements and request logs now."""
+    state.holds.release_idle(now=float("inf"))
+    await state.writer.flush()
 
 
 async def add_funded_user(engine: AsyncEngine, email: str, credits: str) -> tuple[int, str]:
     user = await accounts.create_user(engine, email)
     if Decimal(credits):
         await ledger.change_credits(
-            engine, user.id, credits_to_units(Decimal(credits)), kind="grant", reason="test",
+            engine,
+            user.id,
+            credits_to_units(Decimal(credits)),
+            kind="grant",
+            reason="test",
             idempotency_key=f"test:{email}",
         )
     key = await accounts.create_key(engine, SECRET.encode(), user.id, "test")

@@ -10,12 +10,15 @@ from fastapi import FastAPI
 
 from gatewayz import __version__
 from gatewayz.accounts.auth import Authenticator
-from gatewayz.api import chat, health, media, models, monitoring, user
+from gatewayz.api import chat, health, media, messages, models, monitoring, responses, user
 from gatewayz.api.request_id import RequestIdMiddleware
 from gatewayz.billing import ledger
+from gatewayz.billing.holds import CreditHolds
 from gatewayz.errors import install_handlers
+from gatewayz.providers.anthropic import AnthropicAdapter
 from gatewayz.providers.catalog import Catalog
 from gatewayz.providers.fal import FalAdapter
+from gatewayz.providers.gemini import GeminiAdapter
 from gatewayz.providers.openai_compat import OpenAICompatAdapter
 from gatewayz.providers.table import enabled_providers
 from gatewayz.relay.core import Relay
@@ -56,6 +59,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             max_batch=settings.log_batch_size,
         )
         writer.start()
+        holds = CreditHolds(engine, writer)
+        holds.start()
         app.state.settings = settings
         app.state.engine = engine
         app.state.catalog = catalog
@@ -64,13 +69,19 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             engine, server_secret(settings), settings.auth_cache_seconds
         )
         app.state.health = board
+        app.state.holds = holds
         app.state.relay = Relay(
-            engine,
             Planner(catalog, board, routing),
             Failover(board, routing),
             board,
-            {"openai": OpenAICompatAdapter(session), "fal": FalAdapter(session)},
+            {
+                "openai": OpenAICompatAdapter(session),
+                "anthropic": AnthropicAdapter(session, settings.default_max_output_tokens),
+                "gemini": GeminiAdapter(session),
+                "fal": FalAdapter(session),
+            },
             writer,
+            holds,
             settings.default_max_output_tokens,
         )
         probes = None
@@ -85,6 +96,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             if probes is not None:
                 probes.cancel()
                 await asyncio.gather(probes, return_exceptions=True)
+            await holds.stop()
             await writer.stop()
             await session.close()
             await engine.dispose()
@@ -95,7 +107,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         lifespan=lifespan,
     )
     install_handlers(app)
-    for module in (chat, media, models, user, health, monitoring):
+    for module in (chat, messages, responses, media, models, user, health, monitoring):
         app.include_router(module.router)
     app.add_middleware(RequestIdMiddleware)
     return app

@@ -16,7 +16,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from gatewayz.accounts import users as accounts
 from gatewayz.store.tables import ledger, request_logs
-from tests.conftest import add_funded_user
+from tests.conftest import add_funded_user, settle_now
 from tests.fakes.openai_upstream import FakeOpenAIUpstream
 from tests.openai_spec import validate
 
@@ -79,11 +79,11 @@ class Caller:
         """The user's request log rows, once `expected` calls have been written (oldest first).
 
         Settlements and log rows are written in the same batch transaction, so once the rows
-        are there the calls are settled too.
+        are there the calls are settled too; the credit lease they held is given back after.
         """
         deadline = time.monotonic() + timeout
         while True:
-            await self.app_state.writer.flush()
+            await settle_now(self.app_state)
             async with self.engine.connect() as conn:
                 rows = (
                     await conn.execute(
@@ -95,6 +95,7 @@ class Caller:
             if len(rows) >= expected or time.monotonic() > deadline:
                 break
             await asyncio.sleep(0.02)
+        await settle_now(self.app_state)  # the last calls may have ended after the lease check
         assert len(rows) == expected, f"{len(rows)} request log rows, expected {expected}"
         return [dict(row._mapping) for row in rows]
 

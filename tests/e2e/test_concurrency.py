@@ -12,7 +12,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from gatewayz.store.tables import ledger, users
-from tests.conftest import add_funded_user, serve
+from tests.conftest import add_funded_user, serve, settle_now
 from tests.e2e.conftest import e2e_settings
 from tests.e2e.support import HI, HI_COST, assert_openai_error, cost_units
 from tests.fakes.openai_upstream import FakeOpenAIUpstream
@@ -71,7 +71,7 @@ async def test_concurrent_calls_never_overspend(
         assert refused, "every call was admitted: the balance was never contested"
         assert len(upstream.requests) == len(admitted)  # refused calls never left the gateway
         assert all(r.json()["choices"][0]["message"]["content"] for r in admitted)
-        await state.writer.flush()
+        await settle_now(state)
 
     # The gateway has stopped, so every settlement has been written.
     async with engine.connect() as conn:

@@ -20,7 +20,7 @@ async def test_models_are_listed_in_openai_format(caller: Caller) -> None:
     assert fake["pricing"] == {"input_per_mtok": "2", "output_per_mtok": "8"}
 
 
-async def test_the_sdk_lists_models_and_each_listed_model_can_be_called(caller: Caller) -> None:
+async def test_the_sdk_lists_models_and_a_listed_id_can_be_called(caller: Caller) -> None:
     client = caller.client()
     models = [model.id async for model in client.models.list()]
     assert "fake/fake-model" in models
@@ -38,7 +38,8 @@ async def test_balance_is_a_decimal_string_of_credits(caller: Caller) -> None:
         await caller.client().chat.completions.create(model="fake-model", messages=HI)
         await caller.logs(1)
         after = (await http.get("/user/balance")).json()
-        unauthenticated = await httpx.AsyncClient(base_url=caller.base_url).get("/user/balance")
+    async with httpx.AsyncClient(base_url=caller.base_url) as anonymous:
+        unauthenticated = await anonymous.get("/user/balance")
     assert before.status_code == 200
     assert before.json()["credits"] == "10"
     assert before.json()["user_id"] == caller.user_id

@@ -14,7 +14,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from gatewayz.accounts import users as accounts
 from gatewayz.store.tables import ledger
-from tests.conftest import SECRET, add_funded_user, gateway_settings, serve
+from tests.conftest import SECRET, add_funded_user, gateway_settings, serve, settle_now
 from tests.fakes.openai_upstream import FakeOpenAIUpstream
 
 PRICE = {"input_price_per_mtok": "2", "output_price_per_mtok": "8"}
@@ -102,7 +102,7 @@ async def test_non_streamed_call_is_served_by_the_next_provider(
         assert raw.headers["x-gatewayz-provider"] == "good"
         assert raw.headers["x-gatewayz-attempts"] == "2"
         assert time.monotonic() - started < 2.5  # a Retry-After of 1 s is not waited for
-        await state.writer.flush()
+        await settle_now(state)
         assert await ledger_sum(engine) == 10 * 10**9 - ONE_CALL_UNITS
 
 
@@ -131,7 +131,7 @@ async def test_stream_fails_over_before_the_first_byte(
         assert raw.headers["x-gatewayz-provider"] == "good"
         text = "".join([c.choices[0].delta.content or "" async for c in raw.parse() if c.choices])
         assert text == "This is a fake reply."
-        await state.writer.flush()
+        await settle_now(state)
         assert await ledger_sum(engine) == 10 * 10**9 - ONE_CALL_UNITS
 
 

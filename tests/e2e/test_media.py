@@ -10,7 +10,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from gatewayz.store.tables import ledger, users
-from tests.conftest import add_funded_user, gateway_settings, serve
+from tests.conftest import add_funded_user, gateway_settings, serve, settle_now
 from tests.fakes.fal_upstream import FakeFal
 from tests.fakes.openai_upstream import FakeOpenAIUpstream
 
@@ -75,7 +75,7 @@ async def test_embeddings_are_charged_per_input_token(
         )
         assert [len(item.embedding) for item in result.data] == [8, 8]
         assert result.usage.prompt_tokens == 5
-        await state.writer.flush()
+        await settle_now(state)
         assert await charges(engine) == [-5 * 500]  # 5 tokens at 0.5 per million
         with pytest.raises(openai.NotFoundError):
             await client.embeddings.create(
@@ -95,7 +95,7 @@ async def test_images_are_charged_per_image(
             "https://images.example/fake-0.png",
             "https://images.example/fake-1.png",
         ]
-        await state.writer.flush()
+        await settle_now(state)
         assert await charges(engine) == [-2 * 40_000_000]
 
 
@@ -123,7 +123,7 @@ async def test_fal_images_through_the_openai_sdk(
                 model="fal/fal-ai/flux/schnell", prompt="a lighthouse", quality="hd"
             )
         assert caught.value.body["param"] == "quality"
-        await state.writer.flush()
+        await settle_now(state)
         assert await charges(engine) == [-3_000_000, -3_000_000]
         async with engine.connect() as conn:
             reserved = await conn.scalar(select(users.c.reserved_units))

@@ -12,16 +12,22 @@ BUILTIN_NAMES = {
     "vercel", "helicone", "alibaba", "cloudflare", "clarifai", "akash", "morpheus", "onerouter",
     "anannas", "modelz", "alpaca-network", "portkey",
 }  # fmt: skip
+NATIVE_PROTOCOL = {"anthropic": "anthropic", "google": "gemini", "fal": "fal"}
 
 
 def _spec(**fields: object) -> ProviderSpec:
     return ProviderSpec(**{"name": "local", "protocol": "openai", **fields})
 
 
-def test_builtin_table_has_the_28_providers_once_each() -> None:
-    names = [spec.name for spec in builtin_specs()]
+def test_builtin_table_has_the_28_openai_compatible_providers_once_each() -> None:
+    names = [spec.name for spec in builtin_specs() if spec.protocol == "openai"]
     assert len(names) == len(set(names)) == 28
     assert set(names) == BUILTIN_NAMES
+
+
+def test_builtin_table_has_one_row_per_native_protocol() -> None:
+    native = {s.name: s.protocol for s in builtin_specs() if s.protocol != "openai"}
+    assert native == NATIVE_PROTOCOL
 
 
 def test_builtin_rows_use_https_and_name_a_key_variable() -> None:
@@ -51,7 +57,7 @@ def test_every_builtin_row_is_enabled_by_its_own_variable() -> None:
     environ |= {"CLOUDFLARE_ACCOUNT_ID": "acct", "MODELZ_DEPLOYMENT_KEY": "dep"}
     environ |= {"ALPACA_NETWORK_HOST": "alpaca.example.com/v1"}
     enabled = enabled_providers([], environ)
-    assert {p.name for p in enabled} == BUILTIN_NAMES
+    assert {p.name for p in enabled} == BUILTIN_NAMES | set(NATIVE_PROTOCOL)
     assert all(p.api_key == f"key-{p.name}" for p in enabled)
 
 

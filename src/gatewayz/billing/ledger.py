@@ -25,13 +25,21 @@ class UnknownUser(Exception):
 
 @dataclass(frozen=True, slots=True)
 class Settlement:
-    """The end of one call: release its hold and charge what it really cost."""
+    """The end of one call: charge what it really cost and release `released_units` of hold."""
 
     user_id: int
     request_id: str
-    reserved_units: int
+    released_units: int
     cost_units: int
     reason: str
+
+
+@dataclass(frozen=True, slots=True)
+class HoldRelease:
+    """Hold that no call needs any more, given back to the user's available balance."""
+
+    user_id: int
+    released_units: int
 
 
 @dataclass(frozen=True, slots=True)
@@ -64,21 +72,43 @@ async def reserve(engine: AsyncEngine, user_id: int, units: int) -> bool:
     return result.rowcount == 1
 
 
-async def settle(conn: AsyncConnection, settlements: list[Settlement]) -> None:
-    """Release each call's hold and charge its cost, in the caller's transaction.
+async def hold_up_to(engine: AsyncEngine, user_id: int, needed: int, wanted: int) -> int:
+    """Add to the user's hold `wanted` units, or as many as are free if fewer, but at least
+    `needed`; returns the units added (0 when not even `needed` are free)."""
+    if await reserve(engine, user_id, wanted):
+        return wanted
+    for _ in range(3):
+        async with engine.connect() as conn:
+            free = await conn.scalar(
+                select(users.c.balance_units - users.c.reserved_units).where(users.c.id == user_id)
+            )
+        if free is None or free < needed:
+            return 0
+        if await reserve(engine, user_id, free):
+            return free
+    return 0
+
+
+async def settle(conn: AsyncConnection, settlements: list[Settlement | HoldRelease]) -> None:
+    """Release holds and charge the calls' costs, in the caller's transaction.
 
     A charge never takes a balance below zero: if the real cost exceeds what is left
     (the worst case was underestimated), the charge is capped at the balance.
     """
     user_ids = sorted({s.user_id for s in settlements})
-    query = select(users.c.id, users.c.balance_units).where(users.c.id.in_(user_ids))
+    query = select(users.c.id, users.c.balance_units, users.c.reserved_units).where(
+        users.c.id.in_(user_ids)
+    )
     if conn.dialect.name != "sqlite":
         query = query.with_for_update()
-    balances = {row[0]: row[1] for row in await conn.execute(query)}
+    current = {row[0]: (row[1], row[2]) for row in await conn.execute(query)}
+    balances = {user_id: values[0] for user_id, values in current.items()}
     released: dict[int, int] = defaultdict(int)
     rows = []
     for item in settlements:
-        released[item.user_id] += item.reserved_units
+        released[item.user_id] += item.released_units
+        if isinstance(item, HoldRelease):
+            continue
         charge = min(item.cost_units, balances[item.user_id])
         if charge <= 0:
             continue
@@ -102,7 +132,7 @@ async def settle(conn: AsyncConnection, settlements: list[Settlement]) -> None:
             .where(users.c.id == user_id)
             .values(
                 balance_units=balances[user_id],
-                reserved_units=users.c.reserved_units - released[user_id],
+                reserved_units=max(0, current[user_id][1] - released[user_id]),
             )
         )
 

@@ -5,6 +5,7 @@ from typing import Any
 import orjson
 
 from gatewayz.errors import InvalidRequest
+from gatewayz.protocols.json_body import decode_object, positive_int
 from gatewayz.protocols.usage import Usage, from_openai
 
 _ROLES = frozenset({"system", "developer", "user", "assistant", "tool", "function"})
@@ -12,15 +13,7 @@ _ROLES = frozenset({"system", "developer", "user", "assistant", "tool", "functio
 
 def parse_request(raw: bytes) -> dict[str, Any]:
     """Decode and check a chat completion request; unknown fields are kept as they are."""
-    try:
-        body = orjson.loads(raw)
-    except orjson.JSONDecodeError as exc:
-        raise InvalidRequest(f"The request body is not valid JSON: {exc}") from None
-    if not isinstance(body, dict):
-        raise InvalidRequest("The request body must be a JSON object.")
-    model = body.get("model")
-    if not isinstance(model, str) or not model:
-        raise InvalidRequest("'model' is required and must be a non-empty string.", param="model")
+    body = decode_object(raw)
     messages = body.get("messages")
     if not isinstance(messages, list) or not messages:
         raise InvalidRequest("'messages' must be a non-empty array.", param="messages")
@@ -33,11 +26,7 @@ def parse_request(raw: bytes) -> dict[str, Any]:
     if not isinstance(body.get("stream", False), bool):
         raise InvalidRequest("'stream' must be a boolean.", param="stream")
     for field in ("max_tokens", "max_completion_tokens"):
-        value = body.get(field)
-        if value is not None and (
-            not isinstance(value, int) or isinstance(value, bool) or value < 1
-        ):
-            raise InvalidRequest(f"'{field}' must be a positive integer.", param=field)
+        positive_int(body, field)
     options = body.get("stream_options")
     if options is not None and not isinstance(options, dict):
         raise InvalidRequest("'stream_options' must be an object.", param="stream_options")

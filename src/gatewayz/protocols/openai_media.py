@@ -2,30 +2,16 @@
 
 from typing import Any
 
-import orjson
-
 from gatewayz.errors import InvalidRequest
+from gatewayz.protocols.json_body import decode_object
 from gatewayz.protocols.usage import Usage
 
 MAX_IMAGES = 10
 
 
-def _object(raw: bytes) -> dict[str, Any]:
-    try:
-        body = orjson.loads(raw)
-    except orjson.JSONDecodeError as exc:
-        raise InvalidRequest(f"The request body is not valid JSON: {exc}") from None
-    if not isinstance(body, dict):
-        raise InvalidRequest("The request body must be a JSON object.")
-    model = body.get("model")
-    if not isinstance(model, str) or not model:
-        raise InvalidRequest("'model' is required and must be a non-empty string.", param="model")
-    return body
-
-
 def parse_embeddings_request(raw: bytes) -> dict[str, Any]:
     """An embeddings request: `input` is a string, strings, or token arrays, never empty."""
-    body = _object(raw)
+    body = decode_object(raw)
     value = body.get("input")
     valid = (
         (isinstance(value, str) and value != "")
@@ -54,7 +40,7 @@ def embeddings_usage(data: dict[str, Any]) -> Usage | None:
 
 def parse_image_request(raw: bytes) -> dict[str, Any]:
     """An image generation request: a prompt, and at most ten images."""
-    body = _object(raw)
+    body = decode_object(raw)
     if not isinstance(body.get("prompt"), str) or not body["prompt"].strip():
         raise InvalidRequest("'prompt' is required and must be a non-empty string.", param="prompt")
     n = body.get("n", 1)

@@ -8,6 +8,7 @@ built-in tools is refused with the field named, never dropped.
 from typing import Any
 
 from gatewayz.errors import InvalidRequest
+from gatewayz.protocols.json_body import decode_object
 
 Json = dict[str, Any]
 
@@ -32,16 +33,14 @@ _TYPES: dict[str, type | tuple[type, ...]] = {
     "prompt_cache_options": dict,
     "service_tier": str,
     "parallel_tool_calls": bool,
-    "stream": bool,
     "instructions": str,
     "metadata": dict,
     "max_tool_calls": int,
-    "max_output_tokens": int,
     "text": dict,
     "reasoning": dict,
     "tools": list,
 }
-_TRANSLATED = frozenset({"model", "input", "tool_choice", *_TYPES})
+_TRANSLATED = frozenset({"model", "input", "tool_choice", "stream", "max_output_tokens", *_TYPES})
 # Fields accepted only with these values, and why no other value can be honoured.
 _REFUSED: dict[str, tuple[tuple[Any, ...], str]] = {
     "previous_response_id": ((None,), "the gateway stores no responses; send the whole input"),
@@ -72,16 +71,21 @@ _IMAGE_DETAIL = frozenset({"auto", "low", "high"})
 # --- the request -------------------------------------------------------------------------
 
 
+def parse_request(raw: bytes) -> Json:
+    """Decode a CreateResponse body and check what every route relies on, native or not."""
+    body = decode_object(raw)
+    _check_basics(body)
+    return body
+
+
 def responses_to_chat_request(body: Json) -> Json:
     """The chat completion request for a CreateResponse body; InvalidRequest for the rest."""
+    _check_basics(body)
     _check_fields(body)
-    model = body.get("model")
-    if not isinstance(model, str) or not model:
-        raise InvalidRequest("'model' is required and must be a non-empty string.", param="model")
     messages = (
         [{"role": "system", "content": body["instructions"]}] if body.get("instructions") else []
     )
-    chat: Json = {"model": model, "messages": messages + _messages(body.get("input"))}
+    chat: Json = {"model": body["model"], "messages": messages + _messages(body.get("input"))}
     tools = [_tool(tool, f"tools[{i}]") for i, tool in enumerate(body.get("tools") or [])]
     choice = _tool_choice(body.get("tool_choice"), bool(tools))
     if tools:
@@ -92,8 +96,6 @@ def responses_to_chat_request(body: Json) -> Json:
             chat["parallel_tool_calls"] = body["parallel_tool_calls"]
     chat.update({key: body[key] for key in _PASSTHROUGH if body.get(key) is not None})
     if body.get("max_output_tokens") is not None:
-        if body["max_output_tokens"] < 1:
-            raise InvalidRequest("'max_output_tokens' must be positive.", param="max_output_tokens")
         chat["max_tokens"] = body["max_output_tokens"]
     chat.update(_text(body.get("text") or {}))
     chat.update(_reasoning(body.get("reasoning") or {}))
@@ -103,10 +105,24 @@ def responses_to_chat_request(body: Json) -> Json:
     return chat
 
 
-def _check_fields(body: Json) -> None:
-    """Refuse unknown fields, values only stored state could honour, and ill-typed values."""
+def _check_basics(body: Any) -> None:
+    """An object with a model, and a stream flag and token limit of the right types."""
     if not isinstance(body, dict):
         raise InvalidRequest("The request body must be a JSON object.")
+    model = body.get("model")
+    if not isinstance(model, str) or not model:
+        raise InvalidRequest("'model' is required and must be a non-empty string.", param="model")
+    if body.get("stream") is not None and not _is(body["stream"], bool):
+        raise InvalidRequest("'stream' must be a boolean.", param="stream")
+    limit = body.get("max_output_tokens")
+    if limit is not None and (not _is(limit, int) or limit < 1):
+        raise InvalidRequest(
+            "'max_output_tokens' must be a positive integer.", param="max_output_tokens"
+        )
+
+
+def _check_fields(body: Json) -> None:
+    """Refuse unknown fields, values only stored state could honour, and ill-typed values."""
     for key, value in body.items():
         if key in _REFUSED and value not in _REFUSED[key][0]:
             raise InvalidRequest(f"'{key}' is not supported: {_REFUSED[key][1]}.", param=key)
@@ -482,9 +498,9 @@ def _response(
         ],
         "top_p": _given(request, "top_p", 1.0),
         "truncation": "disabled",
-        "usage": usage,
         "metadata": request.get("metadata") or {},
         **{key: request[key] for key in _ECHOED if request.get(key) is not None},
+        **({"usage": usage} if usage else {}),
     }
 
 
@@ -501,7 +517,8 @@ class ChatStreamToResponses:
     """Responses stream events for a chat.completion.chunk stream, one chunk at a time.
 
     Items stay open until `finish`, since a chat stream only says a tool call is complete
-    when it ends. The caller turns an upstream error into `fail`.
+    when it ends. The caller turns an upstream error into `fail`. The opening events come
+    first whichever method is called first.
     """
 
     def __init__(self, request: Json, response_id: str, created_at: int) -> None:
@@ -509,6 +526,7 @@ class ChatStreamToResponses:
         self._id = response_id
         self._created_at = created_at
         self._sequence = 0
+        self._started = False
         self._order: list[int | None] = []  # per output_index: a tool call index, None: message
         self._parts: dict[str, list[str]] = {}  # message content parts in order: kind -> text
         self._calls: dict[int, Json] = {}  # chat tool-call index -> the call so far
@@ -516,7 +534,10 @@ class ChatStreamToResponses:
         self._usage: Json | None = None
 
     def start(self) -> list[Json]:
-        """response.created and response.in_progress."""
+        """response.created and response.in_progress, the first time only."""
+        if self._started:
+            return []
+        self._started = True
         response = self._snapshot("in_progress", [])
         return [
             self._event("response.created", response=response),
@@ -527,7 +548,7 @@ class ChatStreamToResponses:
         """The events for one chat.completion.chunk."""
         if isinstance(chunk.get("usage"), dict):
             self._usage = chunk["usage"]
-        events: list[Json] = []
+        events = self.start()
         for choice in chunk.get("choices") or []:
             delta = choice.get("delta") or {}
             for kind, key in (("output_text", "content"), ("refusal", "refusal")):
@@ -540,7 +561,9 @@ class ChatStreamToResponses:
 
     def finish(self) -> list[Json]:
         """The *.done events, then response.completed (or .incomplete) with the full Response."""
-        events = [] if self._order else self._open_message() + self._open_part("output_text")
+        events = self.start()
+        if not self._order:  # an empty answer is still one (empty) message
+            events += self._open_message() + self._open_part("output_text")
         status, reason = _status(self._finish_reason)
         output = self._output("incomplete" if reason else "completed")
         for output_index, item in enumerate(output):
@@ -550,9 +573,10 @@ class ChatStreamToResponses:
 
     def fail(self, message: str) -> list[Json]:
         """response.failed for an upstream that broke off mid-stream."""
+        events = self.start()
         error = {"code": "server_error", "message": message}
         response = self._snapshot("failed", self._output("incomplete"), error=error)
-        return [self._event("response.failed", response=response)]
+        return [*events, self._event("response.failed", response=response)]
 
     def _event(self, kind: str, **fields: Any) -> Json:
         """An event with the next sequence number."""

@@ -31,3 +31,26 @@ def from_openai(usage: Any) -> Usage | None:
 def estimate(request_bytes: int, output_tokens: int) -> Usage:
     """A fallback when the upstream reported no usage: about four bytes of prompt per token."""
     return Usage(max(1, request_bytes // 4), output_tokens, estimated=True)
+
+
+def from_anthropic(usage: Any) -> Usage | None:
+    """Usage from an Anthropic `usage` object; cache reads and writes count as input."""
+    if not isinstance(usage, dict) or not isinstance(usage.get("input_tokens"), int):
+        return None
+    cached = sum(
+        usage.get(key) or 0
+        for key in ("cache_read_input_tokens", "cache_creation_input_tokens")
+        if isinstance(usage.get(key) or 0, int)
+    )
+    output = usage.get("output_tokens")
+    return Usage(usage["input_tokens"] + cached, output if isinstance(output, int) else 0)
+
+
+def from_responses(usage: Any) -> Usage | None:
+    """Usage from a Responses API `usage` object."""
+    if not isinstance(usage, dict):
+        return None
+    tokens_in, tokens_out = usage.get("input_tokens"), usage.get("output_tokens")
+    if not isinstance(tokens_in, int) or not isinstance(tokens_out, int):
+        return None
+    return Usage(tokens_in, tokens_out)

@@ -9,10 +9,9 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, Protocol
 
-from sqlalchemy.ext.asyncio import AsyncEngine
-
 from gatewayz.accounts.auth import Principal
 from gatewayz.billing import ledger
+from gatewayz.billing.holds import CreditHolds
 from gatewayz.billing.money import call_cost_units, format_credits
 from gatewayz.errors import GatewayError, InsufficientCredits, UpstreamError
 from gatewayz.protocols.openai_chat import UpstreamStreamError
@@ -106,15 +105,15 @@ class RelayedStream:
 class Relay:
     def __init__(
         self,
-        engine: AsyncEngine,
         planner: Planner,
         failover: Failover,
         health: HealthBoard,
         adapters: dict[str, Any],
         writer: BatchWriter,
+        holds: CreditHolds,
         default_max_output_tokens: int,
     ) -> None:
-        self._engine = engine
+        self._holds = holds
         self._planner = planner
         self._failover = failover
         self._health = health
@@ -254,7 +253,7 @@ class Relay:
         routes = self._planner.plan(parse_options(exchange.body), exchange.kind)
         worst = exchange.worst_case or (lambda route: self.token_worst_case(exchange, route))
         worst_case = max(worst(route) for route in routes)
-        if not await ledger.reserve(self._engine, principal.user_id, worst_case):
+        if not await self._holds.hold(principal.user_id, worst_case):
             raise InsufficientCredits(
                 f"Insufficient credits: this call may cost up to {format_credits(worst_case)} "
                 "credits. Add credits or lower max_tokens."
@@ -271,12 +270,13 @@ class Relay:
                 route.model, billable.input_tokens, billable.output_tokens, billable.images
             )
         exchange = call.exchange
+        user_id = call.principal.user_id
         self._writer.add(
             "settlements",
             ledger.Settlement(
-                user_id=call.principal.user_id,
+                user_id=user_id,
                 request_id=call.request_id,
-                reserved_units=call.reserved_units,
+                released_units=self._holds.release(user_id, call.reserved_units, cost),
                 cost_units=cost,
                 reason=route.public_id if route else exchange.body["model"],
             ),

@@ -1,0 +1,25 @@
+"""POST /v1/responses: the OpenAI Responses API, for any model."""
+
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, Request
+from starlette.responses import Response
+
+from gatewayz.accounts.auth import Principal, current_principal
+from gatewayz.api.relaying import respond
+from gatewayz.protocols import responses
+from gatewayz.relay.responses import responses_exchange
+
+router = APIRouter(tags=["responses"])
+
+
+@router.post("/v1/responses", response_model=None)
+@router.post("/responses", response_model=None, include_in_schema=False)
+async def create_response(
+    request: Request, principal: Annotated[Principal, Depends(current_principal)]
+) -> Response:
+    """Create a model response (OpenAI Responses format), streamed as events when asked."""
+    raw = await request.body()
+    body = responses.parse_request(raw)
+    exchange = responses_exchange(request.app.state.relay, body, len(raw))
+    return await respond(request, principal, exchange)

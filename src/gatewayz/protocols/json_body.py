@@ -1,0 +1,30 @@
+"""Decoding a client's JSON request body, with errors that say what is wrong."""
+
+from typing import Any
+
+import orjson
+
+from gatewayz.errors import InvalidRequest
+
+
+def decode_object(raw: bytes) -> dict[str, Any]:
+    """The body as a JSON object with a non-empty string `model`."""
+    try:
+        body = orjson.loads(raw)
+    except orjson.JSONDecodeError as exc:
+        raise InvalidRequest(f"The request body is not valid JSON: {exc}") from None
+    if not isinstance(body, dict):
+        raise InvalidRequest("The request body must be a JSON object.")
+    model = body.get("model")
+    if not isinstance(model, str) or not model:
+        raise InvalidRequest("'model' is required and must be a non-empty string.", param="model")
+    return body
+
+
+def positive_int(body: dict[str, Any], field: str, *, required: bool = False) -> None:
+    """Check that `field` is a positive integer (or absent, unless required)."""
+    value = body.get(field)
+    if value is None and not required:
+        return
+    if not isinstance(value, int) or isinstance(value, bool) or value < 1:
+        raise InvalidRequest(f"'{field}' must be a positive integer.", param=field)

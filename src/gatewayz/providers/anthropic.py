@@ -1,0 +1,70 @@
+"""The adapter for Anthropic's Messages API: chat requests translated, Messages passed through."""
+
+import secrets
+from typing import Any
+
+import aiohttp
+import orjson
+
+from gatewayz.protocols import anthropic
+from gatewayz.providers.base import UpstreamReply
+from gatewayz.providers.http import open_stream, post_json
+from gatewayz.providers.sse import Event, SSEStream, TranslatedStream
+from gatewayz.providers.table import Provider
+
+API_VERSION = "2023-06-01"
+
+
+def _is_last(event: Event) -> bool:
+    return event[0] == "message_stop"
+
+
+class AnthropicAdapter:
+    def __init__(self, session: aiohttp.ClientSession, default_max_tokens: int) -> None:
+        self._session = session
+        self._default_max_tokens = default_max_tokens
+
+    def _headers(self, provider: Provider) -> dict[str, str]:
+        return (
+            {}
+            if "anthropic-version" in provider.spec.headers
+            else {"anthropic-version": API_VERSION}
+        )
+
+    async def messages(self, provider: Provider, body: dict[str, Any]) -> UpstreamReply:
+        """A Messages request passed through as it is."""
+        raw, data = await post_json(
+            self._session, provider, f"{provider.base_url}/messages", body, self._headers(provider)
+        )
+        return UpstreamReply(raw, data)
+
+    async def messages_stream(self, provider: Provider, body: dict[str, Any]) -> SSEStream:
+        return await open_stream(
+            self._session,
+            provider,
+            f"{provider.base_url}/messages",
+            body,
+            self._headers(provider),
+            is_last=_is_last,
+        )
+
+    async def chat(self, provider: Provider, body: dict[str, Any]) -> UpstreamReply:
+        request = anthropic.chat_to_messages_request(body, body["model"], self._default_max_tokens)
+        request.pop("stream", None)
+        reply = await self.messages(provider, request)
+        chat = anthropic.messages_to_chat_response(reply.data, body["model"])
+        return UpstreamReply(orjson.dumps(chat), chat)
+
+    async def chat_stream(self, provider: Provider, body: dict[str, Any]) -> TranslatedStream:
+        request = anthropic.chat_to_messages_request(body, body["model"], self._default_max_tokens)
+        request["stream"] = True
+        source = await self.messages_stream(provider, request)
+        translator = anthropic.MessagesStreamToChat(
+            body["model"], "chatcmpl-" + secrets.token_hex(12), include_usage=True
+        )
+
+        def translate(event: Event) -> list[bytes]:
+            data = orjson.loads(event[1])
+            return [orjson.dumps(chunk) for chunk in translator.feed(event[0] or "", data)]
+
+        return TranslatedStream(source, translate, lambda: [])

@@ -1,0 +1,56 @@
+"""The adapter for Google's Gemini API (generateContent / streamGenerateContent)."""
+
+import secrets
+from typing import Any
+
+import aiohttp
+import orjson
+
+from gatewayz.protocols import gemini
+from gatewayz.providers.base import UpstreamReply
+from gatewayz.providers.http import open_stream, post_json
+from gatewayz.providers.sse import Event, TranslatedStream
+from gatewayz.providers.table import Provider
+
+
+def _is_last(event: Event) -> bool:
+    return b'"finishReason"' in event[1]
+
+
+class GeminiAdapter:
+    """Chat requests translated to Gemini and back; the API version is part of base_url."""
+
+    def __init__(self, session: aiohttp.ClientSession) -> None:
+        self._session = session
+
+    async def chat(self, provider: Provider, body: dict[str, Any]) -> UpstreamReply:
+        request = gemini.chat_to_gemini_request(body)
+        _, data = await post_json(
+            self._session,
+            provider,
+            f"{provider.base_url}/models/{body['model']}:generateContent",
+            request,
+        )
+        chat = gemini.gemini_to_chat_response(data, body["model"])
+        return UpstreamReply(orjson.dumps(chat), chat)
+
+    async def chat_stream(self, provider: Provider, body: dict[str, Any]) -> TranslatedStream:
+        request = gemini.chat_to_gemini_request(body)
+        source = await open_stream(
+            self._session,
+            provider,
+            f"{provider.base_url}/models/{body['model']}:streamGenerateContent?alt=sse",
+            request,
+            is_last=_is_last,
+        )
+        translator = gemini.GeminiStreamToChat(
+            body["model"], "chatcmpl-" + secrets.token_hex(12), include_usage=True
+        )
+
+        def translate(event: Event) -> list[bytes]:
+            return [orjson.dumps(chunk) for chunk in translator.feed(orjson.loads(event[1]))]
+
+        def finish() -> list[bytes]:
+            return [orjson.dumps(chunk) for chunk in translator.finish()]
+
+        return TranslatedStream(source, translate, finish)

@@ -1,0 +1,401 @@
+"""A fake Anthropic Messages API upstream: a real HTTP server on 127.0.0.1 for the gateway's tests.
+
+The wire format follows docs.anthropic.com (Messages, streaming, errors) and the ``anthropic``
+SDK's ``types/raw_*.py``. The requested model name selects the behaviour:
+
+- any ordinary name (``claude-fake``): a ``Message`` with one text block and ``end_turn``;
+  a request with ``tools`` gets one ``tool_use`` block for the first tool instead (``tool_use``).
+  A ``max_tokens`` below the reply's word count cuts the reply there (``max_tokens``).
+- ``fake-error-<status>``: that HTTP status with Anthropic's error body (429 adds
+  ``retry-after: 1``; 529 is ``overloaded_error``).
+- ``fake-slow-<ms>``: nothing is sent for that long; streams also wait that long between events.
+- ``fake-truncate``: the body stops halfway (a stream: after two text deltas, with no
+  ``message_delta``/``message_stop``) and the connection is closed.
+- ``fake-stream-error``: a stream sends one text delta, then an ``error`` event
+  (``overloaded_error``) and ends; unstreamed it answers normally.
+
+Every request needs ``x-api-key: <api_key>`` or ``Authorization: Bearer <api_key>`` (401
+``authentication_error`` otherwise) and an ``anthropic-version`` header (400 otherwise). Every
+response carries a ``request-id`` header, and every error body its ``request_id``.
+
+Usage is deterministic: ``input_tokens`` is the number of whitespace-separated words in
+``system`` and in every message's text (string content, ``text`` blocks and ``tool_result``
+content); ``output_tokens`` the words of the reply (for a tool call, of its JSON input). A
+streamed reply arrives one word per ``text_delta``, each word keeping its trailing space.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextvars
+import itertools
+import re
+import socket
+from types import TracebackType
+from typing import Any
+
+import orjson
+from aiohttp import web
+
+from tests.fakes.openai_upstream import RecordedRequest, count_words
+
+MODELS = (
+    "claude-fake",
+    "fake-truncate",
+    "fake-stream-error",
+    "fake-slow-100",
+    "fake-error-400",
+    "fake-error-429",
+    "fake-error-529",
+)
+MODELS_CREATED_AT = "2025-01-01T00:00:00Z"
+TOOL_USE_ID = "toolu_fake_1"
+TOOL_INPUT: dict[str, Any] = {"city": "Paris"}
+TOOL_INPUT_JSON = '{"city": "Paris"}'
+TOOL_INPUT_FRAGMENTS = ('{"city": ', '"Paris"}')
+
+# Set per request by the middleware; aiohttp runs a request's handler and prepare in one task.
+_REQUEST_ID: contextvars.ContextVar[str] = contextvars.ContextVar("anthropic_fake_request_id")
+_ERROR_MODEL = re.compile(r"fake-error-(\d{3})")
+_SLOW_MODEL = re.compile(r"fake-slow-(\d+)")
+_REPLY_PIECE = re.compile(r"\s*\S+\s*")
+
+_ERRORS: dict[int, tuple[str, str]] = {
+    400: ("invalid_request_error", "The fake upstream rejected this request."),
+    401: ("authentication_error", "invalid x-api-key"),
+    403: ("permission_error", "Your API key does not have permission to use this resource."),
+    404: ("not_found_error", "The requested resource could not be found."),
+    413: ("request_too_large", "Request exceeds the maximum allowed number of bytes."),
+    429: ("rate_limit_error", "Number of requests has exceeded your rate limit."),
+    500: ("api_error", "Internal server error"),
+    529: ("overloaded_error", "Overloaded"),
+}
+
+
+def error_type(status: int) -> str:
+    """Anthropic's error ``type`` for an HTTP status."""
+    if status in _ERRORS:
+        return _ERRORS[status][0]
+    return "api_error" if status >= 500 else "invalid_request_error"
+
+
+def error_body(status: int, message: str | None = None, request_id: str = "") -> bytes:
+    """Anthropic error body for ``status``."""
+    default = _ERRORS.get(status, ("", "The fake upstream returned an error."))[1]
+    error = {"type": error_type(status), "message": message or default}
+    return orjson.dumps({"type": "error", "error": error, "request_id": request_id})
+
+
+def _text_words(content: Any) -> int:
+    """Words in a string, or in the text (and tool_result content) of a list of blocks."""
+    if isinstance(content, str):
+        return count_words(content)
+    total = 0
+    for block in content if isinstance(content, list) else ():
+        if not isinstance(block, dict):
+            continue
+        if isinstance(block.get("text"), str):
+            total += count_words(block["text"])
+        if block.get("type") == "tool_result":
+            total += _text_words(block.get("content"))
+    return total
+
+
+def prompt_word_count(body: dict[str, Any]) -> int:
+    """Words in ``system`` and across every message's text content."""
+    total = _text_words(body.get("system"))
+    for message in body.get("messages") or ():
+        if isinstance(message, dict):
+            total += _text_words(message.get("content"))
+    return total
+
+
+def validation_error(body: dict[str, Any]) -> str | None:
+    """The message of the 400 the real API gives this body, or None when it is acceptable."""
+    if not isinstance(body.get("model"), str) or not body["model"]:
+        return "model: Field required"
+    max_tokens = body.get("max_tokens")
+    if max_tokens is None:
+        return "max_tokens: Field required"
+    if not isinstance(max_tokens, int) or isinstance(max_tokens, bool) or max_tokens < 1:
+        return "max_tokens: Input should be a valid integer greater than or equal to 1"
+    messages = body.get("messages")
+    if messages is None:
+        return "messages: Field required"
+    if not isinstance(messages, list) or not messages:
+        return "messages: at least one message is required"
+    previous = None
+    for index, message in enumerate(messages):
+        role = message.get("role") if isinstance(message, dict) else None
+        if role not in ("user", "assistant"):
+            return f"messages.{index}.role: Input should be 'user' or 'assistant'"
+        if "content" not in message:
+            return f"messages.{index}.content: Field required"
+        if index == 0 and role != "user":
+            return 'messages: first message must use the "user" role'
+        if role == previous:
+            return (
+                'messages: roles must alternate between "user" and "assistant", '
+                f'but found multiple "{role}" roles in a row'
+            )
+        previous = role
+    return None
+
+
+def _sse(event: str, payload: dict[str, Any]) -> bytes:
+    return b"event: " + event.encode() + b"\ndata: " + orjson.dumps(payload) + b"\n\n"
+
+
+def _dumps(obj: Any) -> str:
+    return orjson.dumps(obj).decode()
+
+
+class FakeAnthropicUpstream:
+    """Anthropic-format upstream on an ephemeral 127.0.0.1 port; see the module docstring."""
+
+    def __init__(self, api_key: str = "sk-ant-fake", reply: str = "This is a fake reply.") -> None:
+        self.api_key = api_key
+        self.reply = reply
+        self.requests: list[RecordedRequest] = []
+        self.base_url = ""
+        self._ids = itertools.count(1)
+        self._runner: web.AppRunner | None = None
+
+    async def start(self) -> None:
+        app = web.Application()
+        app.router.add_post("/v1/messages", self._messages)
+        app.router.add_get("/v1/models", self._models)
+        app.middlewares.append(self._record_and_authenticate)
+        app.on_response_prepare.append(_add_request_id)
+        sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        sock.bind(("127.0.0.1", 0))
+        self._runner = web.AppRunner(
+            app, access_log=None, handle_signals=False, shutdown_timeout=0.5
+        )
+        await self._runner.setup()
+        await web.SockSite(self._runner, sock).start()
+        self.base_url = f"http://127.0.0.1:{sock.getsockname()[1]}/v1"
+
+    async def stop(self) -> None:
+        if self._runner is not None:
+            await self._runner.cleanup()
+            self._runner = None
+
+    async def __aenter__(self) -> FakeAnthropicUpstream:
+        await self.start()
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        await self.stop()
+
+    @web.middleware
+    async def _record_and_authenticate(
+        self, request: web.Request, handler: Any
+    ) -> web.StreamResponse:
+        body: Any = None
+        if request.can_read_body:
+            try:
+                body = orjson.loads(await request.read())
+            except orjson.JSONDecodeError:
+                body = None
+        headers = {name.lower(): value for name, value in request.headers.items()}
+        self.requests.append(RecordedRequest(request.method, request.path, headers, body))
+        _REQUEST_ID.set(f"req_fake{next(self._ids):06d}")
+        key = headers.get("x-api-key")
+        if key is None and headers.get("authorization", "").startswith("Bearer "):
+            key = headers["authorization"].removeprefix("Bearer ")
+        if key is None:
+            return _error(401, "x-api-key header is required")
+        if key != self.api_key:
+            return _error(401, "invalid x-api-key")
+        if "anthropic-version" not in headers:
+            return _error(400, "anthropic-version: header is required")
+        if request.method == "POST" and not isinstance(body, dict):
+            return _error(400, "The request body is not valid JSON.")
+        try:
+            return await handler(request)
+        except web.HTTPException as exc:
+            if exc.status < 400:
+                raise
+            return _error(exc.status, exc.reason)
+
+    async def _models(self, request: web.Request) -> web.Response:
+        data = [
+            {
+                "type": "model",
+                "id": model,
+                "display_name": model.replace("-", " ").title(),
+                "created_at": MODELS_CREATED_AT,
+                "lifecycle": "active",
+            }
+            for model in MODELS
+        ]
+        payload = {"data": data, "has_more": False, "first_id": MODELS[0], "last_id": MODELS[-1]}
+        return web.json_response(payload, dumps=_dumps)
+
+    async def _messages(self, request: web.Request) -> web.StreamResponse:
+        body = await request.json(loads=orjson.loads)
+        if problem := validation_error(body):
+            return _error(400, problem)
+        model = body["model"]
+        if error := _ERROR_MODEL.fullmatch(model):
+            return _error(int(error.group(1)))
+        delay = int(slow.group(1)) / 1000 if (slow := _SLOW_MODEL.fullmatch(model)) else 0.0
+        if delay:
+            await asyncio.sleep(delay)
+        answer = _Answer(self, body)
+        if body.get("stream"):
+            return await answer.stream(request, delay)
+        return await answer.respond(request)
+
+
+class _Answer:
+    """One Messages answer, rendered whole or as a stream of events."""
+
+    def __init__(self, upstream: FakeAnthropicUpstream, body: dict[str, Any]) -> None:
+        self.model: str = body["model"]
+        self.id = f"msg_fake{next(upstream._ids):06d}"
+        tools = body.get("tools")
+        self.tool_name: str | None = None
+        if isinstance(tools, list) and tools and isinstance(tools[0], dict):
+            self.tool_name = str(tools[0].get("name"))
+        pieces = _REPLY_PIECE.findall(upstream.reply)
+        self.stop_reason = "end_turn"
+        if self.tool_name:
+            self.stop_reason = "tool_use"
+            self.output_tokens = count_words(TOOL_INPUT_JSON)
+        else:
+            if len(pieces) > body["max_tokens"]:
+                pieces = pieces[: body["max_tokens"]]
+                self.stop_reason = "max_tokens"
+            self.output_tokens = len(pieces)
+        self.pieces: list[str] = pieces
+        self.input_tokens = prompt_word_count(body)
+
+    def usage(self, output_tokens: int) -> dict[str, Any]:
+        return {
+            "input_tokens": self.input_tokens,
+            "cache_creation_input_tokens": 0,
+            "cache_read_input_tokens": 0,
+            "output_tokens": output_tokens,
+            "service_tier": "standard",
+        }
+
+    def message(self, content: list[dict[str, Any]], stop_reason: str | None) -> dict[str, Any]:
+        return {
+            "id": self.id,
+            "type": "message",
+            "role": "assistant",
+            "model": self.model,
+            "content": content,
+            "stop_reason": stop_reason,
+            "stop_sequence": None,
+            "usage": self.usage(self.output_tokens if stop_reason else 1),
+        }
+
+    def content(self) -> list[dict[str, Any]]:
+        if self.tool_name:
+            block = {"type": "tool_use", "id": TOOL_USE_ID, "name": self.tool_name}
+            return [{**block, "input": dict(TOOL_INPUT)}]
+        return [{"type": "text", "text": "".join(self.pieces)}]
+
+    async def respond(self, request: web.Request) -> web.StreamResponse:
+        body = orjson.dumps(self.message(self.content(), self.stop_reason))
+        if self.model != "fake-truncate":
+            return web.Response(body=body, content_type="application/json")
+        response = web.StreamResponse(headers={"Content-Type": "application/json"})
+        response.content_length = len(body)
+        await response.prepare(request)
+        await response.write(body[: len(body) // 2])
+        _close_connection(request)
+        return response
+
+    def events(self) -> list[tuple[str, dict[str, Any]]]:
+        """Every event of the full stream, in order: (event name, data)."""
+        start = {"type": "message_start", "message": self.message([], None)}
+        events: list[tuple[str, dict[str, Any]]] = [("message_start", start)]
+        if self.tool_name:
+            block: dict[str, Any] = {"type": "tool_use", "id": TOOL_USE_ID, "name": self.tool_name}
+            block["input"] = {}
+            deltas = [
+                {"type": "input_json_delta", "partial_json": part} for part in TOOL_INPUT_FRAGMENTS
+            ]
+        else:
+            block = {"type": "text", "text": ""}
+            deltas = [{"type": "text_delta", "text": piece} for piece in self.pieces]
+        events.append(
+            (
+                "content_block_start",
+                {"type": "content_block_start", "index": 0, "content_block": block},
+            )
+        )
+        events.append(("ping", {"type": "ping"}))
+        events.extend(
+            ("content_block_delta", {"type": "content_block_delta", "index": 0, "delta": delta})
+            for delta in deltas
+        )
+        events.append(("content_block_stop", {"type": "content_block_stop", "index": 0}))
+        message_delta = {
+            "type": "message_delta",
+            "delta": {"stop_reason": self.stop_reason, "stop_sequence": None},
+            "usage": {"output_tokens": self.output_tokens},
+        }
+        events.append(("message_delta", message_delta))
+        events.append(("message_stop", {"type": "message_stop"}))
+        return events
+
+    async def stream(self, request: web.Request, delay: float) -> web.StreamResponse:
+        response = web.StreamResponse(
+            headers={
+                "Content-Type": "text/event-stream; charset=utf-8",
+                "Cache-Control": "no-cache",
+            }
+        )
+        await response.prepare(request)
+        events = self.events()
+        # The two deltas end at index 4: message_start, content_block_start, ping, delta, delta.
+        if self.model == "fake-truncate":
+            for event, data in events[:5]:
+                await response.write(_sse(event, data))
+            _close_connection(request)
+            return response
+        if self.model == "fake-stream-error":
+            error = {"type": "overloaded_error", "message": "Overloaded"}
+            events = [
+                *events[:4],
+                ("error", {"type": "error", "error": error, "request_id": _REQUEST_ID.get()}),
+            ]
+        for index, (event, data) in enumerate(events):
+            if delay and index:
+                await asyncio.sleep(delay)
+            await response.write(_sse(event, data))
+        await response.write_eof()
+        return response
+
+
+def _error(status: int, message: str | None = None) -> web.Response:
+    request_id = _REQUEST_ID.get()
+    response = web.Response(
+        status=status,
+        body=error_body(status, message, request_id),
+        content_type="application/json",
+    )
+    if status == 429:
+        response.headers["retry-after"] = "1"
+    return response
+
+
+async def _add_request_id(request: web.Request, response: web.StreamResponse) -> None:
+    if (request_id := _REQUEST_ID.get(None)) is not None:
+        response.headers["request-id"] = request_id
+
+
+def _close_connection(request: web.Request) -> None:
+    """Close the socket mid-body, after what was written so far has been flushed."""
+    if request.transport is not None:
+        request.transport.close()

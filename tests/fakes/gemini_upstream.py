@@ -1,0 +1,433 @@
+"""A fake Gemini API (generativelanguage) upstream: a real HTTP server on 127.0.0.1 for tests.
+
+The wire format follows ai.google.dev's REST reference (``models.generateContent``,
+``models.streamGenerateContent``, ``models.list``) in its camelCase JSON form. ``base_url`` has
+no version segment: the gateway calls ``{base_url}/v1beta/models/{model}:generateContent`` or
+``:streamGenerateContent?alt=sse`` (``v1`` and ``v1alpha`` are served the same way).
+
+The requested model name selects the behaviour:
+
+- any ordinary name (``gemini-fake``): one candidate with the reply and ``finishReason: STOP``;
+  a request whose ``tools`` declare functions gets one whole ``functionCall`` part (no id) for
+  the first declaration instead, still with ``STOP``. A ``generationConfig.maxOutputTokens``
+  below the reply's word count cuts the reply there (``MAX_TOKENS``).
+- ``fake-error-<status>``: that HTTP status with Google's error body (429 is
+  ``RESOURCE_EXHAUSTED`` with a ``RetryInfo`` detail of ``1s``).
+- ``fake-slow-<ms>``: nothing is sent for that long; streams also wait that long between chunks.
+- ``fake-truncate``: the body stops halfway (a stream: after two chunks, before any
+  ``finishReason``) and the connection is closed.
+- ``fake-safety``: a candidate with no ``content``, ``finishReason: SAFETY`` and safety ratings;
+  ``usageMetadata`` then has no ``candidatesTokenCount``, as the real API omits zero counts.
+
+The key goes in ``x-goog-api-key`` or ``?key=``. Like the real API, a missing key is 403
+``PERMISSION_DENIED`` and a wrong one 400 ``INVALID_ARGUMENT`` (reason ``API_KEY_INVALID``).
+
+Usage is deterministic: ``promptTokenCount`` is the number of whitespace-separated words in the
+text parts of ``contents`` and ``systemInstruction``; ``candidatesTokenCount`` the words of the
+reply (for a function call, of its JSON args). With ``alt=sse`` each word (keeping its trailing
+space) is one ``data: <GenerateContentResponse>`` event, separated by ``\\r\\n\\r\\n``; only the
+last carries ``finishReason`` and ``usageMetadata``; there is no ``[DONE]``. Without ``alt=sse``
+the same responses arrive as one JSON array.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+import re
+import socket
+from dataclasses import dataclass, field
+from types import TracebackType
+from typing import Any
+
+import orjson
+from aiohttp import web
+
+from tests.fakes.openai_upstream import count_words
+
+MODELS = (
+    "gemini-fake",
+    "fake-truncate",
+    "fake-safety",
+    "fake-slow-100",
+    "fake-error-400",
+    "fake-error-429",
+    "fake-error-503",
+)
+FUNCTION_ARGS: dict[str, Any] = {"city": "Paris"}
+FUNCTION_ARGS_JSON = '{"city": "Paris"}'
+INPUT_TOKEN_LIMIT = 1048576
+OUTPUT_TOKEN_LIMIT = 65536
+
+_ERROR_MODEL = re.compile(r"fake-error-(\d{3})")
+_SLOW_MODEL = re.compile(r"fake-slow-(\d+)")
+_REPLY_PIECE = re.compile(r"\s*\S+\s*")
+_VERSIONS = "v1|v1beta|v1alpha"
+
+STATUS_NAMES: dict[int, str] = {
+    400: "INVALID_ARGUMENT",
+    401: "UNAUTHENTICATED",
+    403: "PERMISSION_DENIED",
+    404: "NOT_FOUND",
+    409: "ABORTED",
+    429: "RESOURCE_EXHAUSTED",
+    499: "CANCELLED",
+    500: "INTERNAL",
+    501: "NOT_IMPLEMENTED",
+    503: "UNAVAILABLE",
+    504: "DEADLINE_EXCEEDED",
+}
+_MESSAGES: dict[int, str] = {
+    400: "Request contains an invalid argument.",
+    401: "Request had invalid authentication credentials.",
+    403: "The caller does not have permission",
+    404: "models/fake is not found for API version v1beta.",
+    429: "Resource has been exhausted (e.g. check quota).",
+    500: "An internal error has occurred. Please retry or report in troubleshooting guide.",
+    503: "The model is overloaded. Please try again later.",
+    504: "The request timed out. Please try again.",
+}
+_SAFETY_RATINGS = [
+    {"category": "HARM_CATEGORY_HATE_SPEECH", "probability": "NEGLIGIBLE"},
+    {"category": "HARM_CATEGORY_DANGEROUS_CONTENT", "probability": "HIGH", "blocked": True},
+    {"category": "HARM_CATEGORY_HARASSMENT", "probability": "NEGLIGIBLE"},
+    {"category": "HARM_CATEGORY_SEXUALLY_EXPLICIT", "probability": "NEGLIGIBLE"},
+]
+
+
+@dataclass(frozen=True)
+class RecordedRequest:
+    """One request as the fake upstream received it; header names are lower-cased."""
+
+    method: str
+    path: str
+    headers: dict[str, str]
+    json: Any
+    query: dict[str, str] = field(default_factory=dict)
+
+
+def status_name(status: int) -> str:
+    """The ``google.rpc.Code`` name Google's HTTP APIs pair with ``status``."""
+    if status in STATUS_NAMES:
+        return STATUS_NAMES[status]
+    return "INTERNAL" if status >= 500 else "FAILED_PRECONDITION"
+
+
+def error_body(status: int, message: str | None = None, details: list[Any] | None = None) -> bytes:
+    """Google error body for ``status``."""
+    error: dict[str, Any] = {
+        "code": status,
+        "message": message or _MESSAGES.get(status, "The fake upstream returned an error."),
+        "status": status_name(status),
+    }
+    if details:
+        error["details"] = details
+    return orjson.dumps({"error": error})
+
+
+def _field(obj: dict[str, Any], camel: str, snake: str) -> Any:
+    """A request field in either JSON spelling: the REST API accepts both."""
+    return obj[camel] if camel in obj else obj.get(snake)
+
+
+def _content_words(content: Any) -> int:
+    if not isinstance(content, dict):
+        return 0
+    parts = content.get("parts")
+    return sum(
+        count_words(part["text"])
+        for part in (parts if isinstance(parts, list) else ())
+        if isinstance(part, dict) and isinstance(part.get("text"), str)
+    )
+
+
+def prompt_word_count(body: dict[str, Any]) -> int:
+    """Words in the text parts of ``systemInstruction`` and of every content."""
+    total = _content_words(_field(body, "systemInstruction", "system_instruction"))
+    for content in body.get("contents") or ():
+        total += _content_words(content)
+    return total
+
+
+def first_function_name(body: dict[str, Any]) -> str | None:
+    """The name of the first function declared in ``tools``, if any."""
+    for tool in body.get("tools") or ():
+        if not isinstance(tool, dict):
+            continue
+        for declaration in _field(tool, "functionDeclarations", "function_declarations") or ():
+            if isinstance(declaration, dict) and isinstance(declaration.get("name"), str):
+                return declaration["name"]
+    return None
+
+
+def validation_error(body: dict[str, Any]) -> str | None:
+    """The message of the 400 the real API gives this body, or None when it is acceptable."""
+    contents = body.get("contents")
+    if not isinstance(contents, list) or not contents:
+        return "* GenerateContentRequest.contents: contents is not specified\n"
+    for index, content in enumerate(contents):
+        if not isinstance(content, dict):
+            return f"Invalid value at 'contents[{index}]' (type.googleapis.com/google.ai.Content)"
+        if content.get("role", "user") not in ("user", "model"):
+            return "Please use a valid role: user, model."
+        parts = content.get("parts")
+        if not isinstance(parts, list) or not parts:
+            where = f"GenerateContentRequest.contents[{index}].parts"
+            return f"* {where}: contents.parts must not be empty.\n"
+    return None
+
+
+def _sse(payload: dict[str, Any]) -> bytes:
+    return b"data: " + orjson.dumps(payload) + b"\r\n\r\n"
+
+
+def _dumps(obj: Any) -> str:
+    return orjson.dumps(obj).decode()
+
+
+class FakeGeminiUpstream:
+    """Gemini-format upstream on an ephemeral 127.0.0.1 port; see the module docstring."""
+
+    def __init__(
+        self, api_key: str = "gemini-fake-key", reply: str = "This is a fake reply."
+    ) -> None:
+        self.api_key = api_key
+        self.reply = reply
+        self.requests: list[RecordedRequest] = []
+        self.base_url = ""
+        self._ids = itertools.count(1)
+        self._runner: web.AppRunner | None = None
+
+    async def start(self) -> None:
+        app = web.Application()
+        app.router.add_get(f"/{{version:{_VERSIONS}}}/models", self._models)
+        app.router.add_get(f"/{{version:{_VERSIONS}}}/models/{{model}}", self._model)
+        app.router.add_post(f"/{{version:{_VERSIONS}}}/models/{{target}}", self._generate)
+        app.middlewares.append(self._record_and_authenticate)
+        sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        sock.bind(("127.0.0.1", 0))
+        self._runner = web.AppRunner(
+            app, access_log=None, handle_signals=False, shutdown_timeout=0.5
+        )
+        await self._runner.setup()
+        await web.SockSite(self._runner, sock).start()
+        self.base_url = f"http://127.0.0.1:{sock.getsockname()[1]}"
+
+    async def stop(self) -> None:
+        if self._runner is not None:
+            await self._runner.cleanup()
+            self._runner = None
+
+    async def __aenter__(self) -> FakeGeminiUpstream:
+        await self.start()
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        await self.stop()
+
+    @web.middleware
+    async def _record_and_authenticate(
+        self, request: web.Request, handler: Any
+    ) -> web.StreamResponse:
+        body: Any = None
+        if request.can_read_body:
+            try:
+                body = orjson.loads(await request.read())
+            except orjson.JSONDecodeError:
+                body = None
+        headers = {name.lower(): value for name, value in request.headers.items()}
+        query = dict(request.query)
+        self.requests.append(RecordedRequest(request.method, request.path, headers, body, query))
+        key = headers.get("x-goog-api-key", query.get("key"))
+        if not key:
+            return _error(
+                403,
+                "Method doesn't allow unregistered callers (callers without established "
+                "identity). Please use API Key or other form of API consumer identity to call "
+                "this API.",
+            )
+        if key != self.api_key:
+            info = {
+                "@type": "type.googleapis.com/google.rpc.ErrorInfo",
+                "reason": "API_KEY_INVALID",
+                "domain": "googleapis.com",
+                "metadata": {"service": "generativelanguage.googleapis.com"},
+            }
+            return _error(400, "API key not valid. Please pass a valid API key.", [info])
+        if request.method == "POST" and not isinstance(body, dict):
+            return _error(400, "Invalid JSON payload received.")
+        try:
+            return await handler(request)
+        except web.HTTPException as exc:
+            if exc.status < 400:
+                raise
+            return _error(exc.status, exc.reason)
+
+    async def _models(self, request: web.Request) -> web.Response:
+        payload = {"models": [_model_info(model) for model in MODELS]}
+        return web.json_response(payload, dumps=_dumps)
+
+    async def _model(self, request: web.Request) -> web.Response:
+        model = request.match_info["model"]
+        if model not in MODELS:
+            version = request.match_info["version"]
+            return _error(404, f"models/{model} is not found for API version {version}")
+        return web.json_response(_model_info(model), dumps=_dumps)
+
+    async def _generate(self, request: web.Request) -> web.StreamResponse:
+        model, _, method = request.match_info["target"].partition(":")
+        if method not in ("generateContent", "streamGenerateContent"):
+            return _error(404, f"Method {method or '(none)'} is not found.")
+        body = await request.json(loads=orjson.loads)
+        if problem := validation_error(body):
+            return _error(400, problem)
+        if error := _ERROR_MODEL.fullmatch(model):
+            status = int(error.group(1))
+            details = None
+            if status == 429:
+                details = [
+                    {"@type": "type.googleapis.com/google.rpc.RetryInfo", "retryDelay": "1s"}
+                ]
+            return _error(status, details=details)
+        delay = int(slow.group(1)) / 1000 if (slow := _SLOW_MODEL.fullmatch(model)) else 0.0
+        if delay:
+            await asyncio.sleep(delay)
+        answer = _Answer(self, model, body)
+        if method == "streamGenerateContent":
+            return await answer.stream(request, delay, sse=request.query.get("alt") == "sse")
+        return await answer.respond(request)
+
+
+def _error(
+    status: int, message: str | None = None, details: list[Any] | None = None
+) -> web.Response:
+    return web.Response(
+        status=status, body=error_body(status, message, details), content_type="application/json"
+    )
+
+
+def _model_info(model: str) -> dict[str, Any]:
+    return {
+        "name": f"models/{model}",
+        "version": "001",
+        "displayName": model.replace("-", " ").title(),
+        "description": "A fake model served by the test upstream.",
+        "inputTokenLimit": INPUT_TOKEN_LIMIT,
+        "outputTokenLimit": OUTPUT_TOKEN_LIMIT,
+        "supportedGenerationMethods": ["generateContent", "streamGenerateContent"],
+        "temperature": 1.0,
+        "topP": 0.95,
+        "topK": 64,
+        "maxTemperature": 2.0,
+    }
+
+
+class _Answer:
+    """One generateContent answer, rendered whole or as a stream of responses."""
+
+    def __init__(self, upstream: FakeGeminiUpstream, model: str, body: dict[str, Any]) -> None:
+        self.model = model
+        self.response_id = f"fakeResponse{next(upstream._ids):06d}"
+        self.function_name = first_function_name(body)
+        self.prompt_tokens = prompt_word_count(body)
+        self.finish_reason = "STOP"
+        pieces = _REPLY_PIECE.findall(upstream.reply)
+        config = _field(body, "generationConfig", "generation_config")
+        limit = _field(config, "maxOutputTokens", "max_output_tokens") if config else None
+        if self.model == "fake-safety":
+            self.finish_reason = "SAFETY"
+            pieces = []
+            self.output_tokens = 0
+        elif self.function_name:
+            self.output_tokens = count_words(FUNCTION_ARGS_JSON)
+        else:
+            if isinstance(limit, int) and len(pieces) > limit:
+                pieces = pieces[:limit]
+                self.finish_reason = "MAX_TOKENS"
+            self.output_tokens = len(pieces)
+        self.pieces: list[str] = pieces
+
+    def usage(self) -> dict[str, Any]:
+        usage: dict[str, Any] = {"promptTokenCount": self.prompt_tokens}
+        if self.output_tokens:
+            usage["candidatesTokenCount"] = self.output_tokens
+        usage["totalTokenCount"] = self.prompt_tokens + self.output_tokens
+        usage["promptTokensDetails"] = [{"modality": "TEXT", "tokenCount": self.prompt_tokens}]
+        return usage
+
+    def response(self, parts: list[dict[str, Any]] | None, final: bool) -> dict[str, Any]:
+        candidate: dict[str, Any] = {}
+        if parts is not None:
+            candidate["content"] = {"parts": parts, "role": "model"}
+        if final:
+            candidate["finishReason"] = self.finish_reason
+            if self.finish_reason == "SAFETY":
+                candidate["safetyRatings"] = _SAFETY_RATINGS
+        candidate["index"] = 0
+        payload: dict[str, Any] = {"candidates": [candidate]}
+        if final:
+            payload["usageMetadata"] = self.usage()
+        payload["modelVersion"] = self.model
+        payload["responseId"] = self.response_id
+        return payload
+
+    def parts(self) -> list[dict[str, Any]] | None:
+        if self.finish_reason == "SAFETY":
+            return None
+        if self.function_name:
+            return [{"functionCall": {"name": self.function_name, "args": dict(FUNCTION_ARGS)}}]
+        return [{"text": "".join(self.pieces)}]
+
+    def chunks(self) -> list[dict[str, Any]]:
+        """Every response of the full stream, in order."""
+        if self.finish_reason == "SAFETY" or self.function_name or not self.pieces:
+            return [self.response(self.parts(), final=True)]
+        last = len(self.pieces) - 1
+        return [
+            self.response([{"text": piece}], final=index == last)
+            for index, piece in enumerate(self.pieces)
+        ]
+
+    async def respond(self, request: web.Request) -> web.StreamResponse:
+        body = orjson.dumps(self.response(self.parts(), final=True))
+        if self.model != "fake-truncate":
+            return web.Response(body=body, content_type="application/json")
+        response = web.StreamResponse(headers={"Content-Type": "application/json"})
+        response.content_length = len(body)
+        await response.prepare(request)
+        await response.write(body[: len(body) // 2])
+        _close_connection(request)
+        return response
+
+    async def stream(self, request: web.Request, delay: float, sse: bool) -> web.StreamResponse:
+        content_type = "text/event-stream" if sse else "application/json; charset=UTF-8"
+        response = web.StreamResponse(headers={"Content-Type": content_type})
+        await response.prepare(request)
+        chunks = self.chunks()
+        if self.model == "fake-truncate":
+            chunks = chunks[:2]
+        for index, chunk in enumerate(chunks):
+            if delay and index:
+                await asyncio.sleep(delay)
+            if sse:
+                await response.write(_sse(chunk))
+            else:
+                await response.write((b"[" if index == 0 else b",\r\n") + orjson.dumps(chunk))
+        if self.model == "fake-truncate":
+            _close_connection(request)
+            return response
+        if not sse:
+            await response.write(b"]")
+        await response.write_eof()
+        return response
+
+
+def _close_connection(request: web.Request) -> None:
+    """Close the socket mid-body, after what was written so far has been flushed."""
+    if request.transport is not None:
+        request.transport.close()
