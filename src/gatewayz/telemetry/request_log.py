@@ -1,6 +1,6 @@
 """The request log: one row per call, written in batches off the request path."""
 
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass, fields
 from datetime import datetime
 
 from sqlalchemy.ext.asyncio import AsyncConnection
@@ -29,5 +29,10 @@ class RequestLogRow:
     created_at: datetime
 
 
+_FIELDS = tuple(f.name for f in fields(RequestLogRow))
+
+
 async def write(conn: AsyncConnection, rows: list[RequestLogRow]) -> None:
-    await conn.execute(request_logs.insert(), [asdict(row) for row in rows])
+    await conn.execute(
+        request_logs.insert(), [{name: getattr(row, name) for name in _FIELDS} for row in rows]
+    )
