@@ -17,6 +17,7 @@ import orjson
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from starlette.exceptions import HTTPException
+from starlette.requests import ClientDisconnect
 from starlette.responses import Response
 
 ApiFormat = Literal["openai", "anthropic"]
@@ -177,6 +178,10 @@ def install_handlers(app: FastAPI) -> None:
             error.type = "invalid_request_error"
         return render(error, request)
 
+    async def on_client_gone(request: Request, exc: Exception) -> Response:
+        return Response(status_code=499)
+
     app.add_exception_handler(GatewayError, on_gateway_error)
+    app.add_exception_handler(ClientDisconnect, on_client_gone)
     app.add_exception_handler(RequestValidationError, on_validation_error)
     app.add_exception_handler(HTTPException, on_http_error)

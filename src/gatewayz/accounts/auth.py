@@ -1,5 +1,6 @@
 """Who is calling: API key -> principal, cached briefly, revocable."""
 
+import asyncio
 import time
 from dataclasses import dataclass
 
@@ -25,13 +26,20 @@ class Principal:
 
 
 class Authenticator:
-    """Checks API keys against their stored hashes, caching hits for `cache_seconds`."""
+    """Checks API keys against their stored hashes, caching hits for `cache_seconds`.
+
+    A cached key is looked up again in the background once half its time has passed, so
+    keys in steady use never wait for the database; a key not confirmed within
+    `cache_seconds` (revoked, or simply unused) is looked up before it is accepted again.
+    Concurrent first uses of a key share one lookup.
+    """
 
     def __init__(self, engine: AsyncEngine, server_secret: bytes, cache_seconds: float) -> None:
         self._engine = engine
         self._secret = server_secret
         self._ttl = cache_seconds
         self._cache: dict[str, tuple[Principal, float]] = {}
+        self._lookups: dict[str, asyncio.Future[Principal | None]] = {}
 
     async def authenticate(self, key: str | None) -> Principal:
         if not key:
@@ -42,15 +50,30 @@ class Authenticator:
         hit = self._cache.get(digest)
         now = time.monotonic()
         if hit is not None and hit[1] > now:
+            if hit[1] - now < self._ttl / 2 and digest not in self._lookups:
+                self._lookup_once(digest)
             return hit[0]
-        principal = await self._lookup(digest)
+        principal = await asyncio.shield(self._lookup_once(digest))
         if principal is None:
-            self._cache.pop(digest, None)
             raise AuthenticationFailed("Invalid API key.")
+        return principal
+
+    def _lookup_once(self, digest: str) -> "asyncio.Future[Principal | None]":
+        """The lookup of `digest` in flight, or a new one; its result updates the cache."""
+        future = self._lookups.get(digest)
+        if future is None:
+            future = self._lookups[digest] = asyncio.ensure_future(self._lookup(digest))
+            future.add_done_callback(lambda done: self._remember(digest, done))
+        return future
+
+    def _remember(self, digest: str, done: "asyncio.Future[Principal | None]") -> None:
+        self._lookups.pop(digest, None)
+        if done.cancelled() or done.exception() is not None or done.result() is None:
+            self._cache.pop(digest, None)
+            return
         if len(self._cache) >= _MAX_CACHED:
             self._cache.clear()
-        self._cache[digest] = (principal, now + self._ttl)
-        return principal
+        self._cache[digest] = (done.result(), time.monotonic() + self._ttl)
 
     def forget_user(self, user_id: int) -> None:
         """Drop cached keys of a user (after a revocation in this process)."""

@@ -26,6 +26,18 @@ class _Lease:
     used: int = 0
     last_used: float = 0.0
     lock: asyncio.Lock = field(default_factory=asyncio.Lock)
+    refill: asyncio.Task[None] | None = None
+    window_start: float = 0.0
+    window_units: int = 0
+    rate: float = 0.0
+
+    def note(self, units: int, now: float) -> None:
+        """Track how many units per second this process holds for the user."""
+        if now - self.window_start >= 1.0:
+            elapsed = now - self.window_start
+            self.rate = self.window_units / elapsed if elapsed < 2.0 else 0.0
+            self.window_start, self.window_units = now, 0
+        self.window_units += units
 
 
 class CreditHolds:
@@ -35,8 +47,10 @@ class CreditHolds:
         writer: BatchWriter,
         *,
         lease_factor: int = 64,
+        horizon_seconds: float = 2.0,
         idle_seconds: float = 1.0,
     ) -> None:
+        self._horizon = horizon_seconds
         self._engine = engine
         self._writer = writer
         self._factor = lease_factor
@@ -50,19 +64,46 @@ class CreditHolds:
         lease = self._leases.get(user_id)
         if lease is None:
             lease = self._leases[user_id] = _Lease()
-        if lease.leased - lease.used < units:
-            async with lease.lock:
-                missing = units - (lease.leased - lease.used)
-                if missing > 0:
-                    grown = await ledger.hold_up_to(
-                        self._engine, user_id, missing, max(missing, units * self._factor)
-                    )
-                    if not grown:
-                        return False
-                    lease.leased += grown
+        if lease.leased - lease.used < units and not await self._grow(user_id, lease, units):
+            return False
         lease.used += units
-        lease.last_used = time.monotonic()
+        now = time.monotonic()
+        lease.last_used = now
+        lease.note(units, now)
+        if (
+            lease.leased - lease.used < self._target(lease, units) // 4
+            and lease.refill is None
+            and not lease.lock.locked()
+        ):
+            lease.refill = asyncio.ensure_future(self._refill(user_id, lease, units))
         return True
+
+    def _target(self, lease: _Lease, units: int) -> int:
+        """How much a lease should hold: `lease_factor` calls, or two seconds of use."""
+        return max(units * self._factor, int(lease.rate * self._horizon))
+
+    async def _grow(self, user_id: int, lease: _Lease, units: int) -> bool:
+        """Grow the lease until it has `units` free; False if the balance cannot."""
+        async with lease.lock:
+            missing = units - (lease.leased - lease.used)
+            if missing <= 0:
+                return True
+            grown = await ledger.hold_up_to(
+                self._engine, user_id, missing, max(missing, self._target(lease, units))
+            )
+            lease.leased += grown
+            return grown > 0
+
+    async def _refill(self, user_id: int, lease: _Lease, units: int) -> None:
+        """Top a running-low lease up in the background, so calls rarely wait for it."""
+        try:
+            async with lease.lock:
+                grown = await ledger.hold_up_to(
+                    self._engine, user_id, 0, self._target(lease, units)
+                )
+                lease.leased += grown
+        finally:
+            lease.refill = None
 
     def release(self, user_id: int, held: int, spent: int) -> int:
         """A call holding `held` ended having spent `spent`; returns the units of hold that

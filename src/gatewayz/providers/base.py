@@ -3,7 +3,7 @@
 from dataclasses import dataclass
 from typing import Any, Protocol
 
-from gatewayz.providers.sse import Event
+from gatewayz.providers.sse import Batch
 from gatewayz.providers.table import Provider
 
 
@@ -16,7 +16,9 @@ class UpstreamReply:
 
 
 class EventStream(Protocol):
-    async def __anext__(self) -> Event: ...
+    """Batches of upstream events, each batch everything that arrived together."""
+
+    async def __anext__(self) -> Batch: ...
 
     async def aclose(self) -> None: ...
 

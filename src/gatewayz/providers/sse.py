@@ -1,4 +1,9 @@
-"""Server-sent events from an upstream: (event name, data) pairs, as they arrive."""
+"""Server-sent events from an upstream, in batches: every complete event that has arrived.
+
+Reading whatever bytes are available and handing over all the events in them at once keeps
+a fast upstream's burst of events to one await and one write to the client, while a slow
+upstream's events still go out one by one, the moment each arrives.
+"""
 
 import asyncio
 from collections.abc import AsyncIterator, Callable
@@ -9,14 +14,34 @@ from gatewayz.errors import UpstreamError
 from gatewayz.providers.http_errors import mapped_transport_errors
 
 Event = tuple[str | None, bytes]
+Batch = list[Event]
+
+
+def parse_events(buffer: bytes) -> tuple[Batch, bytes]:
+    """The complete events at the start of `buffer`, and the bytes left over."""
+    events: Batch = []
+    while True:
+        end = buffer.find(b"\n\n")
+        if end < 0:
+            return events, buffer
+        block, buffer = buffer[:end], buffer[end + 2 :]
+        name: str | None = None
+        data: list[bytes] = []
+        for line in block.split(b"\n"):
+            if line.startswith(b"data:"):
+                data.append(line[6:] if line[5:6] == b" " else line[5:])
+            elif line.startswith(b"event:"):
+                name = line[6:].strip().decode("utf-8", "replace")
+        if data:
+            events.append((name, b"\n".join(data)))
 
 
 class SSEStream:
-    """Events of one upstream response; iterate it once, then `aclose`.
+    """Batches of events of one upstream response; iterate it once, then `aclose`.
 
-    `is_last(event)` tells which event ends a complete stream (e.g. OpenAI's `[DONE]`,
-    Anthropic's `message_stop`); the connection closing before it raises UpstreamError.
-    A `[DONE]` data line is consumed, never yielded.
+    `is_last(event)` tells which event ends a complete stream (e.g. Anthropic's
+    `message_stop`); OpenAI's `[DONE]` always does and is consumed, never yielded. The
+    connection closing before the end raises UpstreamError.
     """
 
     def __init__(
@@ -29,44 +54,42 @@ class SSEStream:
         self._response = response
         self._is_last = is_last
         self._complete = False
-        self._iterator = self._events()
+        self._iterator = self._batches()
 
-    def __aiter__(self) -> AsyncIterator[Event]:
+    def __aiter__(self) -> AsyncIterator[Batch]:
         return self._iterator
 
-    async def __anext__(self) -> Event:
+    async def __anext__(self) -> Batch:
         return await anext(self._iterator)
 
-    async def _events(self) -> AsyncIterator[Event]:
-        name: str | None = None
-        data: list[bytes] = []
+    async def _batches(self) -> AsyncIterator[Batch]:
+        buffer = b""
         with mapped_transport_errors(self._provider):
-            async for raw_line in self._response.content:
-                line = raw_line.rstrip(b"\r\n")
-                if line.startswith(b"data:"):
-                    data.append(line[6:] if line[5:6] == b" " else line[5:])
-                elif line.startswith(b"event:"):
-                    name = line[6:].strip().decode("utf-8", "replace")
-                elif not line and data:
-                    event = (name, b"\n".join(data))
-                    name, data = None, []
-                    if event[1] == b"[DONE]":
-                        self._complete = True
-                        return
-                    yield event
-                    if self._is_last is not None and self._is_last(event):
-                        self._complete = True
-                        return
-        if data == [b"[DONE]"]:
-            self._complete = True
-            return
-        if data:
-            event = (name, b"\n".join(data))
-            yield event
+            async for chunk in self._response.content.iter_any():
+                buffer += chunk.replace(b"\r\n", b"\n") if b"\r" in chunk else chunk
+                events, buffer = parse_events(buffer)
+                batch = self._until_end(events)
+                if batch:
+                    yield batch
+                if self._complete:
+                    return
+        events, _ = parse_events(buffer.rstrip(b"\n") + b"\n\n")
+        batch = self._until_end(events)
+        if batch:
+            yield batch
+        if not self._complete:
+            raise UpstreamError(self._provider, "ended the stream before it was complete")
+
+    def _until_end(self, events: Batch) -> Batch:
+        """The events up to the end of the stream, noting when it has ended."""
+        for index, event in enumerate(events):
+            if event[1] == b"[DONE]":
+                self._complete = True
+                return events[:index]
             if self._is_last is not None and self._is_last(event):
                 self._complete = True
-                return
-        raise UpstreamError(self._provider, "ended the stream before it was complete")
+                return events[: index + 1]
+        return events
 
     async def aclose(self) -> None:
         """Return the connection to the pool after a complete stream, else drop it."""
@@ -98,20 +121,22 @@ class TranslatedStream:
         self._source = source
         self._translate = translate
         self._finish = finish
-        self._iterator = self._events()
+        self._iterator = self._batches()
 
-    def __aiter__(self) -> AsyncIterator[Event]:
+    def __aiter__(self) -> AsyncIterator[Batch]:
         return self._iterator
 
-    async def __anext__(self) -> Event:
+    async def __anext__(self) -> Batch:
         return await anext(self._iterator)
 
-    async def _events(self) -> AsyncIterator[Event]:
-        async for event in self._source:
-            for chunk in self._translate(event):
-                yield None, chunk
-        for chunk in self._finish():
-            yield None, chunk
+    async def _batches(self) -> AsyncIterator[Batch]:
+        async for batch in self._source:
+            out: Batch = [(None, chunk) for event in batch for chunk in self._translate(event)]
+            if out:
+                yield out
+        tail: Batch = [(None, chunk) for chunk in self._finish()]
+        if tail:
+            yield tail
 
     async def aclose(self) -> None:
         await self._source.aclose()

@@ -19,7 +19,7 @@ from gatewayz.protocols.usage import Usage, estimate
 from gatewayz.providers.base import EventStream
 from gatewayz.providers.catalog import Route
 from gatewayz.providers.spec import ModelType
-from gatewayz.providers.sse import Event
+from gatewayz.providers.sse import Batch, Event
 from gatewayz.routing.failover import Failover
 from gatewayz.routing.health import HealthBoard
 from gatewayz.routing.options import parse_options
@@ -182,9 +182,7 @@ class Relay:
         events = self._forward(call, served.route, stream, codec, first)
         return RelayedStream(events, served.route.provider.name, served.attempts)
 
-    async def _open(
-        self, call: _Call, route: Route
-    ) -> tuple[EventStream, StreamCodec, list[bytes]]:
+    async def _open(self, call: _Call, route: Route) -> tuple[EventStream, StreamCodec, bytes]:
         """Open the upstream stream and convert its first event within the first-byte limit."""
         assert call.exchange.open is not None
         call.route = route
@@ -195,6 +193,8 @@ class Relay:
                 stream, codec = await call.exchange.open(route)
                 try:
                     first = _convert(provider.name, codec, await anext(stream))
+                    while not first:  # events the client does not see (e.g. usage only)
+                        first = _convert(provider.name, codec, await anext(stream))
                 except StopAsyncIteration:
                     await stream.aclose()
                     raise UpstreamError(
@@ -219,21 +219,20 @@ class Relay:
         route: Route,
         stream: EventStream,
         codec: StreamCodec,
-        first: list[bytes],
+        first: bytes,
     ) -> AsyncIterator[bytes]:
         """Forward events as they arrive, then settle, however the stream ends."""
         status, error = 200, None
-        delivered = False
+        delivered = bool(first)
         try:
-            for out in first:
-                delivered = True
-                yield out
-            async for event in stream:
-                for out in _convert(route.provider.name, codec, event):
+            if first:
+                yield first
+            async for batch in stream:
+                out = _convert(route.provider.name, codec, batch)
+                if out:
                     delivered = True
                     yield out
-            for out in codec.close():
-                yield out
+            yield b"".join(codec.close())
         except UpstreamError as exc:
             status, error = exc.status, exc.message
             self._health.record(route.provider.name, route.model.id, False, 0.0, exc.message)
@@ -305,10 +304,11 @@ class Relay:
         )
 
 
-def _convert(provider: str, codec: StreamCodec, event: Event) -> list[bytes]:
-    """One upstream event in the client's format, with the upstream's faults named after it."""
+def _convert(provider: str, codec: StreamCodec, batch: Batch) -> bytes:
+    """A batch of upstream events in the client's format, with the upstream's faults named
+    after it."""
     try:
-        return codec.convert(event)
+        return b"".join(out for event in batch for out in codec.convert(event))
     except UpstreamStreamError as exc:
         raise UpstreamError(provider, exc.message) from None
     except ValueError:
