@@ -24,7 +24,10 @@ from gatewayz.store.engine import create_engine
 from gatewayz.store.migrate import upgrade
 from tests.fakes.openai_upstream import FakeOpenAIUpstream
 
-POSTGRES_URL = "postgresql+asyncpg://postgres@127.0.0.1:5432/test"
+# Each test run gets its own database beside `test`, so runs in parallel cannot collide.
+PG_ADMIN_DSN = "postgresql://postgres@127.0.0.1:5432/test"
+PG_DATABASE = f"gatewayz_test_{os.getpid()}"
+POSTGRES_URL = f"postgresql+asyncpg://postgres@127.0.0.1:5432/{PG_DATABASE}"
 REDIS_URL = "redis://127.0.0.1:6379/0"
 IN_CI = os.environ.get("CI") == "true"
 SECRET = "test-server-secret"
@@ -58,11 +61,32 @@ def require_service(name: str, host: str, port: int) -> None:
 
 
 async def _reset_postgres() -> None:
-    conn = await asyncpg.connect("postgresql://postgres@127.0.0.1:5432/test")
+    """Create this run's database if needed and empty it."""
+    admin = await asyncpg.connect(PG_ADMIN_DSN)
+    try:
+        if not await admin.fetchval("SELECT 1 FROM pg_database WHERE datname = $1", PG_DATABASE):
+            await admin.execute(f'CREATE DATABASE "{PG_DATABASE}"')
+    finally:
+        await admin.close()
+    conn = await asyncpg.connect(POSTGRES_URL.replace("+asyncpg", ""))
     try:
         await conn.execute("DROP SCHEMA public CASCADE; CREATE SCHEMA public;")
     finally:
         await conn.close()
+
+
+async def _drop_postgres() -> None:
+    admin = await asyncpg.connect(PG_ADMIN_DSN)
+    try:
+        await admin.execute(f'DROP DATABASE IF EXISTS "{PG_DATABASE}" WITH (FORCE)')
+    finally:
+        await admin.close()
+
+
+def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    """Drop this run's PostgreSQL database."""
+    if _reachable("127.0.0.1", 5432):
+        asyncio.run(_drop_postgres())
 
 
 @pytest.fixture(params=["sqlite", "postgres"])
@@ -99,6 +123,7 @@ def gateway_settings(
         "database_url": database_url,
         "secret": SECRET,
         "auto_migrate": False,
+        "catalog_refresh": False,
         "environ": {},
         "providers": [
             {
