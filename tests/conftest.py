@@ -179,12 +179,17 @@ async def add_funded_user(engine: AsyncEngine, email: str, credits: str) -> tupl
 
 
 @contextlib.asynccontextmanager
-async def serve(settings: Settings) -> AsyncIterator[tuple[str, object]]:
-    """Run the app on an ephemeral port in this event loop; yields (base URL, app.state)."""
-    app = create_app(settings)
+async def serve(settings: Settings, **app_options: Any) -> AsyncIterator[tuple[str, object]]:
+    """Run the app on an ephemeral port in this event loop; yields (base URL, app.state).
+
+    `app_options` go to `create_app` (e.g. a test's `span_exporter`).
+    """
+    app = create_app(settings, **app_options)
     sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
     sock.bind(("127.0.0.1", 0))
-    config = uvicorn.Config(app, log_level="warning", lifespan="on", access_log=False)
+    config = uvicorn.Config(
+        app, log_level="warning", log_config=None, lifespan="on", access_log=False
+    )
     server = uvicorn.Server(config)
     task = asyncio.create_task(server.serve(sockets=[sock]))
     while not server.started:

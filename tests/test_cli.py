@@ -1,5 +1,6 @@
 """The `gatewayz` command, run as a real subprocess against a temporary SQLite database."""
 
+import asyncio
 import os
 import re
 import signal
@@ -14,10 +15,13 @@ from pathlib import Path
 
 import httpx
 import pytest
+import yaml
 
 from gatewayz.accounts.keys import hash_key
+from gatewayz.providers.table import builtin_specs
 from gatewayz.settings import Settings
 from tests.conftest import serve
+from tests.fakes.model_list_upstream import FakeModelListUpstream
 
 SCRIPT = Path(sys.executable).with_name("gatewayz")
 COMMAND = [str(SCRIPT)] if SCRIPT.exists() else [sys.executable, "-m", "gatewayz"]
@@ -336,3 +340,44 @@ def test_first_start_creates_the_admin_and_a_secret_then_restarts_keep_them(
     with sqlite3.connect(tmp_path / "gatewayz.db") as conn:
         assert conn.execute("SELECT count(*) FROM users").fetchone() == (1,)
         assert conn.execute("SELECT count(*) FROM api_keys").fetchone() == (1,)
+
+
+# --- the model catalog ----------------------------------------------------------------
+
+
+async def test_models_sync_stores_each_provider_list(tmp_path: Path) -> None:
+    home = Home(tmp_path)
+    keys = {spec.api_key_env for spec in builtin_specs()}
+    home.env = {name: value for name, value in home.env.items() if name not in keys}
+    config = tmp_path / "gatewayz.yaml"
+
+    async def sync(*args: str) -> subprocess.CompletedProcess[str]:
+        """Run the command in a thread: the fake providers answer on this event loop."""
+        return await asyncio.to_thread(home.run, "models", "sync", "--config", str(config), *args)
+
+    async with FakeModelListUpstream() as fake, FakeModelListUpstream("together") as other:
+        rows = [fake.provider_row("or"), other.provider_row("tg")]
+        config.write_text(yaml.safe_dump({"providers": rows}), encoding="utf-8")
+        both = await sync()
+        assert both.returncode == 0, both.stderr
+        assert "syncing model lists" in both.stderr and "2/2" in both.stderr, "a progress bar"
+        assert "or: 4 models" in both.stderr and "tg: 4 models" in both.stderr
+        assert both.stderr.strip().splitlines()[-1] == "synced 2 of 2 providers, 8 models"
+        assert both.stdout == ""
+        stored = "SELECT provider, model_count FROM catalog_snapshots ORDER BY provider"
+        assert home.query(stored) == [("or", 4), ("tg", 4)]
+        other.models = other.models[:1]
+        one = await sync("--provider", "tg")
+        assert one.returncode == 0, one.stderr
+        assert one.stderr.strip().splitlines()[-1] == "synced 1 of 1 providers, 1 models"
+        fake.status = 503
+        failed = await sync()
+        assert failed.returncode == 1
+        assert "or: failed: the model list answered HTTP 503" in failed.stderr
+        assert failed.stderr.strip().endswith("; failed: or")
+        assert home.query(stored) == [("or", 4), ("tg", 1)], "a failure keeps the stored list"
+    for args, message in [
+        (("--provider", "nope"), "unknown provider 'nope'"),
+        (("--provider", "groq"), "provider 'groq' is not enabled"),
+    ]:
+        assert message in _one_line_error(await sync(*args))

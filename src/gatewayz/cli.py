@@ -1,4 +1,4 @@
-"""The `gatewayz` command: serve, db, users, keys, credits."""
+"""The `gatewayz` command: serve, db, users, keys, credits, limits, models."""
 
 import asyncio
 import os
@@ -9,16 +9,26 @@ from functools import wraps
 from pathlib import Path
 from typing import Annotated, Any, TypeVar
 
+import aiohttp
 import typer
 import uvicorn
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
+from sqlalchemy import select
 
 from gatewayz.accounts import users as accounts
 from gatewayz.billing import ledger
 from gatewayz.billing.money import credits_to_units, format_credits
+from gatewayz.limits import overrides
+from gatewayz.limits.settings import LimitValues
+from gatewayz.providers.catalog_refresh import SyncResult, sync_providers
+from gatewayz.providers.table import Provider, enabled_providers, merged_specs
 from gatewayz.settings import CONFIG_ENV, ConfigError, Settings, load_settings, server_secret
 from gatewayz.store import migrate
 from gatewayz.store.engine import create_engine
+from gatewayz.store.tables import api_keys
 from gatewayz.telemetry.logs import configure_logging
+from gatewayz.telemetry.metrics import multiprocess_dir
 
 app = typer.Typer(
     pretty_exceptions_enable=False,
@@ -33,6 +43,10 @@ app.add_typer(db_app, name="db")
 app.add_typer(users_app, name="users")
 app.add_typer(keys_app, name="keys")
 app.add_typer(credits_app, name="credits")
+models_app = typer.Typer(help="The model catalog.", no_args_is_help=True)
+app.add_typer(models_app, name="models")
+limits_app = typer.Typer(help="Rate limits of users and keys.", no_args_is_help=True)
+app.add_typer(limits_app, name="limits")
 
 ConfigOption = Annotated[
     Path | None, typer.Option("--config", help="YAML config file (or GATEWAYZ_CONFIG).")
@@ -104,18 +118,21 @@ def serve(
     if config:
         os.environ[CONFIG_ENV] = str(config.resolve())
     os.environ["GATEWAYZ_AUTO_MIGRATE"] = "false"
-    uvicorn.run(
-        "gatewayz.app:app_from_environment",
-        factory=True,
-        host=host or settings.host,
-        port=port if port is not None else settings.port,
-        workers=workers or settings.workers,
-        log_level=settings.log_level,
-        access_log=False,
-        loop="uvloop",
-        http="httptools",
-        timeout_graceful_shutdown=30,
-    )
+    processes = workers or settings.workers
+    with multiprocess_dir(processes, settings.environ):
+        uvicorn.run(
+            "gatewayz.app:app_from_environment",
+            factory=True,
+            host=host or settings.host,
+            port=port if port is not None else settings.port,
+            workers=processes,
+            log_level=settings.log_level,
+            log_config=None,
+            access_log=False,
+            loop="uvloop",
+            http="httptools",
+            timeout_graceful_shutdown=30,
+        )
 
 
 async def _bootstrap_admin(engine: Any, settings: Settings) -> None:
@@ -266,3 +283,105 @@ def _amount(text: str, *, allow_zero: bool) -> int:
     except ValueError as exc:
         _fail(str(exc))
         raise
+
+
+@models_app.command("sync")
+@_command
+def models_sync(
+    provider: Annotated[str | None, typer.Option(help="Only this provider.")] = None,
+    config: ConfigOption = None,
+) -> None:
+    """Fetch the enabled providers' model lists now and store them for every gateway."""
+    settings = _settings(config)
+    targets = _sync_targets(settings, provider)
+
+    async def work(engine: Any) -> list[SyncResult]:
+        columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn())
+        with Progress(*columns, console=Console(stderr=True)) as progress:
+            bar = progress.add_task("syncing model lists", total=len(targets))
+
+            def done(result: SyncResult) -> None:
+                outcome = f"{result.models} models" if result.ok else f"failed: {result.error}"
+                progress.console.print(f"{result.provider}: {outcome}")
+                progress.advance(bar)
+
+            async with aiohttp.ClientSession() as session:
+                return await sync_providers(session, engine, targets, done)
+
+    results = _run(settings, work)
+    failed = [r for r in results if not r.ok]
+    models = sum(r.models for r in results)
+    summary = f"synced {len(results) - len(failed)} of {len(results)} providers, {models} models"
+    if failed:
+        summary += f"; failed: {', '.join(r.provider for r in failed)}"
+    typer.echo(summary, err=True)
+    if failed:
+        raise typer.Exit(1)
+
+
+def _sync_targets(settings: Settings, name: str | None) -> list[Provider]:
+    """The enabled providers with a model list (or just `name`); one-line errors otherwise."""
+    listed = enabled_providers(settings.providers, settings.environ)
+    targets = [p for p in listed if p.spec.models_path is not None]
+    if name is not None:
+        if name not in {spec.name for spec in merged_specs(settings.providers)}:
+            _fail(f"unknown provider {name!r}")
+        if name not in {p.name for p in listed}:
+            _fail(f"provider {name!r} is not enabled (set its API key)")
+        targets = [p for p in targets if p.name == name]
+        if not targets:
+            _fail(f"provider {name!r} publishes no model list")
+    elif not targets:
+        _fail("no enabled provider publishes a model list (set a provider's API key)")
+    return targets
+
+
+LimitOption = Annotated[
+    str | None, typer.Option(metavar="N|default", help="A limit, or 'default' for the configured.")
+]
+
+
+@limits_app.command("set")
+@_command
+def limits_set(
+    user: Annotated[str | None, typer.Option(help="The user's email.")] = None,
+    key: Annotated[int | None, typer.Option(help="The API key's id (see `keys list`).")] = None,
+    rpm: LimitOption = None,
+    rpd: LimitOption = None,
+    tpm: LimitOption = None,
+    concurrency: LimitOption = None,
+    config: ConfigOption = None,
+) -> None:
+    """Give one user or one key its own rate limits, over the configured ones."""
+    if (user is None) == (key is None):
+        _fail("give exactly one of --user EMAIL or --key KEY_ID")
+    given = {"rpm": rpm, "rpd": rpd, "tpm": tpm, "concurrency": concurrency}
+    changes = {name: _limit(name, text) for name, text in given.items() if text is not None}
+    if not changes:
+        _fail("give at least one of --rpm, --rpd, --tpm, --concurrency")
+    settings = _settings(config)
+
+    async def work(engine: Any) -> LimitValues:
+        if user is not None:
+            found = await accounts.get_user(engine, email=user)
+            return await overrides.store(engine, changes, user_id=found.id)
+        async with engine.connect() as conn:
+            found_key = (
+                await conn.execute(select(api_keys.c.id).where(api_keys.c.id == key))
+            ).first()
+        if found_key is None:
+            raise accounts.AccountError(f"no API key with id {key}")
+        return await overrides.store(engine, changes, key_id=key)
+
+    values = _run(settings, work)
+    shown = ", ".join(f"{name} {getattr(values, name) or 'default'}" for name in overrides.FIELDS)
+    typer.echo(f"limits of {f'user {user}' if user else f'key {key}'}: {shown}", err=True)
+
+
+def _limit(name: str, text: str) -> int | None:
+    """A limit option's value: a whole number of at least 1, or None for 'default'."""
+    if text == "default":
+        return None
+    if not text.isdigit() or int(text) < 1:
+        _fail(f"--{name} must be a whole number of at least 1, or 'default'; got {text!r}")
+    return int(text)

@@ -20,6 +20,8 @@ from starlette.exceptions import HTTPException
 from starlette.requests import ClientDisconnect
 from starlette.responses import Response
 
+from gatewayz.telemetry.context import note_rate_limited
+
 ApiFormat = Literal["openai", "anthropic"]
 
 _ANTHROPIC_TYPES = {
@@ -31,6 +33,7 @@ _ANTHROPIC_TYPES = {
     413: "request_too_large",
     429: "rate_limit_error",
     500: "api_error",
+    504: "timeout_error",
     529: "overloaded_error",
 }
 
@@ -114,6 +117,13 @@ class UpstreamError(GatewayError):
         self.provider = provider
 
 
+def anthropic_error_type(status: int) -> str:
+    """The Anthropic error `type` the official SDK expects for an HTTP status."""
+    if status in _ANTHROPIC_TYPES:
+        return _ANTHROPIC_TYPES[status]
+    return "api_error" if status >= 500 else "invalid_request_error"
+
+
 def api_format(path: str) -> ApiFormat:
     return "anthropic" if path.startswith(("/v1/messages", "/messages")) else "openai"
 
@@ -121,14 +131,8 @@ def api_format(path: str) -> ApiFormat:
 def error_body(error: GatewayError, fmt: ApiFormat, request_id: str | None) -> dict[str, Any]:
     """The error object the official SDK of `fmt` expects."""
     if fmt == "anthropic":
-        kind = _ANTHROPIC_TYPES.get(
-            error.status, "api_error" if error.status >= 500 else "invalid_request_error"
-        )
-        return {
-            "type": "error",
-            "error": {"type": kind, "message": error.message},
-            "request_id": request_id,
-        }
+        error_object = {"type": anthropic_error_type(error.status), "message": error.message}
+        return {"type": "error", "error": error_object, "request_id": request_id}
     return {
         "error": {
             "message": error.message,
@@ -140,6 +144,8 @@ def error_body(error: GatewayError, fmt: ApiFormat, request_id: str | None) -> d
 
 
 def render(error: GatewayError, request: Request) -> Response:
+    if isinstance(error, RateLimited):
+        note_rate_limited("gateway")
     request_id = getattr(request.state, "request_id", None)
     fmt = api_format(request.url.path)
     headers = dict(error.headers)

@@ -11,12 +11,13 @@ from pathlib import Path
 from typing import Any, Literal
 
 import yaml
-from pydantic import Field, SecretStr, ValidationError, field_validator
+from pydantic import Field, SecretStr, ValidationError, field_validator, model_validator
 from pydantic.fields import FieldInfo
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
+from gatewayz.limits.settings import LimitsSettings
 from gatewayz.providers.spec import ProviderSpec
-from gatewayz.providers.table import complete_from_builtin
+from gatewayz.providers.table import complete_from_builtin, merged_specs, resolve
 from gatewayz.routing.settings import RoutingSettings
 
 CONFIG_ENV = "GATEWAYZ_CONFIG"
@@ -40,9 +41,15 @@ class Settings(BaseSettings):
     port: int = Field(default=8000, ge=0, le=65535)
     workers: int = Field(default=1, ge=1)
     log_level: Literal["debug", "info", "warning", "error"] = "info"
+    log_prompts: bool = False
+    otlp_endpoint: str | None = None
+    sentry_dsn: SecretStr | None = None
     auto_migrate: bool = True
     providers: list[ProviderSpec] = Field(default_factory=list)
     routing: RoutingSettings = Field(default_factory=RoutingSettings)
+    limits: LimitsSettings = Field(default_factory=LimitsSettings)
+    catalog_ttl_seconds: float = Field(default=3600.0, gt=0)
+    catalog_refresh: bool = True
     default_max_output_tokens: int = Field(default=4096, gt=0)
     auth_cache_seconds: float = Field(default=10.0, ge=0)
     log_flush_seconds: float = Field(default=0.05, gt=0)
@@ -62,6 +69,14 @@ class Settings(BaseSettings):
     @classmethod
     def _complete_builtin_rows(cls, value: Any) -> Any:
         return [complete_from_builtin(row) for row in value] if isinstance(value, list) else value
+
+    @model_validator(mode="after")
+    def _key_files_usable(self) -> "Settings":
+        """A service-account key file that is configured must be readable now, at start-up."""
+        for spec in merged_specs(self.providers):
+            if spec.auth == "google":
+                resolve(spec, self.environ)
+        return self
 
     @classmethod
     def settings_customise_sources(

@@ -55,5 +55,9 @@ async def test_health_and_ready(caller: Caller) -> None:
     assert health.status_code == 200
     assert health.json()["status"] == "ok"
     assert ready.status_code == 200
-    assert ready.json() == {"status": "ready", "database": "ok"}
+    assert ready.json() == {
+        "status": "ready",
+        "database": "ok",
+        "rate_limits": {"backend": "memory", "redis": "not configured"},
+    }
     assert health.headers["x-request-id"] != ready.headers["x-request-id"]

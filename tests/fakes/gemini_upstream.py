@@ -21,6 +21,9 @@ The requested model name selects the behaviour:
 
 The key goes in ``x-goog-api-key`` or ``?key=``. Like the real API, a missing key is 403
 ``PERMISSION_DENIED`` and a wrong one 400 ``INVALID_ARGUMENT`` (reason ``API_KEY_INVALID``).
+Vertex AI's OAuth is accepted too: ``Authorization: Bearer <token>`` with a token in
+``bearer_tokens`` (an unknown one is 401 ``UNAUTHENTICATED``), and the same methods are served
+under Vertex's model path, ``/v1/projects/{p}/locations/{l}/publishers/google/models/...``.
 
 Usage is deterministic: ``promptTokenCount`` is the number of whitespace-separated words in the
 text parts of ``contents`` and ``systemInstruction``; ``candidatesTokenCount`` the words of the
@@ -194,6 +197,7 @@ class FakeGeminiUpstream:
         self.api_key = api_key
         self.reply = reply
         self.requests: list[RecordedRequest] = []
+        self.bearer_tokens: set[str] = set()
         self.base_url = ""
         self._ids = itertools.count(1)
         self._runner: web.AppRunner | None = None
@@ -203,6 +207,8 @@ class FakeGeminiUpstream:
         app.router.add_get(f"/{{version:{_VERSIONS}}}/models", self._models)
         app.router.add_get(f"/{{version:{_VERSIONS}}}/models/{{model}}", self._model)
         app.router.add_post(f"/{{version:{_VERSIONS}}}/models/{{target}}", self._generate)
+        vertex = "/projects/{project}/locations/{location}/publishers/google/models/{target}"
+        app.router.add_post(f"/{{version:{_VERSIONS}}}{vertex}", self._generate)
         app.middlewares.append(self._record_and_authenticate)
         sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
         sock.bind(("127.0.0.1", 0))
@@ -244,14 +250,18 @@ class FakeGeminiUpstream:
         query = dict(request.query)
         self.requests.append(RecordedRequest(request.method, request.path, headers, body, query))
         key = headers.get("x-goog-api-key", query.get("key"))
-        if not key:
+        authorization = headers.get("authorization", "")
+        if not key and authorization.startswith("Bearer "):
+            if authorization.removeprefix("Bearer ") not in self.bearer_tokens:
+                return _error(401, "Request had invalid authentication credentials.")
+        elif not key:
             return _error(
                 403,
                 "Method doesn't allow unregistered callers (callers without established "
                 "identity). Please use API Key or other form of API consumer identity to call "
                 "this API.",
             )
-        if key != self.api_key:
+        elif key != self.api_key:
             info = {
                 "@type": "type.googleapis.com/google.rpc.ErrorInfo",
                 "reason": "API_KEY_INVALID",

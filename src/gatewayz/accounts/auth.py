@@ -11,6 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from gatewayz.accounts.keys import hash_key
 from gatewayz.errors import AuthenticationFailed, PermissionDenied
 from gatewayz.store.tables import api_keys, users
+from gatewayz.telemetry.context import note_key
 
 _MAX_CACHED = 100_000
 
@@ -103,7 +104,11 @@ def presented_key(request: Request) -> str | None:
 
 async def current_principal(request: Request) -> Principal:
     """FastAPI dependency: the authenticated caller, or a 401 in the API's error format."""
-    return await request.app.state.authenticator.authenticate(presented_key(request))
+    principal: Principal = await request.app.state.authenticator.authenticate(
+        presented_key(request)
+    )
+    note_key(principal.key_id)
+    return principal
 
 
 async def require_admin(request: Request) -> Principal:

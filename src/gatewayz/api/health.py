@@ -1,4 +1,5 @@
-"""GET /health (the process is alive) and GET /ready (the database answers)."""
+"""GET /health (the process is alive) and GET /ready (the database answers; where rate limits
+are counted)."""
 
 from fastapi import APIRouter, Request
 from sqlalchemy import text
@@ -14,12 +15,18 @@ async def health() -> dict[str, str]:
 
 @router.get("/ready")
 async def ready(request: Request) -> JSONResponse:
+    """Ready when the database answers; a lost Redis only moves rate limits into memory."""
+    rate_limits = request.app.state.limiter.state()
     try:
         async with request.app.state.engine.connect() as conn:
             await conn.execute(text("SELECT 1"))
     except Exception as exc:
         return JSONResponse(
-            {"status": "unavailable", "database": f"unreachable ({type(exc).__name__})"},
+            {
+                "status": "unavailable",
+                "database": f"unreachable ({type(exc).__name__})",
+                "rate_limits": rate_limits,
+            },
             status_code=503,
         )
-    return JSONResponse({"status": "ready", "database": "ok"})
+    return JSONResponse({"status": "ready", "database": "ok", "rate_limits": rate_limits})

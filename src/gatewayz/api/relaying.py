@@ -9,8 +9,8 @@ from gatewayz.api.sse import EventStreamResponse
 from gatewayz.relay.core import Exchange
 
 
-def _served_by(provider: str, attempts: int) -> dict[str, str]:
-    return {"x-gatewayz-provider": provider, "x-gatewayz-attempts": str(attempts)}
+def _served_by(provider: str, attempts: int, rate_headers: dict[str, str]) -> dict[str, str]:
+    return {"x-gatewayz-provider": provider, "x-gatewayz-attempts": str(attempts), **rate_headers}
 
 
 async def respond(request: Request, principal: Principal, exchange: Exchange) -> Response:
@@ -23,7 +23,8 @@ async def respond(request: Request, principal: Principal, exchange: Exchange) ->
         )
         if isinstance(opened, Response):
             return opened
-        return EventStreamResponse(opened.events, _served_by(opened.provider, opened.attempts))
+        headers = _served_by(opened.provider, opened.attempts, opened.rate_headers)
+        return EventStreamResponse(opened.events, headers)
     answer = await unless_disconnected(
         request.receive, relay.unary(principal, exchange, request_id)
     )
@@ -32,5 +33,5 @@ async def respond(request: Request, principal: Principal, exchange: Exchange) ->
     return Response(
         answer.body,
         media_type="application/json",
-        headers=_served_by(answer.provider, answer.attempts),
+        headers=_served_by(answer.provider, answer.attempts, answer.rate_headers),
     )

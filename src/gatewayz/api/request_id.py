@@ -1,4 +1,6 @@
-"""Gives every request an id, in `request.state.request_id` and the `x-request-id` header.
+"""Gives every request an id, in `request.state.request_id` and the `x-request-id` header,
+and has telemetry observe it: the request's context for logs and metrics, its span and
+`x-trace-id` header when tracing.
 
 Ids only need to be unique, not secret, so they come from the fast non-cryptographic
 generator.
@@ -8,10 +10,13 @@ import random
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from gatewayz.telemetry.observer import RequestObserver
+
 
 class RequestIdMiddleware:
-    def __init__(self, app: ASGIApp) -> None:
+    def __init__(self, app: ASGIApp, observer: RequestObserver) -> None:
         self.app = app
+        self.observer = observer
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -19,11 +24,18 @@ class RequestIdMiddleware:
             return
         request_id = f"req_{random.getrandbits(96):024x}"
         scope.setdefault("state", {})["request_id"] = request_id
-        header = (b"x-request-id", request_id.encode())
+        context = self.observer.start(scope, request_id)
+        headers = [(b"x-request-id", request_id.encode())]
+        if context.trace_id is not None:
+            headers.append((b"x-trace-id", context.trace_id.encode()))
 
         async def send_with_id(message: Message) -> None:
             if message["type"] == "http.response.start":
-                message["headers"] = [*message.get("headers", ()), header]
+                context.status = message["status"]
+                message["headers"] = [*message.get("headers", ()), *headers]
             await send(message)
 
-        await self.app(scope, receive, send_with_id)
+        try:
+            await self.app(scope, receive, send_with_id)
+        finally:
+            self.observer.finish(scope, context)

@@ -8,6 +8,7 @@ import orjson
 
 from gatewayz.protocols import gemini
 from gatewayz.providers.base import UpstreamReply
+from gatewayz.providers.google_tokens import GoogleTokens
 from gatewayz.providers.http import open_stream, post_json
 from gatewayz.providers.sse import Event, TranslatedStream
 from gatewayz.providers.table import Provider
@@ -18,10 +19,14 @@ def _is_last(event: Event) -> bool:
 
 
 class GeminiAdapter:
-    """Chat requests translated to Gemini and back; the API version is part of base_url."""
+    """Chat requests translated to Gemini and back; the API version is part of base_url.
+
+    Serves Vertex AI too: an `auth: google` provider's requests carry an OAuth bearer token.
+    """
 
     def __init__(self, session: aiohttp.ClientSession) -> None:
         self._session = session
+        self._tokens = GoogleTokens(session)
 
     async def chat(self, provider: Provider, body: dict[str, Any]) -> UpstreamReply:
         request = gemini.chat_to_gemini_request(body)
@@ -30,6 +35,7 @@ class GeminiAdapter:
             provider,
             f"{provider.base_url}/models/{body['model']}:generateContent",
             request,
+            await self._tokens.headers(provider),
         )
         chat = gemini.gemini_to_chat_response(data, body["model"])
         return UpstreamReply(orjson.dumps(chat), chat)
@@ -41,6 +47,7 @@ class GeminiAdapter:
             provider,
             f"{provider.base_url}/models/{body['model']}:streamGenerateContent?alt=sse",
             request,
+            await self._tokens.headers(provider),
             is_last=_is_last,
         )
         translator = gemini.GeminiStreamToChat(

@@ -48,11 +48,14 @@ class ProviderSpec(BaseModel):
     base_url: str = Field(pattern=r"^https?://")
     api_key: SecretStr | None = None
     api_key_env: str | None = None
-    auth: Literal["bearer", "header", "none"] = "bearer"
+    auth: Literal["bearer", "header", "none", "google"] = "bearer"
     auth_header: str | None = None
     auth_prefix: str = ""
+    credentials_file: str | None = None
+    credentials_file_env: str | None = None
     headers: dict[str, str] = Field(default_factory=dict)
     models_path: str | None = "/models"
+    catalog_ttl_seconds: float | None = Field(default=None, gt=0)
     quirks: frozenset[Quirk] = frozenset()
     docs: str | None = None
     models: tuple[ModelSpec, ...] = ()
@@ -67,6 +70,10 @@ class ProviderSpec(BaseModel):
             raise ValueError("auth: header needs auth_header (the header that carries the key)")
         if self.auth != "header" and self.auth_header:
             raise ValueError("auth_header is only used with auth: header")
+        if self.auth == "google" and self.protocol != "gemini":
+            raise ValueError("auth: google is only supported with protocol: gemini")
+        if self.auth != "google" and (self.credentials_file or self.credentials_file_env):
+            raise ValueError("credentials_file(_env) is only used with auth: google")
         return self
 
     @model_validator(mode="after")

@@ -11,6 +11,7 @@ from collections.abc import AsyncIterator, Callable
 import aiohttp
 
 from gatewayz.errors import UpstreamError
+from gatewayz.protocols.openai_chat import UpstreamStreamError
 from gatewayz.providers.http_errors import mapped_transport_errors
 
 Event = tuple[str | None, bytes]
@@ -51,6 +52,7 @@ class SSEStream:
         is_last: Callable[[Event], bool] | None = None,
     ) -> None:
         self._provider = provider
+        self.provider = provider
         self._response = response
         self._is_last = is_last
         self._complete = False
@@ -131,7 +133,21 @@ class TranslatedStream:
 
     async def _batches(self) -> AsyncIterator[Batch]:
         async for batch in self._source:
-            out: Batch = [(None, chunk) for event in batch for chunk in self._translate(event)]
+            out: Batch = []
+            try:
+                for event in batch:
+                    out.extend((None, chunk) for chunk in self._translate(event))
+            except (UpstreamStreamError, ValueError) as exc:
+                # The chunks before the fault still go out, then the fault, named after the
+                # provider, as the relay expects of any upstream failure mid-stream.
+                if out:
+                    yield out
+                message = (
+                    exc.message
+                    if isinstance(exc, UpstreamStreamError)
+                    else "sent a malformed stream event"
+                )
+                raise UpstreamError(self._source.provider, message) from None
             if out:
                 yield out
         tail: Batch = [(None, chunk) for chunk in self._finish()]

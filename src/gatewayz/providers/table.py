@@ -9,6 +9,11 @@ from typing import Any
 import yaml
 from pydantic import TypeAdapter
 
+from gatewayz.providers.google_credentials import (
+    CredentialsError,
+    ServiceAccount,
+    load_service_account,
+)
 from gatewayz.providers.spec import ProviderSpec
 
 _BUILTIN = Path(__file__).with_name("builtin.yaml")
@@ -17,11 +22,12 @@ _PLACEHOLDER = re.compile(r"\$\{([A-Z0-9_]+)\}")
 
 @dataclass(frozen=True, slots=True)
 class Provider:
-    """A provider row with its base URL and key resolved from the environment."""
+    """A provider row with its base URL and key (or service account) resolved."""
 
     spec: ProviderSpec
     base_url: str
     api_key: str | None
+    service_account: ServiceAccount | None = None
 
     @property
     def name(self) -> str:
@@ -66,11 +72,13 @@ def merged_specs(configured: list[ProviderSpec]) -> list[ProviderSpec]:
 
 
 def resolve(spec: ProviderSpec, environ: dict[str, str]) -> Provider | None:
-    """The usable provider, or None when its key or a base-URL placeholder is not set."""
+    """The usable provider, or None when its key (or key file) or a placeholder is not set."""
     missing = [var for var in _PLACEHOLDER.findall(spec.base_url) if not environ.get(var)]
     if missing:
         return None
     base_url = _PLACEHOLDER.sub(lambda m: environ[m.group(1)], spec.base_url).rstrip("/")
+    if spec.auth == "google":
+        return _with_service_account(spec, base_url, environ)
     if spec.api_key is not None:
         api_key: str | None = spec.api_key.get_secret_value()
     elif spec.api_key_env:
@@ -80,6 +88,21 @@ def resolve(spec: ProviderSpec, environ: dict[str, str]) -> Provider | None:
     if api_key is None and spec.auth != "none":
         return None
     return Provider(spec=spec, base_url=base_url, api_key=api_key)
+
+
+def _with_service_account(
+    spec: ProviderSpec, base_url: str, environ: dict[str, str]
+) -> Provider | None:
+    """An `auth: google` provider, or None when no key file is configured; reads the file."""
+    env = spec.credentials_file_env
+    path = spec.credentials_file or (environ.get(env) if env else None)
+    if not path:
+        return None
+    try:
+        account = load_service_account(path)
+    except CredentialsError as exc:
+        raise CredentialsError(f"provider {spec.name!r}: {exc}") from None
+    return Provider(spec=spec, base_url=base_url, api_key=None, service_account=account)
 
 
 def enabled_providers(configured: list[ProviderSpec], environ: dict[str, str]) -> list[Provider]:

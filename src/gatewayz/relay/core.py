@@ -14,6 +14,7 @@ from gatewayz.billing import ledger
 from gatewayz.billing.holds import CreditHolds
 from gatewayz.billing.money import call_cost_units, format_credits
 from gatewayz.errors import GatewayError, InsufficientCredits, UpstreamError
+from gatewayz.limits.limiter import Admission, Limiter
 from gatewayz.protocols.openai_chat import UpstreamStreamError
 from gatewayz.protocols.usage import Usage, estimate
 from gatewayz.providers.base import EventStream
@@ -25,7 +26,9 @@ from gatewayz.routing.health import HealthBoard
 from gatewayz.routing.options import parse_options
 from gatewayz.routing.planner import Planner
 from gatewayz.store.batch import BatchWriter
+from gatewayz.telemetry.context import note_call, note_model, note_upstream_error
 from gatewayz.telemetry.request_log import RequestLogRow
+from gatewayz.telemetry.tracing import UpstreamAttempt
 
 CLIENT_CLOSED = 499
 
@@ -81,9 +84,11 @@ class _Call:
     exchange: Exchange
     routes: list[Route]
     reserved_units: int
+    admission: Admission | None
     route: Route | None = None
     started: float = field(default_factory=time.perf_counter)
     first_byte: float | None = None
+    upstream_seconds: float = 0.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -93,6 +98,7 @@ class Relayed:
     body: bytes
     provider: str
     attempts: int
+    rate_headers: dict[str, str]
 
 
 @dataclass(frozen=True, slots=True)
@@ -100,6 +106,7 @@ class RelayedStream:
     events: AsyncIterator[bytes]
     provider: str
     attempts: int
+    rate_headers: dict[str, str]
 
 
 class Relay:
@@ -112,8 +119,10 @@ class Relay:
         writer: BatchWriter,
         holds: CreditHolds,
         default_max_output_tokens: int,
+        limiter: Limiter,
     ) -> None:
         self._holds = holds
+        self._limiter = limiter
         self._planner = planner
         self._failover = failover
         self._health = health
@@ -125,16 +134,19 @@ class Relay:
         """The adapter for the wire protocol of the route's provider."""
         return self._adapters[route.provider.spec.protocol]
 
-    def token_worst_case(self, exchange: Exchange, route: Route) -> int:
-        """The request's size as input tokens plus its output limit, at the route's prices."""
+    def output_limit(self, exchange: Exchange, route: Route) -> int:
+        """The most output tokens the call may produce on the route."""
         body = exchange.body
-        max_output = (
+        return (
             body.get("max_completion_tokens")
             or body.get("max_tokens")
             or route.model.max_output_tokens
             or self.default_max_output_tokens
         )
-        return call_cost_units(route.model, exchange.body_size, max_output)
+
+    def token_worst_case(self, exchange: Exchange, route: Route) -> int:
+        """The request's size as input tokens plus its output limit, at the route's prices."""
+        return call_cost_units(route.model, exchange.body_size, self.output_limit(exchange, route))
 
     async def unary(self, principal: Principal, exchange: Exchange, request_id: str) -> Relayed:
         """Serve an unstreamed call, failing over between routes."""
@@ -146,14 +158,18 @@ class Relay:
 
         async def attempt(route: Route) -> Answer:
             call.route = route
-            return await serve(route)
+            with UpstreamAttempt(call, route.provider.name, route.model.id):
+                return await serve(route)
 
         try:
             served = await self._failover.run(call.routes, attempt)
             usage = served.value.usage
-            return Relayed(served.value.body, served.route.provider.name, served.attempts)
+            return Relayed(
+                served.value.body, served.route.provider.name, served.attempts, _headers(call)
+            )
         except GatewayError as exc:
             status, error = exc.status, exc.message
+            exc.headers = {**_headers(call), **exc.headers}
             raise
         except asyncio.CancelledError:
             status, error = CLIENT_CLOSED, "client closed the connection"
@@ -174,13 +190,14 @@ class Relay:
             served = await self._failover.run(call.routes, lambda route: self._open(call, route))
         except GatewayError as exc:
             self._finish(call, None, exc.status, exc.message)
+            exc.headers = {**_headers(call), **exc.headers}
             raise
         except asyncio.CancelledError:
             self._finish(call, None, CLIENT_CLOSED, "client closed the connection")
             raise
         stream, codec, first = served.value
         events = self._forward(call, served.route, stream, codec, first)
-        return RelayedStream(events, served.route.provider.name, served.attempts)
+        return RelayedStream(events, served.route.provider.name, served.attempts, _headers(call))
 
     async def _open(self, call: _Call, route: Route) -> tuple[EventStream, StreamCodec, bytes]:
         """Open the upstream stream and convert its first event within the first-byte limit."""
@@ -188,28 +205,29 @@ class Relay:
         call.route = route
         provider = route.provider
         limit = provider.spec.first_byte_timeout_seconds
-        try:
-            async with asyncio.timeout(limit):
-                stream, codec = await call.exchange.open(route)
-                try:
-                    first = _convert(provider.name, codec, await anext(stream))
-                    while not first:  # events the client does not see (e.g. usage only)
+        with UpstreamAttempt(call, provider.name, route.model.id):
+            try:
+                async with asyncio.timeout(limit):
+                    stream, codec = await call.exchange.open(route)
+                    try:
                         first = _convert(provider.name, codec, await anext(stream))
-                except StopAsyncIteration:
-                    await stream.aclose()
-                    raise UpstreamError(
-                        provider.name, "ended the stream without any event"
-                    ) from None
-                except BaseException:
-                    await stream.aclose()
-                    raise
-        except TimeoutError:
-            raise UpstreamError(
-                provider.name,
-                f"sent nothing within {limit:g} s",
-                status=504,
-                code="upstream_timeout",
-            ) from None
+                        while not first:  # events the client does not see (e.g. usage only)
+                            first = _convert(provider.name, codec, await anext(stream))
+                    except StopAsyncIteration:
+                        await stream.aclose()
+                        raise UpstreamError(
+                            provider.name, "ended the stream without any event"
+                        ) from None
+                    except BaseException:
+                        await stream.aclose()
+                        raise
+            except TimeoutError:
+                raise UpstreamError(
+                    provider.name,
+                    f"sent nothing within {limit:g} s",
+                    status=504,
+                    code="upstream_timeout",
+                ) from None
         call.first_byte = time.perf_counter()
         return stream, codec, first
 
@@ -227,14 +245,19 @@ class Relay:
         try:
             if first:
                 yield first
+            waited = time.perf_counter()
             async for batch in stream:
+                call.upstream_seconds += time.perf_counter() - waited
                 out = _convert(route.provider.name, codec, batch)
                 if out:
                     delivered = True
                     yield out
+                waited = time.perf_counter()
+            call.upstream_seconds += time.perf_counter() - waited
             yield b"".join(codec.close())
         except UpstreamError as exc:
             status, error = exc.status, exc.message
+            note_upstream_error(route.provider.name, exc.code)
             self._health.record(route.provider.name, route.model.id, False, 0.0, exc.message)
             yield codec.error(exc)
         except (asyncio.CancelledError, GeneratorExit):
@@ -248,16 +271,36 @@ class Relay:
             self._finish(call, usage, status, error)
 
     async def _begin(self, principal: Principal, exchange: Exchange, request_id: str) -> _Call:
-        """Plan the routes and hold the most any of them can cost, or refuse with 402."""
+        """Plan the routes, admit the call under the rate limits (or refuse with 429) and hold
+        the most any route can cost (or refuse with 402)."""
         routes = self._planner.plan(parse_options(exchange.body), exchange.kind)
+        note_model(exchange.body["model"])
+        admission = await self._limiter.admit(
+            principal.user_id, principal.key_id, self._token_budget(exchange, routes)
+        )
         worst = exchange.worst_case or (lambda route: self.token_worst_case(exchange, route))
         worst_case = max(worst(route) for route in routes)
-        if not await self._holds.hold(principal.user_id, worst_case):
+        try:
+            held = await self._holds.hold(principal.user_id, worst_case)
+        except BaseException:
+            self._limiter.finish(admission, 0)
+            raise
+        if not held:
+            self._limiter.finish(admission, 0)
             raise InsufficientCredits(
                 f"Insufficient credits: this call may cost up to {format_credits(worst_case)} "
-                "credits. Add credits or lower max_tokens."
+                "credits. Add credits or lower max_tokens.",
+                headers=admission.headers if admission else None,
             )
-        return _Call(request_id, principal, exchange, routes, worst_case)
+        return _Call(request_id, principal, exchange, routes, worst_case, admission)
+
+    def _token_budget(self, exchange: Exchange, routes: list[Route]) -> int:
+        """Tokens to reserve against tokens-per-minute limits: the prompt at about four bytes
+        a token, plus the largest output limit of any route (chat only)."""
+        prompt = -(-exchange.body_size // 4)
+        if exchange.kind != "chat":
+            return prompt
+        return prompt + max(self.output_limit(exchange, route) for route in routes)
 
     def _finish(self, call: _Call, usage: Usage | None, status: int, error: str | None) -> None:
         """Queue the settlement and the request log row (written off the request path)."""
@@ -268,8 +311,12 @@ class Relay:
             cost = call_cost_units(
                 route.model, billable.input_tokens, billable.output_tokens, billable.images
             )
+        if route is not None:
+            note_call(route.provider.name, billable, cost, call.upstream_seconds, call.first_byte)
         exchange = call.exchange
         user_id = call.principal.user_id
+        used = billable.input_tokens + billable.output_tokens if billable else 0
+        self._limiter.finish(call.admission, used)
         self._writer.add(
             "settlements",
             ledger.Settlement(
@@ -302,6 +349,11 @@ class Relay:
                 created_at=datetime.now(UTC),
             ),
         )
+
+
+def _headers(call: _Call) -> dict[str, str]:
+    """The rate limit headers of the call, if any limit applies to it."""
+    return call.admission.headers if call.admission else {}
 
 
 def _convert(provider: str, codec: StreamCodec, batch: Batch) -> bytes:

@@ -20,7 +20,7 @@ from gatewayz.routing.options import ROUTING_FIELDS, without_routing_fields
 
 
 def _error_event(message: str) -> bytes:
-    return sse("error", {"type": "error", "error": {"type": "api_error", "message": message}})
+    return sse("error", anthropic.error_body(502, message, None))
 
 
 class _NativeUsage:

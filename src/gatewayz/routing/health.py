@@ -2,6 +2,7 @@
 
 import time
 from collections import deque
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from statistics import quantiles
@@ -48,9 +49,16 @@ class ProviderHealth:
 class HealthBoard:
     """Health of every provider, fed by each attempt; consulted by routing."""
 
-    def __init__(self, threshold: int, cooldown: float) -> None:
+    def __init__(
+        self,
+        threshold: int,
+        cooldown: float,
+        on_circuit: Callable[[str, str, str], None] | None = None,
+    ) -> None:
+        """`on_circuit(provider, model, state)` is told of each change of a circuit's state."""
         self._threshold = threshold
         self._cooldown = cooldown
+        self._on_circuit = on_circuit
         self._providers: dict[str, ProviderHealth] = {}
 
     def provider(self, name: str) -> ProviderHealth:
@@ -77,12 +85,22 @@ class HealthBoard:
             health.last_success_at = now
         else:
             health.last_error, health.last_error_at = error, now
-        breakers = [self.circuit(provider, model)] if model else list(health.circuits.values())
-        for breaker in breakers:
+        for name in [model] if model else list(health.circuits):
+            breaker = self.circuit(provider, name)
+            before = breaker.state
             if ok:
                 breaker.record_success()
             else:
                 breaker.record_failure(now)
+            if breaker.state is not before and self._on_circuit is not None:
+                self._on_circuit(provider, name, breaker.state.value)
+
+    def circuit_states(self) -> Iterator[tuple[str, str, str]]:
+        """Every circuit's provider, model and state, as routing would see it now."""
+        now = time.monotonic()
+        for provider, health in self._providers.items():
+            for model, breaker in health.circuits.items():
+                yield provider, model, breaker.current_state(now).value
 
     def median_latency(self, provider: str) -> float | None:
         return self.provider(provider).latency_quantiles()[0]

@@ -92,3 +92,26 @@ request_logs = Table(
     Index("ix_request_logs_user_created", "user_id", "created_at"),
     Index("ix_request_logs_created", "created_at"),
 )
+
+catalog_snapshots = Table(
+    "catalog_snapshots",
+    metadata,
+    Column("provider", String(64), primary_key=True),
+    Column("fetched_at", DateTime(timezone=True), nullable=False),
+    Column("model_count", Integer, nullable=False),
+    Column("models", Text, nullable=False),
+)
+
+rate_limits = Table(
+    "rate_limits",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("user_id", Integer, ForeignKey("users.id", ondelete="CASCADE"), unique=True),
+    Column("key_id", Integer, ForeignKey("api_keys.id", ondelete="CASCADE"), unique=True),
+    Column("rpm", Integer, nullable=True),
+    Column("rpd", Integer, nullable=True),
+    Column("tpm", BigInteger, nullable=True),
+    Column("concurrency", Integer, nullable=True),
+    Column("updated_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+    CheckConstraint("(user_id IS NULL) <> (key_id IS NULL)", name="one_subject"),
+)

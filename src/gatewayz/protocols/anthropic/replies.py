@@ -1,0 +1,165 @@
+"""Whole replies both ways: an OpenAI chat.completion as an Anthropic Message and back, with
+the stop reasons and token usage the streams report the same way."""
+
+import json
+import time
+import uuid
+from typing import Any
+
+from gatewayz.protocols.anthropic.common import tool_input, upstream
+from gatewayz.protocols.checks import Json
+
+_STOP_REASONS = {
+    "stop": "end_turn",
+    "length": "max_tokens",
+    "tool_calls": "tool_use",
+    "function_call": "tool_use",
+    "content_filter": "refusal",
+}
+FINISH_REASONS = {
+    "end_turn": "stop",
+    "stop_sequence": "stop",
+    "pause_turn": "stop",
+    "max_tokens": "length",
+    "model_context_window_exceeded": "length",
+    "tool_use": "tool_calls",
+    "refusal": "content_filter",
+}
+
+
+# --- OpenAI chat response -> Anthropic Message -------------------------------------------
+
+
+def stop_reason(finish: Any, called_tools: bool) -> str:
+    """The Anthropic stop_reason for an OpenAI finish_reason."""
+    reason = _STOP_REASONS.get(finish, "end_turn")
+    return "tool_use" if called_tools and reason == "end_turn" else reason
+
+
+def chat_to_messages_response(chat: Json, model: str) -> Json:
+    """An OpenAI chat.completion as an Anthropic Message."""
+    choices = upstream(chat, "completion").get("choices")
+    if not isinstance(choices, list) or not choices:
+        raise ValueError("upstream completion has no choices")
+    choice = upstream(choices[0], "choice")
+    message = upstream(choice.get("message"), "message")
+    content: list[Json] = [
+        {"type": "text", "text": text}
+        for text in (message.get("content"), message.get("refusal"))
+        if isinstance(text, str) and text
+    ]
+    for call in message.get("tool_calls") or []:
+        function = upstream(upstream(call, "tool call").get("function"), "function")
+        content.append(
+            {
+                "type": "tool_use",
+                "id": str(call.get("id") or f"toolu_{uuid.uuid4().hex}"),
+                "name": str(function.get("name")),
+                "input": tool_input(function.get("arguments")),
+            }
+        )
+    called = any(block["type"] == "tool_use" for block in content)
+    return {
+        "id": _message_id(chat.get("id")),
+        "type": "message",
+        "role": "assistant",
+        "model": model,
+        "content": content,
+        "stop_reason": stop_reason(choice.get("finish_reason"), called),
+        "stop_sequence": None,
+        "usage": anthropic_usage(chat.get("usage")),
+    }
+
+
+def _message_id(chat_id: Any) -> str:
+    if isinstance(chat_id, str) and chat_id:
+        return "msg_" + chat_id.removeprefix("chatcmpl-")
+    return f"msg_{uuid.uuid4().hex}"
+
+
+def _cached_tokens(usage: Json) -> int | None:
+    details = usage.get("prompt_tokens_details")
+    cached = details.get("cached_tokens") if isinstance(details, dict) else None
+    return cached if isinstance(cached, int) else None
+
+
+def anthropic_usage(usage: Any) -> Json:
+    """OpenAI usage in Anthropic terms: input_tokens excludes the tokens read from cache."""
+    if not isinstance(usage, dict):
+        return {"input_tokens": 0, "output_tokens": 0}
+    prompt: int = usage["prompt_tokens"] if isinstance(usage.get("prompt_tokens"), int) else 0
+    output = usage.get("completion_tokens")
+    out: Json = {"input_tokens": prompt, "output_tokens": output if isinstance(output, int) else 0}
+    cached = _cached_tokens(usage)
+    if cached is not None:
+        out["input_tokens"] = max(prompt - cached, 0)
+        out["cache_read_input_tokens"] = cached
+    return out
+
+
+# --- Anthropic Message -> OpenAI chat.completion -----------------------------------------
+
+
+def messages_to_chat_response(message: Json, request_model: str) -> Json:
+    """An Anthropic Message as an OpenAI chat.completion (thinking blocks are not shown)."""
+    content = upstream(message, "message").get("content")
+    if not isinstance(content, list):
+        raise ValueError("upstream message has no content array")
+    texts: list[str] = []
+    calls: list[Json] = []
+    for raw in content:
+        block = upstream(raw, "content block")
+        if block.get("type") == "text":
+            texts.append(str(block.get("text", "")))
+        elif block.get("type") == "tool_use":
+            calls.append(_openai_tool_call(block))
+    reply: Json = {
+        "role": "assistant",
+        "content": "".join(texts) if texts or not calls else None,
+        "refusal": None,
+    }
+    if calls:
+        reply["tool_calls"] = calls
+    choice = {
+        "index": 0,
+        "message": reply,
+        "logprobs": None,
+        "finish_reason": FINISH_REASONS.get(str(message.get("stop_reason")), "stop"),
+    }
+    return {
+        "id": "chatcmpl-" + str(message.get("id") or uuid.uuid4().hex).removeprefix("msg_"),
+        "object": "chat.completion",
+        "created": int(time.time()),
+        "model": request_model,
+        "choices": [choice],
+        "usage": openai_usage(upstream(message.get("usage") or {}, "usage")),
+    }
+
+
+def _openai_tool_call(block: Json) -> Json:
+    arguments = json.dumps(block.get("input") or {}, ensure_ascii=False)
+    function = {"name": str(block.get("name")), "arguments": arguments}
+    return {"id": str(block.get("id")), "type": "function", "function": function}
+
+
+def token_counts(usage: Json) -> tuple[int, int, int]:
+    """(prompt tokens including cache reads and writes, cache reads, output tokens)."""
+
+    def count(key: str) -> int:
+        value = usage.get(key)
+        return value if isinstance(value, int) else 0
+
+    cache_read = count("cache_read_input_tokens")
+    prompt = count("input_tokens") + cache_read + count("cache_creation_input_tokens")
+    return prompt, cache_read, count("output_tokens")
+
+
+def openai_usage(usage: Json) -> Json:
+    """Anthropic usage in OpenAI terms: prompt_tokens includes the cached tokens."""
+    prompt, cache_read, output = token_counts(usage)
+    return {
+        "prompt_tokens": prompt,
+        "completion_tokens": output,
+        "total_tokens": prompt + output,
+        "prompt_tokens_details": {"cached_tokens": cache_read},
+    }

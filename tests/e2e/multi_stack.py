@@ -1,0 +1,168 @@
+"""A gateway in front of one fake upstream of each wire protocol, for the cross-protocol tests.
+
+Providers (each with its own prices, so a bill shows which one served the call):
+
+- ``fake``: OpenAI chat completions (tests/fakes/openai_upstream.py), model ``fake-model``.
+- ``claude``: Anthropic Messages (tests/fakes/anthropic_upstream.py), model ``claude-fake``
+  (and ``fake-stream-error``, whose stream breaks off with an ``error`` event); the alias
+  ``sonnet`` routes to ``claude-fake``, so the upstream sees the provider's own model id.
+- ``gem``: Gemini generateContent (tests/fakes/gemini_upstream.py), model ``gemini-fake``.
+- ``oresp``: an OpenAI-format provider with ``quirks: [responses_api]`` whose upstream serves
+  only the Responses API (tests/fakes/responses_upstream.py), model ``resp-fake``.
+
+One gateway per test module and database; each test gets its own funded user.
+"""
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+from typing import Any
+
+import pytest
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from gatewayz.store.engine import create_engine
+from gatewayz.store.migrate import upgrade
+from tests.conftest import POSTGRES_URL, _reset_postgres, gateway_settings, require_service, serve
+from tests.e2e.conftest import ONE_ATTEMPT
+from tests.e2e.support import Caller, new_caller
+from tests.fakes.anthropic_upstream import FakeAnthropicUpstream
+from tests.fakes.gemini_upstream import FakeGeminiUpstream
+from tests.fakes.openai_upstream import FakeOpenAIUpstream
+from tests.fakes.responses_upstream import FakeResponsesUpstream
+
+# Credits per million input and output tokens.
+PRICES: dict[str, tuple[int, int]] = {
+    "fake": (2, 8),
+    "claude": (3, 15),
+    "gem": (1, 4),
+    "oresp": (5, 20),
+}
+MODELS = {
+    "fake": "fake/fake-model",
+    "claude": "claude/claude-fake",
+    "gem": "gem/gemini-fake",
+    "oresp": "oresp/resp-fake",
+}
+REPLY = "This is a fake reply."
+REPLY_TOKENS = 5
+WEATHER_SCHEMA = {
+    "type": "object",
+    "properties": {"city": {"type": "string"}},
+    "required": ["city"],
+}
+
+
+def cost(provider: str, input_tokens: int, output_tokens: int) -> int:
+    """Units (1e-9 credit) a call costs at the provider's prices, computed independently."""
+    price_in, price_out = PRICES[provider]
+    return input_tokens * price_in * 1_000 + output_tokens * price_out * 1_000
+
+
+def _prices(provider: str) -> dict[str, str]:
+    price_in, price_out = PRICES[provider]
+    return {"input_price_per_mtok": str(price_in), "output_price_per_mtok": str(price_out)}
+
+
+@dataclass
+class MultiStack:
+    database_url: str
+    engine: AsyncEngine
+    openai: FakeOpenAIUpstream
+    anthropic: FakeAnthropicUpstream
+    gemini: FakeGeminiUpstream
+    responses: FakeResponsesUpstream
+    base_url: str
+    app_state: Any
+
+    async def caller(self, credits: str = "10") -> Caller:
+        return await new_caller(
+            self.base_url, self.engine, self.app_state, self.openai, self.database_url, credits
+        )
+
+
+def providers(
+    openai: FakeOpenAIUpstream,
+    anthropic: FakeAnthropicUpstream,
+    gemini: FakeGeminiUpstream,
+    responses: FakeResponsesUpstream,
+) -> list[dict[str, Any]]:
+    return [
+        {
+            "name": "fake",
+            "protocol": "openai",
+            "base_url": openai.base_url,
+            "api_key": openai.api_key,
+            "models": [{"id": "fake-model", **_prices("fake")}],
+        },
+        {
+            "name": "claude",
+            "protocol": "anthropic",
+            "base_url": anthropic.base_url,
+            "api_key": anthropic.api_key,
+            "auth": "header",
+            "auth_header": "x-api-key",
+            "models": [
+                {"id": "claude-fake", **_prices("claude")},
+                {"id": "fake-stream-error", **_prices("claude")},
+            ],
+        },
+        {
+            "name": "gem",
+            "protocol": "gemini",
+            "base_url": gemini.base_url + "/v1beta",
+            "api_key": gemini.api_key,
+            "auth": "header",
+            "auth_header": "x-goog-api-key",
+            "models": [{"id": "gemini-fake", **_prices("gem")}],
+        },
+        {
+            "name": "oresp",
+            "protocol": "openai",
+            "base_url": responses.base_url,
+            "api_key": responses.api_key,
+            "quirks": ["responses_api"],
+            "models": [{"id": "resp-fake", **_prices("oresp")}],
+        },
+    ]
+
+
+@asynccontextmanager
+async def multi_stack(database: str, tmp_dir: Any) -> AsyncIterator[MultiStack]:
+    """Migrate the database, start the four fakes and a gateway in front of them."""
+    if database == "sqlite":
+        url = f"sqlite+aiosqlite:///{tmp_dir / 'gatewayz.db'}"
+    else:
+        require_service("PostgreSQL", "127.0.0.1", 5432)
+        await _reset_postgres()
+        url = POSTGRES_URL
+    await upgrade(url)
+    engine = create_engine(url)
+    try:
+        async with (
+            FakeOpenAIUpstream() as openai,
+            FakeAnthropicUpstream() as anthropic,
+            FakeGeminiUpstream() as gemini,
+            FakeResponsesUpstream() as responses,
+        ):
+            settings = gateway_settings(
+                url,
+                openai,
+                providers=providers(openai, anthropic, gemini, responses),
+                routing={
+                    **ONE_ATTEMPT,
+                    "models": {"sonnet": {"candidates": ["claude/claude-fake"]}},
+                },
+            )
+            async with serve(settings) as (base_url, state):
+                yield MultiStack(url, engine, openai, anthropic, gemini, responses, base_url, state)
+    finally:
+        await engine.dispose()
+
+
+async def stack_fixture(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> AsyncIterator[MultiStack]:
+    """The body of each module's `stack` fixture (module-scoped, over both databases)."""
+    async with multi_stack(request.param, tmp_path_factory.mktemp("multi")) as stack:
+        yield stack

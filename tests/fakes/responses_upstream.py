@@ -1,0 +1,313 @@
+"""A fake OpenAI Responses API upstream (``POST /v1/responses``): a real HTTP server on 127.0.0.1.
+
+It stands for a provider that serves the Responses API natively, so the gateway's passthrough
+can be checked end to end. The wire format follows OpenAI's OpenAPI spec (``Response``,
+``ResponseStreamEvent``). The requested model name selects the behaviour:
+
+- any ordinary name (``resp-fake``): a ``completed`` Response with one assistant message
+  holding the reply; a request with function ``tools`` gets one ``function_call`` item for the
+  first function tool instead (call id ``call_fake_resp_1``, arguments ``{"city": "Paris"}``).
+- ``fake-error-<status>``: that HTTP status with an OpenAI error body.
+
+Every request needs ``Authorization: Bearer <api_key>`` (401 otherwise). Streams (``"stream":
+true``) send named events (``event: <type>``) with increasing ``sequence_number``:
+``response.created``, ``response.in_progress``, ``response.output_item.added``, then for text
+``response.content_part.added``, one ``response.output_text.delta`` per word (keeping its
+trailing space), ``response.output_text.done``, ``response.content_part.done``; for a call
+``response.function_call_arguments.delta`` per fragment and ``.done``; then
+``response.output_item.done`` and ``response.completed``. There is no ``[DONE]``.
+
+Usage is deterministic: ``input_tokens`` is the number of whitespace-separated words in
+``instructions`` and in the text of every ``input`` item (string content, ``input_text`` and
+``output_text`` parts, ``function_call_output`` output); ``output_tokens`` the words of the reply
+(for a call, of its arguments).
+"""
+
+from __future__ import annotations
+
+import itertools
+import re
+import socket
+import time
+from types import TracebackType
+from typing import Any
+
+import orjson
+from aiohttp import web
+
+from tests.fakes.openai_upstream import RecordedRequest, count_words, error_body
+
+CALL_ID = "call_fake_resp_1"
+CALL_ARGUMENTS = '{"city": "Paris"}'
+CALL_ARGUMENT_FRAGMENTS = ('{"city": ', '"Paris"', "}")
+
+_ERROR_MODEL = re.compile(r"fake-error-(\d{3})")
+_REPLY_PIECE = re.compile(r"\s*\S+\s*")
+_BODY = web.RequestKey("body", dict)
+
+
+def _text_words(content: Any) -> int:
+    if isinstance(content, str):
+        return count_words(content)
+    total = 0
+    for part in content if isinstance(content, list) else ():
+        if isinstance(part, dict) and isinstance(part.get("text"), str):
+            total += count_words(part["text"])
+    return total
+
+
+def prompt_word_count(body: dict[str, Any]) -> int:
+    """Words in ``instructions`` and in the text of every input item."""
+    total = _text_words(body.get("instructions"))
+    items = body.get("input")
+    if isinstance(items, str):
+        return total + count_words(items)
+    for item in items if isinstance(items, list) else ():
+        if not isinstance(item, dict):
+            continue
+        if item.get("type") == "function_call_output":
+            total += _text_words(item.get("output"))
+        else:
+            total += _text_words(item.get("content"))
+    return total
+
+
+def _first_function(body: dict[str, Any]) -> str | None:
+    for tool in body.get("tools") or ():
+        if isinstance(tool, dict) and tool.get("type") == "function":
+            return str(tool.get("name"))
+    return None
+
+
+def _sse(payload: dict[str, Any]) -> bytes:
+    return b"event: " + payload["type"].encode() + b"\ndata: " + orjson.dumps(payload) + b"\n\n"
+
+
+class FakeResponsesUpstream:
+    """Responses-API upstream on an ephemeral 127.0.0.1 port; see the module docstring."""
+
+    def __init__(
+        self, api_key: str = "sk-fake-responses", reply: str = "This is a fake reply."
+    ) -> None:
+        self.api_key = api_key
+        self.reply = reply
+        self.requests: list[RecordedRequest] = []
+        self.base_url = ""
+        self._ids = itertools.count(1)
+        self._runner: web.AppRunner | None = None
+
+    async def start(self) -> None:
+        app = web.Application(middlewares=[self._record_and_authenticate])
+        app.router.add_post("/v1/responses", self._responses)
+        sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        sock.bind(("127.0.0.1", 0))
+        self._runner = web.AppRunner(
+            app, access_log=None, handle_signals=False, shutdown_timeout=0.5
+        )
+        await self._runner.setup()
+        await web.SockSite(self._runner, sock).start()
+        self.base_url = f"http://127.0.0.1:{sock.getsockname()[1]}/v1"
+
+    async def stop(self) -> None:
+        if self._runner is not None:
+            await self._runner.cleanup()
+            self._runner = None
+
+    async def __aenter__(self) -> FakeResponsesUpstream:
+        await self.start()
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        await self.stop()
+
+    @web.middleware
+    async def _record_and_authenticate(
+        self, request: web.Request, handler: Any
+    ) -> web.StreamResponse:
+        body: Any = None
+        if request.can_read_body:
+            try:
+                body = orjson.loads(await request.read())
+            except orjson.JSONDecodeError:
+                body = None
+        headers = {name.lower(): value for name, value in request.headers.items()}
+        self.requests.append(RecordedRequest(request.method, request.path, headers, body))
+        if headers.get("authorization") != f"Bearer {self.api_key}":
+            return _error(401)
+        if not isinstance(body, dict) or not isinstance(body.get("model"), str):
+            return _error(400, "The request body must be a JSON object with a model.")
+        request[_BODY] = body
+        return await handler(request)
+
+    async def _responses(self, request: web.Request) -> web.StreamResponse:
+        body = request[_BODY]
+        if error := _ERROR_MODEL.fullmatch(body["model"]):
+            return _error(int(error.group(1)))
+        answer = _Answer(self, body)
+        if body.get("stream"):
+            return await answer.stream(request)
+        return web.json_response(answer.response("completed", answer.items("completed")))
+
+
+def _error(status: int, message: str | None = None) -> web.Response:
+    return web.Response(
+        status=status, body=error_body(status, message), content_type="application/json"
+    )
+
+
+class _Answer:
+    """One Response, whole or as its stream of events."""
+
+    def __init__(self, upstream: FakeResponsesUpstream, body: dict[str, Any]) -> None:
+        number = next(upstream._ids)
+        self.body = body
+        self.id = f"resp_fake{number:06d}"
+        self.item_id = f"msg_fake{number:06d}" if not _first_function(body) else f"fc_fake{number}"
+        self.created_at = int(time.time())
+        self.function = _first_function(body)
+        self.pieces = _REPLY_PIECE.findall(upstream.reply)
+        self.input_tokens = prompt_word_count(body)
+        self.output_tokens = count_words(CALL_ARGUMENTS if self.function else upstream.reply)
+        self.sequence = itertools.count()
+
+    def items(self, status: str) -> list[dict[str, Any]]:
+        done = status == "completed"
+        if self.function:
+            arguments = CALL_ARGUMENTS if done else ""
+            return [self.call_item(arguments, status)]
+        return [self.message_item([self.text_part("".join(self.pieces))] if done else [], status)]
+
+    def call_item(self, arguments: str, status: str) -> dict[str, Any]:
+        return {
+            "id": self.item_id,
+            "type": "function_call",
+            "status": status,
+            "call_id": CALL_ID,
+            "name": self.function,
+            "arguments": arguments,
+        }
+
+    def message_item(self, content: list[dict[str, Any]], status: str) -> dict[str, Any]:
+        return {
+            "id": self.item_id,
+            "type": "message",
+            "status": status,
+            "role": "assistant",
+            "content": content,
+        }
+
+    @staticmethod
+    def text_part(text: str) -> dict[str, Any]:
+        return {"type": "output_text", "text": text, "annotations": [], "logprobs": []}
+
+    def response(self, status: str, output: list[dict[str, Any]]) -> dict[str, Any]:
+        body = self.body
+        usage = None
+        if status == "completed":
+            usage = {
+                "input_tokens": self.input_tokens,
+                "input_tokens_details": {"cached_tokens": 0, "cache_write_tokens": 0},
+                "output_tokens": self.output_tokens,
+                "output_tokens_details": {"reasoning_tokens": 0},
+                "total_tokens": self.input_tokens + self.output_tokens,
+            }
+        tools = [
+            {
+                "type": "function",
+                "name": tool.get("name"),
+                "description": tool.get("description"),
+                "parameters": tool.get("parameters"),
+                "strict": tool.get("strict", True),
+            }
+            for tool in body.get("tools") or ()
+            if isinstance(tool, dict)
+        ]
+        return {
+            "id": self.id,
+            "object": "response",
+            "created_at": self.created_at,
+            "status": status,
+            "error": None,
+            "incomplete_details": None,
+            "instructions": body.get("instructions"),
+            "max_output_tokens": body.get("max_output_tokens"),
+            "model": body["model"],
+            "output": output,
+            "parallel_tool_calls": body.get("parallel_tool_calls", True),
+            "previous_response_id": body.get("previous_response_id"),
+            "reasoning": {"effort": None, "summary": None},
+            "store": body.get("store", True),
+            "temperature": body.get("temperature", 1.0),
+            "text": {"format": {"type": "text"}},
+            "tool_choice": body.get("tool_choice", "auto"),
+            "tools": tools,
+            "top_p": body.get("top_p", 1.0),
+            "truncation": "disabled",
+            "metadata": body.get("metadata") or {},
+            **({"user": body["user"]} if isinstance(body.get("user"), str) else {}),
+            **({"usage": usage} if usage else {}),
+        }
+
+    def event(self, kind: str, **fields: Any) -> dict[str, Any]:
+        return {"type": kind, "sequence_number": next(self.sequence), **fields}
+
+    def events(self) -> list[dict[str, Any]]:
+        opened = self.response("in_progress", [])
+        events = [
+            self.event("response.created", response=opened),
+            self.event("response.in_progress", response=opened),
+            self.event(
+                "response.output_item.added", output_index=0, item=self.items("in_progress")[0]
+            ),
+        ]
+        where = {"item_id": self.item_id, "output_index": 0}
+        if self.function:
+            for fragment in CALL_ARGUMENT_FRAGMENTS:
+                events.append(
+                    self.event("response.function_call_arguments.delta", **where, delta=fragment)
+                )
+            events.append(
+                self.event(
+                    "response.function_call_arguments.done",
+                    **where,
+                    name=self.function,
+                    arguments=CALL_ARGUMENTS,
+                )
+            )
+        else:
+            where["content_index"] = 0
+            events.append(
+                self.event("response.content_part.added", **where, part=self.text_part(""))
+            )
+            for piece in self.pieces:
+                events.append(
+                    self.event("response.output_text.delta", **where, delta=piece, logprobs=[])
+                )
+            text = "".join(self.pieces)
+            events.append(self.event("response.output_text.done", **where, text=text, logprobs=[]))
+            events.append(
+                self.event("response.content_part.done", **where, part=self.text_part(text))
+            )
+        (item,) = self.items("completed")
+        events.append(self.event("response.output_item.done", output_index=0, item=item))
+        final = self.response("completed", [item])
+        events.append(self.event("response.completed", response=final))
+        return events
+
+    async def stream(self, request: web.Request) -> web.StreamResponse:
+        response = web.StreamResponse(
+            headers={
+                "Content-Type": "text/event-stream; charset=utf-8",
+                "Cache-Control": "no-cache",
+            }
+        )
+        await response.prepare(request)
+        for event in self.events():
+            await response.write(_sse(event))
+        await response.write_eof()
+        return response

@@ -1,0 +1,143 @@
+"""Whole replies both ways: OpenAI chat.completion <-> Anthropic Message, checked against
+the official SDK's types and OpenAI's spec."""
+
+import json
+
+import pytest
+
+from gatewayz.protocols.anthropic import chat_to_messages_response, messages_to_chat_response
+from tests.openai_spec import validate
+from tests.protocols.anthropic.helpers import validate_message
+
+# --- OpenAI chat response -> Anthropic Message -------------------------------------------
+
+# The "Functions" response example of OpenAI's spec (createChatCompletion).
+OPENAI_TOOL_RESPONSE = """{
+  "id": "chatcmpl-abc123", "object": "chat.completion", "created": 1699896916,
+  "model": "gpt-4o-mini",
+  "choices": [{"index": 0, "message": {"role": "assistant", "content": null, "tool_calls": [
+    {"id": "call_abc123", "type": "function", "function": {
+      "name": "get_current_weather", "arguments": "{\\n\\"location\\": \\"Boston, MA\\"\\n}"}}]},
+    "logprobs": null, "finish_reason": "tool_calls"}],
+  "usage": {"prompt_tokens": 82, "completion_tokens": 17, "total_tokens": 99,
+            "completion_tokens_details": {"reasoning_tokens": 0, "accepted_prediction_tokens": 0,
+                                          "rejected_prediction_tokens": 0}}
+}"""
+
+EXPECTED_MESSAGE = """{
+  "id": "msg_abc123", "type": "message", "role": "assistant", "model": "gpt-4o-mini",
+  "content": [{"type": "tool_use", "id": "call_abc123", "name": "get_current_weather",
+               "input": {"location": "Boston, MA"}}],
+  "stop_reason": "tool_use", "stop_sequence": null,
+  "usage": {"input_tokens": 82, "output_tokens": 17}
+}"""
+
+
+def test_openai_completion_becomes_an_anthropic_message() -> None:
+    message = chat_to_messages_response(json.loads(OPENAI_TOOL_RESPONSE), "gpt-4o-mini")
+    assert message == json.loads(EXPECTED_MESSAGE)
+    validate_message(message)
+
+
+@pytest.mark.parametrize(
+    ("finish_reason", "stop_reason"),
+    [
+        ("stop", "end_turn"),
+        ("length", "max_tokens"),
+        ("content_filter", "refusal"),
+        ("tool_calls", "tool_use"),
+        (None, "end_turn"),
+    ],
+)
+def test_finish_reasons_map_to_stop_reasons(finish_reason: str | None, stop_reason: str) -> None:
+    usage = {
+        "prompt_tokens": 10,
+        "completion_tokens": 2,
+        "prompt_tokens_details": {"cached_tokens": 4},
+    }
+    choice = {"message": {"role": "assistant", "content": "hi"}, "finish_reason": finish_reason}
+    message = chat_to_messages_response({"id": "c", "choices": [choice], "usage": usage}, "m")
+    assert message["stop_reason"] == stop_reason
+    assert message["content"] == [{"type": "text", "text": "hi"}]
+    assert message["usage"] == {"input_tokens": 6, "output_tokens": 2, "cache_read_input_tokens": 4}
+    validate_message(message)
+
+
+def test_tool_calls_under_finish_reason_stop_still_stop_for_tool_use() -> None:
+    chat = json.loads(OPENAI_TOOL_RESPONSE)
+    chat["choices"][0]["finish_reason"] = "stop"
+    assert chat_to_messages_response(chat, "m")["stop_reason"] == "tool_use"
+
+
+def test_malformed_upstream_completions_raise_value_error() -> None:
+    bad_arguments = json.loads(OPENAI_TOOL_RESPONSE)
+    bad_arguments["choices"][0]["message"]["tool_calls"][0]["function"]["arguments"] = '{"a": '
+    for chat in ({"id": "x", "choices": []}, bad_arguments):
+        with pytest.raises(ValueError):
+            chat_to_messages_response(chat, "m")
+
+
+# --- Anthropic Message -> OpenAI chat.completion -----------------------------------------
+
+# A recorded Anthropic tool-use response.
+ANTHROPIC_MESSAGE = """{
+  "content": [
+    {"text": "Let me help you check the weather in Beijing.", "type": "text"},
+    {"id": "toolu_012f3meaYuYj9yPPuyuRVw9U", "input": {"location": "Beijing"},
+     "name": "get_weather", "type": "tool_use"}],
+  "id": "msg_0195XjbG2FGZfN7Dqkd9kyyW", "model": "claude-sonnet-4-20250514",
+  "role": "assistant", "stop_reason": "tool_use", "stop_sequence": null, "type": "message",
+  "usage": {"cache_creation_input_tokens": 0, "cache_read_input_tokens": 0,
+            "input_tokens": 478, "output_tokens": 71, "service_tier": "standard"}
+}"""
+
+EXPECTED_COMPLETION = """{
+  "id": "chatcmpl-0195XjbG2FGZfN7Dqkd9kyyW", "object": "chat.completion",
+  "model": "claude-sonnet-4",
+  "choices": [{"index": 0, "logprobs": null, "finish_reason": "tool_calls", "message": {
+    "role": "assistant", "content": "Let me help you check the weather in Beijing.",
+    "refusal": null, "tool_calls": [{"id": "toolu_012f3meaYuYj9yPPuyuRVw9U", "type": "function",
+      "function": {"name": "get_weather", "arguments": "{\\"location\\": \\"Beijing\\"}"}}]}}],
+  "usage": {"prompt_tokens": 478, "completion_tokens": 71, "total_tokens": 549,
+            "prompt_tokens_details": {"cached_tokens": 0}}
+}"""
+
+
+def test_anthropic_message_becomes_an_openai_completion() -> None:
+    completion = messages_to_chat_response(json.loads(ANTHROPIC_MESSAGE), "claude-sonnet-4")
+    validate("CreateChatCompletionResponse", completion)
+    assert isinstance(completion.pop("created"), int)
+    assert completion == json.loads(EXPECTED_COMPLETION)
+
+
+@pytest.mark.parametrize(
+    ("stop_reason", "finish_reason"),
+    [
+        ("end_turn", "stop"),
+        ("stop_sequence", "stop"),
+        ("pause_turn", "stop"),
+        ("max_tokens", "length"),
+        ("model_context_window_exceeded", "length"),
+        ("tool_use", "tool_calls"),
+        ("refusal", "content_filter"),
+    ],
+)
+def test_stop_reasons_map_to_finish_reasons(stop_reason: str, finish_reason: str) -> None:
+    thinking = {"type": "thinking", "thinking": "hidden", "signature": "s"}
+    usage = {"input_tokens": 5, "output_tokens": 3}
+    usage |= {"cache_read_input_tokens": 100, "cache_creation_input_tokens": 20}
+    message = {
+        "id": "msg_1",
+        "content": [thinking, {"type": "text", "text": "hi"}],
+        "stop_reason": stop_reason,
+        "usage": usage,
+    }
+    completion = messages_to_chat_response(message, "m")
+    assert completion["choices"][0]["finish_reason"] == finish_reason
+    assert completion["choices"][0]["message"]["content"] == "hi"
+    assert completion["usage"] == {
+        "prompt_tokens": 125,
+        "completion_tokens": 3,
+        "total_tokens": 128,
+        "prompt_tokens_details": {"cached_tokens": 100},
+    }

@@ -1,0 +1,149 @@
+"""GET /metrics after real calls through a gateway: counts, latencies, tokens, cost, errors,
+circuits, rate limits and the database pool, with their labels."""
+
+import httpx
+import pytest
+from prometheus_client.parser import text_string_to_metric_families
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from tests.conftest import Gateway, add_funded_user, gateway_settings, serve
+from tests.fakes.openai_upstream import FakeOpenAIUpstream
+
+CHAT = "/v1/chat/completions"
+HI = [{"role": "user", "content": "say hi please"}]  # 3 prompt tokens, 5 answer tokens
+HI_COST_UNITS = 3 * 2_000 + 5 * 8_000
+
+
+def samples(text: str) -> dict[tuple[str, frozenset[tuple[str, str]]], float]:
+    """Every sample of the exposition by name and labels."""
+    return {
+        (sample.name, frozenset(sample.labels.items())): sample.value
+        for family in text_string_to_metric_families(text)
+        for sample in family.samples
+    }
+
+
+def value(
+    scraped: dict[tuple[str, frozenset[tuple[str, str]]], float], name: str, **labels: str
+) -> float:
+    return scraped[(name, frozenset(labels.items()))]
+
+
+async def scrape(client: httpx.AsyncClient) -> dict[tuple[str, frozenset[tuple[str, str]]], float]:
+    response = await client.get("/metrics")
+    assert response.status_code == 200
+    assert response.headers["content-type"].startswith("text/plain; version=")
+    return samples(response.text)
+
+
+async def test_metrics_count_calls_latencies_tokens_cost_and_upstream_errors(
+    gateway: Gateway,
+) -> None:
+    headers = {"Authorization": f"Bearer {gateway.api_key}"}
+    async with httpx.AsyncClient(base_url=gateway.base_url, headers=headers, timeout=20) as client:
+        for _ in range(2):
+            answer = await client.post(CHAT, json={"model": "fake/fake-model", "messages": HI})
+            assert answer.status_code == 200
+        stream = {
+            "model": "fake/fake-model",
+            "messages": HI,
+            "stream": True,
+            "stream_options": {"include_usage": True},
+        }
+        async with client.stream("POST", CHAT, json=stream) as streamed:
+            assert streamed.status_code == 200
+            await streamed.aread()
+        failed = await client.post(CHAT, json={"model": "fake/fake-error-500", "messages": HI})
+        assert failed.status_code == 502
+        attempts = int(failed.headers["x-gatewayz-attempts"])
+        missing = await client.post(CHAT, json={"model": "nope/none", "messages": HI})
+        assert missing.status_code == 404
+        scraped = await scrape(client)
+
+    ok = {"route": CHAT, "model": "fake/fake-model", "provider": "fake"}
+    assert value(scraped, "gatewayz_requests_total", **ok, status="200") == 3
+    assert (
+        value(
+            scraped,
+            "gatewayz_requests_total",
+            route=CHAT,
+            model="fake/fake-error-500",
+            provider="fake",
+            status="502",
+        )
+        == 1
+    )
+    assert (
+        value(scraped, "gatewayz_requests_total", route=CHAT, model="", provider="", status="404")
+        == 1
+    )
+    assert value(scraped, "gatewayz_request_duration_seconds_count", **ok) == 3
+    assert value(scraped, "gatewayz_request_duration_seconds_sum", **ok) > 0
+    assert (
+        value(
+            scraped,
+            "gatewayz_time_to_first_token_seconds_count",
+            model="fake/fake-model",
+            provider="fake",
+        )
+        == 1
+    ), "only the stream has a first token"
+    assert value(scraped, "gatewayz_gateway_overhead_seconds_count", route=CHAT) == 4
+    overhead = value(scraped, "gatewayz_gateway_overhead_seconds_sum", route=CHAT)
+    total = sum(
+        v
+        for (name, labels), v in scraped.items()
+        if name == "gatewayz_request_duration_seconds_sum" and ("route", CHAT) in labels
+    )
+    assert 0 < overhead < total, "overhead excludes the time spent waiting on the upstream"
+    tokens = {"model": "fake/fake-model", "provider": "fake"}
+    assert value(scraped, "gatewayz_tokens_total", **tokens, direction="input") == 9
+    assert value(scraped, "gatewayz_tokens_total", **tokens, direction="output") == 15
+    assert value(scraped, "gatewayz_cost_credits_total", **tokens) == pytest.approx(
+        3 * HI_COST_UNITS / 10**9
+    )
+    assert (
+        value(scraped, "gatewayz_upstream_errors_total", provider="fake", kind="error") == attempts
+    )
+    assert value(scraped, "gatewayz_circuit_state", provider="fake", model="fake-model") == 0
+    assert value(scraped, "gatewayz_db_pool_size") >= 1
+    assert value(scraped, "gatewayz_db_pool_connections_in_use") >= 0
+
+
+async def test_an_open_circuit_and_rate_limit_refusals_show_in_the_metrics(
+    database_url: str, engine: AsyncEngine, upstream: FakeOpenAIUpstream
+) -> None:
+    _, key = await add_funded_user(engine, "limited@example.com", "10")
+    settings = gateway_settings(
+        database_url,
+        upstream,
+        routing={"max_attempts": 1, "breaker_failures": 1},
+        limits={"key": {"rpm": 2}},
+    )
+    headers = {"Authorization": f"Bearer {key}"}
+    async with (
+        serve(settings) as (base_url, _),
+        httpx.AsyncClient(base_url=base_url, headers=headers, timeout=20) as client,
+    ):
+        failed = await client.post(CHAT, json={"model": "fake/fake-error-500", "messages": HI})
+        assert failed.status_code == 502
+        ok = await client.post(CHAT, json={"model": "fake/fake-model", "messages": HI})
+        assert ok.status_code == 200
+        refused = await client.post(CHAT, json={"model": "fake/fake-model", "messages": HI})
+        assert refused.status_code == 429
+        scraped = await scrape(client)
+
+    assert value(scraped, "gatewayz_circuit_state", provider="fake", model="fake-error-500") == 2
+    assert value(scraped, "gatewayz_circuit_state", provider="fake", model="fake-model") == 0
+    assert value(scraped, "gatewayz_rate_limited_total", scope="gateway") == 1
+    assert (
+        value(
+            scraped,
+            "gatewayz_requests_total",
+            route=CHAT,
+            model="fake/fake-model",
+            provider="",
+            status="429",
+        )
+        == 1
+    )
