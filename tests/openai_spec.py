@@ -1,4 +1,4 @@
-"""Validate JSON against a schema of OpenAI's published OpenAPI spec (shared/specs).
+"""Validate JSON against a schema of OpenAI's published OpenAPI spec (a copy of it is kept in tests/specs).
 
 The spec still carries OpenAPI 3.0 ``nullable`` keywords, which JSON Schema ignores; they are
 rewritten to ``anyOf: [{type: "null"}, <schema>]`` so that valid ``null`` values pass.
@@ -15,7 +15,7 @@ from jsonschema import Draft202012Validator
 from referencing import Registry, Resource
 from referencing.jsonschema import DRAFT202012
 
-SPEC_PATH = Path(__file__).resolve().parents[2] / "shared" / "specs" / "openai-openapi.yaml"
+SPEC_PATH = Path(__file__).resolve().parent / "specs" / "openai-openapi.yaml"
 _SPEC_URI = "urn:openai-openapi"
 
 
