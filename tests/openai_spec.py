@@ -1,4 +1,4 @@
-"""Validate JSON against a schema of OpenAI's published OpenAPI spec (a copy of it is kept in tests/specs).
+"""Validate JSON against a schema of OpenAI's published OpenAPI spec (copy in tests/specs).
 
 The spec still carries OpenAPI 3.0 ``nullable`` keywords, which JSON Schema ignores; they are
 rewritten to ``anyOf: [{type: "null"}, <schema>]`` so that valid ``null`` values pass.

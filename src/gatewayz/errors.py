@@ -11,6 +11,7 @@ GatewayError
                                  always naming the provider
 """
 
+import logging
 from typing import Any, Literal
 
 import orjson
@@ -21,6 +22,8 @@ from starlette.requests import ClientDisconnect
 from starlette.responses import Response
 
 from gatewayz.telemetry.context import note_rate_limited
+
+log = logging.getLogger(__name__)
 
 ApiFormat = Literal["openai", "anthropic"]
 
@@ -187,7 +190,12 @@ def install_handlers(app: FastAPI) -> None:
     async def on_client_gone(request: Request, exc: Exception) -> Response:
         return Response(status_code=499)
 
+    async def on_unexpected(request: Request, exc: Exception) -> Response:
+        log.error("unhandled error on %s", request.url.path, exc_info=exc)
+        return render(GatewayError("The gateway failed to handle this request."), request)
+
     app.add_exception_handler(GatewayError, on_gateway_error)
     app.add_exception_handler(ClientDisconnect, on_client_gone)
+    app.add_exception_handler(Exception, on_unexpected)
     app.add_exception_handler(RequestValidationError, on_validation_error)
     app.add_exception_handler(HTTPException, on_http_error)

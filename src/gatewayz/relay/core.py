@@ -3,6 +3,7 @@ with failover, settle, log. Knows nothing of HTTP servers or of any wire format.
 """
 
 import asyncio
+import logging
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
@@ -30,6 +31,7 @@ from gatewayz.telemetry.context import note_call, note_model, note_upstream_erro
 from gatewayz.telemetry.request_log import RequestLogRow
 from gatewayz.telemetry.tracing import UpstreamAttempt
 
+log = logging.getLogger(__name__)
 CLIENT_CLOSED = 499
 
 
@@ -174,6 +176,9 @@ class Relay:
         except asyncio.CancelledError:
             status, error = CLIENT_CLOSED, "client closed the connection"
             raise
+        except Exception as exc:
+            status, error = 500, f"internal error ({type(exc).__name__})"
+            raise
         finally:
             self._finish(call, usage, status, error)
 
@@ -194,6 +199,9 @@ class Relay:
             raise
         except asyncio.CancelledError:
             self._finish(call, None, CLIENT_CLOSED, "client closed the connection")
+            raise
+        except Exception as exc:
+            self._finish(call, None, 500, f"internal error ({type(exc).__name__})")
             raise
         stream, codec, first = served.value
         events = self._forward(call, served.route, stream, codec, first)
@@ -263,6 +271,10 @@ class Relay:
         except (asyncio.CancelledError, GeneratorExit):
             status, error = CLIENT_CLOSED, "client closed the connection"
             raise
+        except Exception as exc:
+            log.exception("stream from %s failed", route.provider.name)
+            status, error = 500, f"internal error ({type(exc).__name__})"
+            yield codec.error(UpstreamError(route.provider.name, "the stream failed", status=500))
         finally:
             await stream.aclose()
             usage = codec.usage
