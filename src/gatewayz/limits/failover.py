@@ -35,7 +35,6 @@ class FailoverStore:
 
     def __init__(self, redis_url: str | None, timeout: float, retry_seconds: float) -> None:
         self.memory = MemoryStore()
-        self._timeout = timeout
         self._retry_seconds = retry_seconds
         self._redis: RedisStore | None = None
         if redis_url:
@@ -129,10 +128,10 @@ class FailoverStore:
         log.warning("rate limits: Redis answers again; counting in Redis")
 
     async def _prepared(self) -> bool:
-        """Whether Redis answers, with the scripts loaded."""
+        """Whether Redis answers, with the scripts loaded (given time to connect)."""
         assert self._redis is not None
         try:
-            await within(self._redis.prepare(), self._timeout)
+            await within(self._redis.prepare(), MOST_SECONDS)
         except _FAILURES:
             return False
         return True
