@@ -75,11 +75,9 @@ def stream_event(data: bytes, client_wants_usage: bool) -> tuple[bytes | None, U
     return out, usage
 
 
-def read_stream_event(
-    data: bytes, client_wants_usage: bool
-) -> tuple[bytes | None, Usage | None, int]:
-    """`stream_event`, plus the characters of answer text in the chunk (its deltas' content),
-    from which usage is estimated when the upstream never reports it."""
+def decode_chunk(data: bytes) -> dict[str, Any]:
+    """A chat.completion.chunk; ValueError if it is not one, UpstreamStreamError for an
+    error event."""
     chunk = orjson.loads(data)
     if not isinstance(chunk, dict):
         raise ValueError("stream chunk is not a JSON object")
@@ -87,13 +85,29 @@ def read_stream_event(
         error = chunk["error"]
         message = error.get("message") if isinstance(error, dict) else None
         raise UpstreamStreamError(str(message or error))
-    usage = from_openai(chunk.get("usage"))
+    return chunk
+
+
+def delta_text_chars(chunk: dict[str, Any]) -> int:
+    """Characters of answer text in a chunk's deltas."""
     choices = chunk.get("choices")
     text = 0
     for choice in choices if isinstance(choices, list) else ():
         delta = choice.get("delta") if isinstance(choice, dict) else None
         if isinstance(delta, dict) and isinstance(delta.get("content"), str):
             text += len(delta["content"])
+    return text
+
+
+def read_stream_event(
+    data: bytes, client_wants_usage: bool
+) -> tuple[bytes | None, Usage | None, int]:
+    """`stream_event`, plus the characters of answer text in the chunk (its deltas' content),
+    from which usage is estimated when the upstream never reports it."""
+    chunk = decode_chunk(data)
+    usage = from_openai(chunk.get("usage"))
+    choices = chunk.get("choices")
+    text = delta_text_chars(chunk)
     if usage is None or client_wants_usage:
         return data, usage, text
     if not choices:

@@ -7,7 +7,7 @@ from typing import Any
 import orjson
 
 from gatewayz.errors import UpstreamError
-from gatewayz.protocols import anthropic
+from gatewayz.protocols import anthropic, openai_chat
 from gatewayz.protocols.openai_chat import UpstreamStreamError
 from gatewayz.protocols.usage import Usage, from_anthropic, from_openai
 from gatewayz.providers.base import EventStream
@@ -15,8 +15,8 @@ from gatewayz.providers.catalog import Route
 from gatewayz.providers.sse import Event
 from gatewayz.relay.chat import chat_usage, upstream_chat_body
 from gatewayz.relay.core import Answer, Exchange, Relay, StreamCodec
-from gatewayz.relay.translated import PassthroughCodec, chat_chunk, chunk_text_chars, sse
-from gatewayz.routing.options import ROUTING_FIELDS, without_routing_fields
+from gatewayz.relay.translated import PassthroughCodec, plan_body, sse
+from gatewayz.routing.options import without_routing_fields
 
 
 def _error_event(message: str) -> bytes:
@@ -61,8 +61,8 @@ class _FromChat:
         self.text_chars = 0
 
     def convert(self, event: Event) -> list[bytes]:
-        chunk = chat_chunk(event[1])
-        self.text_chars += chunk_text_chars(chunk)
+        chunk = openai_chat.decode_chunk(event[1])
+        self.text_chars += openai_chat.delta_text_chars(chunk)
         reported = from_openai(chunk.get("usage"))
         if reported is not None:
             self.usage = reported
@@ -73,13 +73,6 @@ class _FromChat:
 
     def error(self, error: UpstreamError) -> bytes:
         return _error_event(error.message)
-
-
-def plan_body(body: dict[str, Any]) -> dict[str, Any]:
-    """What routing and holds need from a Messages request."""
-    plan = {"model": body["model"], "max_tokens": body.get("max_tokens")}
-    plan.update({f: body[f] for f in ROUTING_FIELDS if f in body})
-    return plan
 
 
 def messages_exchange(relay: Relay, body: dict[str, Any], body_size: int) -> Exchange:
@@ -113,7 +106,7 @@ def messages_exchange(relay: Relay, body: dict[str, Any], body_size: int) -> Exc
 
     return Exchange(
         api="messages",
-        body=plan_body(body),
+        body=plan_body(body, "max_tokens"),
         body_size=body_size,
         stream=stream,
         call=call,

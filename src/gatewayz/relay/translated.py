@@ -6,9 +6,9 @@ from typing import Any
 
 import orjson
 
-from gatewayz.protocols.openai_chat import UpstreamStreamError
 from gatewayz.protocols.usage import Usage
 from gatewayz.providers.sse import Event
+from gatewayz.routing.options import ROUTING_FIELDS
 
 
 def sse(name: str, data: Any) -> bytes:
@@ -52,22 +52,8 @@ class PassthroughCodec:
         return self._error_event(error.message)
 
 
-def chat_chunk(data: bytes) -> dict[str, Any]:
-    """An OpenAI chat chunk from the relay's upstream, or UpstreamStreamError/ValueError."""
-    chunk = orjson.loads(data)
-    if not isinstance(chunk, dict):
-        raise ValueError("stream chunk is not a JSON object")
-    if "error" in chunk:
-        error = chunk["error"]
-        message = error.get("message") if isinstance(error, dict) else None
-        raise UpstreamStreamError(str(message or error))
-    return chunk
-
-
-def chunk_text_chars(chunk: dict[str, Any]) -> int:
-    text = 0
-    for choice in chunk.get("choices") or ():
-        delta = choice.get("delta") if isinstance(choice, dict) else None
-        if isinstance(delta, dict) and isinstance(delta.get("content"), str):
-            text += len(delta["content"])
-    return text
+def plan_body(body: dict[str, Any], output_limit_field: str) -> dict[str, Any]:
+    """What routing and credit holds need from a request in another API's format."""
+    plan = {"model": body["model"], "max_tokens": body.get(output_limit_field)}
+    plan.update({field: body[field] for field in ROUTING_FIELDS if field in body})
+    return plan
