@@ -58,6 +58,7 @@ async def test_log_lines_are_json_with_request_ids_and_no_key_or_prompt(
         refused = await call(base_url, key + "x")
     assert answer.status_code == 200 and refused.status_code == 401
     logging.getLogger("tests").warning("upstream said: Authorization: Bearer %s", key)
+    logging.getLogger("tests").warning("sent", extra={"sent": {"headers": [f"Bearer {key}"]}})
     try:
         raise RuntimeError(f"failed with {key}")
     except RuntimeError:
@@ -81,8 +82,9 @@ async def test_log_lines_are_json_with_request_ids_and_no_key_or_prompt(
     assert unknown["status"] == 401 and unknown["key_id"] is None
     masked = [line for line in lines if line["logger"] == "tests"]
     assert masked[0]["message"] == "upstream said: Authorization: Bearer ***"
-    assert masked[1]["message"] == "it failed"
-    assert "RuntimeError: failed with gw_live_***" in masked[1]["exception"]
+    assert masked[1]["sent"] == {"headers": ["Bearer ***"]}
+    assert masked[2]["message"] == "it failed"
+    assert "RuntimeError: failed with gw_live_***" in masked[2]["exception"]
 
 
 async def test_prompt_logging_when_the_operator_turns_it_on(

@@ -1,21 +1,21 @@
 """Structured JSON logs on stderr, one object a line, written by a background thread.
 
 Logging on the request path only queues the record (with the request id and trace id of
-the request it belongs to); a listener thread redacts anything that looks like a key,
-formats and writes it.
+the request it belongs to); a writer thread redacts anything that looks like a key,
+formats the records and writes them in batches.
 """
 
 import logging
-import queue
 import sys
-from datetime import UTC, datetime
-from logging.handlers import QueueHandler, QueueListener
+import threading
+import time
+from queue import Empty, SimpleQueue
 from typing import Any, TextIO
 
 import orjson
 
 from gatewayz.telemetry.context import current
-from gatewayz.telemetry.redact import redact, redact_all
+from gatewayz.telemetry.redact import might_hold_secret, redact, redact_all
 
 _STANDARD = frozenset(vars(logging.makeLogRecord({}))) | {"message", "asctime", "taskName"}
 # Libraries whose debug output is every statement with its parameters (key hashes included).
@@ -26,19 +26,31 @@ class JsonFormatter(logging.Formatter):
     """One JSON object per line: time, level, logger, message, request and trace ids, the
     record's extra fields, and the exception if any."""
 
+    _second: tuple[int, str] = (-1, "")
+
     def format(self, record: logging.LogRecord) -> str:
         entry: dict[str, Any] = {
-            "time": datetime.fromtimestamp(record.created, UTC).isoformat(timespec="milliseconds"),
+            "time": self._time(record.created),
             "level": record.levelname.lower(),
             "logger": record.name,
             "message": record.getMessage(),
         }
-        entry.update((k, v) for k, v in vars(record).items() if k not in _STANDARD)
+        fields = vars(record)
+        entry.update((name, fields[name]) for name in fields.keys() - _STANDARD)
         if record.exc_info:
             entry["exception"] = self.formatException(record.exc_info)
         elif record.exc_text:
             entry["exception"] = record.exc_text
         return orjson.dumps(entry, default=str).decode()
+
+    def _time(self, created: float) -> str:
+        """ISO 8601 UTC with milliseconds; the part up to the second is made once a second."""
+        second, stamp = self._second
+        if int(created) != second:
+            second = int(created)
+            stamp = time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(second))
+            self._second = (second, stamp)
+        return f"{stamp}.{int((created - second) * 1000):03d}Z"
 
 
 class RedactSecrets(logging.Filter):
@@ -46,14 +58,21 @@ class RedactSecrets(logging.Filter):
     exception and the extra fields of every record it passes."""
 
     def filter(self, record: logging.LogRecord) -> bool:
-        record.msg, record.args = redact(record.getMessage()), None
+        record.msg, record.args = record.getMessage(), None
         if record.exc_info:
             record.exc_text = logging.Formatter().formatException(record.exc_info)
             record.exc_info = None
+        fields = vars(record)
+        extras = fields.keys() - _STANDARD
+        values = [fields[name] for name in extras]
+        texts = [record.msg, record.exc_text or "", *(v for v in values if isinstance(v, str))]
+        plain = all(isinstance(v, str | int | float | None) for v in values)
+        if plain and not might_hold_secret(" ".join(texts)):
+            return True
+        record.msg = redact(record.msg)
         if record.exc_text:
             record.exc_text = redact(record.exc_text)
-        fields = vars(record)
-        for name in fields.keys() - _STANDARD:
+        for name in extras:
             fields[name] = redact_all(fields[name])
         return True
 
@@ -68,38 +87,67 @@ def _add_request_fields(record: logging.LogRecord) -> bool:
     return True
 
 
-class BackgroundHandler(QueueHandler):
-    """Queues records for a thread that redacts, formats and writes them to `stream`; once
-    drained (at shutdown) it writes each record at once instead."""
+class BackgroundHandler(logging.Handler):
+    """Redacts and formats each record, and queues the line for a thread that writes all
+    that gathered within `interval` seconds at once; once drained (at shutdown) each line
+    is written as it comes instead."""
 
-    def __init__(self, stream: TextIO) -> None:
-        super().__init__(queue.SimpleQueue())
+    def __init__(self, stream: TextIO, interval: float = 0.02) -> None:
+        super().__init__()
         self.addFilter(_add_request_fields)
-        self._output = logging.StreamHandler(stream)
-        self._output.addFilter(RedactSecrets())
-        self._output.setFormatter(JsonFormatter())
-        self._listener: QueueListener | None = QueueListener(self.queue, self._output)
-        self._listener.start()
-
-    def prepare(self, record: logging.LogRecord) -> logging.LogRecord:
-        """The record as it is: the listener thread formats it."""
-        return record
+        self.addFilter(RedactSecrets())
+        self.setFormatter(JsonFormatter())
+        self._stream = stream
+        self._interval = interval
+        self._queue: SimpleQueue[str | None] = SimpleQueue()
+        self._thread: threading.Thread | None = threading.Thread(
+            target=self._write_forever, name="gatewayz-logs", daemon=True
+        )
+        self._thread.start()
 
     def emit(self, record: logging.LogRecord) -> None:
-        if self._listener is None:
-            self._output.handle(record)
+        try:
+            line = self.format(record) + "\n"
+        except Exception:
+            self.handleError(record)
+            return
+        if self._thread is None:
+            self._write([line])
         else:
-            super().emit(record)
+            self._queue.put(line)
 
     def drain(self) -> None:
-        """Write what is queued, stop the thread, and write later records at once."""
-        if self._listener is not None:
-            self._listener.stop()
-            self._listener = None
+        """Write what is queued, stop the thread, and write later lines at once."""
+        if self._thread is not None:
+            self._queue.put(None)
+            self._thread.join()
+            self._thread = None
 
     def close(self) -> None:
         self.drain()
         super().close()
+
+    def _write_forever(self) -> None:
+        while True:
+            first = self._queue.get()
+            time.sleep(self._interval)  # let the lines of the next moment gather
+            batch = [first]
+            while True:
+                try:
+                    batch.append(self._queue.get_nowait())
+                except Empty:
+                    break
+            lines = [line for line in batch if line is not None]
+            self._write(lines)
+            if len(lines) < len(batch):
+                return
+
+    def _write(self, lines: list[str]) -> None:
+        try:
+            self._stream.write("".join(lines))
+            self._stream.flush()
+        except Exception:
+            self.handleError(logging.makeLogRecord({"msg": "cannot write the log"}))
 
 
 def drain_logs() -> None:
@@ -121,5 +169,7 @@ def configure_logging(level: str, stream: TextIO | None = None) -> None:
             handler.close()
     root.handlers[:] = [BackgroundHandler(stream or sys.stderr)]
     root.setLevel(level.upper())
+    # The lines show no thread or process names: spare every record looking them up.
+    logging.logThreads = logging.logProcesses = logging.logMultiprocessing = False
     for name in _CHATTY:
         logging.getLogger(name).setLevel(max(logging.INFO, root.level))

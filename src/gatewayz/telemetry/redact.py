@@ -25,20 +25,26 @@ _SECRETS = re.compile(
 _REPLACEMENT = r"\g<keep>" + MASK
 
 
+def might_hold_secret(text: str) -> bool:
+    """False when `text` surely holds nothing `redact` would mask (a quick test)."""
+    lowered = text.lower()
+    return any(trigger in lowered for trigger in _TRIGGERS)
+
+
 def redact(text: str) -> str:
     """`text` with every key-like value replaced by its kind and `***`."""
-    lowered = text.lower()
-    if not any(trigger in lowered for trigger in _TRIGGERS):
-        return text
-    return _SECRETS.sub(_REPLACEMENT, text)
+    return _SECRETS.sub(_REPLACEMENT, text) if might_hold_secret(text) else text
 
 
 def redact_all(value: Any) -> Any:
-    """`value` with `redact` applied to every string in it, through dicts, lists and tuples."""
+    """`value` with `redact` applied to every string in it, through dicts, lists and tuples;
+    numbers and None as they are, any other object as its redacted `str`."""
     if isinstance(value, str):
         return redact(value)
     if isinstance(value, dict):
         return {key: redact_all(item) for key, item in value.items()}
     if isinstance(value, list | tuple):
         return type(value)(redact_all(item) for item in value)
-    return value
+    if value is None or isinstance(value, int | float):
+        return value
+    return redact(str(value))
