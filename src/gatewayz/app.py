@@ -65,7 +65,9 @@ def create_app(
     """
     settings = settings or load_settings()
     dsn = settings.sentry_dsn.get_secret_value() if settings.sentry_dsn else None
-    telemetry = Telemetry(settings.environ, settings.otlp_endpoint, dsn, span_exporter)
+    telemetry = Telemetry(
+        settings.environ, settings.access_log, settings.otlp_endpoint, dsn, span_exporter
+    )
     providers = enabled_providers(settings.providers, settings.environ)
     catalog = Catalog(providers, load_bundled())
     routing = settings.routing

@@ -42,6 +42,7 @@ class Settings(BaseSettings):
     workers: int = Field(default=1, ge=1)
     log_level: Literal["debug", "info", "warning", "error"] = "info"
     log_prompts: bool = False
+    access_log: bool = True
     otlp_endpoint: str | None = None
     sentry_dsn: SecretStr | None = None
     auto_migrate: bool = True

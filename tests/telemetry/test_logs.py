@@ -126,3 +126,16 @@ async def test_prompt_logging_when_the_operator_turns_it_on(
 )
 def test_key_like_values_are_masked(text: str, expected: str) -> None:
     assert redact(text) == expected
+
+
+async def test_access_lines_can_be_turned_off(
+    database_url: str, engine: AsyncEngine, upstream: FakeOpenAIUpstream, log_lines: Lines
+) -> None:
+    _, key = await add_funded_user(engine, "quiet@example.com", "10")
+    settings = gateway_settings(database_url, upstream, access_log=False)
+    async with serve(settings) as (base_url, _):
+        assert (await call(base_url, key)).status_code == 200
+        logging.getLogger("tests").warning("still logging")
+    lines = log_lines()
+    assert [line["message"] for line in lines if line["logger"] == "tests"] == ["still logging"]
+    assert not [line for line in lines if line["logger"] == "gatewayz.access"]

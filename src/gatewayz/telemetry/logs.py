@@ -1,8 +1,8 @@
-"""Structured JSON logs on stderr, one object a line, written by a background thread.
+"""Structured JSON logs on stderr, one object a line.
 
-Logging on the request path only queues the record (with the request id and trace id of
-the request it belongs to); a writer thread redacts anything that looks like a key,
-formats the records and writes them in batches.
+Each record is stamped with the request id and trace id of the request it belongs to,
+masked of anything that looks like a key, and formatted where it is logged; a writer
+thread writes the lines in batches, so logging never waits on the output.
 """
 
 import logging
@@ -118,10 +118,10 @@ class BackgroundHandler(logging.Handler):
 
     def drain(self) -> None:
         """Write what is queued, stop the thread, and write later lines at once."""
-        if self._thread is not None:
+        thread, self._thread = self._thread, None
+        if thread is not None:
             self._queue.put(None)
-            self._thread.join()
-            self._thread = None
+            thread.join()
 
     def close(self) -> None:
         self.drain()

@@ -10,15 +10,16 @@ from gatewayz.telemetry import tracing
 from gatewayz.telemetry.context import RequestContext, enter, leave
 from gatewayz.telemetry.metrics import Metrics
 
-access_log = logging.getLogger("gatewayz.access")
+access_logger = logging.getLogger("gatewayz.access")
 
 
 class RequestObserver:
     """Opens a request's context when it arrives and reports on it when it is answered."""
 
-    def __init__(self, metrics: Metrics, tracer: Tracer | None) -> None:
+    def __init__(self, metrics: Metrics, tracer: Tracer | None, access_log: bool) -> None:
         self._metrics = metrics
         self._tracer = tracer
+        self._access_log = access_log
 
     def start(self, scope: Scope, request_id: str) -> RequestContext:
         """The new request's context, made current (with its span, if tracing)."""
@@ -33,8 +34,8 @@ class RequestObserver:
         seconds = perf_counter() - context.started
         route = getattr(scope.get("route"), "path", None) or "unmatched"
         self._metrics.observe_request(route, context, seconds)
-        if access_log.isEnabledFor(logging.INFO):
-            access_log.info(
+        if self._access_log and access_logger.isEnabledFor(logging.INFO):
+            access_logger.info(
                 "%s %s %d",
                 scope["method"],
                 scope["path"],

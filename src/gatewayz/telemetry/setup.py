@@ -15,12 +15,13 @@ from gatewayz.telemetry.sentry import init_sentry
 
 
 class Telemetry:
-    """Metrics always; traces when `otlp_endpoint` (or a test's `span_exporter`) is given;
-    Sentry when `sentry_dsn` is given."""
+    """Metrics always; an access-log line per request if `access_log`; traces when
+    `otlp_endpoint` (or a test's `span_exporter`) is given; Sentry when `sentry_dsn` is."""
 
     def __init__(
         self,
         environ: Mapping[str, str],
+        access_log: bool,
         otlp_endpoint: str | None,
         sentry_dsn: str | None,
         span_exporter: SpanExporter | None = None,
@@ -30,7 +31,7 @@ class Telemetry:
             otlp_endpoint, span_exporter
         )
         self._tracer = self.tracer_provider.get_tracer("gatewayz") if self.tracer_provider else None
-        self.observer = RequestObserver(self.metrics, self._tracer)
+        self.observer = RequestObserver(self.metrics, self._tracer, access_log)
         init_sentry(sentry_dsn)
 
     def watch(self, engine: AsyncEngine) -> None:
