@@ -70,17 +70,6 @@ async def test_with_no_cache_a_revocation_applies_at_once(engine: AsyncEngine) -
         await auth.authenticate(key)
 
 
-async def test_forget_user_drops_cached_keys_at_once(engine: AsyncEngine) -> None:
-    user_id, key = await _user_with_key(engine)
-    auth = Authenticator(engine, SECRET, cache_seconds=60)
-    await auth.authenticate(key)
-    [info] = await accounts.list_keys(engine, user_id)
-    await accounts.revoke_key(engine, user_id, info.id)
-    auth.forget_user(user_id)
-    with pytest.raises(AuthenticationFailed):
-        await auth.authenticate(key)
-
-
 async def test_revoking_twice_or_another_users_key_is_an_error(engine: AsyncEngine) -> None:
     user_id, _ = await _user_with_key(engine)
     other = await accounts.create_user(engine, "other@example.com")

@@ -11,7 +11,7 @@ from gatewayz.errors import InvalidRequest
 from gatewayz.protocols.openai_chat import (
     UpstreamStreamError,
     parse_request,
-    stream_event,
+    read_stream_event,
     upstream_request,
 )
 from gatewayz.protocols.usage import Usage
@@ -197,7 +197,14 @@ def test_upstream_request_changes_only_model_and_stream_options(
         assert out.get("stream_options") == before.get("stream_options")
 
 
-# --- stream_event ----------------------------------------------------------------
+# --- read_stream_event -----------------------------------------------------------
+
+
+def stream_event(data: bytes, client_wants_usage: bool) -> tuple[bytes | None, Usage | None]:
+    """What read_stream_event forwards and the usage it reads."""
+    forwarded, usage, _ = read_stream_event(data, client_wants_usage)
+    return forwarded, usage
+
 
 CONTENT = {
     "id": "c1",

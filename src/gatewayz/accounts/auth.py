@@ -76,11 +76,6 @@ class Authenticator:
             self._cache.clear()
         self._cache[digest] = (done.result(), time.monotonic() + self._ttl)
 
-    def forget_user(self, user_id: int) -> None:
-        """Drop cached keys of a user (after a revocation in this process)."""
-        for digest in [d for d, (p, _) in self._cache.items() if p.user_id == user_id]:
-            del self._cache[digest]
-
     async def _lookup(self, digest: str) -> Principal | None:
         query = (
             select(api_keys.c.user_id, api_keys.c.id, users.c.email, users.c.is_admin)

@@ -63,18 +63,6 @@ class UpstreamStreamError(Exception):
         self.message = message
 
 
-def stream_event(data: bytes, client_wants_usage: bool) -> tuple[bytes | None, Usage | None]:
-    """One upstream chunk: what to forward (None to drop) and the usage it reports.
-
-    The gateway always asks the upstream for usage; a usage-only chunk is dropped again
-    when the client did not ask for it, and usage riding on a content chunk is removed.
-    Raises ValueError for a chunk that is not a JSON object, UpstreamStreamError for an
-    error event.
-    """
-    out, usage, _ = read_stream_event(data, client_wants_usage)
-    return out, usage
-
-
 def decode_chunk(data: bytes) -> dict[str, Any]:
     """A chat.completion.chunk; ValueError if it is not one, UpstreamStreamError for an
     error event."""
@@ -102,8 +90,14 @@ def delta_text_chars(chunk: dict[str, Any]) -> int:
 def read_stream_event(
     data: bytes, client_wants_usage: bool
 ) -> tuple[bytes | None, Usage | None, int]:
-    """`stream_event`, plus the characters of answer text in the chunk (its deltas' content),
-    from which usage is estimated when the upstream never reports it."""
+    """One upstream chunk: what to forward (None to drop), the usage it reports, and the
+    characters of answer text in it (for an estimate when usage never comes).
+
+    The gateway always asks the upstream for usage; a usage-only chunk is dropped again
+    when the client did not ask for it, and usage riding on a content chunk is removed.
+    Raises ValueError for a chunk that is not a JSON object, UpstreamStreamError for an
+    error event.
+    """
     chunk = decode_chunk(data)
     usage = from_openai(chunk.get("usage"))
     choices = chunk.get("choices")
