@@ -9,7 +9,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from gatewayz.accounts.keys import hash_key
-from gatewayz.errors import AuthenticationFailed, PermissionDenied
+from gatewayz.errors import AuthenticationFailed
 from gatewayz.store.tables import api_keys, users
 from gatewayz.telemetry.context import note_key
 
@@ -103,12 +103,4 @@ async def current_principal(request: Request) -> Principal:
         presented_key(request)
     )
     note_key(principal.key_id)
-    return principal
-
-
-async def require_admin(request: Request) -> Principal:
-    """FastAPI dependency: the caller, who must be an administrator (403 otherwise)."""
-    principal = await current_principal(request)
-    if not principal.is_admin:
-        raise PermissionDenied("This endpoint needs an administrator's key.")
     return principal

@@ -4,10 +4,12 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Request
 
-from gatewayz.accounts.auth import Principal, require_admin
+from gatewayz.accounts.auth import Principal
+from gatewayz.accounts.permissions import require_permission
 from gatewayz.errors import NotFound
 
 router = APIRouter(tags=["monitoring"])
+_monitoring = require_permission("monitoring:read")
 
 
 def _summaries(request: Request) -> list[dict[str, Any]]:
@@ -17,7 +19,7 @@ def _summaries(request: Request) -> list[dict[str, Any]]:
 
 @router.get("/api/monitoring/health")
 async def all_providers(
-    request: Request, _admin: Annotated[Principal, Depends(require_admin)]
+    request: Request, _admin: Annotated[Principal, Depends(_monitoring)]
 ) -> dict[str, Any]:
     """Every enabled provider: state, error rate, latency p50/p95, last error, circuits."""
     return {"providers": _summaries(request)}
@@ -25,7 +27,7 @@ async def all_providers(
 
 @router.get("/api/monitoring/health/{provider}")
 async def one_provider(
-    provider: str, request: Request, _admin: Annotated[Principal, Depends(require_admin)]
+    provider: str, request: Request, _admin: Annotated[Principal, Depends(_monitoring)]
 ) -> dict[str, Any]:
     if provider not in request.app.state.catalog.providers:
         raise NotFound(f"No enabled provider named '{provider}'.", param="provider")
