@@ -89,8 +89,8 @@ async def test_users_keys_and_credits(tmp_path: Path) -> None:
     created = home.ok("users", "create", "Ops@Example.com", "--credits", "5", "--admin")
     assert created.stdout == ""
     assert "ops@example.com" in created.stderr
-    assert home.query("SELECT email, is_admin, balance_units FROM users") == [
-        ("ops@example.com", 1, 5 * CREDIT)
+    assert home.query("SELECT email, role, balance_units FROM users") == [
+        ("ops@example.com", "admin", 5 * CREDIT)
     ]
 
     first = home.ok("keys", "create", "ops@example.com", "--name", "ci")

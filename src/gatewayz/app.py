@@ -11,6 +11,7 @@ from fastapi import FastAPI
 from opentelemetry.sdk.trace.export import SpanExporter
 
 from gatewayz import __version__
+from gatewayz.accounts import audit
 from gatewayz.accounts.auth import Authenticator
 from gatewayz.api import (
     chat,
@@ -32,6 +33,8 @@ from gatewayz.billing.holds import CreditHolds
 from gatewayz.errors import install_handlers
 from gatewayz.limits.failover import FailoverStore
 from gatewayz.limits.limiter import Limiter
+from gatewayz.notify.mail import ConsoleMailer
+from gatewayz.notify.notices import Notifier
 from gatewayz.providers.anthropic import AnthropicAdapter
 from gatewayz.providers.bundled import load_bundled
 from gatewayz.providers.catalog import Catalog
@@ -87,7 +90,11 @@ def create_app(
         )
         writer = BatchWriter(
             engine,
-            [("settlements", ledger.settle), ("request_logs", request_log.write)],
+            [
+                ("settlements", ledger.settle),
+                ("request_logs", request_log.write),
+                (audit.SINK, audit.write),
+            ],
             interval=settings.log_flush_seconds,
             max_batch=settings.log_batch_size,
         )
@@ -113,6 +120,7 @@ def create_app(
             engine, server_secret(settings), settings.auth_cache_seconds
         )
         app.state.health = board
+        app.state.notifier = Notifier(engine, ConsoleMailer())
         app.state.holds = holds
         app.state.relay = Relay(
             Planner(catalog, board, routing),
@@ -149,6 +157,7 @@ def create_app(
                 if task is not None:
                     task.cancel()
                     await asyncio.gather(task, return_exceptions=True)
+            await app.state.notifier.close()
             await limiter.stop()
             await holds.stop()
             await writer.stop()

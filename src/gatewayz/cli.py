@@ -17,6 +17,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
 from sqlalchemy import select
 
 from gatewayz.accounts import users as accounts
+from gatewayz.accounts.roles import ADMIN_ROLE, USER_ROLE
 from gatewayz.billing import ledger
 from gatewayz.billing.money import credits_to_units, format_credits
 from gatewayz.limits import overrides
@@ -139,7 +140,7 @@ async def _bootstrap_admin(engine: Any, settings: Settings) -> None:
     """On the first start, create the admin user with a key and print the key once."""
     if await accounts.count_users(engine):
         return
-    user = await accounts.create_user(engine, settings.bootstrap_admin_email, is_admin=True)
+    user = await accounts.create_user(engine, settings.bootstrap_admin_email, role=ADMIN_ROLE)
     if settings.bootstrap_admin_credits:
         await ledger.change_credits(
             engine,
@@ -178,7 +179,7 @@ def users_create(
     settings = _settings(config)
 
     async def work(engine: Any) -> None:
-        user = await accounts.create_user(engine, email, is_admin=admin)
+        user = await accounts.create_user(engine, email, role=ADMIN_ROLE if admin else USER_ROLE)
         if amount:
             await ledger.change_credits(
                 engine,

@@ -7,13 +7,16 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from gatewayz.accounts import users as accounts
 from gatewayz.accounts.auth import Authenticator, Principal
+from gatewayz.accounts.roles import BUILTIN_ROLES
 from gatewayz.errors import AuthenticationFailed
 
 SECRET = b"server-secret"
 
 
 async def _user_with_key(engine: AsyncEngine, admin: bool = False) -> tuple[int, str]:
-    user = await accounts.create_user(engine, "caller@example.com", is_admin=admin)
+    user = await accounts.create_user(
+        engine, "caller@example.com", role="admin" if admin else "user"
+    )
     return user.id, await accounts.create_key(engine, SECRET, user.id, "k")
 
 
@@ -21,7 +24,9 @@ async def test_a_valid_key_identifies_its_user(engine: AsyncEngine) -> None:
     user_id, key = await _user_with_key(engine, admin=True)
     [info] = await accounts.list_keys(engine, user_id)
     principal = await Authenticator(engine, SECRET, 10).authenticate(key)
-    assert principal == Principal(user_id, info.id, "caller@example.com", True)
+    assert principal == Principal(
+        user_id, info.id, "caller@example.com", "admin", BUILTIN_ROLES["admin"]
+    )
 
 
 @pytest.mark.parametrize("key", [None, ""])

@@ -44,7 +44,7 @@ class Monitor:
 async def monitor(
     database_url: str, engine: AsyncEngine, upstream: FakeOpenAIUpstream
 ) -> AsyncIterator[Monitor]:
-    admin = await accounts.create_user(engine, "ops@example.com", is_admin=True)
+    admin = await accounts.create_user(engine, "ops@example.com", role="admin")
     admin_key = await accounts.create_key(engine, SECRET.encode(), admin.id, "ops")
     user = await accounts.create_user(engine, "dev@example.com")
     user_key = await accounts.create_key(engine, SECRET.encode(), user.id, "dev")

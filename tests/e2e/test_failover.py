@@ -159,7 +159,7 @@ async def test_breaker_opens_skips_the_provider_and_health_shows_it(
         assert raw.headers["x-gatewayz-attempts"] == "1"
         assert sum(r.json["model"] == "fake-error-500" for r in upstream.requests) == bad_calls
 
-        admin = await accounts.create_user(engine, "ops@example.com", is_admin=True)
+        admin = await accounts.create_user(engine, "ops@example.com", role="admin")
         admin_key = await accounts.create_key(engine, SECRET.encode(), admin.id, "ops")
         async with httpx.AsyncClient(base_url=base_url) as http:
             health = (

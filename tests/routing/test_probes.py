@@ -34,7 +34,7 @@ async def test_probe_records_success_and_failures(upstream: FakeOpenAIUpstream) 
 async def test_gateway_probes_on_a_schedule(
     database_url: str, engine: AsyncEngine, upstream: FakeOpenAIUpstream
 ) -> None:
-    admin = await accounts.create_user(engine, "ops@example.com", is_admin=True)
+    admin = await accounts.create_user(engine, "ops@example.com", role="admin")
     key = await accounts.create_key(engine, SECRET.encode(), admin.id, "ops")
     settings = gateway_settings(database_url, upstream, routing={"probe_interval_seconds": 0.05})
     async with serve(settings) as (base_url, _state):

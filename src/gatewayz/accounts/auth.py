@@ -8,9 +8,11 @@ from fastapi import Request
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from gatewayz.accounts.key_policy import UNRESTRICTED, KeyPolicy
 from gatewayz.accounts.keys import hash_key
+from gatewayz.accounts.roles import ADMIN_ROLE, role_permissions
 from gatewayz.errors import AuthenticationFailed
-from gatewayz.store.tables import api_keys, users
+from gatewayz.store.tables import api_keys, roles, users
 from gatewayz.telemetry.context import note_key
 
 _MAX_CACHED = 100_000
@@ -23,7 +25,13 @@ class Principal:
     user_id: int
     key_id: int
     email: str
-    is_admin: bool
+    role: str
+    permissions: frozenset[str] = frozenset()
+    policy: KeyPolicy = UNRESTRICTED
+
+    @property
+    def is_admin(self) -> bool:
+        return self.role == ADMIN_ROLE
 
 
 class Authenticator:
@@ -78,13 +86,36 @@ class Authenticator:
 
     async def _lookup(self, digest: str) -> Principal | None:
         query = (
-            select(api_keys.c.user_id, api_keys.c.id, users.c.email, users.c.is_admin)
+            select(
+                api_keys.c.user_id,
+                api_keys.c.id,
+                users.c.email,
+                users.c.role,
+                roles.c.permissions,
+                api_keys.c.environment,
+                api_keys.c.scopes,
+                api_keys.c.expires_at,
+                api_keys.c.ip_allowlist,
+                api_keys.c.referrers,
+                api_keys.c.spend_limit_units,
+            )
             .join(users, users.c.id == api_keys.c.user_id)
+            .outerjoin(roles, roles.c.name == users.c.role)
             .where(api_keys.c.key_hash == digest, api_keys.c.revoked_at.is_(None))
         )
         async with self._engine.connect() as conn:
             row = (await conn.execute(query)).first()
-        return None if row is None else Principal(*row)
+        if row is None:
+            return None
+        user_id, key_id, email, role, stored_permissions, *policy = row
+        return Principal(
+            user_id,
+            key_id,
+            email,
+            role,
+            role_permissions(role, stored_permissions),
+            KeyPolicy.from_row(*policy),
+        )
 
 
 def presented_key(request: Request) -> str | None:

@@ -1,22 +1,16 @@
-"""Permissions: what a principal may do. Today every permission belongs to administrators.
-
-Endpoints depend on `require_permission("name")`, never on the admin flag, so that a roles
-table can later grant permissions to other users by changing `has_permission` alone.
-"""
+"""Permissions: admin endpoints depend on `require_permission("name")`, never on a role name."""
 
 from collections.abc import Awaitable, Callable
 
 from fastapi import Request
 
 from gatewayz.accounts.auth import Principal, current_principal
+from gatewayz.accounts.roles import PERMISSIONS
 from gatewayz.errors import PermissionDenied
-
-PERMISSIONS = frozenset({"monitoring:read"})
 
 
 def has_permission(principal: Principal, permission: str) -> bool:
-    """Whether `principal` holds `permission` (administrators hold them all)."""
-    return principal.is_admin
+    return permission in principal.permissions
 
 
 def require_permission(permission: str) -> Callable[[Request], Awaitable[Principal]]:
@@ -30,4 +24,5 @@ def require_permission(permission: str) -> Callable[[Request], Awaitable[Princip
             raise PermissionDenied(f"This endpoint needs the '{permission}' permission.")
         return principal
 
+    dependency.permission = permission  # type: ignore[attr-defined]
     return dependency

@@ -9,6 +9,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from gatewayz.accounts.keys import display_prefix, generate_key, hash_key
+from gatewayz.accounts.roles import USER_ROLE
 from gatewayz.store.tables import api_keys, users
 
 _EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
@@ -22,7 +23,7 @@ class AccountError(Exception):
 class User:
     id: int
     email: str
-    is_admin: bool
+    role: str
     balance_units: int
     reserved_units: int
 
@@ -45,25 +46,25 @@ def normalise_email(email: str) -> str:
     return email
 
 
-async def create_user(engine: AsyncEngine, email: str, *, is_admin: bool = False) -> User:
+async def create_user(engine: AsyncEngine, email: str, *, role: str = USER_ROLE) -> User:
     email = normalise_email(email)
     try:
         async with engine.begin() as conn:
             user_id = await conn.scalar(
                 users.insert()
-                .values(email=email, is_admin=is_admin, balance_units=0, reserved_units=0)
+                .values(email=email, role=role, balance_units=0, reserved_units=0)
                 .returning(users.c.id)
             )
     except IntegrityError as exc:
         raise AccountError(f"a user with email {email} already exists") from exc
-    return User(user_id, email, is_admin, 0, 0)
+    return User(user_id, email, role, 0, 0)
 
 
 async def get_user(
     engine: AsyncEngine, *, email: str | None = None, user_id: int | None = None
 ) -> User:
     query = select(
-        users.c.id, users.c.email, users.c.is_admin, users.c.balance_units, users.c.reserved_units
+        users.c.id, users.c.email, users.c.role, users.c.balance_units, users.c.reserved_units
     )
     if email is not None:
         query = query.where(users.c.email == normalise_email(email))

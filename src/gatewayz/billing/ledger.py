@@ -146,38 +146,88 @@ async def change_credits(
     reason: str | None,
     idempotency_key: str,
 ) -> CreditChange:
-    """Add (or, negative, remove) credits exactly once per idempotency key."""
+    """Add (or, negative, remove) credits exactly once per idempotency key, in a transaction
+    of its own."""
     existing = await _find_change(engine, idempotency_key)
     if existing is not None:
         return existing
     try:
         async with engine.begin() as conn:
-            result = await conn.execute(
-                update(users)
-                .where(users.c.id == user_id, users.c.balance_units + amount_units >= 0)
-                .values(balance_units=users.c.balance_units + amount_units)
-                .returning(users.c.balance_units)
-            )
-            balance_after = result.scalar_one_or_none()
-            if balance_after is None:
-                found = await conn.scalar(select(users.c.id).where(users.c.id == user_id))
-                raise UnknownUser(user_id) if found is None else InsufficientBalance(user_id)
-            await conn.execute(
-                ledger.insert().values(
-                    user_id=user_id,
-                    amount_units=amount_units,
-                    balance_after_units=balance_after,
-                    kind=kind,
-                    reason=reason,
-                    idempotency_key=idempotency_key,
-                )
+            return await apply_change(
+                conn,
+                user_id,
+                amount_units,
+                kind=kind,
+                reason=reason,
+                idempotency_key=idempotency_key,
             )
     except IntegrityError:
         existing = await _find_change(engine, idempotency_key)
         if existing is None:
             raise
         return existing
+
+
+async def apply_change(
+    conn: AsyncConnection,
+    user_id: int,
+    amount_units: int,
+    *,
+    kind: str,
+    reason: str | None,
+    idempotency_key: str,
+    request_id: str | None = None,
+) -> CreditChange:
+    """Change the balance and write its ledger row in the caller's transaction.
+
+    A key already in the ledger returns that row and changes nothing. A concurrent
+    transaction writing the same key makes this one fail on the key's unique index
+    (IntegrityError), so the change is never applied twice; callers that may race retry
+    or treat that as "applied".
+    """
+    found = (
+        await conn.execute(
+            select(ledger.c.amount_units, ledger.c.balance_after_units).where(
+                ledger.c.idempotency_key == idempotency_key
+            )
+        )
+    ).first()
+    if found is not None:
+        return CreditChange(found[0], found[1], applied_now=False)
+    result = await conn.execute(
+        update(users)
+        .where(users.c.id == user_id, users.c.balance_units + amount_units >= 0)
+        .values(balance_units=users.c.balance_units + amount_units)
+        .returning(users.c.balance_units)
+    )
+    balance_after = result.scalar_one_or_none()
+    if balance_after is None:
+        known = await conn.scalar(select(users.c.id).where(users.c.id == user_id))
+        raise UnknownUser(user_id) if known is None else InsufficientBalance(user_id)
+    await conn.execute(
+        ledger.insert().values(
+            user_id=user_id,
+            amount_units=amount_units,
+            balance_after_units=balance_after,
+            kind=kind,
+            reason=reason,
+            idempotency_key=idempotency_key,
+            request_id=request_id,
+        )
+    )
     return CreditChange(amount_units, balance_after, applied_now=True)
+
+
+async def balance_units(conn: AsyncConnection, user_id: int, *, lock: bool = False) -> int:
+    """The user's settled balance, optionally locking the row until the transaction ends
+    (SQLite's write transactions are already exclusive)."""
+    query = select(users.c.balance_units).where(users.c.id == user_id)
+    if lock and conn.dialect.name != "sqlite":
+        query = query.with_for_update()
+    found = await conn.scalar(query)
+    if found is None:
+        raise UnknownUser(user_id)
+    return int(found)
 
 
 async def _find_change(engine: AsyncEngine, idempotency_key: str) -> CreditChange | None:

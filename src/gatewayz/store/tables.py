@@ -13,7 +13,10 @@ from sqlalchemy import (
     String,
     Table,
     Text,
+    UniqueConstraint,
+    false,
     func,
+    true,
 )
 
 metadata = MetaData(
@@ -31,9 +34,11 @@ users = Table(
     metadata,
     Column("id", Integer, primary_key=True),
     Column("email", String(320), nullable=False, unique=True),
-    Column("is_admin", Boolean, nullable=False, default=False),
+    Column("role", String(64), nullable=False, default="user", server_default="user"),
     Column("balance_units", BigInteger, nullable=False, default=0),
     Column("reserved_units", BigInteger, nullable=False, default=0),
+    Column("referral_code", String(32), nullable=True, unique=True),
+    Column("referred_by", Integer, ForeignKey("users.id", ondelete="SET NULL"), nullable=True),
     Column("created_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
     CheckConstraint("balance_units >= 0", name="balance_not_negative"),
     CheckConstraint("reserved_units >= 0", name="reserved_not_negative"),
@@ -47,9 +52,20 @@ api_keys = Table(
     Column("name", String(200), nullable=False),
     Column("display_prefix", String(32), nullable=False),
     Column("key_hash", String(64), nullable=False, unique=True),
+    Column("environment", String(8), nullable=False, default="live", server_default="live"),
+    Column("scopes", Text, nullable=True),
+    Column("expires_at", DateTime(timezone=True), nullable=True),
+    Column("ip_allowlist", Text, nullable=True),
+    Column("referrers", Text, nullable=True),
+    Column("spend_limit_units", BigInteger, nullable=True),
+    Column("spent_units", BigInteger, nullable=False, default=0, server_default="0"),
+    Column("reserved_units", BigInteger, nullable=False, default=0, server_default="0"),
+    Column("replaced_by", Integer, nullable=True),
     Column("created_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
     Column("revoked_at", DateTime(timezone=True), nullable=True),
     Index("ix_api_keys_user_id", "user_id"),
+    CheckConstraint("spent_units >= 0", name="spent_not_negative"),
+    CheckConstraint("reserved_units >= 0", name="key_reserved_not_negative"),
 )
 
 ledger = Table(
@@ -114,4 +130,184 @@ rate_limits = Table(
     Column("concurrency", Integer, nullable=True),
     Column("updated_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
     CheckConstraint("(user_id IS NULL) <> (key_id IS NULL)", name="one_subject"),
+)
+
+roles = Table(
+    "roles",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("name", String(64), nullable=False, unique=True),
+    Column("description", Text, nullable=True),
+    Column("permissions", Text, nullable=False),
+    Column("created_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+)
+
+provider_keys = Table(
+    "provider_keys",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("user_id", Integer, ForeignKey("users.id", ondelete="CASCADE"), nullable=False),
+    Column("provider", String(64), nullable=False),
+    Column("ciphertext", Text, nullable=False),
+    Column("hint", String(16), nullable=False),
+    Column("created_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+    Column("updated_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+    UniqueConstraint("user_id", "provider", name="uq_provider_keys_user_provider"),
+)
+
+plans = Table(
+    "plans",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("name", String(64), nullable=False, unique=True),
+    Column("description", Text, nullable=True),
+    Column("allowance_units", BigInteger, nullable=False),
+    Column("period_days", Integer, nullable=False),
+    Column("rpm", Integer, nullable=True),
+    Column("rpd", Integer, nullable=True),
+    Column("tpm", BigInteger, nullable=True),
+    Column("concurrency", Integer, nullable=True),
+    Column("models", Text, nullable=True),
+    Column("active", Boolean, nullable=False, default=True, server_default=true()),
+    Column("created_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+    CheckConstraint("allowance_units >= 0", name="allowance_not_negative"),
+    CheckConstraint("period_days >= 1", name="period_positive"),
+)
+
+subscriptions = Table(
+    "subscriptions",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("user_id", Integer, ForeignKey("users.id", ondelete="CASCADE"), nullable=False),
+    Column("plan_id", Integer, ForeignKey("plans.id"), nullable=False),
+    Column("status", String(16), nullable=False),
+    Column("period_start", DateTime(timezone=True), nullable=False),
+    Column("period_end", DateTime(timezone=True), nullable=False),
+    Column("next_plan_id", Integer, ForeignKey("plans.id"), nullable=True),
+    Column("cancel_at_period_end", Boolean, nullable=False, default=False, server_default=false()),
+    Column("created_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+    Column("updated_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+    UniqueConstraint("user_id", name="uq_subscriptions_user_id"),
+    Index("ix_subscriptions_period_end", "period_end"),
+)
+
+trials = Table(
+    "trials",
+    metadata,
+    Column("user_id", Integer, ForeignKey("users.id", ondelete="CASCADE"), primary_key=True),
+    Column("credits_units", BigInteger, nullable=False),
+    Column("started_at", DateTime(timezone=True), nullable=False),
+    Column("expires_at", DateTime(timezone=True), nullable=False),
+    Column("ended_at", DateTime(timezone=True), nullable=True),
+    Column("removed_units", BigInteger, nullable=True),
+    Index("ix_trials_expires_at", "expires_at"),
+)
+
+coupons = Table(
+    "coupons",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("code", String(64), nullable=False, unique=True),
+    Column("kind", String(16), nullable=False),
+    Column("credits_units", BigInteger, nullable=True),
+    Column("percent", Integer, nullable=True),
+    Column("expires_at", DateTime(timezone=True), nullable=True),
+    Column("max_redemptions", Integer, nullable=True),
+    Column("max_per_user", Integer, nullable=False, default=1, server_default="1"),
+    Column("redemptions", Integer, nullable=False, default=0, server_default="0"),
+    Column("created_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+    CheckConstraint("kind IN ('credits', 'bonus')", name="kind_known"),
+    CheckConstraint("redemptions >= 0", name="redemptions_not_negative"),
+)
+
+coupon_redemptions = Table(
+    "coupon_redemptions",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("coupon_id", Integer, ForeignKey("coupons.id", ondelete="CASCADE"), nullable=False),
+    Column("user_id", Integer, ForeignKey("users.id", ondelete="CASCADE"), nullable=False),
+    Column("payment_id", Integer, nullable=True),
+    Column("credits_units", BigInteger, nullable=False),
+    Column("created_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+    Index("ix_coupon_redemptions_coupon_user", "coupon_id", "user_id"),
+)
+
+payments = Table(
+    "payments",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("user_id", Integer, ForeignKey("users.id", ondelete="CASCADE"), nullable=False),
+    Column("checkout_session_id", String(255), nullable=False, unique=True),
+    Column("payment_intent_id", String(255), nullable=True, unique=True),
+    Column("amount_cents", Integer, nullable=False),
+    Column("currency", String(8), nullable=False),
+    Column("credits_units", BigInteger, nullable=False),
+    Column("coupon_id", Integer, ForeignKey("coupons.id"), nullable=True),
+    Column("status", String(24), nullable=False),
+    Column("refunded_cents", Integer, nullable=False, default=0, server_default="0"),
+    Column("created_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+    Column("updated_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+    Index("ix_payments_user_id", "user_id"),
+)
+
+stripe_events = Table(
+    "stripe_events",
+    metadata,
+    Column("id", String(255), primary_key=True),
+    Column("type", String(128), nullable=False),
+    Column("received_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+)
+
+chat_sessions = Table(
+    "chat_sessions",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("user_id", Integer, ForeignKey("users.id", ondelete="CASCADE"), nullable=False),
+    Column("title", String(300), nullable=True),
+    Column("model", String(300), nullable=True),
+    Column("created_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+    Column("updated_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+    Index("ix_chat_sessions_user_updated", "user_id", "updated_at"),
+)
+
+chat_messages = Table(
+    "chat_messages",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column(
+        "session_id", Integer, ForeignKey("chat_sessions.id", ondelete="CASCADE"), nullable=False
+    ),
+    Column("role", String(32), nullable=False),
+    Column("content", Text, nullable=False),
+    Column("request_id", String(64), nullable=True),
+    Column("created_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+    Index("ix_chat_messages_session_id", "session_id", "id"),
+)
+
+audit_logs = Table(
+    "audit_logs",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("event", String(64), nullable=False),
+    Column("actor_user_id", Integer, nullable=True),
+    Column("actor_key_id", Integer, nullable=True),
+    Column("target_type", String(32), nullable=True),
+    Column("target_id", String(64), nullable=True),
+    Column("source_ip", String(64), nullable=True),
+    Column("details", Text, nullable=True),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    Index("ix_audit_logs_created", "created_at"),
+    Index("ix_audit_logs_event_created", "event", "created_at"),
+    Index("ix_audit_logs_actor_created", "actor_user_id", "created_at"),
+)
+
+notifications = Table(
+    "notifications",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("user_id", Integer, ForeignKey("users.id", ondelete="CASCADE"), nullable=True),
+    Column("kind", String(32), nullable=False),
+    Column("dedupe_key", String(200), nullable=False, unique=True),
+    Column("recipient", String(320), nullable=False),
+    Column("sent_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
 )

@@ -1,0 +1,1 @@
+"""Notices to users by mail: the notices, and the mail backends that deliver them."""
