@@ -13,27 +13,49 @@ from opentelemetry.sdk.trace.export import SpanExporter
 from gatewayz import __version__
 from gatewayz.accounts import audit
 from gatewayz.accounts.auth import Authenticator
+from gatewayz.accounts.provider_keyring import ProviderKeyring
+from gatewayz.accounts.secret_box import SecretBox
 from gatewayz.api import (
+    admin_audit,
+    admin_credits,
+    admin_roles,
+    admin_usage,
+    admin_users,
     chat,
+    chat_sessions,
+    coupons,
     health,
     media,
     messages,
     models,
     monitoring,
     monitoring_stats,
+    payments,
+    plans,
+    provider_keys,
+    referrals,
     responses,
+    trials,
     user,
+    user_keys,
 )
 from gatewayz.api import metrics as metrics_api
 from gatewayz.api.address_limits import AddressLimitMiddleware
 from gatewayz.api.prompt_log import PromptLogMiddleware
 from gatewayz.api.request_id import RequestIdMiddleware
 from gatewayz.billing import ledger
+from gatewayz.billing.entitlements import Entitlements
 from gatewayz.billing.holds import CreditHolds
+from gatewayz.billing.key_spend import KeySpending
+from gatewayz.billing.money import credits_to_units
+from gatewayz.billing.payments import StripeCheckout
+from gatewayz.billing.renewals import BillingTasks
 from gatewayz.errors import install_handlers
+from gatewayz.history.turns import ChatHistory
 from gatewayz.limits.failover import FailoverStore
 from gatewayz.limits.limiter import Limiter
-from gatewayz.notify.mail import ConsoleMailer
+from gatewayz.notify.backends import build_mailer
+from gatewayz.notify.low_balance import LowBalanceWatcher
 from gatewayz.notify.notices import Notifier
 from gatewayz.providers.anthropic import AnthropicAdapter
 from gatewayz.providers.bundled import load_bundled
@@ -44,11 +66,12 @@ from gatewayz.providers.gemini import GeminiAdapter
 from gatewayz.providers.openai_compat import OpenAICompatAdapter
 from gatewayz.providers.table import enabled_providers
 from gatewayz.relay.core import Relay
+from gatewayz.relay.own_keys import OwnKeyRouting, keyless_catalog
 from gatewayz.routing.failover import Failover
 from gatewayz.routing.health import HealthBoard
 from gatewayz.routing.planner import Planner
 from gatewayz.routing.probes import probe_forever
-from gatewayz.settings import Settings, load_settings, server_secret
+from gatewayz.settings import Settings, load_settings, previous_server_secrets, server_secret
 from gatewayz.store import migrate
 from gatewayz.store.batch import BatchWriter
 from gatewayz.store.engine import create_engine
@@ -101,6 +124,7 @@ def create_app(
         writer.start()
         holds = CreditHolds(engine, writer, lease_factor=256)
         holds.start()
+        entitlements = Entitlements(engine, settings.trial, settings.plans.refresh_seconds)
         limits = settings.limits
         limiter = Limiter(
             limits,
@@ -108,7 +132,11 @@ def create_app(
                 settings.redis_url, limits.redis_timeout_seconds, limits.redis_retry_seconds
             ),
             engine,
+            entitlements.limits,
         )
+        entitlements.on_change(limiter.forget_windows)
+        entitlements.on_trial_ended(holds.give_back)
+        await entitlements.start()
         await limiter.start()
         app.state.limiter = limiter
         app.state.settings = settings
@@ -117,13 +145,41 @@ def create_app(
         app.state.catalog = catalog
         app.state.writer = writer
         app.state.authenticator = Authenticator(
-            engine, server_secret(settings), settings.auth_cache_seconds
+            engine,
+            server_secret(settings),
+            settings.auth_cache_seconds,
+            previous_server_secrets(settings),
         )
         app.state.health = board
-        app.state.notifier = Notifier(engine, ConsoleMailer())
+        app.state.notifier = Notifier(engine, build_mailer(settings.mail))
+        low_balance = LowBalanceWatcher(
+            engine,
+            app.state.notifier,
+            credits_to_units(settings.mail.low_balance_threshold),
+            settings.mail.low_balance_check_seconds,
+        )
+        low_balance.start()
+        app.state.secret_box = SecretBox(server_secret(settings), previous_server_secrets(settings))
+        keyring = ProviderKeyring(engine, app.state.secret_box, settings.byok.refresh_seconds)
+        await keyring.start()
+        app.state.provider_keyring = keyring
+        app.state.entitlements = entitlements
+        app.state.billing_tasks = BillingTasks(
+            engine,
+            app.state.notifier,
+            entitlements,
+            settings.trial,
+            settings.plans.renew_interval_seconds,
+        )
+        app.state.billing_tasks.start()
+        app.state.stripe_checkout = StripeCheckout(settings.stripe, settings.environ)
         app.state.holds = holds
+        app.state.chat_history = ChatHistory(engine)
+        key_spending = KeySpending(engine)
+        planner = Planner(catalog, board, routing)
+        keyless = keyless_catalog(settings.providers, settings.environ, providers, load_bundled())
         app.state.relay = Relay(
-            Planner(catalog, board, routing),
+            planner,
             Failover(board, routing),
             board,
             {
@@ -136,6 +192,11 @@ def create_app(
             holds,
             settings.default_max_output_tokens,
             limiter,
+            key_spending=key_spending,
+            entitlements=entitlements,
+            own_keys=OwnKeyRouting(
+                planner, Planner(keyless, board, routing), keyring, settings.byok.fee_percent
+            ),
         )
         refresher = CatalogRefresher(catalog, session, engine, settings.catalog_ttl_seconds)
         await refresher.load_stored()
@@ -157,9 +218,16 @@ def create_app(
                 if task is not None:
                     task.cancel()
                     await asyncio.gather(task, return_exceptions=True)
+            await app.state.billing_tasks.stop()
+            await entitlements.stop()
+            await low_balance.stop()
+            await keyring.stop()
             await app.state.notifier.close()
+            await app.state.stripe_checkout.close()
             await limiter.stop()
             await holds.stop()
+            await app.state.chat_history.drain()
+            await key_spending.stop()
             await writer.stop()
             await session.close()
             await engine.dispose()
@@ -172,10 +240,17 @@ def create_app(
         telemetry={"tracing": False, "metrics": False, "logs": False},
     )
     install_handlers(app)
-    for module in (chat, messages, responses, media, models, user, health, monitoring):
+    for module in (chat, messages, responses, media, models, user, user_keys, health, monitoring):
         app.include_router(module.router)
+    app.include_router(chat_sessions.router)
     app.include_router(monitoring_stats.router)
     app.include_router(metrics_api.router)
+    for module in (plans, trials):
+        app.include_router(module.router)
+    for module in (admin_users, admin_roles, admin_credits, admin_usage, admin_audit):
+        app.include_router(module.router)
+    for module in (payments, coupons, referrals, provider_keys):
+        app.include_router(module.router)
     address = settings.limits.address
     if address.rpm or address.rpd:
         app.add_middleware(AddressLimitMiddleware, paths=address.paths)

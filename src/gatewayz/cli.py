@@ -16,15 +16,27 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
 from sqlalchemy import select
 
+from gatewayz.accounts import audit, roles
 from gatewayz.accounts import users as accounts
+from gatewayz.accounts.audit import AuditEvent
+from gatewayz.accounts.provider_keys import reencrypt_all
 from gatewayz.accounts.roles import ADMIN_ROLE, USER_ROLE
+from gatewayz.accounts.secret_box import SecretBox
 from gatewayz.billing import ledger
 from gatewayz.billing.money import credits_to_units, format_credits
+from gatewayz.errors import GatewayError
 from gatewayz.limits import overrides
 from gatewayz.limits.settings import LimitValues
 from gatewayz.providers.catalog_refresh import SyncResult, sync_providers
 from gatewayz.providers.table import Provider, enabled_providers, merged_specs
-from gatewayz.settings import CONFIG_ENV, ConfigError, Settings, load_settings, server_secret
+from gatewayz.settings import (
+    CONFIG_ENV,
+    ConfigError,
+    Settings,
+    load_settings,
+    previous_server_secrets,
+    server_secret,
+)
 from gatewayz.store import migrate
 from gatewayz.store.engine import create_engine
 from gatewayz.store.tables import api_keys
@@ -48,6 +60,8 @@ models_app = typer.Typer(help="The model catalog.", no_args_is_help=True)
 app.add_typer(models_app, name="models")
 limits_app = typer.Typer(help="Rate limits of users and keys.", no_args_is_help=True)
 app.add_typer(limits_app, name="limits")
+secrets_app = typer.Typer(help="The server secret and what it protects.", no_args_is_help=True)
+app.add_typer(secrets_app, name="secrets")
 
 ConfigOption = Annotated[
     Path | None, typer.Option("--config", help="YAML config file (or GATEWAYZ_CONFIG).")
@@ -195,6 +209,30 @@ def users_create(
         )
 
     _run(settings, work)
+
+
+@users_app.command("role")
+@_command
+def users_role(email: str, role: str, config: ConfigOption = None) -> None:
+    """Give a user a role (admin, user or a custom role); audited as role.changed."""
+    settings = _settings(config)
+
+    async def work(engine: Any) -> str:
+        user = await accounts.get_user(engine, email=email)
+        try:
+            async with engine.begin() as conn:
+                old = await roles.assign_role(conn, user.id, role)
+                details = {"old_role": old, "new_role": role, "via": "cli"}
+                await audit.record(
+                    conn,
+                    AuditEvent("role.changed", None, None, "user", str(user.id), None, details),
+                )
+        except GatewayError as exc:
+            raise accounts.AccountError(exc.message) from None
+        return old
+
+    old = _run(settings, work)
+    typer.echo(f"{email}: role {old} -> {role}", err=True)
 
 
 @keys_app.command("create")
@@ -386,3 +424,19 @@ def _limit(name: str, text: str) -> int | None:
     if not text.isdigit() or int(text) < 1:
         _fail(f"--{name} must be a whole number of at least 1, or 'default'; got {text!r}")
     return int(text)
+
+
+@secrets_app.command("reencrypt")
+@_command
+def secrets_reencrypt(config: ConfigOption = None) -> None:
+    """Re-encrypt users' stored provider keys under the current server secret (after rotating
+    it: GATEWAYZ_SECRET new, the old one in GATEWAYZ_PREVIOUS_SECRETS)."""
+    settings = _settings(config)
+    box = SecretBox(server_secret(settings), previous_server_secrets(settings))
+    done, failed = _run(settings, lambda engine: reencrypt_all(engine, box))
+    typer.echo(f"re-encrypted {done} provider keys under the current server secret", err=True)
+    if failed:
+        _fail(
+            f"{failed} provider keys open with neither the current nor any previous secret "
+            "(add the secret they were stored under to GATEWAYZ_PREVIOUS_SECRETS)"
+        )

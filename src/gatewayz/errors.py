@@ -6,6 +6,7 @@ GatewayError
 ├── InsufficientCredits     402  the call's worst case exceeds the available balance
 ├── PermissionDenied        403
 ├── NotFound                404  unknown model or resource
+├── Conflict                409  clashes with the current state
 ├── RateLimited             429
 └── UpstreamError           502 / 503 / 504, or the upstream's own 4xx/429,
                                  always naming the provider
@@ -90,6 +91,13 @@ class PermissionDenied(GatewayError):
 class NotFound(GatewayError):
     status = 404
     type = "not_found_error"
+
+
+class Conflict(GatewayError):
+    """The request clashes with the current state (a name in use, the last admin, ...)."""
+
+    status = 409
+    type = "conflict_error"
 
 
 class ModelNotFound(NotFound):

@@ -3,19 +3,30 @@
 This is the only module that reads the process environment.
 """
 
+import json
 import os
 import secrets
 from collections.abc import Mapping
 from decimal import Decimal
 from pathlib import Path
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 import yaml
 from pydantic import Field, SecretStr, ValidationError, field_validator, model_validator
 from pydantic.fields import FieldInfo
-from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
+from pydantic_settings import (
+    BaseSettings,
+    NoDecode,
+    PydanticBaseSettingsSource,
+    SettingsConfigDict,
+)
 
+from gatewayz.accounts.key_settings import KeySettings
+from gatewayz.accounts.provider_keys import ByokSettings
+from gatewayz.billing.plan_settings import PlanSettings, TrialSettings
+from gatewayz.billing.stripe_settings import ReferralSettings, StripeSettings
 from gatewayz.limits.settings import LimitsSettings
+from gatewayz.notify.settings import MailSettings
 from gatewayz.providers.spec import ProviderSpec
 from gatewayz.providers.table import complete_from_builtin, merged_specs, resolve
 from gatewayz.routing.settings import RoutingSettings
@@ -37,6 +48,7 @@ class Settings(BaseSettings):
     redis_url: str | None = None
     secret: SecretStr | None = None
     secret_file: Path = Path("./gatewayz.secret")
+    previous_secrets: Annotated[list[SecretStr], NoDecode] = Field(default_factory=list)
     host: str = "127.0.0.1"
     port: int = Field(default=8000, ge=0, le=65535)
     workers: int = Field(default=1, ge=1)
@@ -49,6 +61,13 @@ class Settings(BaseSettings):
     providers: list[ProviderSpec] = Field(default_factory=list)
     routing: RoutingSettings = Field(default_factory=RoutingSettings)
     limits: LimitsSettings = Field(default_factory=LimitsSettings)
+    plans: PlanSettings = Field(default_factory=PlanSettings)
+    trial: TrialSettings = Field(default_factory=TrialSettings)
+    keys: KeySettings = Field(default_factory=KeySettings)
+    stripe: StripeSettings = Field(default_factory=StripeSettings)
+    referrals: ReferralSettings = Field(default_factory=ReferralSettings)
+    mail: MailSettings = Field(default_factory=MailSettings)
+    byok: ByokSettings = Field(default_factory=ByokSettings)
     catalog_ttl_seconds: float = Field(default=3600.0, gt=0)
     catalog_refresh: bool = True
     default_max_output_tokens: int = Field(default=4096, gt=0)
@@ -60,6 +79,16 @@ class Settings(BaseSettings):
     environ: dict[str, str] = Field(
         default_factory=lambda: dict(os.environ), exclude=True, repr=False
     )
+
+    @field_validator("previous_secrets", mode="before")
+    @classmethod
+    def _secret_list(cls, value: Any) -> Any:
+        """GATEWAYZ_PREVIOUS_SECRETS: a JSON list, or secrets separated by commas."""
+        if not isinstance(value, str):
+            return value
+        if value.strip().startswith("["):
+            return json.loads(value)
+        return [part.strip() for part in value.split(",") if part.strip()]
 
     @field_validator("log_level", mode="before")
     @classmethod
@@ -159,3 +188,8 @@ def server_secret(settings: Settings) -> bytes:
     with os.fdopen(fd, "wb") as handle:
         handle.write(value)
     return value
+
+
+def previous_server_secrets(settings: Settings) -> tuple[bytes, ...]:
+    """Server secrets used before the current one: what they signed or encrypted still opens."""
+    return tuple(secret.get_secret_value().encode() for secret in settings.previous_secrets)

@@ -84,3 +84,15 @@ async def test_revoking_twice_or_another_users_key_is_an_error(engine: AsyncEngi
     await accounts.revoke_key(engine, user_id, info.id)
     with pytest.raises(accounts.AccountError, match="no active key"):
         await accounts.revoke_key(engine, user_id, info.id)
+
+
+async def test_forget_drops_a_changed_key_from_the_cache_at_once(engine: AsyncEngine) -> None:
+    user_id, key = await _user_with_key(engine)
+    [info] = await accounts.list_keys(engine, user_id)
+    auth = Authenticator(engine, SECRET, cache_seconds=3600)
+    await auth.authenticate(key)
+    await accounts.revoke_key(engine, user_id, info.id)
+    assert (await auth.authenticate(key)).key_id == info.id, "still cached"
+    auth.forget(info.id)
+    with pytest.raises(AuthenticationFailed):
+        await auth.authenticate(key)

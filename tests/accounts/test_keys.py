@@ -7,7 +7,13 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from gatewayz.accounts import users as accounts
-from gatewayz.accounts.keys import KEY_PREFIX, display_prefix, generate_key, hash_key
+from gatewayz.accounts.keys import (
+    KEY_PREFIX,
+    display_prefix,
+    generate_key,
+    hash_key,
+    loggable_prefix,
+)
 from gatewayz.store.tables import api_keys
 
 SECRET = b"server-secret"
@@ -17,6 +23,19 @@ def test_generated_keys_are_prefixed_and_unique() -> None:
     keys = {generate_key() for _ in range(100)}
     assert len(keys) == 100
     assert all(k.startswith("gw_live_") and len(k) > 40 for k in keys)
+
+
+def test_test_keys_have_their_own_prefix_and_the_same_display_length() -> None:
+    key = generate_key("test")
+    assert key.startswith("gw_test_") and len(key) == len(generate_key())
+    assert display_prefix(key) == key[:12]
+
+
+def test_only_a_short_prefix_of_a_real_looking_key_may_be_logged() -> None:
+    key = generate_key()
+    assert loggable_prefix(key) == key[:12]
+    assert loggable_prefix("gw_live_short") is None, "the prefix would reveal most of it"
+    assert loggable_prefix("sk-" + "x" * 60) is None, "another kind of secret"
 
 
 def test_hash_is_hmac_sha256_of_the_server_secret() -> None:

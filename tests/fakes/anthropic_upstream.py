@@ -30,14 +30,13 @@ import asyncio
 import contextvars
 import itertools
 import re
-import socket
-from types import TracebackType
 from typing import Any
 
 import orjson
 from aiohttp import web
 
-from tests.fakes.openai_upstream import RecordedRequest, count_words
+from tests.fakes.openai_upstream import count_words
+from tests.fakes.server import FakeServer, RecordedRequest, record
 
 MODELS = (
     "claude-fake",
@@ -150,61 +149,31 @@ def _dumps(obj: Any) -> str:
     return orjson.dumps(obj).decode()
 
 
-class FakeAnthropicUpstream:
+class FakeAnthropicUpstream(FakeServer):
     """Anthropic-format upstream on an ephemeral 127.0.0.1 port; see the module docstring."""
 
+    url_path = "/v1"
+
     def __init__(self, api_key: str = "sk-ant-fake", reply: str = "This is a fake reply.") -> None:
+        super().__init__()
         self.api_key = api_key
         self.reply = reply
         self.requests: list[RecordedRequest] = []
-        self.base_url = ""
         self._ids = itertools.count(1)
-        self._runner: web.AppRunner | None = None
 
-    async def start(self) -> None:
-        app = web.Application()
+    def configure(self, app: web.Application) -> None:
         app.router.add_post("/v1/messages", self._messages)
         app.router.add_get("/v1/models", self._models)
         app.middlewares.append(self._record_and_authenticate)
         app.on_response_prepare.append(_add_request_id)
-        sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-        sock.bind(("127.0.0.1", 0))
-        self._runner = web.AppRunner(
-            app, access_log=None, handle_signals=False, shutdown_timeout=0.5
-        )
-        await self._runner.setup()
-        await web.SockSite(self._runner, sock).start()
-        self.base_url = f"http://127.0.0.1:{sock.getsockname()[1]}/v1"
-
-    async def stop(self) -> None:
-        if self._runner is not None:
-            await self._runner.cleanup()
-            self._runner = None
-
-    async def __aenter__(self) -> FakeAnthropicUpstream:
-        await self.start()
-        return self
-
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        await self.stop()
 
     @web.middleware
     async def _record_and_authenticate(
         self, request: web.Request, handler: Any
     ) -> web.StreamResponse:
-        body: Any = None
-        if request.can_read_body:
-            try:
-                body = orjson.loads(await request.read())
-            except orjson.JSONDecodeError:
-                body = None
-        headers = {name.lower(): value for name, value in request.headers.items()}
-        self.requests.append(RecordedRequest(request.method, request.path, headers, body))
+        sent = await record(request)
+        self.requests.append(sent)
+        headers = sent.headers
         _REQUEST_ID.set(f"req_fake{next(self._ids):06d}")
         key = headers.get("x-api-key")
         if key is None and headers.get("authorization", "").startswith("Bearer "):
@@ -215,7 +184,7 @@ class FakeAnthropicUpstream:
             return _error(401, "invalid x-api-key")
         if "anthropic-version" not in headers:
             return _error(400, "anthropic-version: header is required")
-        if request.method == "POST" and not isinstance(body, dict):
+        if request.method == "POST" and not isinstance(sent.json, dict):
             return _error(400, "The request body is not valid JSON.")
         try:
             return await handler(request)

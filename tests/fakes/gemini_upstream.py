@@ -38,15 +38,13 @@ from __future__ import annotations
 import asyncio
 import itertools
 import re
-import socket
-from dataclasses import dataclass, field
-from types import TracebackType
 from typing import Any
 
 import orjson
 from aiohttp import web
 
 from tests.fakes.openai_upstream import count_words
+from tests.fakes.server import FakeServer, RecordedRequest, record
 
 MODELS = (
     "gemini-fake",
@@ -96,17 +94,6 @@ _SAFETY_RATINGS = [
     {"category": "HARM_CATEGORY_HARASSMENT", "probability": "NEGLIGIBLE"},
     {"category": "HARM_CATEGORY_SEXUALLY_EXPLICIT", "probability": "NEGLIGIBLE"},
 ]
-
-
-@dataclass(frozen=True)
-class RecordedRequest:
-    """One request as the fake upstream received it; header names are lower-cased."""
-
-    method: str
-    path: str
-    headers: dict[str, str]
-    json: Any
-    query: dict[str, str] = field(default_factory=dict)
 
 
 def status_name(status: int) -> str:
@@ -188,69 +175,35 @@ def _dumps(obj: Any) -> str:
     return orjson.dumps(obj).decode()
 
 
-class FakeGeminiUpstream:
+class FakeGeminiUpstream(FakeServer):
     """Gemini-format upstream on an ephemeral 127.0.0.1 port; see the module docstring."""
 
     def __init__(
         self, api_key: str = "gemini-fake-key", reply: str = "This is a fake reply."
     ) -> None:
+        super().__init__()
         self.api_key = api_key
         self.reply = reply
         self.requests: list[RecordedRequest] = []
         self.bearer_tokens: set[str] = set()
-        self.base_url = ""
         self._ids = itertools.count(1)
-        self._runner: web.AppRunner | None = None
 
-    async def start(self) -> None:
-        app = web.Application()
+    def configure(self, app: web.Application) -> None:
         app.router.add_get(f"/{{version:{_VERSIONS}}}/models", self._models)
         app.router.add_get(f"/{{version:{_VERSIONS}}}/models/{{model}}", self._model)
         app.router.add_post(f"/{{version:{_VERSIONS}}}/models/{{target}}", self._generate)
         vertex = "/projects/{project}/locations/{location}/publishers/google/models/{target}"
         app.router.add_post(f"/{{version:{_VERSIONS}}}{vertex}", self._generate)
         app.middlewares.append(self._record_and_authenticate)
-        sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-        sock.bind(("127.0.0.1", 0))
-        self._runner = web.AppRunner(
-            app, access_log=None, handle_signals=False, shutdown_timeout=0.5
-        )
-        await self._runner.setup()
-        await web.SockSite(self._runner, sock).start()
-        self.base_url = f"http://127.0.0.1:{sock.getsockname()[1]}"
-
-    async def stop(self) -> None:
-        if self._runner is not None:
-            await self._runner.cleanup()
-            self._runner = None
-
-    async def __aenter__(self) -> FakeGeminiUpstream:
-        await self.start()
-        return self
-
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        await self.stop()
 
     @web.middleware
     async def _record_and_authenticate(
         self, request: web.Request, handler: Any
     ) -> web.StreamResponse:
-        body: Any = None
-        if request.can_read_body:
-            try:
-                body = orjson.loads(await request.read())
-            except orjson.JSONDecodeError:
-                body = None
-        headers = {name.lower(): value for name, value in request.headers.items()}
-        query = dict(request.query)
-        self.requests.append(RecordedRequest(request.method, request.path, headers, body, query))
-        key = headers.get("x-goog-api-key", query.get("key"))
-        authorization = headers.get("authorization", "")
+        sent = await record(request)
+        self.requests.append(sent)
+        key = sent.headers.get("x-goog-api-key", sent.query.get("key"))
+        authorization = sent.headers.get("authorization", "")
         if not key and authorization.startswith("Bearer "):
             if authorization.removeprefix("Bearer ") not in self.bearer_tokens:
                 return _error(401, "Request had invalid authentication credentials.")
@@ -269,7 +222,7 @@ class FakeGeminiUpstream:
                 "metadata": {"service": "generativelanguage.googleapis.com"},
             }
             return _error(400, "API key not valid. Please pass a valid API key.", [info])
-        if request.method == "POST" and not isinstance(body, dict):
+        if request.method == "POST" and not isinstance(sent.json, dict):
             return _error(400, "Invalid JSON payload received.")
         try:
             return await handler(request)

@@ -11,10 +11,8 @@ Each token is new (``ya29.fake-1``, ``-2``, ...) and added to ``valid_tokens``.
 from __future__ import annotations
 
 import base64
-import socket
 import time
 from pathlib import Path
-from types import TracebackType
 from typing import Any
 
 import orjson
@@ -22,6 +20,8 @@ from aiohttp import web
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import padding, rsa
+
+from tests.fakes.server import FakeServer
 
 GRANT_TYPE = "urn:ietf:params:oauth:grant-type:jwt-bearer"
 EMAIL = "gateway@fake-project.iam.gserviceaccount.com"
@@ -31,37 +31,24 @@ def _b64decode(part: str) -> bytes:
     return base64.urlsafe_b64decode(part + "=" * (-len(part) % 4))
 
 
-class FakeGoogleOAuth:
+class FakeGoogleOAuth(FakeServer):
     """Token endpoint on an ephemeral 127.0.0.1 port, with its own service-account key pair."""
 
     def __init__(self, expires_in: int = 3599) -> None:
+        super().__init__()
         self.expires_in = expires_in
         self.refuse = False  # answer every grant with 400 invalid_grant
         self.grants: list[dict[str, Any]] = []  # the claims of each accepted assertion
         self.valid_tokens: set[str] = set()
         self.token_uri = ""
         self._key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
-        self._runner: web.AppRunner | None = None
 
-    async def __aenter__(self) -> FakeGoogleOAuth:
-        app = web.Application()
+    def configure(self, app: web.Application) -> None:
         app.router.add_post("/token", self._token)
-        sock = socket.socket()
-        sock.bind(("127.0.0.1", 0))
-        self._runner = web.AppRunner(app, access_log=None, handle_signals=False)
-        await self._runner.setup()
-        await web.SockSite(self._runner, sock).start()
-        self.token_uri = f"http://127.0.0.1:{sock.getsockname()[1]}/token"
-        return self
 
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        if self._runner is not None:
-            await self._runner.cleanup()
+    async def start(self) -> None:
+        await super().start()
+        self.token_uri = f"{self.base_url}/token"
 
     def key_file(self, directory: Path) -> Path:
         """Write a service-account JSON key file (as the Cloud console makes) and return it."""

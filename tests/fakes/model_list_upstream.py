@@ -15,13 +15,13 @@ fail, and read ``list_requests``. The bearer key must match ``api_key``.
 from __future__ import annotations
 
 import json
-import socket
 from dataclasses import dataclass, field
 from decimal import Decimal
-from types import TracebackType
 from typing import Any, Literal
 
 from aiohttp import web
+
+from tests.fakes.server import FakeServer
 
 Style = Literal["openrouter", "together"]
 
@@ -145,8 +145,10 @@ def _dumps(payload: Any) -> str:
     return json.dumps(payload)
 
 
-class FakeModelListUpstream:
+class FakeModelListUpstream(FakeServer):
     """A provider whose only endpoint is its model list; see the module docstring."""
+
+    url_path = "/api/v1"
 
     def __init__(
         self,
@@ -154,42 +156,15 @@ class FakeModelListUpstream:
         models: list[FakeModel] | None = None,
         api_key: str = "sk-list-fake",
     ) -> None:
+        super().__init__()
         self.style = style
         self.models = list(DEFAULT_MODELS if models is None else models)
         self.api_key = api_key
         self.status = 200
         self.list_requests = 0
-        self.base_url = ""
-        self._runner: web.AppRunner | None = None
 
-    async def start(self) -> None:
-        app = web.Application()
+    def configure(self, app: web.Application) -> None:
         app.router.add_get("/api/v1/models", self._models)
-        sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-        sock.bind(("127.0.0.1", 0))
-        self._runner = web.AppRunner(
-            app, access_log=None, handle_signals=False, shutdown_timeout=0.5
-        )
-        await self._runner.setup()
-        await web.SockSite(self._runner, sock).start()
-        self.base_url = f"http://127.0.0.1:{sock.getsockname()[1]}/api/v1"
-
-    async def stop(self) -> None:
-        if self._runner is not None:
-            await self._runner.cleanup()
-            self._runner = None
-
-    async def __aenter__(self) -> FakeModelListUpstream:
-        await self.start()
-        return self
-
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        await self.stop()
 
     def provider_row(self, name: str = "fakelist", **extra: Any) -> dict[str, Any]:
         """A provider config row pointing at this fake."""

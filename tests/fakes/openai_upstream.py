@@ -25,15 +25,14 @@ import base64
 import hashlib
 import itertools
 import re
-import socket
 import struct
 import time
-from dataclasses import dataclass
-from types import TracebackType
 from typing import Any
 
 import orjson
 from aiohttp import web
+
+from tests.fakes.server import FakeServer, RecordedRequest, record
 
 MODELS = (
     "fake-model",
@@ -64,16 +63,6 @@ _ERRORS: dict[int, tuple[str, str, str | None]] = {
     429: ("requests", "Rate limit reached for requests.", "rate_limit_exceeded"),
 }
 _SERVER_ERROR = ("server_error", "The server had an error while processing your request.", None)
-
-
-@dataclass(frozen=True)
-class RecordedRequest:
-    """One request as the fake upstream received it; header names are lower-cased."""
-
-    method: str
-    path: str
-    headers: dict[str, str]
-    json: Any
 
 
 def count_words(text: str) -> int:
@@ -117,69 +106,37 @@ def _embedding(text: str, dimensions: int) -> list[float]:
     return [round(byte / 255 * 2 - 1, 6) for byte in seed[:dimensions]]
 
 
-class FakeOpenAIUpstream:
+class FakeOpenAIUpstream(FakeServer):
     """OpenAI-format upstream on an ephemeral 127.0.0.1 port; see the module docstring."""
+
+    url_path = "/v1"
 
     def __init__(
         self, api_key: str = "sk-fake-upstream", reply: str = "This is a fake reply."
     ) -> None:
+        super().__init__()
         self.api_key = api_key
         self.reply = reply
         self.requests: list[RecordedRequest] = []
-        self.base_url = ""
         self._ids = itertools.count(1)
-        self._runner: web.AppRunner | None = None
 
-    async def start(self) -> None:
-        app = web.Application()
+    def configure(self, app: web.Application) -> None:
         app.router.add_post("/v1/chat/completions", self._chat_completions)
         app.router.add_get("/v1/models", self._models)
         app.router.add_post("/v1/embeddings", self._embeddings)
         app.router.add_post("/v1/images/generations", self._images)
         app.middlewares.append(self._record_and_authenticate)
         app.on_response_prepare.append(self._add_request_id)
-        sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-        sock.bind(("127.0.0.1", 0))
-        self._runner = web.AppRunner(
-            app, access_log=None, handle_signals=False, shutdown_timeout=0.5
-        )
-        await self._runner.setup()
-        await web.SockSite(self._runner, sock).start()
-        self.base_url = f"http://127.0.0.1:{sock.getsockname()[1]}/v1"
-
-    async def stop(self) -> None:
-        if self._runner is not None:
-            await self._runner.cleanup()
-            self._runner = None
-
-    async def __aenter__(self) -> FakeOpenAIUpstream:
-        await self.start()
-        return self
-
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        await self.stop()
 
     @web.middleware
     async def _record_and_authenticate(
         self, request: web.Request, handler: Any
     ) -> web.StreamResponse:
-        body: Any = None
-        if request.can_read_body:
-            raw = await request.read()
-            try:
-                body = orjson.loads(raw)
-            except orjson.JSONDecodeError:
-                body = None
-        headers = {name.lower(): value for name, value in request.headers.items()}
-        self.requests.append(RecordedRequest(request.method, request.path, headers, body))
-        if headers.get("authorization") != f"Bearer {self.api_key}":
+        sent = await record(request)
+        self.requests.append(sent)
+        if sent.headers.get("authorization") != f"Bearer {self.api_key}":
             return self._error(401)
-        if request.method == "POST" and not isinstance(body, dict):
+        if request.method == "POST" and not isinstance(sent.json, dict):
             return self._error(400, "The request body is not a JSON object.")
         return await handler(request)
 

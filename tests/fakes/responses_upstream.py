@@ -27,15 +27,14 @@ from __future__ import annotations
 
 import itertools
 import re
-import socket
 import time
-from types import TracebackType
 from typing import Any
 
 import orjson
 from aiohttp import web
 
-from tests.fakes.openai_upstream import RecordedRequest, count_words, error_body
+from tests.fakes.openai_upstream import count_words, error_body
+from tests.fakes.server import FakeServer, RecordedRequest, record
 
 CALL_ID = "call_fake_resp_1"
 CALL_ARGUMENTS = '{"city": "Paris"}'
@@ -83,61 +82,32 @@ def _sse(payload: dict[str, Any]) -> bytes:
     return b"event: " + payload["type"].encode() + b"\ndata: " + orjson.dumps(payload) + b"\n\n"
 
 
-class FakeResponsesUpstream:
+class FakeResponsesUpstream(FakeServer):
     """Responses-API upstream on an ephemeral 127.0.0.1 port; see the module docstring."""
+
+    url_path = "/v1"
 
     def __init__(
         self, api_key: str = "sk-fake-responses", reply: str = "This is a fake reply."
     ) -> None:
+        super().__init__()
         self.api_key = api_key
         self.reply = reply
         self.requests: list[RecordedRequest] = []
-        self.base_url = ""
         self._ids = itertools.count(1)
-        self._runner: web.AppRunner | None = None
 
-    async def start(self) -> None:
-        app = web.Application(middlewares=[self._record_and_authenticate])
+    def configure(self, app: web.Application) -> None:
+        app.middlewares.append(self._record_and_authenticate)
         app.router.add_post("/v1/responses", self._responses)
-        sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-        sock.bind(("127.0.0.1", 0))
-        self._runner = web.AppRunner(
-            app, access_log=None, handle_signals=False, shutdown_timeout=0.5
-        )
-        await self._runner.setup()
-        await web.SockSite(self._runner, sock).start()
-        self.base_url = f"http://127.0.0.1:{sock.getsockname()[1]}/v1"
-
-    async def stop(self) -> None:
-        if self._runner is not None:
-            await self._runner.cleanup()
-            self._runner = None
-
-    async def __aenter__(self) -> FakeResponsesUpstream:
-        await self.start()
-        return self
-
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        await self.stop()
 
     @web.middleware
     async def _record_and_authenticate(
         self, request: web.Request, handler: Any
     ) -> web.StreamResponse:
-        body: Any = None
-        if request.can_read_body:
-            try:
-                body = orjson.loads(await request.read())
-            except orjson.JSONDecodeError:
-                body = None
-        headers = {name.lower(): value for name, value in request.headers.items()}
-        self.requests.append(RecordedRequest(request.method, request.path, headers, body))
-        if headers.get("authorization") != f"Bearer {self.api_key}":
+        sent = await record(request)
+        self.requests.append(sent)
+        body = sent.json
+        if sent.headers.get("authorization") != f"Bearer {self.api_key}":
             return _error(401)
         if not isinstance(body, dict) or not isinstance(body.get("model"), str):
             return _error(400, "The request body must be a JSON object with a model.")

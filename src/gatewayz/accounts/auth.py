@@ -2,12 +2,14 @@
 
 import asyncio
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 from fastapi import Request
-from sqlalchemy import select
+from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from gatewayz.accounts.key_checks import audit_auth_failure, enforce
 from gatewayz.accounts.key_policy import UNRESTRICTED, KeyPolicy
 from gatewayz.accounts.keys import hash_key
 from gatewayz.accounts.roles import ADMIN_ROLE, role_permissions
@@ -40,15 +42,24 @@ class Authenticator:
     A cached key is looked up again in the background once half its time has passed, so
     keys in steady use never wait for the database; a key not confirmed within
     `cache_seconds` (revoked, or simply unused) is looked up before it is accepted again.
-    Concurrent first uses of a key share one lookup.
+    Concurrent first uses of a key share one lookup. `forget` drops a key at once after a
+    change made in this process (other processes notice within `cache_seconds`).
     """
 
-    def __init__(self, engine: AsyncEngine, server_secret: bytes, cache_seconds: float) -> None:
+    def __init__(
+        self,
+        engine: AsyncEngine,
+        server_secret: bytes,
+        cache_seconds: float,
+        previous_secrets: Sequence[bytes] = (),
+    ) -> None:
         self._engine = engine
         self._secret = server_secret
+        self._previous = tuple(previous_secrets)
         self._ttl = cache_seconds
         self._cache: dict[str, tuple[Principal, float]] = {}
         self._lookups: dict[str, asyncio.Future[Principal | None]] = {}
+        self._generation = 0
 
     async def authenticate(self, key: str | None) -> Principal:
         if not key:
@@ -60,31 +71,57 @@ class Authenticator:
         now = time.monotonic()
         if hit is not None and hit[1] > now:
             if hit[1] - now < self._ttl / 2 and digest not in self._lookups:
-                self._lookup_once(digest)
+                self._lookup_once(digest, key)
             return hit[0]
-        principal = await asyncio.shield(self._lookup_once(digest))
+        principal = await asyncio.shield(self._lookup_once(digest, key))
         if principal is None:
             raise AuthenticationFailed("Invalid API key.")
         return principal
 
-    def _lookup_once(self, digest: str) -> "asyncio.Future[Principal | None]":
-        """The lookup of `digest` in flight, or a new one; its result updates the cache."""
+    def forget_all(self) -> None:
+        """Drop every cached principal, so a change of roles or permissions applies at once."""
+        self._cache.clear()
+
+    def _lookup_once(self, digest: str, key: str) -> "asyncio.Future[Principal | None]":
+        """The lookup of `digest` (or of the key's hash under a previous server secret) in
+        flight, or a new one; its result updates the cache."""
         future = self._lookups.get(digest)
         if future is None:
-            future = self._lookups[digest] = asyncio.ensure_future(self._lookup(digest))
-            future.add_done_callback(lambda done: self._remember(digest, done))
+            old = tuple(hash_key(secret, key) for secret in self._previous)
+            future = self._lookups[digest] = asyncio.ensure_future(self._lookup(digest, old))
+            generation = self._generation
+            future.add_done_callback(lambda done: self._remember(digest, done, generation))
         return future
 
-    def _remember(self, digest: str, done: "asyncio.Future[Principal | None]") -> None:
-        self._lookups.pop(digest, None)
-        if done.cancelled() or done.exception() is not None or done.result() is None:
+    def _remember(
+        self, digest: str, done: "asyncio.Future[Principal | None]", generation: int
+    ) -> None:
+        if self._lookups.get(digest) is done:
+            del self._lookups[digest]
+        if (
+            generation != self._generation
+            or done.cancelled()
+            or done.exception() is not None
+            or done.result() is None
+        ):
             self._cache.pop(digest, None)
             return
         if len(self._cache) >= _MAX_CACHED:
             self._cache.clear()
         self._cache[digest] = (done.result(), time.monotonic() + self._ttl)
 
-    async def _lookup(self, digest: str) -> Principal | None:
+    def forget(self, key_id: int) -> None:
+        """Drop the cached principal of a key that was just changed, rotated or revoked; a
+        lookup in flight (which may have read the key before the change) is not cached."""
+        self._generation += 1
+        self._lookups.clear()
+        for digest, (principal, _) in list(self._cache.items()):
+            if principal.key_id == key_id:
+                del self._cache[digest]
+
+    async def _lookup(self, digest: str, old_digests: tuple[str, ...]) -> Principal | None:
+        """The key's principal; a key found by its hash under a previous server secret is
+        hashed again under the current one, so the previous secret can be retired."""
         query = (
             select(
                 api_keys.c.user_id,
@@ -98,16 +135,23 @@ class Authenticator:
                 api_keys.c.ip_allowlist,
                 api_keys.c.referrers,
                 api_keys.c.spend_limit_units,
+                api_keys.c.replaced_by,
+                api_keys.c.key_hash,
             )
             .join(users, users.c.id == api_keys.c.user_id)
             .outerjoin(roles, roles.c.name == users.c.role)
-            .where(api_keys.c.key_hash == digest, api_keys.c.revoked_at.is_(None))
+            .where(api_keys.c.key_hash.in_((digest, *old_digests)), api_keys.c.revoked_at.is_(None))
         )
         async with self._engine.connect() as conn:
             row = (await conn.execute(query)).first()
         if row is None:
             return None
-        user_id, key_id, email, role, stored_permissions, *policy = row
+        user_id, key_id, email, role, stored_permissions, *policy, stored_hash = row
+        if stored_hash != digest:
+            async with self._engine.begin() as conn:
+                await conn.execute(
+                    update(api_keys).where(api_keys.c.id == key_id).values(key_hash=digest)
+                )
         return Principal(
             user_id,
             key_id,
@@ -129,9 +173,15 @@ def presented_key(request: Request) -> str | None:
 
 
 async def current_principal(request: Request) -> Principal:
-    """FastAPI dependency: the authenticated caller, or a 401 in the API's error format."""
-    principal: Principal = await request.app.state.authenticator.authenticate(
-        presented_key(request)
-    )
+    """FastAPI dependency: the authenticated caller, or a 401 in the API's error format, or a
+    403 naming the key restriction the request breaks (both audited)."""
+    presented = presented_key(request)
+    try:
+        principal: Principal = await request.app.state.authenticator.authenticate(presented)
+    except AuthenticationFailed:
+        audit_auth_failure(request, presented)
+        raise
     note_key(principal.key_id)
+    if principal.policy.restricted:
+        enforce(request, principal.user_id, principal.key_id, principal.policy)
     return principal

@@ -1,6 +1,6 @@
 """Permissions: admin endpoints depend on `require_permission("name")`, never on a role name."""
 
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterable
 
 from fastapi import Request
 
@@ -26,3 +26,13 @@ def require_permission(permission: str) -> Callable[[Request], Awaitable[Princip
 
     dependency.permission = permission  # type: ignore[attr-defined]
     return dependency
+
+
+def within_own(actor: Principal, permissions: Iterable[str]) -> None:
+    """403 naming the permissions the actor would grant, take away or hand out without
+    holding them: nobody can give themselves (or anyone) more than they have."""
+    beyond = sorted(set(permissions) - actor.permissions)
+    if beyond:
+        raise PermissionDenied(
+            f"You cannot grant or take away permissions you do not hold: {', '.join(beyond)}."
+        )

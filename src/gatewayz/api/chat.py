@@ -18,7 +18,12 @@ router = APIRouter(tags=["chat"])
 async def chat_completions(
     request: Request, principal: Annotated[Principal, Depends(current_principal)]
 ) -> Response:
-    """Create a chat completion (OpenAI format), streamed as SSE when `stream` is true."""
+    """Create a chat completion (OpenAI format), streamed as SSE when `stream` is true; with
+    `session_id`, it continues that chat session (see gatewayz.history)."""
     raw = await request.body()
     body = openai_chat.parse_request(raw)
-    return await respond(request, principal, chat_exchange(request.app.state.relay, body, len(raw)))
+    state = request.app.state
+    turn = await state.chat_history.begin(
+        principal.user_id, body, len(raw), request.state.request_id
+    )
+    return await respond(request, principal, chat_exchange(state.relay, body, len(raw), turn))

@@ -4,6 +4,7 @@ from fastapi import Request
 from starlette.responses import Response
 
 from gatewayz.accounts.auth import Principal
+from gatewayz.accounts.key_checks import KeyRestricted, audit_denial
 from gatewayz.api.disconnect import unless_disconnected
 from gatewayz.api.sse import EventStreamResponse
 from gatewayz.relay.core import Exchange
@@ -14,7 +15,16 @@ def _served_by(provider: str, attempts: int, rate_headers: dict[str, str]) -> di
 
 
 async def respond(request: Request, principal: Principal, exchange: Exchange) -> Response:
-    """Run the exchange (cancelled if the client leaves) and answer with its result."""
+    """Run the exchange (cancelled if the client leaves) and answer with its result; a call
+    refused by a key restriction (its spending limit) is audited."""
+    try:
+        return await _respond(request, principal, exchange)
+    except KeyRestricted as refused:
+        audit_denial(request, principal.user_id, principal.key_id, refused)
+        raise
+
+
+async def _respond(request: Request, principal: Principal, exchange: Exchange) -> Response:
     relay = request.app.state.relay
     request_id = request.state.request_id
     if exchange.stream:

@@ -120,12 +120,23 @@ class CreditHolds:
         for user_id, lease in list(self._leases.items()):
             if now - lease.last_used < self._idle or lease.lock.locked():
                 continue
-            free = lease.leased - lease.used
-            if free > 0:
-                lease.leased -= free
-                self._writer.add("settlements", ledger.HoldRelease(user_id, free))
-            if lease.leased == 0 and lease.used == 0:
-                del self._leases[user_id]
+            self._give_back(user_id, lease)
+
+    def give_back(self, user_ids: list[int]) -> None:
+        """Give back the unused part of these users' leases now, busy or not (their credits
+        were taken away: the next call leases again from what is left)."""
+        for user_id in user_ids:
+            lease = self._leases.get(user_id)
+            if lease is not None and not lease.lock.locked():
+                self._give_back(user_id, lease)
+
+    def _give_back(self, user_id: int, lease: _Lease) -> None:
+        free = lease.leased - lease.used
+        if free > 0:
+            lease.leased -= free
+            self._writer.add("settlements", ledger.HoldRelease(user_id, free))
+        if lease.leased == 0 and lease.used == 0:
+            del self._leases[user_id]
 
     def start(self) -> None:
         self._task = asyncio.create_task(self._run(), name="gatewayz-credit-holds")

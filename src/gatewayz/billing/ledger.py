@@ -12,6 +12,7 @@ from sqlalchemy import bindparam, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
+from gatewayz.billing import key_spend
 from gatewayz.store.tables import ledger, users
 
 
@@ -25,13 +26,16 @@ class UnknownUser(Exception):
 
 @dataclass(frozen=True, slots=True)
 class Settlement:
-    """The end of one call: charge what it really cost and release `released_units` of hold."""
+    """The end of one call: charge what it really cost and release `released_units` of hold;
+    count the charge as spent by key `key_id` and release `key_held_units` of its hold."""
 
     user_id: int
     request_id: str
     released_units: int
     cost_units: int
     reason: str
+    key_id: int | None = None
+    key_held_units: int = 0
 
 
 @dataclass(frozen=True, slots=True)
@@ -105,12 +109,15 @@ async def settle(conn: AsyncConnection, settlements: list[Settlement | HoldRelea
     balances = {user_id: values[0] for user_id, values in current.items()}
     released: dict[int, int] = defaultdict(int)
     rows = []
+    keys: list[tuple[int, int, int]] = []
     for item in settlements:
         released[item.user_id] += item.released_units
         if isinstance(item, HoldRelease):
             continue
-        charge = min(item.cost_units, balances[item.user_id])
-        if charge <= 0:
+        charge = max(0, min(item.cost_units, balances[item.user_id]))
+        if item.key_id is not None:
+            keys.append((item.key_id, charge, item.key_held_units))
+        if charge == 0:
             continue
         balances[item.user_id] -= charge
         rows.append(
@@ -126,6 +133,7 @@ async def settle(conn: AsyncConnection, settlements: list[Settlement | HoldRelea
         )
     if rows:
         await conn.execute(ledger.insert(), rows)
+    await key_spend.record(conn, keys)
     for user_id in user_ids:
         await conn.execute(
             update(users)

@@ -4,6 +4,7 @@ import asyncio
 import itertools
 import logging
 import secrets
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from sqlalchemy.ext.asyncio import AsyncEngine
@@ -38,8 +39,15 @@ class Admission:
 class Limiter:
     """Admits calls against every window that applies to them, or raises RateLimited."""
 
-    def __init__(self, settings: LimitsSettings, store: FailoverStore, engine: AsyncEngine) -> None:
+    def __init__(
+        self,
+        settings: LimitsSettings,
+        store: FailoverStore,
+        engine: AsyncEngine,
+        plan_limits: Callable[[int], LimitValues | None] | None = None,
+    ) -> None:
         self._settings = settings
+        self._plan_limits = plan_limits
         self._store = store
         self._engine = engine
         self._overrides = overrides.Overrides()
@@ -65,6 +73,14 @@ class Limiter:
 
     def state(self) -> dict[str, str]:
         return self._store.state()
+
+    async def reload_overrides(self) -> None:
+        """Read the per-user and per-key limits now (after a change made in this process)."""
+        await self._load_overrides()
+
+    def forget_windows(self) -> None:
+        """Work out every caller's windows again at their next call (their plan changed)."""
+        self._windows = {}
 
     async def admit(self, user_id: int, key_id: int, tokens: int) -> Admission | None:
         """Draw one request, `tokens` tokens and a concurrency slot from the caller's windows;
@@ -116,7 +132,9 @@ class Limiter:
         """The windows of a key and of its user (user override, else plan, else defaults)."""
         settings, found = self._settings, self._overrides
         key_limits = found.keys.get(key_id, LimitValues()).over(settings.key)
-        user_limits = found.users.get(user_id, LimitValues()).over(settings.plan(None))
+        plan = self._plan_limits(user_id) if self._plan_limits else None
+        base = settings.plan(None) if plan is None else plan.over(settings.user)
+        user_limits = found.users.get(user_id, LimitValues()).over(base)
         prefix = settings.redis_prefix
         windows = _rate_windows(f"{prefix}:k:{key_id}", "for this API key", key_limits)
         windows += _rate_windows(f"{prefix}:u:{user_id}", "for this user", user_limits)

@@ -3,7 +3,7 @@
 from dataclasses import dataclass, field
 
 from sqlalchemy import func, select, update
-from sqlalchemy.ext.asyncio import AsyncEngine
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from gatewayz.limits.settings import LimitValues
 from gatewayz.store.tables import rate_limits
@@ -40,15 +40,24 @@ async def store(
     key_id: int | None = None,
 ) -> LimitValues:
     """Set (a number) or clear (None) the named limits of one user or key; returns them all."""
+    async with engine.begin() as conn:
+        return await store_in(conn, changes, user_id=user_id, key_id=key_id)
+
+
+async def store_in(
+    conn: AsyncConnection,
+    changes: dict[str, int | None],
+    *,
+    user_id: int | None = None,
+    key_id: int | None = None,
+) -> LimitValues:
+    """`store`, in the caller's transaction."""
     subject = (
         rate_limits.c.user_id == user_id if user_id is not None else rate_limits.c.key_id == key_id
     )
-    async with engine.begin() as conn:
-        found = (await conn.execute(select(rate_limits.c.id).where(subject))).first()
-        if found is None:
-            await conn.execute(rate_limits.insert().values(user_id=user_id, key_id=key_id))
-        await conn.execute(
-            update(rate_limits).where(subject).values(**changes, updated_at=func.now())
-        )
-        row = (await conn.execute(select(rate_limits).where(subject))).one()
+    found = (await conn.execute(select(rate_limits.c.id).where(subject))).first()
+    if found is None:
+        await conn.execute(rate_limits.insert().values(user_id=user_id, key_id=key_id))
+    await conn.execute(update(rate_limits).where(subject).values(**changes, updated_at=func.now()))
+    row = (await conn.execute(select(rate_limits).where(subject))).one()
     return LimitValues(**{name: getattr(row, name) for name in FIELDS})

@@ -7,6 +7,10 @@ from typing import Protocol
 log = logging.getLogger("gatewayz.mail")
 
 
+class MailError(Exception):
+    """A backend could not hand a message over; the message names why, never a secret."""
+
+
 @dataclass(frozen=True, slots=True)
 class Mail:
     to: str

@@ -7,7 +7,7 @@ from typing import Any
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from gatewayz.notify.mail import Mail, Mailer
+from gatewayz.notify.mail import Mail, Mailer, MailError
 from gatewayz.store.tables import notifications
 
 log = logging.getLogger(__name__)
@@ -63,6 +63,8 @@ class Notifier:
     async def _send(self, mail: Mail) -> None:
         try:
             await self._mailer.send(mail)
+        except MailError as exc:
+            log.warning("could not send %r to a user: %s", mail.subject, exc)
         except Exception as exc:
             log.warning("could not send %r to a user: %s", mail.subject, type(exc).__name__)
 

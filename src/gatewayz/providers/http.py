@@ -42,7 +42,11 @@ async def post_json(
             raw = await response.read()
             if response.status >= 300:
                 raise status_error(
-                    provider.name, response.status, raw, response.headers.get("Retry-After")
+                    provider.name,
+                    response.status,
+                    raw,
+                    response.headers.get("Retry-After"),
+                    user_key=provider.user_key,
                 )
     try:
         data = orjson.loads(raw)
@@ -75,6 +79,10 @@ async def open_stream(
             finally:
                 response.release()
             raise status_error(
-                provider.name, response.status, raw, response.headers.get("Retry-After")
+                provider.name,
+                response.status,
+                raw,
+                response.headers.get("Retry-After"),
+                user_key=provider.user_key,
             )
     return SSEStream(provider.name, response, is_last)

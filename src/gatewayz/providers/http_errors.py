@@ -49,11 +49,22 @@ def upstream_message(body: bytes) -> str:
     return "no error message"
 
 
-def status_error(provider: str, status: int, body: bytes, retry_after: str | None) -> UpstreamError:
-    """The error a client sees for an upstream's non-2xx answer."""
+def status_error(
+    provider: str, status: int, body: bytes, retry_after: str | None, *, user_key: bool = False
+) -> UpstreamError:
+    """The error a client sees for an upstream's non-2xx answer; `user_key`: the request
+    carried the caller's own key, so a refused key is theirs to fix (403, not retried)."""
     message = upstream_message(body)
     if status in _CLIENT_FAULT:
         return UpstreamError(provider, message, status=status, code="upstream_rejected_request")
+    if status in (401, 403) and user_key:
+        return UpstreamError(
+            provider,
+            f"your {provider} key was rejected (HTTP {status}); replace it with "
+            f"PUT /user/provider-keys/{provider} or delete it",
+            status=403,
+            code="provider_key_rejected",
+        )
     if status in (401, 403):
         return UpstreamError(
             provider,

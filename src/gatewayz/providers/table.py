@@ -1,7 +1,7 @@
 """The provider table: built-in rows (builtin.yaml) merged with the operator's config rows."""
 
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import cache
 from pathlib import Path
 from typing import Any
@@ -26,8 +26,9 @@ class Provider:
 
     spec: ProviderSpec
     base_url: str
-    api_key: str | None
+    api_key: str | None = field(repr=False)
     service_account: ServiceAccount | None = None
+    user_key: bool = False  # api_key is the calling user's own key, not the operator's
 
     @property
     def name(self) -> str:
@@ -73,10 +74,9 @@ def merged_specs(configured: list[ProviderSpec]) -> list[ProviderSpec]:
 
 def resolve(spec: ProviderSpec, environ: dict[str, str]) -> Provider | None:
     """The usable provider, or None when its key (or key file) or a placeholder is not set."""
-    missing = [var for var in _PLACEHOLDER.findall(spec.base_url) if not environ.get(var)]
-    if missing:
+    base_url = _base_url(spec, environ)
+    if base_url is None:
         return None
-    base_url = _PLACEHOLDER.sub(lambda m: environ[m.group(1)], spec.base_url).rstrip("/")
     if spec.auth == "google":
         return _with_service_account(spec, base_url, environ)
     if spec.api_key is not None:
@@ -88,6 +88,22 @@ def resolve(spec: ProviderSpec, environ: dict[str, str]) -> Provider | None:
     if api_key is None and spec.auth != "none":
         return None
     return Provider(spec=spec, base_url=base_url, api_key=api_key)
+
+
+def keyless(spec: ProviderSpec, environ: dict[str, str]) -> Provider | None:
+    """The provider without a key, for users who bring their own: None when it takes no key
+    in a header or a placeholder of its base URL is not set."""
+    if spec.auth not in ("bearer", "header"):
+        return None
+    base_url = _base_url(spec, environ)
+    return None if base_url is None else Provider(spec=spec, base_url=base_url, api_key=None)
+
+
+def _base_url(spec: ProviderSpec, environ: dict[str, str]) -> str | None:
+    """The base URL with its placeholders filled in, or None when one is not set."""
+    if any(not environ.get(var) for var in _PLACEHOLDER.findall(spec.base_url)):
+        return None
+    return _PLACEHOLDER.sub(lambda m: environ[m.group(1)], spec.base_url).rstrip("/")
 
 
 def _with_service_account(

@@ -2,7 +2,11 @@
 
 from typing import Any
 
+import orjson
+
 from gatewayz.errors import UpstreamError
+from gatewayz.history.answers import StreamedAnswer, reply_message
+from gatewayz.history.turns import Turn
 from gatewayz.protocols import openai_chat
 from gatewayz.protocols.usage import Usage, estimate, from_openai
 from gatewayz.providers.base import EventStream
@@ -39,10 +43,16 @@ def chat_usage(data: dict[str, Any], body_size: int) -> Usage:
 
 
 class ChatCodec:
-    """OpenAI chunks to an OpenAI client: forwarded, usage chunk stripped if not asked for."""
+    """OpenAI chunks to an OpenAI client: forwarded, usage chunk stripped if not asked for.
 
-    def __init__(self, wants_usage: bool) -> None:
+    In a chat session (`turn`), the answer is accumulated too and stored when the stream
+    ends well.
+    """
+
+    def __init__(self, wants_usage: bool, turn: Turn | None = None) -> None:
         self._wants_usage = wants_usage
+        self._turn = turn
+        self._answer = StreamedAnswer() if turn is not None else None
         self.usage: Usage | None = None
         self.text_chars = 0
 
@@ -51,9 +61,13 @@ class ChatCodec:
         self.text_chars += chars
         if usage is not None:
             self.usage = usage
+        if self._answer is not None:
+            self._answer.add(orjson.loads(event[1]))
         return [] if out is None else [b"data: " + out + b"\n\n"]
 
     def close(self) -> list[bytes]:
+        if self._turn is not None and self._answer is not None:
+            self._turn.finish(self._answer.message())
         return [_DONE]
 
     def error(self, error: UpstreamError) -> bytes:
@@ -69,19 +83,26 @@ class ChatCodec:
         )
 
 
-def chat_exchange(relay: Relay, body: dict[str, Any], body_size: int) -> Exchange:
-    """A chat completion request, served by any provider."""
+def chat_exchange(
+    relay: Relay, body: dict[str, Any], body_size: int, turn: Turn | None = None
+) -> Exchange:
+    """A chat completion request, served by any provider; in a chat session, `turn` holds
+    the body with the session's history and stores the answer."""
+    if turn is not None:
+        body, body_size = turn.body, turn.body_size
     wants_usage = openai_chat.wants_stream_usage(body)
 
     async def call(route: Route) -> Answer:
         reply = await relay.adapter(route).chat(route.provider, upstream_chat_body(body, route))
+        if turn is not None:
+            turn.finish(reply_message(reply.data))
         return Answer(reply.body, chat_usage(reply.data, body_size))
 
     async def open_stream(route: Route) -> tuple[EventStream, StreamCodec]:
         stream = await relay.adapter(route).chat_stream(
             route.provider, upstream_chat_body(body, route)
         )
-        return stream, ChatCodec(wants_usage)
+        return stream, ChatCodec(wants_usage, turn)
 
     return Exchange(
         api="chat.completions",

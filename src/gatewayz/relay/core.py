@@ -11,8 +11,11 @@ from datetime import UTC, datetime
 from typing import Any, Protocol
 
 from gatewayz.accounts.auth import Principal
+from gatewayz.accounts.key_checks import KeyRestricted
 from gatewayz.billing import ledger
+from gatewayz.billing.entitlements import Entitlements
 from gatewayz.billing.holds import CreditHolds
+from gatewayz.billing.key_spend import KeySpending
 from gatewayz.billing.money import call_cost_units, format_credits
 from gatewayz.errors import GatewayError, InsufficientCredits, UpstreamError
 from gatewayz.limits.limiter import Admission, Limiter
@@ -22,6 +25,7 @@ from gatewayz.providers.base import EventStream
 from gatewayz.providers.catalog import Route
 from gatewayz.providers.spec import ModelType
 from gatewayz.providers.sse import Batch, Event
+from gatewayz.relay.own_keys import OwnKeyRouting
 from gatewayz.routing.failover import Failover
 from gatewayz.routing.health import HealthBoard
 from gatewayz.routing.options import parse_options
@@ -87,6 +91,7 @@ class _Call:
     routes: list[Route]
     reserved_units: int
     admission: Admission | None
+    key_held_units: int = 0
     route: Route | None = None
     started: float = field(default_factory=time.perf_counter)
     first_byte: float | None = None
@@ -122,8 +127,14 @@ class Relay:
         holds: CreditHolds,
         default_max_output_tokens: int,
         limiter: Limiter,
+        key_spending: KeySpending | None = None,
+        entitlements: Entitlements | None = None,
+        own_keys: OwnKeyRouting | None = None,
     ) -> None:
         self._holds = holds
+        self._own_keys = own_keys
+        self._entitlements = entitlements
+        self._key_spending = key_spending
         self._limiter = limiter
         self._planner = planner
         self._failover = failover
@@ -284,14 +295,23 @@ class Relay:
 
     async def _begin(self, principal: Principal, exchange: Exchange, request_id: str) -> _Call:
         """Plan the routes, admit the call under the rate limits (or refuse with 429) and hold
-        the most any route can cost (or refuse with 402)."""
-        routes = self._planner.plan(parse_options(exchange.body), exchange.kind)
+        the most any route can cost (or refuse with 402), also on the key if it has a spending
+        limit (or refuse with 403)."""
+        options = parse_options(exchange.body)
+        if self._own_keys is None:
+            routes = self._planner.plan(options, exchange.kind)
+        else:  # routes to providers the caller has a key for carry that key
+            routes = self._own_keys.plan(principal.user_id, options, exchange.kind)
         note_model(exchange.body["model"])
+        if self._entitlements is not None:  # the user's plan or trial may allow fewer models
+            routes = await self._entitlements.allowed_routes(
+                principal.user_id, exchange.body["model"], routes
+            )
         admission = await self._limiter.admit(
             principal.user_id, principal.key_id, self._token_budget(exchange, routes)
         )
         worst = exchange.worst_case or (lambda route: self.token_worst_case(exchange, route))
-        worst_case = max(worst(route) for route in routes)
+        worst_case = max(self._charge(route, worst(route)) for route in routes)
         try:
             held = await self._holds.hold(principal.user_id, worst_case)
         except BaseException:
@@ -304,7 +324,35 @@ class Relay:
                 "credits. Add credits or lower max_tokens.",
                 headers=admission.headers if admission else None,
             )
-        return _Call(request_id, principal, exchange, routes, worst_case, admission)
+        call = _Call(request_id, principal, exchange, routes, worst_case, admission)
+        limit = principal.policy.spend_limit_units
+        if limit is not None and self._key_spending is not None:
+            await self._hold_on_key(call, self._key_spending, limit)
+        return call
+
+    async def _hold_on_key(self, call: _Call, spending: KeySpending, limit: int) -> None:
+        """Hold the call's worst case on its key too, or give back its other holds and refuse
+        with 403 naming the key's spending limit."""
+        user_id, units = call.principal.user_id, call.reserved_units
+        held = False
+        try:
+            held = await spending.hold(call.principal.key_id, units)
+        finally:
+            if not held:
+                self._holds.release(user_id, units, 0)
+                self._limiter.finish(call.admission, 0)
+        if not held:
+            raise KeyRestricted(
+                "spend_limit",
+                f"Spending limit of {format_credits(limit)} credits reached for this API key: "
+                f"this call may cost up to {format_credits(units)} credits more",
+            )
+        call.key_held_units = units
+
+    def _charge(self, route: Route, units: int) -> int:
+        """What a call on the route pays for a token price of `units`: less on the caller's
+        own provider key (see relay.own_keys)."""
+        return units if self._own_keys is None else self._own_keys.charge(route, units)
 
     def _token_budget(self, exchange: Exchange, routes: list[Route]) -> int:
         """Tokens to reserve against tokens-per-minute limits: the prompt at about four bytes
@@ -320,8 +368,11 @@ class Relay:
         billable = usage if route is not None else None
         cost = 0
         if route is not None and billable is not None:
-            cost = call_cost_units(
-                route.model, billable.input_tokens, billable.output_tokens, billable.images
+            cost = self._charge(
+                route,
+                call_cost_units(
+                    route.model, billable.input_tokens, billable.output_tokens, billable.images
+                ),
             )
         if route is not None:
             note_call(route.provider.name, billable, cost, call.upstream_seconds, call.first_byte)
@@ -337,6 +388,8 @@ class Relay:
                 released_units=self._holds.release(user_id, call.reserved_units, cost),
                 cost_units=cost,
                 reason=route.public_id if route else exchange.body["model"],
+                key_id=call.principal.key_id,
+                key_held_units=call.key_held_units,
             ),
         )
         self._writer.add(

@@ -216,6 +216,7 @@ coupons = Table(
     Column("max_per_user", Integer, nullable=False, default=1, server_default="1"),
     Column("redemptions", Integer, nullable=False, default=0, server_default="0"),
     Column("created_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+    Column("disabled_at", DateTime(timezone=True), nullable=True),
     CheckConstraint("kind IN ('credits', 'bonus')", name="kind_known"),
     CheckConstraint("redemptions >= 0", name="redemptions_not_negative"),
 )
@@ -245,6 +246,9 @@ payments = Table(
     Column("coupon_id", Integer, ForeignKey("coupons.id"), nullable=True),
     Column("status", String(24), nullable=False),
     Column("refunded_cents", Integer, nullable=False, default=0, server_default="0"),
+    Column("bonus_units", BigInteger, nullable=False, default=0, server_default="0"),
+    Column("reversed_units", BigInteger, nullable=False, default=0, server_default="0"),
+    Column("unreversed_units", BigInteger, nullable=False, default=0, server_default="0"),
     Column("created_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
     Column("updated_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
     Index("ix_payments_user_id", "user_id"),

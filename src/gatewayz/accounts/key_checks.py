@@ -1,0 +1,107 @@
+"""Per-request checks of a key's restrictions, and the audit of refused requests.
+
+A request outside a restriction is refused with 403 naming the restriction (in the format of
+the API called) and audited as `key.restriction_denied`; a missing, unknown or revoked key
+is a 401, audited as `auth.failed` with at most the key's display prefix.
+"""
+
+from datetime import UTC, datetime
+from urllib.parse import urlsplit
+
+from fastapi import Request
+
+from gatewayz.accounts import audit
+from gatewayz.accounts.key_policy import KeyPolicy, address_allowed, referrer_allowed, scope_of
+from gatewayz.accounts.keys import loggable_prefix
+from gatewayz.errors import PermissionDenied
+
+
+class KeyRestricted(PermissionDenied):
+    """A key used outside one of its restrictions; `restriction` names it."""
+
+    def __init__(self, restriction: str, message: str) -> None:
+        super().__init__(f"{message} ({restriction})", code=f"key_{restriction}")
+        self.restriction = restriction
+
+
+def violation(
+    policy: KeyPolicy, path: str, address: str | None, origin: str | None, now: datetime
+) -> KeyRestricted | None:
+    """The first restriction the request breaks, or None.
+
+    `origin` is the request's Origin header, else its Referer header.
+    """
+    expires_at = policy.expires_at
+    if expires_at is not None and now >= expires_at:
+        when = expires_at.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+        if policy.rotated:
+            return KeyRestricted("expires_at", f"This API key was rotated; it expired at {when}")
+        return KeyRestricted("expires_at", f"This API key expired at {when}")
+    if policy.networks and not (address and address_allowed(policy.networks, address)):
+        return KeyRestricted(
+            "ip_allowlist", f"This API key is not allowed from address {address or 'unknown'}"
+        )
+    if policy.referrers:
+        host = urlsplit(origin).hostname if origin else None
+        if not host:
+            return KeyRestricted(
+                "referrers",
+                "This API key only works from allowed referrers; the request has no Referer "
+                "or Origin header",
+            )
+        if not referrer_allowed(policy.referrers, host):
+            return KeyRestricted("referrers", f"Referrer {host} is not allowed for this API key")
+    if policy.scopes is not None:
+        scope = scope_of(path)
+        if scope is None:
+            return KeyRestricted("scopes", f"This API key's scopes do not cover {path}")
+        if scope not in policy.scopes:
+            return KeyRestricted("scopes", f"This API key is not granted scope '{scope}'")
+    return None
+
+
+def enforce(request: Request, user_id: int, key_id: int, policy: KeyPolicy) -> None:
+    """Refuse (and audit) a request that breaks one of the key's restrictions."""
+    headers = request.headers
+    refused = violation(
+        policy,
+        request.url.path,
+        audit.source_ip(request),
+        headers.get("origin") or headers.get("referer"),
+        datetime.now(UTC),
+    )
+    if refused is not None:
+        audit_denial(request, user_id, key_id, refused)
+        raise refused
+
+
+def audit_denial(request: Request, user_id: int, key_id: int, refused: KeyRestricted) -> None:
+    """Queue a `key.restriction_denied` event for a refused request."""
+    audit.queue(
+        request.app.state.writer,
+        audit.AuditEvent(
+            "key.restriction_denied",
+            actor_user_id=user_id,
+            actor_key_id=key_id,
+            target_type="api_key",
+            target_id=str(key_id),
+            source_ip=audit.source_ip(request),
+            details={"restriction": refused.restriction, "path": request.url.path},
+        ),
+    )
+
+
+def audit_auth_failure(request: Request, presented: str | None) -> None:
+    """Queue an `auth.failed` event: address, path and the key's display prefix at most."""
+    details: dict[str, str] = {"path": request.url.path}
+    if presented:
+        details["reason"] = "invalid key"
+        prefix = loggable_prefix(presented)
+        if prefix is not None:
+            details["key_prefix"] = prefix
+    else:
+        details["reason"] = "missing key"
+    audit.queue(
+        request.app.state.writer,
+        audit.AuditEvent("auth.failed", source_ip=audit.source_ip(request), details=details),
+    )

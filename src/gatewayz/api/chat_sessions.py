@@ -1,0 +1,108 @@
+"""The caller's chat sessions: POST/GET /v1/chat/sessions, GET/DELETE /v1/chat/sessions/{id}.
+
+A chat completion with `session_id` continues a session (see gatewayz.history.turns).
+"""
+
+from datetime import datetime
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Body, Depends, Path, Query, Request
+from pydantic import BaseModel, ConfigDict, Field
+
+from gatewayz.accounts.auth import Principal, current_principal
+from gatewayz.errors import NotFound
+from gatewayz.history import sessions
+from gatewayz.history.sessions import SessionRecord, StoredMessage
+
+router = APIRouter(prefix="/v1/chat/sessions", tags=["chat sessions"])
+Caller = Annotated[Principal, Depends(current_principal)]
+SessionId = Annotated[int, Path(ge=1, le=2**63 - 1)]
+
+
+class NewSession(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    title: str | None = Field(default=None, max_length=300)
+    model: str | None = Field(default=None, max_length=300)
+
+
+@router.post("", status_code=201)
+async def create_session(
+    request: Request, caller: Caller, body: Annotated[NewSession | None, Body()] = None
+) -> dict[str, Any]:
+    """Start an empty session; `title` and `model` are labels for the caller's own use."""
+    body = body or NewSession()
+    record = await sessions.create_session(
+        request.app.state.engine, caller.user_id, body.title, body.model
+    )
+    return _session(record)
+
+
+@router.get("")
+async def list_sessions(
+    request: Request,
+    caller: Caller,
+    limit: Annotated[int, Query(ge=1, le=100)] = 20,
+    before: Annotated[int | None, Query(ge=1)] = None,
+) -> dict[str, Any]:
+    """The caller's sessions, newest first; the next page is `?before=<last_id>`."""
+    found = await sessions.list_sessions(
+        request.app.state.engine, caller.user_id, limit + 1, before
+    )
+    page = found[:limit]
+    return {
+        "object": "list",
+        "data": [_session(record) for record in page],
+        "has_more": len(found) > limit,
+        "last_id": page[-1].id if page else None,
+    }
+
+
+@router.get("/{session_id}")
+async def get_session(request: Request, caller: Caller, session_id: SessionId) -> dict[str, Any]:
+    """The session with its messages, oldest first (a turn that just ended included)."""
+    state = request.app.state
+    await state.chat_history.settled(session_id)
+    found = await sessions.get_session(state.engine, caller.user_id, session_id)
+    if found is None:
+        raise _not_found(session_id)
+    record, messages = found
+    return {**_session(record), "messages": [_message(message) for message in messages]}
+
+
+@router.delete("/{session_id}")
+async def delete_session(request: Request, caller: Caller, session_id: SessionId) -> dict[str, Any]:
+    """Delete the session and its messages."""
+    if not await sessions.delete_session(request.app.state.engine, caller.user_id, session_id):
+        raise _not_found(session_id)
+    return {"id": session_id, "object": "chat.session.deleted", "deleted": True}
+
+
+def _not_found(session_id: int) -> NotFound:
+    return NotFound(f"No chat session with id {session_id}.", param="session_id")
+
+
+def _iso(moment: datetime) -> str:
+    return moment.isoformat().replace("+00:00", "Z")
+
+
+def _session(record: SessionRecord) -> dict[str, Any]:
+    return {
+        "id": record.id,
+        "object": "chat.session",
+        "title": record.title,
+        "model": record.model,
+        "created_at": _iso(record.created_at),
+        "updated_at": _iso(record.updated_at),
+        "message_count": record.message_count,
+    }
+
+
+def _message(message: StoredMessage) -> dict[str, Any]:
+    return {
+        "id": message.id,
+        "role": message.role,
+        "message": message.message,
+        "request_id": message.request_id,
+        "created_at": _iso(message.created_at),
+    }

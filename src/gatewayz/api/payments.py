@@ -1,0 +1,151 @@
+"""Buying credits: POST /user/checkout, GET /user/payments, and Stripe's POST /stripe/webhook."""
+
+import logging
+from decimal import Decimal
+from typing import Annotated, Any
+
+import orjson
+import stripe
+from fastapi import APIRouter, Depends, Request
+from pydantic import BaseModel, ConfigDict, Field
+
+from gatewayz.accounts.auth import Principal, current_principal
+from gatewayz.billing.money import format_credits
+from gatewayz.billing.payment_events import MalformedEvent, Outcome, apply_event
+from gatewayz.billing.payments import (
+    CheckoutRefused,
+    Payment,
+    PaymentsNotConfigured,
+    StripeUnavailable,
+    format_cents,
+    list_payments,
+    start_checkout,
+)
+from gatewayz.errors import GatewayError, InvalidRequest, UpstreamError
+
+log = logging.getLogger(__name__)
+
+router = APIRouter(tags=["payments"])
+
+
+class CheckoutBody(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    amount: Decimal = Field(description='What to pay, in the configured currency, e.g. "20".')
+    coupon: str | None = Field(default=None, max_length=64)
+
+
+def _not_configured(what: str) -> GatewayError:
+    return GatewayError(
+        f"Payments are not available: the gateway has no Stripe {what} configured.",
+        status=503,
+        code="payments_not_configured",
+    )
+
+
+@router.post("/user/checkout")
+async def checkout(
+    body: CheckoutBody,
+    request: Request,
+    principal: Annotated[Principal, Depends(current_principal)],
+) -> dict[str, Any]:
+    """Start a purchase: a Stripe Checkout Session to send the user to."""
+    state = request.app.state
+    try:
+        started = await start_checkout(
+            state.engine, state.stripe_checkout, principal.user_id, body.amount, body.coupon
+        )
+    except PaymentsNotConfigured:
+        raise _not_configured("secret key") from None
+    except CheckoutRefused as exc:
+        raise InvalidRequest(str(exc), param=exc.param) from None
+    except StripeUnavailable as exc:
+        raise UpstreamError("stripe", str(exc)) from None
+    return {"id": started.session_id, "url": started.url, "payment_id": started.payment_id}
+
+
+@router.get("/user/payments")
+async def payments(
+    request: Request, principal: Annotated[Principal, Depends(current_principal)]
+) -> dict[str, Any]:
+    """The caller's purchases, newest first."""
+    found = await list_payments(request.app.state.engine, principal.user_id)
+    return {"object": "list", "data": [_payment_view(payment) for payment in found]}
+
+
+def _payment_view(payment: Payment) -> dict[str, Any]:
+    return {
+        "id": payment.id,
+        "checkout_session_id": payment.checkout_session_id,
+        "status": payment.status,
+        "amount": format_cents(payment.amount_cents),
+        "currency": payment.currency,
+        "credits": format_credits(payment.credits_units),
+        "bonus_credits": format_credits(payment.bonus_units),
+        "coupon": payment.coupon,
+        "refunded_amount": format_cents(payment.refunded_cents),
+        "credits_reversed": format_credits(payment.reversed_units),
+        "credits_not_reversed": format_credits(payment.unreversed_units),
+        "created_at": payment.created_at.isoformat(),
+        "updated_at": payment.updated_at.isoformat(),
+    }
+
+
+@router.post("/stripe/webhook")
+async def stripe_webhook(request: Request) -> dict[str, Any]:
+    """Stripe's event deliveries; the Stripe-Signature header is the authentication."""
+    state = request.app.state
+    settings = state.settings.stripe
+    secret = settings.signing_secret(state.settings.environ)
+    if secret is None:
+        raise _not_configured("webhook secret")
+    payload = await request.body()
+    try:
+        stripe.WebhookSignature.verify_header(
+            payload.decode("utf-8"),
+            request.headers.get("stripe-signature"),
+            secret,
+            tolerance=settings.webhook_tolerance_seconds,
+        )
+    except (stripe.SignatureVerificationError, UnicodeDecodeError) as exc:
+        log.warning("refused a Stripe webhook delivery: %s", _why(exc))
+        raise InvalidRequest(
+            f"Stripe-Signature: {_why(exc)}.", param="Stripe-Signature", code="bad_signature"
+        ) from None
+    try:
+        outcome = await apply_event(state.engine, orjson.loads(payload), state.settings.referrals)
+    except (orjson.JSONDecodeError, MalformedEvent) as exc:
+        raise InvalidRequest("The body is not a Stripe event object.") from exc
+    await _notify(request, outcome)
+    return {"received": True, "duplicate": outcome.duplicate, "result": outcome.result}
+
+
+def _why(exc: Exception) -> str:
+    """Why a delivery was refused, without echoing the header or the secret."""
+    if isinstance(exc, UnicodeDecodeError):
+        return "the body is not UTF-8"
+    message = str(exc)
+    if "tolerance" in message:
+        return "the signature's timestamp is too old"
+    if "No Stripe-Signature" in message:
+        return "the header is missing"
+    return "the signature does not match the payload"
+
+
+async def _notify(request: Request, outcome: Outcome) -> None:
+    """Tell the buyer their credits arrived; the payment stands even if this fails."""
+    received = outcome.received
+    if received is None:
+        return
+    try:
+        await request.app.state.notifier.notify(
+            "payment_received",
+            recipient=received.email,
+            user_id=received.user_id,
+            dedupe_key=f"payment_received:{received.payment_id}",
+            amount=received.amount,
+            currency=received.currency,
+            credits=received.credits,
+        )
+    except Exception:
+        log.exception("could not record the payment notice of payment %s", received.payment_id)

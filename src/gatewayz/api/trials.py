@@ -1,0 +1,57 @@
+"""The caller's free trial: start it (once ever) and see its state."""
+
+from datetime import UTC, datetime
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, Request
+
+from gatewayz.accounts.auth import Principal, current_principal
+from gatewayz.billing import trials
+from gatewayz.billing.money import credits_to_units, format_credits
+from gatewayz.billing.plan_settings import TrialSettings
+
+router = APIRouter(tags=["user"])
+
+Caller = Annotated[Principal, Depends(current_principal)]
+
+
+def trial_view(trial: trials.Trial, now: datetime) -> dict[str, Any]:
+    removed = trial.removed_units
+    return {
+        "status": trial.status(now),
+        "credits": format_credits(trial.credits_units),
+        "started_at": trial.started_at.isoformat(),
+        "expires_at": trial.expires_at.isoformat(),
+        "ended_at": None if trial.ended_at is None else trial.ended_at.isoformat(),
+        "removed_credits": None if removed is None else format_credits(removed),
+    }
+
+
+def offer_view(settings: TrialSettings) -> dict[str, Any]:
+    """What a user who never had a trial could start."""
+    return {
+        "status": "available" if settings.enabled else "unavailable",
+        "credits": format_credits(credits_to_units(settings.credits)),
+        "days": settings.days,
+    }
+
+
+@router.post("/user/trial", status_code=201)
+async def start_trial(request: Request, principal: Caller) -> dict[str, Any]:
+    """Start the caller's free trial and grant its credits (409 if they had one before)."""
+    state = request.app.state
+    now = datetime.now(UTC)
+    trial = await trials.start_trial(state.engine, principal.user_id, state.settings.trial, now)
+    await state.entitlements.reload()
+    return trial_view(trial, now)
+
+
+@router.get("/user/trial")
+async def my_trial(request: Request, principal: Caller) -> dict[str, Any]:
+    """The caller's trial: active or expired with its dates, or the offer if they had none."""
+    state = request.app.state
+    async with state.engine.connect() as conn:
+        trial = await trials.get_trial(conn, principal.user_id)
+    if trial is None:
+        return offer_view(state.settings.trial)
+    return trial_view(trial, datetime.now(UTC))

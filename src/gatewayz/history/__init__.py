@@ -1,0 +1,1 @@
+"""Chat history: sessions of stored messages that chat completions can continue."""

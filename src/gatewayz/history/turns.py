@@ -1,0 +1,140 @@
+"""Chat completions in a session: the session's history is sent before the request's
+messages, and the turn (the new messages and the answer) is stored once the answer is
+complete, off the request path.
+
+A system or developer message that is already in the history (clients often repeat their
+system prompt each turn) is neither sent twice nor stored twice.
+"""
+
+import asyncio
+import logging
+from dataclasses import dataclass
+from typing import Any
+
+import orjson
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from gatewayz.errors import InvalidRequest, NotFound
+from gatewayz.history.sessions import append_turn, load_history
+
+log = logging.getLogger(__name__)
+
+SESSION_FIELD = "session_id"
+_WRITE_ATTEMPTS = 3
+_INSTRUCTIONS = frozenset({"system", "developer"})
+
+Json = dict[str, Any]
+
+
+def session_id_of(value: Any) -> int:
+    """The session id a request names: an integer, or a string of digits."""
+    if isinstance(value, str) and value.isdecimal():
+        value = int(value)
+    if isinstance(value, bool) or not isinstance(value, int) or not 0 < value < 2**63:
+        raise InvalidRequest(
+            "'session_id' must be the id of one of your chat sessions (a positive integer).",
+            param=SESSION_FIELD,
+        )
+    return value
+
+
+@dataclass(slots=True)
+class Turn:
+    """One chat completion in a session."""
+
+    user_id: int
+    session_id: int
+    request_id: str
+    body: Json
+    """The request as it goes upstream: the history, then the new messages; no session_id."""
+    body_size: int
+    new_messages: list[Json]
+    history: "ChatHistory"
+
+    def finish(self, answer: Json | None) -> None:
+        """Store the new messages and the answer (nothing if there is no answer)."""
+        if answer is not None:
+            self.history.record(
+                self.user_id, self.session_id, [*self.new_messages, answer], self.request_id
+            )
+
+
+class ChatHistory:
+    """Loads sessions for requests and writes their turns in the background, in order.
+
+    A turn's write waits for the session's previous write, and loading a session waits for
+    its pending write, so a follow-up sent as soon as an answer arrives sees that answer.
+    """
+
+    def __init__(self, engine: AsyncEngine) -> None:
+        self._engine = engine
+        self._pending: dict[int, asyncio.Task[None]] = {}
+
+    async def begin(self, user_id: int, body: Json, body_size: int, request_id: str) -> Turn | None:
+        """The turn of a request naming a session (404 if the caller has no such session),
+        or None for a request without `session_id`, without touching the database.
+
+        `session_id` is taken out of `body` (also when null): it never goes upstream.
+        """
+        named = body.pop(SESSION_FIELD, None)
+        if named is None:
+            return None
+        session_id = session_id_of(named)
+        body = dict(body)
+        await self.settled(session_id)
+        stored = await load_history(self._engine, user_id, session_id)
+        if stored is None:
+            raise NotFound(f"No chat session with id {session_id}.", param=SESSION_FIELD)
+        history = [orjson.loads(text) for text in stored]
+        new = [m for m in body["messages"] if not (m["role"] in _INSTRUCTIONS and m in history)]
+        body["messages"] = [*history, *new]
+        size = body_size + sum(len(text) + 1 for text in stored)
+        return Turn(user_id, session_id, request_id, body, size, new, self)
+
+    def record(self, user_id: int, session_id: int, messages: list[Json], request_id: str) -> None:
+        """Write a turn after the session's earlier ones, off the request path."""
+        previous = self._pending.get(session_id)
+        task = asyncio.create_task(
+            self._write(previous, user_id, session_id, messages, request_id)
+        )
+        self._pending[session_id] = task
+
+        def forget(done: asyncio.Task[None]) -> None:
+            if self._pending.get(session_id) is done:
+                del self._pending[session_id]
+
+        task.add_done_callback(forget)
+
+    async def drain(self) -> None:
+        """Wait for every pending write (at shutdown)."""
+        while self._pending:
+            await asyncio.wait(list(self._pending.values()))
+
+    async def settled(self, session_id: int) -> None:
+        """Wait for the session's pending write in this process, if any."""
+        pending = self._pending.get(session_id)
+        if pending is not None:
+            await asyncio.wait([pending])
+
+    async def _write(
+        self,
+        previous: asyncio.Task[None] | None,
+        user_id: int,
+        session_id: int,
+        messages: list[Json],
+        request_id: str,
+    ) -> None:
+        if previous is not None:
+            await asyncio.wait([previous])
+        for attempt in range(_WRITE_ATTEMPTS):
+            try:
+                await append_turn(self._engine, user_id, session_id, messages, request_id)
+                return
+            except Exception:
+                log.exception(
+                    "chat session %d: storing request %s failed (attempt %d)",
+                    session_id,
+                    request_id,
+                    attempt + 1,
+                )
+                await asyncio.sleep(0.1 * 2**attempt)
