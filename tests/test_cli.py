@@ -133,6 +133,15 @@ async def test_users_keys_and_credits(tmp_path: Path) -> None:
         (5 * CREDIT, 5 * CREDIT, "initial credits"),
         (1_500_000_000, 6_500_000_000, "support ticket 42"),
     ]
+    assert home.query(
+        "SELECT event, target_id, details FROM audit_logs WHERE event = 'credits.adjusted'"
+    ) == [("credits.adjusted", "1", '{"amount":"1.5","reason":"support ticket 42","via":"cli"}')]
+    assert [row[0] for row in home.query("SELECT event FROM audit_logs ORDER BY id")] == [
+        "key.created",
+        "key.created",
+        "key.revoked",
+        "credits.adjusted",
+    ]
 
     settings = Settings(
         database_url=home.url,

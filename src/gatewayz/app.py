@@ -13,6 +13,7 @@ from opentelemetry.sdk.trace.export import SpanExporter
 from gatewayz import __version__
 from gatewayz.accounts import audit
 from gatewayz.accounts.auth import Authenticator
+from gatewayz.accounts.key_checks import FailedLogins
 from gatewayz.accounts.provider_keyring import ProviderKeyring
 from gatewayz.accounts.secret_box import SecretBox
 from gatewayz.api import (
@@ -144,6 +145,7 @@ def create_app(
         app.state.engine = engine
         app.state.catalog = catalog
         app.state.writer = writer
+        app.state.failed_logins = FailedLogins(writer)
         app.state.authenticator = Authenticator(
             engine,
             server_secret(settings),

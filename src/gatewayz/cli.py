@@ -248,7 +248,9 @@ def keys_create(
 
     async def work(engine: Any) -> str:
         user = await accounts.get_user(engine, email=email)
-        return await accounts.create_key(engine, secret, user.id, name)
+        key = await accounts.create_key(engine, secret, user.id, name)
+        await _operator_event(engine, "key.created", "user", user.id, name=name)
+        return key
 
     typer.echo(_run(settings, work))
 
@@ -277,6 +279,7 @@ def keys_revoke(email: str, key_id: int, config: ConfigOption = None) -> None:
     async def work(engine: Any) -> None:
         user = await accounts.get_user(engine, email=email)
         await accounts.revoke_key(engine, user.id, key_id)
+        await _operator_event(engine, "key.revoked", "api_key", key_id, user_id=str(user.id))
 
     _run(settings, work)
     typer.echo(f"revoked key {key_id}", err=True)
@@ -296,17 +299,42 @@ def credits_add(
 
     async def work(engine: Any) -> ledger.CreditChange:
         user = await accounts.get_user(engine, email=email)
-        return await ledger.change_credits(
-            engine,
-            user.id,
-            units,
-            kind="grant",
-            reason=reason,
-            idempotency_key=f"cli:{uuid.uuid4()}",
-        )
+        async with engine.begin() as conn:
+            change = await ledger.apply_change(
+                conn,
+                user.id,
+                units,
+                kind="grant",
+                reason=reason,
+                idempotency_key=f"cli:{uuid.uuid4()}",
+            )
+            details = {"amount": format_credits(units), "reason": reason, "via": "cli"}
+            await audit.record(
+                conn,
+                AuditEvent(
+                    "credits.adjusted", target_type="user", target_id=str(user.id), details=details
+                ),
+            )
+        return change
 
     change = _run(settings, work)
     typer.echo(f"balance of {email}: {format_credits(change.balance_after_units)}", err=True)
+
+
+async def _operator_event(
+    engine: Any, event: str, target_type: str, target_id: int, **details: str
+) -> None:
+    """Audit a change an operator made from the command line."""
+    async with engine.begin() as conn:
+        await audit.record(
+            conn,
+            AuditEvent(
+                event,
+                target_type=target_type,
+                target_id=str(target_id),
+                details={**details, "via": "cli"},
+            ),
+        )
 
 
 def _amount(text: str, *, allow_zero: bool) -> int:

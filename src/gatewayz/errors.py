@@ -180,6 +180,11 @@ def install_handlers(app: FastAPI) -> None:
     async def on_validation_error(request: Request, exc: Exception) -> Response:
         assert isinstance(exc, RequestValidationError)
         first = exc.errors()[0] if exc.errors() else {"loc": (), "msg": "invalid request"}
+        if first.get("type") == "json_invalid":
+            return render(
+                InvalidRequest("The request body is not valid JSON: " + str(first["msg"])),
+                request,
+            )
         loc = [str(p) for p in first["loc"] if p not in ("body", "query", "path")]
         param = ".".join(loc) or None
         message = f"{param}: {first['msg']}" if param else str(first["msg"])

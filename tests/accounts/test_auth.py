@@ -3,6 +3,7 @@
 import asyncio
 
 import pytest
+from sqlalchemy import event
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from gatewayz.accounts import users as accounts
@@ -96,3 +97,20 @@ async def test_forget_drops_a_changed_key_from_the_cache_at_once(engine: AsyncEn
     auth.forget(info.id)
     with pytest.raises(AuthenticationFailed):
         await auth.authenticate(key)
+
+
+async def test_a_refused_key_is_refused_again_without_a_lookup(engine: AsyncEngine) -> None:
+    statements: list[str] = []
+
+    def count(_conn: object, _cursor: object, statement: str, *_: object) -> None:
+        statements.append(statement)
+
+    event.listen(engine.sync_engine, "before_cursor_execute", count)
+    try:
+        authenticator = Authenticator(engine, SECRET, 10)
+        for _ in range(5):
+            with pytest.raises(AuthenticationFailed, match="Invalid API key"):
+                await authenticator.authenticate("gw_live_" + "x" * 40)
+    finally:
+        event.remove(engine.sync_engine, "before_cursor_execute", count)
+    assert len([s for s in statements if "api_keys" in s]) == 1

@@ -85,6 +85,15 @@ def test_ip_allowlist_matches_cidr_ranges_and_ipv6_and_mapped_ipv4() -> None:
     )
 
 
+def test_an_ipv4_mapped_entry_matches_its_ipv4_clients_in_either_form() -> None:
+    entries = parse_networks(["::ffff:192.0.2.7", "::ffff:10.0.0.0/104"])
+    assert entries == ["192.0.2.7", "10.0.0.0/8"]
+    key = policy(ip_allowlist=entries)
+    assert refused(key, address="192.0.2.7") is None
+    assert refused(key, address="::ffff:10.1.2.3") is None
+    assert refused(key, address="192.0.2.8") is not None
+
+
 def test_referrer_patterns_are_domains_or_subdomain_wildcards() -> None:
     assert parse_referrers(["Example.com", "*.example.com", "localhost"]) == [
         "example.com",

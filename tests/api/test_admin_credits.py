@@ -106,6 +106,8 @@ async def test_bad_adjustments_are_refused_naming_the_field(site: Site) -> None:
         ({"amount": "NaN", "reason": "x"}, 400, "amount"),
         ({"amount": "1e20", "reason": "x"}, 400, "amount"),
         ({"amount": "0.0000000001", "reason": "x"}, 400, "amount"),
+        ({"amount": "1", "reason": "a\x00b"}, 400, "reason"),
+        ({"amount": "1", "reason": "x", "idempotency_key": "k\x00"}, 400, "idempotency_key"),
     ]
     for payload, status, param in cases:
         response = await site.admin.post(_url(site), json=payload)

@@ -143,7 +143,9 @@ async def test_roles_manage_alone_cannot_grant_what_it_does_not_hold(
     assert (held[keeper_id], held[second_admin]) == ("keeper", "admin")
     assert (await keeper.get("/admin/audit-logs")).status_code == 403, "no new permission"
 
-    within = await keeper.post("/admin/roles", json={"name": "reader", "permissions": ["users:read"]})
+    within = await keeper.post(
+        "/admin/roles", json={"name": "reader", "permissions": ["users:read"]}
+    )
     assert within.status_code == 201
     given = await keeper.put(f"/admin/users/{site.user_id}/role", json={"role": "reader"})
     assert given.status_code == 200

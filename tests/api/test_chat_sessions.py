@@ -32,7 +32,7 @@ async def test_a_session_is_created_read_listed_and_deleted(gateway: Gateway) ->
             "fake/m",
             0,
         )
-        assert session["created_at"].endswith("Z") and session["updated_at"].endswith("Z")
+        assert session["created_at"].endswith("+00:00") and session["updated_at"].endswith("+00:00")
         bare = (await http.post("/v1/chat/sessions")).json()
         assert (bare["title"], bare["model"]) == (None, None)
 

@@ -72,6 +72,7 @@ async def test_admins_create_list_change_and_retire_plans(site: Site) -> None:
         ({"name": "a", "allowance": "1e9999"}, "allowance"),
         ({"name": "a", "allowance": "1", "rpm": 2**31}, "rpm"),
         ({"name": "a", "allowance": "1", "tpm": 10**20}, "tpm"),
+        ({"name": "a", "allowance": "1", "description": "a\x00b"}, "description"),
     ],
 )
 async def test_a_bad_plan_is_refused_naming_the_field(
@@ -146,6 +147,8 @@ async def test_an_unknown_plan_or_user_is_refused(site: Site) -> None:
     await site.admin.post("/admin/plans", json=PRO)
     unknown_user = await site.admin.put("/admin/users/999999/plan", json={"plan": "pro"})
     assert unknown_user.status_code == 404
+    not_a_name = await site.admin.put(f"/admin/users/{site.user_id}/plan", json={"plan": "p\x00"})
+    assert not_a_name.status_code == 400 and error_of(not_a_name)["param"] == "plan"
 
 
 async def test_the_renewal_task_renews_a_served_users_plan(site: Site) -> None:

@@ -66,7 +66,7 @@ async def test_a_key_is_stored_listed_by_hint_replaced_and_deleted(
     assert created.status_code == 201, created.text
     assert created.json()["provider"] == "openai"
     assert created.json()["hint"] == "sk-...WXYZ"
-    assert created.json()["created_at"].endswith("Z")
+    assert created.json()["created_at"].endswith("+00:00")
 
     replaced = await users.ana.put(
         "/user/provider-keys/openai", json={"api_key": KEY[:-4] + "ABCD"}

@@ -80,3 +80,14 @@ async def test_a_loop_is_refused_over_http(shop: Shop) -> None:
     assert loop.status_code == 400
     assert "referred by you" in loop.json()["error"]["message"]
     assert (await shop.http.get("/user/referral", headers=alice)).json()["referred_by"] is None
+
+
+@pytest.mark.parametrize("code", ["   ", "K7QM\x00XPA", "K7QM-XPA"])
+async def test_a_code_that_is_not_letters_and_digits_is_a_400(shop: Shop, code: str) -> None:
+    _, alice = await shop.user("alice@example.com")
+
+    refused = await shop.http.post("/user/referral", json={"code": code}, headers=alice)
+
+    assert refused.status_code == 400
+    assert refused.json()["error"]["param"] == "code"
+    assert (await shop.http.get("/user/referral", headers=alice)).json()["referred_by"] is None

@@ -1,5 +1,6 @@
 """/user/api-keys as a client uses it: create, list, change, revoke and rotate keys over HTTP."""
 
+import asyncio
 from typing import Any
 
 import httpx
@@ -71,7 +72,7 @@ async def test_every_restriction_is_stored_normalised(gateway: Gateway) -> None:
     assert created["referrers"] == ["example.com", "*.example.com"]
     assert created["spend_limit"] == "12.5"
     assert created["rate_limits"] == {"rpm": 60, "rpd": None, "tpm": None, "concurrency": 2}
-    assert created["expires_at"].endswith("Z")
+    assert created["expires_at"].endswith("+00:00")
 
 
 @pytest.mark.parametrize(
@@ -162,6 +163,16 @@ async def test_a_revoked_key_is_refused_at_once_and_the_failure_audited(gateway:
         "key_prefix": created["prefix"],
     }
     assert created["key"] not in str(failed[0])
+
+
+async def test_a_flood_of_bad_keys_is_audited_only_up_to_a_bound(gateway: Gateway) -> None:
+    async with client(gateway, "gw_live_" + "x" * 40) as http:
+        answers = await asyncio.gather(*(http.get("/user/balance") for _ in range(60)))
+    assert {a.status_code for a in answers} == {401}
+    failed = [row for row in await audit_rows(gateway) if row["event"] == "auth.failed"]
+    assert len(failed) == 20
+    last = orjson.loads(failed[-1]["details"])
+    assert last["further_failures_not_audited_this_minute"] == 1
 
 
 async def test_rotation_keeps_the_old_key_for_its_grace_then_refuses_it(gateway: Gateway) -> None:

@@ -9,8 +9,8 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from gatewayz.billing import plans as plan_store
 from gatewayz.billing.money import credits_to_units
 from gatewayz.billing.plans import NewPlan, Plan
-from gatewayz.billing.subscriptions import utc
 from gatewayz.store.tables import ledger, subscriptions, trials, users
+from gatewayz.store.times import utc
 
 
 def units(credits: str) -> int:

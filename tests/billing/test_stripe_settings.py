@@ -32,6 +32,8 @@ def test_keys_come_from_the_config_or_else_the_environment() -> None:
         ({"stripe": {"currency": "kwd"}}, "stripe.currency"),
         ({"stripe": {"credits_per_unit": "0"}}, "stripe.credits_per_unit"),
         ({"referrals": {"reward_credits": "-1"}}, "referrals.reward_credits"),
+        ({"referrals": {"reward_credits": "0.0000000001"}}, "referrals.reward_credits"),
+        ({"stripe": {"max_amount": "100000000"}}, "stripe.max_amount"),
     ],
 )
 def test_bad_values_are_refused_naming_the_field(section: dict[str, object], field: str) -> None:

@@ -220,3 +220,11 @@ async def test_other_apis_refuse_session_id_instead_of_ignoring_it(caller: Calle
         )
     assert "session_id" in raised.value.message
     assert await stored(caller, session_id) == []
+
+
+async def test_a_null_session_id_is_a_plain_call_and_never_goes_upstream(caller: Caller) -> None:
+    answer = await caller.client().chat.completions.create(
+        model="fake/fake-model", messages=[user("hi")], extra_body={"session_id": None}
+    )
+    assert answer.choices[0].message.content == REPLY
+    assert last_sent(caller)["messages"] == [user("hi")]

@@ -245,3 +245,18 @@ async def test_upstream_truncated_answer_is_a_502(caller: Caller) -> None:
     assert "fake" in raised.value.message
     assert_openai_error(raised.value.response, 502)
     await caller.assert_books(calls=1, charged=0)
+
+
+async def test_a_body_that_is_not_json_is_a_400_saying_so(caller: Caller) -> None:
+    async with httpx.AsyncClient(base_url=caller.base_url) as http:
+        response = await http.post(
+            "/v1/chat/sessions",
+            content=b'{"title": ',
+            headers={
+                "Authorization": f"Bearer {caller.api_key}",
+                "content-type": "application/json",
+            },
+        )
+    error = assert_openai_error(response, 400)
+    assert error["message"].startswith("The request body is not valid JSON")
+    assert error["param"] is None

@@ -81,6 +81,25 @@ async def test_a_key_is_refused_outside_its_scopes(caller: Caller) -> None:
     await caller.assert_books(calls=0, charged=0)
 
 
+async def test_a_chat_only_key_cannot_reach_the_chat_history(caller: Caller) -> None:
+    key, key_id = await restricted_key(caller, scopes=["chat"])
+    client = openai_client(caller, key)
+    with pytest.raises(openai.PermissionDeniedError) as listing:
+        await client.get("/chat/sessions", cast_to=object)
+    assert message(listing.value) == "This API key is not granted scope 'sessions' (scopes)"
+    before = len(caller.upstream.requests)
+    with pytest.raises(openai.PermissionDeniedError) as continuing:
+        await client.chat.completions.create(
+            model="fake-model", messages=HI, extra_body={"session_id": 1}
+        )
+    assert message(continuing.value) == "This API key is not granted scope 'sessions' (scopes)"
+    assert len(caller.upstream.requests) == before, "nothing was sent upstream"
+    assert [d["path"] for d in await denials(caller, key_id)] == [
+        "/v1/chat/sessions",
+        "/v1/chat/completions",
+    ]
+
+
 async def test_the_anthropic_sdk_gets_the_refusal_in_anthropic_format(caller: Caller) -> None:
     key, _ = await restricted_key(caller, scopes=["chat"])
     claude = anthropic.AsyncAnthropic(base_url=caller.base_url, api_key=key, max_retries=0)

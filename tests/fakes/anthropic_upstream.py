@@ -36,7 +36,13 @@ import orjson
 from aiohttp import web
 
 from tests.fakes.openai_upstream import count_words
-from tests.fakes.server import FakeServer, RecordedRequest, record
+from tests.fakes.server import (
+    FakeServer,
+    RecordedRequest,
+    close_connection,
+    open_event_stream,
+    record,
+)
 
 MODELS = (
     "claude-fake",
@@ -281,7 +287,7 @@ class _Answer:
         response.content_length = len(body)
         await response.prepare(request)
         await response.write(body[: len(body) // 2])
-        _close_connection(request)
+        close_connection(request)
         return response
 
     def events(self) -> list[tuple[str, dict[str, Any]]]:
@@ -319,19 +325,13 @@ class _Answer:
         return events
 
     async def stream(self, request: web.Request, delay: float) -> web.StreamResponse:
-        response = web.StreamResponse(
-            headers={
-                "Content-Type": "text/event-stream; charset=utf-8",
-                "Cache-Control": "no-cache",
-            }
-        )
-        await response.prepare(request)
+        response = await open_event_stream(request)
         events = self.events()
         # The two deltas end at index 4: message_start, content_block_start, ping, delta, delta.
         if self.model == "fake-truncate":
             for event, data in events[:5]:
                 await response.write(_sse(event, data))
-            _close_connection(request)
+            close_connection(request)
             return response
         if self.model == "fake-stream-error":
             error = {"type": "overloaded_error", "message": "Overloaded"}
@@ -362,9 +362,3 @@ def _error(status: int, message: str | None = None) -> web.Response:
 async def _add_request_id(request: web.Request, response: web.StreamResponse) -> None:
     if (request_id := _REQUEST_ID.get(None)) is not None:
         response.headers["request-id"] = request_id
-
-
-def _close_connection(request: web.Request) -> None:
-    """Close the socket mid-body, after what was written so far has been flushed."""
-    if request.transport is not None:
-        request.transport.close()

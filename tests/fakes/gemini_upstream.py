@@ -44,7 +44,7 @@ import orjson
 from aiohttp import web
 
 from tests.fakes.openai_upstream import count_words
-from tests.fakes.server import FakeServer, RecordedRequest, record
+from tests.fakes.server import FakeServer, RecordedRequest, close_connection, record
 
 MODELS = (
     "gemini-fake",
@@ -364,7 +364,7 @@ class _Answer:
         response.content_length = len(body)
         await response.prepare(request)
         await response.write(body[: len(body) // 2])
-        _close_connection(request)
+        close_connection(request)
         return response
 
     async def stream(self, request: web.Request, delay: float, sse: bool) -> web.StreamResponse:
@@ -382,15 +382,9 @@ class _Answer:
             else:
                 await response.write((b"[" if index == 0 else b",\r\n") + orjson.dumps(chunk))
         if self.model == "fake-truncate":
-            _close_connection(request)
+            close_connection(request)
             return response
         if not sse:
             await response.write(b"]")
         await response.write_eof()
         return response
-
-
-def _close_connection(request: web.Request) -> None:
-    """Close the socket mid-body, after what was written so far has been flushed."""
-    if request.transport is not None:
-        request.transport.close()

@@ -32,7 +32,13 @@ from typing import Any
 import orjson
 from aiohttp import web
 
-from tests.fakes.server import FakeServer, RecordedRequest, record
+from tests.fakes.server import (
+    FakeServer,
+    RecordedRequest,
+    close_connection,
+    open_event_stream,
+    record,
+)
 
 MODELS = (
     "fake-model",
@@ -293,7 +299,7 @@ class _Completion:
         response.content_length = len(body)
         await response.prepare(request)
         await response.write(body[: len(body) // 2])
-        _close_connection(request)
+        close_connection(request)
         return response
 
     def deltas(self) -> list[dict[str, Any]]:
@@ -321,13 +327,7 @@ class _Completion:
         return chunk
 
     async def stream(self, request: web.Request, delay: float) -> web.StreamResponse:
-        response = web.StreamResponse(
-            headers={
-                "Content-Type": "text/event-stream; charset=utf-8",
-                "Cache-Control": "no-cache",
-            }
-        )
-        await response.prepare(request)
+        response = await open_event_stream(request)
         if self.model == "fake-garbage":
             await response.write(b"data: not json\n\n")
             await response.write(_sse("[DONE]"))
@@ -343,7 +343,7 @@ class _Completion:
         if self.model == "fake-truncate":
             for event in events[:3]:
                 await response.write(_sse(event))
-            _close_connection(request)
+            close_connection(request)
             return response
         for index, event in enumerate(events):
             if delay and index:
@@ -352,9 +352,3 @@ class _Completion:
         await response.write(_sse("[DONE]"))
         await response.write_eof()
         return response
-
-
-def _close_connection(request: web.Request) -> None:
-    """Close the socket mid-body, after what was written so far has been flushed."""
-    if request.transport is not None:
-        request.transport.close()

@@ -34,7 +34,7 @@ import orjson
 from aiohttp import web
 
 from tests.fakes.openai_upstream import count_words, error_body
-from tests.fakes.server import FakeServer, RecordedRequest, record
+from tests.fakes.server import FakeServer, RecordedRequest, open_event_stream, record
 
 CALL_ID = "call_fake_resp_1"
 CALL_ARGUMENTS = '{"city": "Paris"}'
@@ -270,13 +270,7 @@ class _Answer:
         return events
 
     async def stream(self, request: web.Request) -> web.StreamResponse:
-        response = web.StreamResponse(
-            headers={
-                "Content-Type": "text/event-stream; charset=utf-8",
-                "Cache-Control": "no-cache",
-            }
-        )
-        await response.prepare(request)
+        response = await open_event_stream(request)
         for event in self.events():
             await response.write(_sse(event))
         await response.write_eof()

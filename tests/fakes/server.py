@@ -90,3 +90,18 @@ class FakeServer(FakeService):
         if self._runner is not None:
             await self._runner.cleanup()
             self._runner = None
+
+
+async def open_event_stream(request: web.Request) -> web.StreamResponse:
+    """A prepared ``text/event-stream`` response, ready for ``write``."""
+    response = web.StreamResponse(
+        headers={"Content-Type": "text/event-stream; charset=utf-8", "Cache-Control": "no-cache"}
+    )
+    await response.prepare(request)
+    return response
+
+
+def close_connection(request: web.Request) -> None:
+    """Close the socket mid-body, after what was written so far has been flushed."""
+    if request.transport is not None:
+        request.transport.close()

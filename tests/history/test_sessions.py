@@ -23,8 +23,8 @@ async def test_turns_are_read_back_in_order_as_whole_messages(engine: AsyncEngin
     call = {"id": "call_1", "type": "function", "function": {"name": "f", "arguments": "{}"}}
     tool_answer = {"role": "assistant", "content": None, "tool_calls": [call]}
     tool_result = {"role": "tool", "tool_call_id": "call_1", "content": "sunny"}
-    assert await sessions.append_turn(engine, created.id, [HELLO, tool_answer], "req_1")
-    assert await sessions.append_turn(engine, created.id, [tool_result, ANSWER], "req_2")
+    assert await sessions.append_turn(engine, user_id, created.id, [HELLO, tool_answer], "req_1")
+    assert await sessions.append_turn(engine, user_id, created.id, [tool_result, ANSWER], "req_2")
 
     found = await sessions.get_session(engine, user_id, created.id)
     assert found is not None
@@ -60,7 +60,7 @@ async def test_another_users_session_is_invisible(engine: AsyncEngine) -> None:
 async def test_sessions_are_listed_newest_first_in_pages(engine: AsyncEngine) -> None:
     user_id = await _user(engine, "pages@example.com")
     ids = [(await sessions.create_session(engine, user_id, f"s{i}", None)).id for i in range(5)]
-    await sessions.append_turn(engine, ids[1], [HELLO, ANSWER], "req_1")
+    await sessions.append_turn(engine, user_id, ids[1], [HELLO, ANSWER], "req_1")
     first = await sessions.list_sessions(engine, user_id, 2, None)
     assert [s.id for s in first] == [ids[4], ids[3]]
     rest = await sessions.list_sessions(engine, user_id, 10, first[-1].id)
@@ -72,8 +72,8 @@ async def test_deleting_a_session_deletes_its_messages(engine: AsyncEngine) -> N
     user_id = await _user(engine, "del@example.com")
     kept = await sessions.create_session(engine, user_id, None, None)
     gone = await sessions.create_session(engine, user_id, None, None)
-    await sessions.append_turn(engine, kept.id, [HELLO], "req_1")
-    await sessions.append_turn(engine, gone.id, [HELLO, ANSWER], "req_2")
+    await sessions.append_turn(engine, user_id, kept.id, [HELLO], "req_1")
+    await sessions.append_turn(engine, user_id, gone.id, [HELLO, ANSWER], "req_2")
     assert await sessions.delete_session(engine, user_id, gone.id)
     assert await sessions.get_session(engine, user_id, gone.id) is None
     async with engine.connect() as conn:
@@ -82,5 +82,17 @@ async def test_deleting_a_session_deletes_its_messages(engine: AsyncEngine) -> N
         )
         assert left.all() == [(kept.id, 1)]
     # A turn finishing after its session was deleted is not stored.
-    assert not await sessions.append_turn(engine, gone.id, [HELLO], "req_3")
+    assert not await sessions.append_turn(engine, user_id, gone.id, [HELLO], "req_3")
     assert not await sessions.delete_session(engine, user_id, gone.id)
+
+
+async def test_a_late_turn_never_lands_in_another_users_session(engine: AsyncEngine) -> None:
+    """SQLite gives a deleted session's id to the next new session, maybe another user's."""
+    owner = await _user(engine, "late@example.com")
+    other = await _user(engine, "next@example.com")
+    gone = await sessions.create_session(engine, owner, None, None)
+    assert await sessions.delete_session(engine, owner, gone.id)
+    theirs = await sessions.create_session(engine, other, None, None)
+    assert not await sessions.append_turn(engine, owner, theirs.id, [HELLO], "req_late")
+    found = await sessions.get_session(engine, other, theirs.id)
+    assert found is not None and found[1] == []

@@ -9,7 +9,7 @@ from fastapi import Request
 from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from gatewayz.accounts.key_checks import audit_auth_failure, enforce
+from gatewayz.accounts.key_checks import enforce
 from gatewayz.accounts.key_policy import UNRESTRICTED, KeyPolicy
 from gatewayz.accounts.keys import hash_key
 from gatewayz.accounts.roles import ADMIN_ROLE, role_permissions
@@ -42,8 +42,10 @@ class Authenticator:
     A cached key is looked up again in the background once half its time has passed, so
     keys in steady use never wait for the database; a key not confirmed within
     `cache_seconds` (revoked, or simply unused) is looked up before it is accepted again.
-    Concurrent first uses of a key share one lookup. `forget` drops a key at once after a
-    change made in this process (other processes notice within `cache_seconds`).
+    Concurrent first uses of a key share one lookup, and a refused key is refused again
+    without a lookup for `cache_seconds`, so a flood of bad keys cannot load the database.
+    `forget` drops a key at once after a change made in this process (other processes notice
+    within `cache_seconds`).
     """
 
     def __init__(
@@ -58,6 +60,7 @@ class Authenticator:
         self._previous = tuple(previous_secrets)
         self._ttl = cache_seconds
         self._cache: dict[str, tuple[Principal, float]] = {}
+        self._refused: dict[str, float] = {}
         self._lookups: dict[str, asyncio.Future[Principal | None]] = {}
         self._generation = 0
 
@@ -73,6 +76,8 @@ class Authenticator:
             if hit[1] - now < self._ttl / 2 and digest not in self._lookups:
                 self._lookup_once(digest, key)
             return hit[0]
+        if self._refused.get(digest, 0.0) > now:
+            raise AuthenticationFailed("Invalid API key.")
         principal = await asyncio.shield(self._lookup_once(digest, key))
         if principal is None:
             raise AuthenticationFailed("Invalid API key.")
@@ -98,13 +103,14 @@ class Authenticator:
     ) -> None:
         if self._lookups.get(digest) is done:
             del self._lookups[digest]
-        if (
-            generation != self._generation
-            or done.cancelled()
-            or done.exception() is not None
-            or done.result() is None
-        ):
+        if generation != self._generation or done.cancelled() or done.exception() is not None:
             self._cache.pop(digest, None)
+            return
+        if done.result() is None:  # unknown or revoked: it never becomes valid again
+            self._cache.pop(digest, None)
+            if len(self._refused) >= _MAX_CACHED:
+                self._refused.clear()
+            self._refused[digest] = time.monotonic() + self._ttl
             return
         if len(self._cache) >= _MAX_CACHED:
             self._cache.clear()
@@ -179,7 +185,7 @@ async def current_principal(request: Request) -> Principal:
     try:
         principal: Principal = await request.app.state.authenticator.authenticate(presented)
     except AuthenticationFailed:
-        audit_auth_failure(request, presented)
+        request.app.state.failed_logins.failed(request, presented)
         raise
     note_key(principal.key_id)
     if principal.policy.restricted:

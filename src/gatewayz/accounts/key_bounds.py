@@ -83,10 +83,7 @@ def _within_networks(held: tuple[str, ...], wanted: tuple[str, ...]) -> bool:
     """Whether `wanted` is non-empty and each of its ranges lies inside one of `held`."""
     networks = [ipaddress.ip_network(entry) for entry in held]
     return bool(wanted) and all(
-        any(
-            inner.version == outer.version and inner.subnet_of(outer)  # type: ignore[arg-type]
-            for outer in networks
-        )
+        any(inner.version == outer.version and inner.subnet_of(outer) for outer in networks)
         for inner in (ipaddress.ip_network(entry) for entry in wanted)
     )
 

@@ -5,6 +5,7 @@ the API called) and audited as `key.restriction_denied`; a missing, unknown or r
 is a 401, audited as `auth.failed` with at most the key's display prefix.
 """
 
+import time
 from datetime import UTC, datetime
 from urllib.parse import urlsplit
 
@@ -14,6 +15,7 @@ from gatewayz.accounts import audit
 from gatewayz.accounts.key_policy import KeyPolicy, address_allowed, referrer_allowed, scope_of
 from gatewayz.accounts.keys import loggable_prefix
 from gatewayz.errors import PermissionDenied
+from gatewayz.store.batch import BatchWriter
 
 
 class KeyRestricted(PermissionDenied):
@@ -75,6 +77,17 @@ def enforce(request: Request, user_id: int, key_id: int, policy: KeyPolicy) -> N
         raise refused
 
 
+def require_scope(
+    request: Request, user_id: int, key_id: int, policy: KeyPolicy, scope: str
+) -> None:
+    """Refuse (and audit) a request that needs `scope` beyond its path's, e.g. a chat
+    completion naming a chat session, when the key's scopes do not grant it."""
+    if policy.scopes is not None and scope not in policy.scopes:
+        refused = KeyRestricted("scopes", f"This API key is not granted scope '{scope}'")
+        audit_denial(request, user_id, key_id, refused)
+        raise refused
+
+
 def audit_denial(request: Request, user_id: int, key_id: int, refused: KeyRestricted) -> None:
     """Queue a `key.restriction_denied` event for a refused request."""
     audit.queue(
@@ -91,17 +104,35 @@ def audit_denial(request: Request, user_id: int, key_id: int, refused: KeyRestri
     )
 
 
-def audit_auth_failure(request: Request, presented: str | None) -> None:
-    """Queue an `auth.failed` event: address, path and the key's display prefix at most."""
-    details: dict[str, str] = {"path": request.url.path}
-    if presented:
-        details["reason"] = "invalid key"
-        prefix = loggable_prefix(presented)
-        if prefix is not None:
-            details["key_prefix"] = prefix
-    else:
-        details["reason"] = "missing key"
-    audit.queue(
-        request.app.state.writer,
-        audit.AuditEvent("auth.failed", source_ip=audit.source_ip(request), details=details),
-    )
+class FailedLogins:
+    """Audits refused keys as `auth.failed`: address, path and the key's display prefix at
+    most, and at most `per_minute` events per client address a minute, so that a flood of
+    bad keys cannot flood the audit log (the last audited event of a minute says so)."""
+
+    def __init__(self, writer: BatchWriter, per_minute: int = 20) -> None:
+        self._writer = writer
+        self._per_minute = per_minute
+        self._minute = 0
+        self._seen: dict[str, int] = {}
+
+    def failed(self, request: Request, presented: str | None) -> None:
+        address = audit.source_ip(request)
+        minute = int(time.monotonic() // 60)
+        if minute != self._minute:
+            self._minute, self._seen = minute, {}
+        count = self._seen[address or ""] = self._seen.get(address or "", 0) + 1
+        if count > self._per_minute:
+            return
+        details: dict[str, str | int] = {"path": request.url.path}
+        if presented:
+            details["reason"] = "invalid key"
+            prefix = loggable_prefix(presented)
+            if prefix is not None:
+                details["key_prefix"] = prefix
+        else:
+            details["reason"] = "missing key"
+        if count == self._per_minute:
+            details["further_failures_not_audited_this_minute"] = 1
+        audit.queue(
+            self._writer, audit.AuditEvent("auth.failed", source_ip=address, details=details)
+        )

@@ -14,7 +14,8 @@ import orjson
 Network = ipaddress.IPv4Network | ipaddress.IPv6Network
 
 SCOPES: dict[str, str] = {
-    "chat": "OpenAI Chat Completions: /v1/chat/...",
+    "chat": "OpenAI Chat Completions: /v1/chat/completions",
+    "sessions": "Chat history: /v1/chat/sessions, and `session_id` on chat completions",
     "messages": "Anthropic Messages: /v1/messages",
     "responses": "OpenAI Responses: /v1/responses",
     "embeddings": "Embeddings: /v1/embeddings",
@@ -29,6 +30,7 @@ _SCOPE_PREFIXES: tuple[tuple[str, str], ...] = tuple(
     sorted(
         (
             ("/v1/chat/", "chat"),
+            ("/v1/chat/sessions", "sessions"),
             ("/chat/", "chat"),
             ("/v1/messages", "messages"),
             ("/messages", "messages"),
@@ -123,13 +125,17 @@ def parse_scopes(names: list[str]) -> list[str]:
 
 
 def parse_networks(entries: list[str]) -> list[str]:
-    """Addresses and CIDR ranges (IPv4 or IPv6), normalised; ValueError names a bad one."""
+    """Addresses and CIDR ranges (IPv4 or IPv6), normalised (an IPv4-mapped IPv6 range as the
+    IPv4 range, the way clients are matched); ValueError names a bad one."""
     parsed = []
     for entry in entries:
         try:
-            network = ipaddress.ip_network(entry.strip(), strict=False)
+            network: Network = ipaddress.ip_network(entry.strip(), strict=False)
         except ValueError:
             raise ValueError(f"{entry!r} is not an IP address or CIDR range") from None
+        mapped = getattr(network.network_address, "ipv4_mapped", None)
+        if mapped is not None and network.prefixlen >= 96:
+            network = ipaddress.IPv4Network(f"{mapped}/{network.prefixlen - 96}")
         single = network.prefixlen == network.max_prefixlen
         parsed.append(str(network.network_address) if single else network.compressed)
     return list(dict.fromkeys(parsed))

@@ -29,13 +29,16 @@ class UserPage:
     users: list[UserSummary]
 
 
+_MAX_ID = 2**31 - 1  # ids are 32-bit integers in PostgreSQL
+
+
 def matching(q: str | None) -> list[ColumnElement[bool]]:
     """Users whose email contains `q` (any case), or whose id is `q`."""
     if not q or not q.strip():
         return []
     text = q.strip()
     found: ColumnElement[bool] = users.c.email.contains(text.lower(), autoescape=True)
-    if text.isdigit():
+    if text.isdecimal() and len(text) <= 10 and int(text) <= _MAX_ID:
         found = or_(found, users.c.id == int(text))
     return [found]
 

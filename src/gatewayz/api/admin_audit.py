@@ -6,7 +6,7 @@ from fastapi import APIRouter, Depends, Query, Request
 
 from gatewayz.accounts.audit_query import AuditEntry, AuditFilter, audit_entries
 from gatewayz.accounts.permissions import require_permission
-from gatewayz.api.admin_params import parse_time
+from gatewayz.api.admin_params import QueryId, Text, parse_time
 from gatewayz.api.monitoring_views import when
 from gatewayz.errors import InvalidRequest
 
@@ -16,14 +16,14 @@ router = APIRouter(prefix="/admin", tags=["admin"])
 @router.get("/audit-logs", dependencies=[Depends(require_permission("audit:read"))])
 async def audit_logs(
     request: Request,
-    event: Annotated[str | None, Query(max_length=64)] = None,
-    actor_user_id: Annotated[int | None, Query(ge=1)] = None,
-    target_type: Annotated[str | None, Query(max_length=32)] = None,
-    target_id: Annotated[str | None, Query(max_length=64)] = None,
+    event: Annotated[Text | None, Query(max_length=64)] = None,
+    actor_user_id: QueryId = None,
+    target_type: Annotated[Text | None, Query(max_length=32)] = None,
+    target_id: Annotated[Text | None, Query(max_length=64)] = None,
     start: Annotated[str | None, Query(alias="from", description="ISO 8601.")] = None,
     to: Annotated[str | None, Query(description="ISO 8601, exclusive.")] = None,
     limit: Annotated[int, Query(ge=1, le=500)] = 50,
-    before_id: Annotated[int | None, Query(ge=1, description="next_before_id of a page.")] = None,
+    before_id: Annotated[QueryId, Query(description="next_before_id of a page.")] = None,
 ) -> dict[str, Any]:
     """Entries matching every filter given, newest first; pass `next_before_id` as
     `before_id` for the next page (null: no more)."""

@@ -16,6 +16,7 @@ from gatewayz.api.plans import RowId
 from gatewayz.billing.adjustments import KIND, AdjustmentRefused, adjust_credits
 from gatewayz.billing.ledger import CreditChange, UnknownUser
 from gatewayz.billing.money import format_credits
+from gatewayz.billing.plan_settings import PlainText
 from gatewayz.errors import Conflict, InvalidRequest, NotFound
 
 router = APIRouter(prefix="/admin", tags=["admin"])
@@ -27,8 +28,8 @@ class Adjustment(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     amount: str = Field(description='Credits to add, or (negative) remove: "12.5", "-3".')
-    reason: str = Field(max_length=1000)
-    idempotency_key: str | None = Field(default=None, min_length=1, max_length=150)
+    reason: PlainText = Field(max_length=1000)
+    idempotency_key: PlainText | None = Field(default=None, min_length=1, max_length=150)
 
 
 @router.post("/users/{user_id}/credits")

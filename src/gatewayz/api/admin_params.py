@@ -1,16 +1,36 @@
-"""Values the admin and user views accept: ISO 8601 times (`from`, `to`) and credit amounts."""
+"""Values the admin and user views accept: ISO 8601 times (`from`, `to`), credit amounts, row
+ids and text; anything the database could not store is a 400/422 naming the field, not a 500."""
 
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal, InvalidOperation
 from typing import Annotated
 
-from fastapi import Query
+from fastapi import Path, Query
+from pydantic import AfterValidator
 
 from gatewayz.billing.money import credits_to_units
 from gatewayz.errors import InvalidRequest
 
 MAX_SPAN = timedelta(days=366)
 MAX_CREDITS = 1_000_000_000
+MAX_ID = 2**31 - 1  # ids are 32-bit integers in PostgreSQL
+_EARLIEST = datetime(1970, 1, 1, tzinfo=UTC)
+_LATEST = datetime(9000, 1, 1, tzinfo=UTC)
+
+
+def _without_nul(text: str) -> str:
+    if "\x00" in text:
+        raise ValueError("must not contain NUL characters")
+    return text
+
+
+Text = Annotated[str, AfterValidator(_without_nul)]
+"""A string the database can store (PostgreSQL refuses NUL characters)."""
+RowId = Annotated[int, Path(ge=1, le=MAX_ID)]
+"""A row id in a path."""
+QueryId = Annotated[int | None, Query(ge=1, le=MAX_ID)]
+"""An optional row id in the query string."""
+Offset = Annotated[int, Query(ge=0, le=MAX_ID)]
 
 From = Annotated[
     str | None,
@@ -25,13 +45,16 @@ def parse_time(text: str | None, param: str) -> datetime | None:
         return None
     try:
         moment = datetime.fromisoformat(text.strip())
-    except ValueError:
+        moment = moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
+    except (ValueError, OverflowError):
         raise InvalidRequest(
             f"{param}: expected an ISO 8601 time such as 2025-01-31 or 2025-01-31T12:00:00Z, "
             f"got {text!r}",
             param=param,
         ) from None
-    return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
+    if not _EARLIEST <= moment <= _LATEST:
+        raise InvalidRequest(f"{param}: must be between 1970 and 9000.", param=param)
+    return moment
 
 
 def time_range(
@@ -57,7 +80,7 @@ def parse_credits(text: str, param: str) -> int:
         amount = Decimal("NaN")
     if not amount.is_finite():
         raise InvalidRequest(f'{param}: expected a decimal number such as "12.5".', param=param)
-    if abs(amount) > MAX_CREDITS:
+    if amount.adjusted() >= 10 or abs(amount) > MAX_CREDITS:
         raise InvalidRequest(f"{param}: at most {MAX_CREDITS} credits at a time.", param=param)
     try:
         return credits_to_units(amount)

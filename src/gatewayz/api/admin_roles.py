@@ -17,6 +17,7 @@ from gatewayz.accounts.auth import Principal
 from gatewayz.accounts.permissions import require_permission, within_own
 from gatewayz.accounts.roles import PERMISSIONS, Role
 from gatewayz.api.acting import admin_event
+from gatewayz.api.admin_params import RowId, Text
 from gatewayz.errors import InvalidRequest
 
 router = APIRouter(prefix="/admin", tags=["admin"])
@@ -28,14 +29,14 @@ class NewRole(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     name: str = Field(min_length=1, max_length=64)
-    description: str | None = Field(default=None, max_length=1000)
+    description: Text | None = Field(default=None, max_length=1000)
     permissions: list[str] = Field(default_factory=list)
 
 
 class RoleChange(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    description: str | None = Field(default=None, max_length=1000)
+    description: Text | None = Field(default=None, max_length=1000)
     permissions: list[str] | None = None
 
 
@@ -125,7 +126,7 @@ async def delete_role(request: Request, name: str, actor: Manager) -> dict[str, 
 
 @router.put("/users/{user_id}/role")
 async def assign_role(
-    request: Request, user_id: int, body: RoleAssignment, actor: Manager
+    request: Request, user_id: RowId, body: RoleAssignment, actor: Manager
 ) -> dict[str, Any]:
     """Give a user a role (400 unknown role, 409 if it would leave no admin)."""
     async with request.app.state.engine.begin() as conn:

@@ -8,7 +8,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from gatewayz.accounts.permissions import require_permission
 from gatewayz.api import account_views as view
-from gatewayz.api.admin_params import From, To, time_range
+from gatewayz.api.admin_params import From, QueryId, Text, To, time_range
 from gatewayz.api.monitoring_views import totals, when
 from gatewayz.telemetry import stats
 from gatewayz.telemetry.log_query import LogFilter
@@ -27,8 +27,8 @@ async def admin_usage(
     start: From = None,
     to: To = None,
     group_by: AdminGrouping = "model",
-    user_id: Annotated[int | None, Query(ge=1)] = None,
-    model: Annotated[str | None, Query(max_length=300)] = None,
+    user_id: QueryId = None,
+    model: Annotated[Text | None, Query(max_length=300)] = None,
     limit: Top = 100,
 ) -> dict[str, Any]:
     """Usage in [from, to), grouped, with the totals of the whole range."""

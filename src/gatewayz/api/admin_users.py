@@ -11,11 +11,10 @@ from gatewayz.accounts import users as accounts
 from gatewayz.accounts.auth import Principal
 from gatewayz.accounts.enrolment import enrol
 from gatewayz.accounts.permissions import has_permission, require_permission, within_own
-from gatewayz.accounts.roles import ensure_role, get_role
-from gatewayz.accounts.roles import USER_ROLE
+from gatewayz.accounts.roles import USER_ROLE, ensure_role, get_role
 from gatewayz.api import account_views as view
 from gatewayz.api.acting import admin_event
-from gatewayz.api.admin_params import parse_credits
+from gatewayz.api.admin_params import Offset, RowId, Text, parse_credits
 from gatewayz.billing.money import format_credits
 from gatewayz.errors import InvalidRequest, PermissionDenied
 from gatewayz.settings import server_secret
@@ -29,20 +28,20 @@ Writer = Annotated[Principal, Depends(require_permission("users:write"))]
 class NewUser(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    email: str = Field(min_length=3, max_length=320)
+    email: Text = Field(min_length=3, max_length=320)
     role: str = Field(default=USER_ROLE, min_length=1, max_length=64)
     credits: str = Field(default="0", description="Starting credits, a decimal string.")
     create_key: bool = False
-    key_name: str = Field(default="default", min_length=1, max_length=200)
+    key_name: Text = Field(default="default", min_length=1, max_length=200)
 
 
 @router.get("/users")
 async def list_users(
     request: Request,
     _: Reader,
-    q: Annotated[str | None, Query(max_length=320, description="Email part or user id.")] = None,
+    q: Annotated[Text | None, Query(max_length=320, description="Email part or user id.")] = None,
     limit: Annotated[int, Query(ge=1, le=500)] = 50,
-    offset: Annotated[int, Query(ge=0)] = 0,
+    offset: Offset = 0,
 ) -> dict[str, Any]:
     """Users whose email contains `q` or whose id is `q`, by id, with the total count."""
     async with request.app.state.engine.connect() as conn:
@@ -56,7 +55,7 @@ async def list_users(
 
 
 @router.get("/users/{user_id}")
-async def get_user(request: Request, user_id: int, _: Reader) -> dict[str, Any]:
+async def get_user(request: Request, user_id: RowId, _: Reader) -> dict[str, Any]:
     """One user's account, plan, trial and keys (never a key itself)."""
     return await _detail(request, user_id)
 

@@ -1,10 +1,10 @@
 """JSON renderings of catalog entries and provider summaries for the catalog endpoints."""
 
-from datetime import datetime
 from typing import Any
 
 from gatewayz.providers.catalog import CatalogEntry
 from gatewayz.providers.catalog_query import ProviderSummary
+from gatewayz.store.times import iso
 
 
 def pricing(entry: CatalogEntry) -> dict[str, str] | None:
@@ -63,10 +63,6 @@ def group_json(model_id: str, entries: tuple[CatalogEntry, ...]) -> dict[str, An
     }
 
 
-def _iso(moment: datetime | None) -> str | None:
-    return moment.isoformat() if moment is not None else None
-
-
 def provider_json(summary: ProviderSummary) -> dict[str, Any]:
     """One provider row: enabled state, protocol, model counts, last sync and status."""
     return {
@@ -79,7 +75,7 @@ def provider_json(summary: ProviderSummary) -> dict[str, Any]:
         "source": summary.source,
         "models": summary.models,
         "callable_models": summary.callable,
-        "last_sync_at": _iso(summary.last_sync_at),
-        "next_sync_at": _iso(summary.next_sync_at),
+        "last_sync_at": iso(summary.last_sync_at),
+        "next_sync_at": iso(summary.next_sync_at),
         "error": summary.error,
     }

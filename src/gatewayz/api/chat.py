@@ -6,7 +6,9 @@ from fastapi import APIRouter, Depends, Request
 from starlette.responses import Response
 
 from gatewayz.accounts.auth import Principal, current_principal
+from gatewayz.accounts.key_checks import require_scope
 from gatewayz.api.relaying import respond
+from gatewayz.history.turns import SESSION_FIELD
 from gatewayz.protocols import openai_chat
 from gatewayz.relay.chat import chat_exchange
 
@@ -23,6 +25,8 @@ async def chat_completions(
     raw = await request.body()
     body = openai_chat.parse_request(raw)
     state = request.app.state
+    if body.get(SESSION_FIELD) is not None:
+        require_scope(request, principal.user_id, principal.key_id, principal.policy, "sessions")
     turn = await state.chat_history.begin(
         principal.user_id, body, len(raw), request.state.request_id
     )

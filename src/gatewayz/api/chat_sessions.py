@@ -3,27 +3,28 @@
 A chat completion with `session_id` continues a session (see gatewayz.history.turns).
 """
 
-from datetime import datetime
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Body, Depends, Path, Query, Request
+from fastapi import APIRouter, Body, Depends, Query, Request
 from pydantic import BaseModel, ConfigDict, Field
 
 from gatewayz.accounts.auth import Principal, current_principal
+from gatewayz.api.admin_params import QueryId, RowId, Text
 from gatewayz.errors import NotFound
 from gatewayz.history import sessions
 from gatewayz.history.sessions import SessionRecord, StoredMessage
+from gatewayz.store.times import iso
 
 router = APIRouter(prefix="/v1/chat/sessions", tags=["chat sessions"])
 Caller = Annotated[Principal, Depends(current_principal)]
-SessionId = Annotated[int, Path(ge=1, le=2**63 - 1)]
+SessionId = RowId
 
 
 class NewSession(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    title: str | None = Field(default=None, max_length=300)
-    model: str | None = Field(default=None, max_length=300)
+    title: Text | None = Field(default=None, max_length=300)
+    model: Text | None = Field(default=None, max_length=300)
 
 
 @router.post("", status_code=201)
@@ -43,7 +44,7 @@ async def list_sessions(
     request: Request,
     caller: Caller,
     limit: Annotated[int, Query(ge=1, le=100)] = 20,
-    before: Annotated[int | None, Query(ge=1)] = None,
+    before: QueryId = None,
 ) -> dict[str, Any]:
     """The caller's sessions, newest first; the next page is `?before=<last_id>`."""
     found = await sessions.list_sessions(
@@ -82,18 +83,14 @@ def _not_found(session_id: int) -> NotFound:
     return NotFound(f"No chat session with id {session_id}.", param="session_id")
 
 
-def _iso(moment: datetime) -> str:
-    return moment.isoformat().replace("+00:00", "Z")
-
-
 def _session(record: SessionRecord) -> dict[str, Any]:
     return {
         "id": record.id,
         "object": "chat.session",
         "title": record.title,
         "model": record.model,
-        "created_at": _iso(record.created_at),
-        "updated_at": _iso(record.updated_at),
+        "created_at": iso(record.created_at),
+        "updated_at": iso(record.updated_at),
         "message_count": record.message_count,
     }
 
@@ -104,5 +101,5 @@ def _message(message: StoredMessage) -> dict[str, Any]:
         "role": message.role,
         "message": message.message,
         "request_id": message.request_id,
-        "created_at": _iso(message.created_at),
+        "created_at": iso(message.created_at),
     }

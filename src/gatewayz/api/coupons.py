@@ -15,6 +15,7 @@ from gatewayz.billing import coupons
 from gatewayz.billing.money import credits_to_units, format_credits
 from gatewayz.billing.plan_settings import MAX_COUNT, MAX_CREDITS
 from gatewayz.errors import Conflict, InvalidRequest, NotFound
+from gatewayz.store.times import iso, utc
 
 router = APIRouter(tags=["coupons"])
 
@@ -45,13 +46,13 @@ def coupon_view(coupon: coupons.Coupon) -> dict[str, Any]:
         "kind": coupon.kind,
         "credits": None if coupon.credits_units is None else format_credits(coupon.credits_units),
         "percent": coupon.percent,
-        "expires_at": coupon.expires_at.isoformat() if coupon.expires_at else None,
+        "expires_at": iso(coupon.expires_at),
         "max_redemptions": coupon.max_redemptions,
         "max_per_user": coupon.max_per_user,
         "redemptions": coupon.redemptions,
         "active": coupon.disabled_at is None,
-        "created_at": coupon.created_at.isoformat() if coupon.created_at else None,
-        "disabled_at": coupon.disabled_at.isoformat() if coupon.disabled_at else None,
+        "created_at": iso(coupon.created_at),
+        "disabled_at": iso(coupon.disabled_at),
     }
 
 
@@ -71,8 +72,8 @@ def _new_coupon(body: NewCouponBody) -> coupons.NewCoupon:
         )
     expires_at = body.expires_at
     if expires_at is not None:
-        expires_at = coupons.utc(expires_at)
-        if expires_at is None or expires_at <= datetime.now(UTC):
+        expires_at = utc(expires_at)
+        if expires_at <= datetime.now(UTC):
             raise InvalidRequest("expires_at: must be in the future.", param="expires_at")
     try:
         units = None if body.credits is None else credits_to_units(body.credits)

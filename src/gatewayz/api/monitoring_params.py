@@ -10,7 +10,8 @@ from typing import Annotated, Any
 from fastapi import Query
 
 from gatewayz.errors import InvalidRequest
-from gatewayz.telemetry.log_query import LogFilter, status_clause, to_utc
+from gatewayz.store.times import utc
+from gatewayz.telemetry.log_query import LogFilter, status_clause
 
 MAX_SPAN = timedelta(days=366)
 _DURATION = re.compile(r"^(\d+)([smhd])$")
@@ -36,9 +37,9 @@ def time_window(
     """[since, until) from explicit bounds or a `window` ending at `until` (default now)."""
     if since is not None and window is not None:
         raise InvalidRequest("Give either since or window, not both.", param="window")
-    end = to_utc(until) if until is not None else None
+    end = utc(until) if until is not None else None
     if since is not None:
-        start = to_utc(since)
+        start = utc(since)
         end = end or datetime.now(UTC)
         if start >= end:
             raise InvalidRequest("since must be before until.", param="since")
@@ -97,7 +98,7 @@ def decode_cursor(cursor: str | None) -> tuple[datetime, int] | None:
     try:
         raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode()
         moment, row_id = raw.split("|")
-        return to_utc(datetime.fromisoformat(moment)), int(row_id)
+        return utc(datetime.fromisoformat(moment)), int(row_id)
     except (ValueError, binascii.Error, UnicodeDecodeError):
         raise InvalidRequest(
             "cursor: not a cursor this endpoint returned.", param="cursor"

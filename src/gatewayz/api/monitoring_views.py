@@ -4,14 +4,15 @@ from datetime import datetime
 from typing import Any
 
 from gatewayz.billing.money import format_credits
+from gatewayz.store.times import utc
 from gatewayz.telemetry.anomalies import Anomaly, Rules, WindowStats
-from gatewayz.telemetry.log_query import LogFilter, rate, to_utc
+from gatewayz.telemetry.log_query import LogFilter, rate
 from gatewayz.telemetry.request_list import Counts, ModelSummary
 from gatewayz.telemetry.stats import Group, Percentiles, Realtime, Totals
 
 
 def when(moment: datetime | None) -> str | None:
-    return None if moment is None else to_utc(moment).isoformat()
+    return None if moment is None else utc(moment).isoformat()
 
 
 def window(where: LogFilter) -> dict[str, str | None]:

@@ -22,6 +22,7 @@ from gatewayz.billing.payments import (
     start_checkout,
 )
 from gatewayz.errors import GatewayError, InvalidRequest, UpstreamError
+from gatewayz.store.times import iso
 
 log = logging.getLogger(__name__)
 
@@ -86,8 +87,8 @@ def _payment_view(payment: Payment) -> dict[str, Any]:
         "refunded_amount": format_cents(payment.refunded_cents),
         "credits_reversed": format_credits(payment.reversed_units),
         "credits_not_reversed": format_credits(payment.unreversed_units),
-        "created_at": payment.created_at.isoformat(),
-        "updated_at": payment.updated_at.isoformat(),
+        "created_at": iso(payment.created_at),
+        "updated_at": iso(payment.updated_at),
     }
 
 

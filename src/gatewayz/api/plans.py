@@ -18,6 +18,7 @@ from gatewayz.billing.plan_settings import MAX_COUNT
 from gatewayz.billing.plans import NewPlan, Plan, PlanChanges
 from gatewayz.billing.subscriptions import Subscription
 from gatewayz.errors import Conflict
+from gatewayz.store.times import iso
 
 router = APIRouter(tags=["plans"])
 
@@ -66,8 +67,8 @@ def subscription_view(found: Subscription | None) -> dict[str, Any]:
     return {
         "plan": plan_view(found.plan),
         "status": found.status,
-        "period_start": found.period_start.isoformat(),
-        "period_end": found.period_end.isoformat(),
+        "period_start": iso(found.period_start),
+        "period_end": iso(found.period_end),
         "next_plan": None if found.next_plan is None else plan_view(found.next_plan),
         "cancel_at_period_end": found.cancel_at_period_end,
         "allowance": format_credits(found.plan.allowance_units) if active else None,

@@ -1,7 +1,6 @@
 """The caller's own provider keys: GET /user/provider-keys, PUT and DELETE
 /user/provider-keys/{provider}. A key is never shown again, only a hint of it."""
 
-from datetime import UTC, datetime
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Request, Response
@@ -13,6 +12,7 @@ from gatewayz.accounts.key_store import Actor
 from gatewayz.accounts.provider_keys import ProviderKeyError, ProviderKeyInfo
 from gatewayz.errors import InvalidRequest, NotFound
 from gatewayz.providers.table import merged_specs
+from gatewayz.store.times import iso
 
 router = APIRouter(prefix="/user/provider-keys", tags=["provider keys"])
 Caller = Annotated[Principal, Depends(current_principal)]
@@ -85,10 +85,6 @@ def _view(info: ProviderKeyInfo) -> dict[str, Any]:
     return {
         "provider": info.provider,
         "hint": info.hint,
-        "created_at": _iso(info.created_at),
-        "updated_at": _iso(info.updated_at),
+        "created_at": iso(info.created_at),
+        "updated_at": iso(info.updated_at),
     }
-
-
-def _iso(moment: datetime) -> str:
-    return moment.astimezone(UTC).isoformat().replace("+00:00", "Z")

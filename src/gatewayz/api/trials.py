@@ -9,6 +9,7 @@ from gatewayz.accounts.auth import Principal, current_principal
 from gatewayz.billing import trials
 from gatewayz.billing.money import credits_to_units, format_credits
 from gatewayz.billing.plan_settings import TrialSettings
+from gatewayz.store.times import iso
 
 router = APIRouter(tags=["user"])
 
@@ -20,9 +21,9 @@ def trial_view(trial: trials.Trial, now: datetime) -> dict[str, Any]:
     return {
         "status": trial.status(now),
         "credits": format_credits(trial.credits_units),
-        "started_at": trial.started_at.isoformat(),
-        "expires_at": trial.expires_at.isoformat(),
-        "ended_at": None if trial.ended_at is None else trial.ended_at.isoformat(),
+        "started_at": iso(trial.started_at),
+        "expires_at": iso(trial.expires_at),
+        "ended_at": iso(trial.ended_at),
         "removed_credits": None if removed is None else format_credits(removed),
     }
 

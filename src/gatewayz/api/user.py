@@ -8,7 +8,7 @@ from fastapi import APIRouter, Depends, Query, Request
 from gatewayz.accounts import account_details
 from gatewayz.accounts.auth import Principal, current_principal
 from gatewayz.api import account_views as view
-from gatewayz.api.admin_params import From, To, time_range
+from gatewayz.api.admin_params import From, QueryId, Text, To, time_range
 from gatewayz.api.admin_usage import usage_response
 from gatewayz.billing.transactions import transactions
 from gatewayz.telemetry.log_query import LogFilter
@@ -48,7 +48,7 @@ async def usage(
     start: From = None,
     to: To = None,
     group_by: Annotated[Literal["day", "model", "key"], Query()] = "day",
-    model: Annotated[str | None, Query(max_length=300)] = None,
+    model: Annotated[Text | None, Query(max_length=300)] = None,
 ) -> dict[str, Any]:
     """The caller's requests, tokens and cost in [from, to) (default: 30 days), grouped."""
     since, until = time_range(start, to, timedelta(days=30))
@@ -61,8 +61,8 @@ async def ledger_rows(
     request: Request,
     principal: Caller,
     limit: Annotated[int, Query(ge=1, le=500)] = 50,
-    before_id: Annotated[int | None, Query(ge=1, description="next_before_id of a page.")] = None,
-    kind: Annotated[str | None, Query(max_length=32)] = None,
+    before_id: Annotated[QueryId, Query(description="next_before_id of a page.")] = None,
+    kind: Annotated[Text | None, Query(max_length=32)] = None,
 ) -> dict[str, Any]:
     """The caller's balance changes, newest first; pass `next_before_id` as `before_id` for
     the next page (null: no more)."""

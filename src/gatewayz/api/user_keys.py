@@ -14,18 +14,31 @@ from pydantic import BaseModel, ConfigDict, Field
 from gatewayz.accounts import audit, key_store
 from gatewayz.accounts.auth import Principal, current_principal
 from gatewayz.accounts.key_bounds import Bounds, loosened
-from gatewayz.accounts.key_policy import as_utc, parse_networks, parse_referrers, parse_scopes
+from gatewayz.accounts.key_policy import parse_networks, parse_referrers, parse_scopes
 from gatewayz.accounts.key_settings import KeySettings
+from gatewayz.api.admin_params import RowId, Text
 from gatewayz.billing.money import credits_to_units, format_credits
 from gatewayz.errors import Conflict, InvalidRequest, NotFound, PermissionDenied
 from gatewayz.limits.overrides import FIELDS as LIMIT_FIELDS
 from gatewayz.limits.settings import LimitValues
 from gatewayz.settings import server_secret
+from gatewayz.store.times import iso
 
 router = APIRouter(prefix="/user/api-keys", tags=["api keys"])
 Caller = Annotated[Principal, Depends(current_principal)]
 T = TypeVar("T")
 _LISTS = {"scopes": parse_scopes, "ip_allowlist": parse_networks, "referrers": parse_referrers}
+_MAX_DAYS = 3650
+_MAX_RATE = 2**31 - 1  # the largest limit the database stores
+
+
+class KeyLimits(LimitValues):
+    """A key's rate limits, each at most what the database stores."""
+
+    rpm: int | None = Field(default=None, ge=1, le=_MAX_RATE, description="Requests per minute.")
+    rpd: int | None = Field(default=None, ge=1, le=_MAX_RATE, description="Requests per day.")
+    tpm: int | None = Field(default=None, ge=1, le=_MAX_RATE, description="Tokens per minute.")
+    concurrency: int | None = Field(default=None, ge=1, le=_MAX_RATE, description="Calls at once.")
 
 
 class Restrictions(BaseModel):
@@ -35,20 +48,20 @@ class Restrictions(BaseModel):
 
     scopes: list[str] | None = Field(default=None, max_length=20)
     expires_at: datetime | None = None
-    expires_in_days: int | None = Field(default=None, ge=1, le=3650)
+    expires_in_days: int | None = Field(default=None, ge=1, le=_MAX_DAYS)
     ip_allowlist: list[str] | None = Field(default=None, max_length=100)
     referrers: list[str] | None = Field(default=None, max_length=100)
     spend_limit: Decimal | None = Field(default=None, ge=0, le=10**9)
-    rate_limits: LimitValues | None = None
+    rate_limits: KeyLimits | None = None
 
 
 class NewKey(Restrictions):
-    name: str = Field(default="default", min_length=1, max_length=200)
+    name: Text = Field(default="default", min_length=1, max_length=200)
     environment: Literal["live", "test"] = "live"
 
 
 class KeyChanges(Restrictions):
-    name: str | None = Field(default=None, min_length=1, max_length=200)
+    name: Text | None = Field(default=None, min_length=1, max_length=200)
 
 
 class Rotation(BaseModel):
@@ -93,14 +106,14 @@ async def create_key(request: Request, caller: Caller, body: NewKey) -> dict[str
 
 
 @router.get("/{key_id}")
-async def get_key(request: Request, caller: Caller, key_id: int) -> dict[str, Any]:
+async def get_key(request: Request, caller: Caller, key_id: RowId) -> dict[str, Any]:
     record = await _stored(key_store.get_record(request.app.state.engine, caller.user_id, key_id))
     return _view(record, datetime.now(UTC))
 
 
 @router.patch("/{key_id}")
 async def update_key(
-    request: Request, caller: Caller, key_id: int, body: KeyChanges
+    request: Request, caller: Caller, key_id: RowId, body: KeyChanges
 ) -> dict[str, Any]:
     """Change the name and any restriction; a field set to null clears that restriction."""
     engine = request.app.state.engine
@@ -127,7 +140,7 @@ async def update_key(
 
 
 @router.delete("/{key_id}")
-async def revoke_key(request: Request, caller: Caller, key_id: int) -> dict[str, Any]:
+async def revoke_key(request: Request, caller: Caller, key_id: RowId) -> dict[str, Any]:
     """Revoke the key: it is refused (401) from now on."""
     actor = _actor(request, caller)
     record = await _stored(key_store.revoke(request.app.state.engine, actor, key_id))
@@ -139,7 +152,7 @@ async def revoke_key(request: Request, caller: Caller, key_id: int) -> dict[str,
 async def rotate_key(
     request: Request,
     caller: Caller,
-    key_id: int,
+    key_id: RowId,
     body: Annotated[Rotation | None, Body()] = None,
 ) -> dict[str, Any]:
     """Replace the key by a new one with the same settings, shown this once; the old key keeps
@@ -201,9 +214,17 @@ def _expiry(body: Restrictions) -> datetime | None:
     now = datetime.now(UTC)
     if body.expires_in_days is not None:
         return now + timedelta(days=body.expires_in_days)
-    expires_at = as_utc(body.expires_at)
-    if expires_at is not None and expires_at <= now:
+    given = body.expires_at
+    if given is None:
+        return None
+    try:
+        expires_at = (given if given.tzinfo else given.replace(tzinfo=UTC)).astimezone(UTC)
+    except OverflowError:
+        raise InvalidRequest("expires_at: out of range.", param="expires_at") from None
+    if expires_at <= now:
         raise InvalidRequest("expires_at: must be in the future.", param="expires_at")
+    if expires_at > now + timedelta(days=_MAX_DAYS):
+        raise InvalidRequest(f"expires_at: at most {_MAX_DAYS} days ahead.", param="expires_at")
     return expires_at
 
 
@@ -293,7 +314,7 @@ def _view(record: key_store.KeyRecord, now: datetime) -> dict[str, Any]:
         "prefix": record.display_prefix,
         "status": record.status(now),
         "scopes": record.scopes,
-        "expires_at": _iso(record.expires_at),
+        "expires_at": iso(record.expires_at),
         "ip_allowlist": record.ip_allowlist,
         "referrers": record.referrers,
         "spend_limit": (
@@ -301,11 +322,7 @@ def _view(record: key_store.KeyRecord, now: datetime) -> dict[str, Any]:
         ),
         "spent": format_credits(record.spent_units),
         "rate_limits": record.rate_limits.model_dump() if record.rate_limits else None,
-        "created_at": _iso(record.created_at),
-        "revoked_at": _iso(record.revoked_at),
+        "created_at": iso(record.created_at),
+        "revoked_at": iso(record.revoked_at),
         "replaced_by": record.replaced_by,
     }
-
-
-def _iso(moment: datetime | None) -> str | None:
-    return None if moment is None else moment.astimezone(UTC).isoformat().replace("+00:00", "Z")

@@ -36,8 +36,9 @@ async def adjust_credits(
     """Change the balance by `amount_units` in the caller's transaction.
 
     A key used before for the same user and amount returns that change (applied_now False);
-    used for anything else, or a removal larger than the balance, raises AdjustmentRefused
-    and changes nothing. An unknown user raises ledger.UnknownUser.
+    used for anything else, a removal larger than the balance, or an addition taking the
+    balance past what its column holds, raises AdjustmentRefused and changes nothing. An
+    unknown user raises ledger.UnknownUser.
     """
     key = f"admin:{idempotency_key or uuid.uuid4().hex}"
     previous = (

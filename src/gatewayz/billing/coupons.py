@@ -16,6 +16,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from gatewayz.billing.ledger import CreditChange, apply_change
 from gatewayz.store.tables import coupon_redemptions, coupons
+from gatewayz.store.times import utc
 
 CouponKind = Literal["credits", "bonus"]
 _CODE = re.compile(r"^[A-Z0-9_-]{3,64}$")
@@ -78,19 +79,11 @@ def normalise_code(code: str) -> str:
     return code
 
 
-def utc(moment: datetime | None) -> datetime | None:
-    """`moment` as an aware UTC datetime (SQLite hands back naive ones, meaning UTC)."""
-    if moment is None:
-        return None
-    if moment.tzinfo is None:
-        return moment.replace(tzinfo=UTC)
-    return moment.astimezone(UTC)
-
-
 def _coupon(row: Row[Any]) -> Coupon:
     values = dict(row._mapping)
     for name in ("expires_at", "created_at", "disabled_at"):
-        values[name] = utc(values[name])
+        if values[name] is not None:
+            values[name] = utc(values[name])
     return Coupon(**values)
 
 
@@ -102,7 +95,7 @@ async def create_coupon(conn: AsyncConnection, new: NewCoupon) -> Coupon:
         "kind": new.kind,
         "credits_units": new.credits_units,
         "percent": new.percent,
-        "expires_at": utc(new.expires_at),
+        "expires_at": None if new.expires_at is None else utc(new.expires_at),
         "max_redemptions": new.max_redemptions,
         "max_per_user": new.max_per_user,
         "redemptions": 0,

@@ -19,12 +19,13 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from gatewayz.billing import trials
 from gatewayz.billing.plan_settings import TrialSettings
 from gatewayz.billing.plans import models_matcher, plan_from_row
-from gatewayz.billing.subscriptions import ACTIVE, utc
+from gatewayz.billing.subscriptions import ACTIVE
 from gatewayz.errors import PermissionDenied
 from gatewayz.limits.settings import LimitValues
 from gatewayz.providers.catalog import Route
 from gatewayz.store.tables import plans, subscriptions
 from gatewayz.store.tables import trials as trial_rows
+from gatewayz.store.times import utc
 
 log = logging.getLogger(__name__)
 

@@ -14,10 +14,11 @@ import stripe
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from gatewayz.billing.coupons import CouponError, usable_coupon, utc
+from gatewayz.billing.coupons import CouponError, usable_coupon
 from gatewayz.billing.money import UNITS_PER_CREDIT, format_credits
 from gatewayz.billing.stripe_settings import StripeSettings
 from gatewayz.store.tables import coupons, payments
+from gatewayz.store.times import utc
 
 log = logging.getLogger(__name__)
 

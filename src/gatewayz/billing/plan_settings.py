@@ -1,4 +1,5 @@
-"""Settings for plan renewals (`plans:`) and for the free trial (`trial:`)."""
+"""Settings for plan renewals (`plans:`) and for the free trial (`trial:`), and the value
+types (credits, model patterns, text) that they, plans, coupons and referrals accept."""
 
 import re
 from decimal import Decimal
@@ -34,7 +35,15 @@ def check_credits(value: Decimal) -> Decimal:
     return value
 
 
+def check_text(value: str) -> str:
+    """Text without NUL characters (PostgreSQL cannot store them)."""
+    if "\x00" in value:
+        raise ValueError("must not contain NUL characters")
+    return value
+
+
 Credits = Annotated[Decimal, Field(ge=0, le=MAX_CREDITS), AfterValidator(check_credits)]
+PlainText = Annotated[str, AfterValidator(check_text)]
 ModelPatterns = Annotated[list[str] | None, AfterValidator(check_model_patterns)]
 
 

@@ -17,12 +17,13 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from gatewayz.billing.money import credits_to_units
-from gatewayz.billing.plan_settings import MAX_COUNT, Credits, ModelPatterns
+from gatewayz.billing.plan_settings import MAX_COUNT, Credits, ModelPatterns, PlainText
 from gatewayz.errors import Conflict, InvalidRequest, NotFound
 from gatewayz.limits.settings import LimitValues
 from gatewayz.store.tables import plans, subscriptions
 
-PlanName = Annotated[str, Field(pattern=r"^[a-z0-9][a-z0-9_.-]{0,63}$")]
+_NAME = re.compile(r"^[a-z0-9][a-z0-9_.-]{0,63}$")
+PlanName = Annotated[str, Field(pattern=_NAME.pattern)]
 _LIMITS = ("rpm", "rpd", "tpm", "concurrency")
 
 
@@ -45,7 +46,7 @@ class PlanChanges(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     name: PlanName | None = None
-    description: str | None = Field(default=None, max_length=2000)
+    description: PlainText | None = Field(default=None, max_length=2000)
     allowance: Credits | None = Field(default=None, description="Credits granted each period.")
     period_days: int | None = Field(default=None, ge=1, le=3660)
     rpm: int | None = Field(default=None, ge=1, le=MAX_COUNT)
@@ -152,7 +153,7 @@ async def get_plan(conn: AsyncConnection, plan_id: int, *, lock: bool = False) -
 async def find_plan(conn: AsyncConnection, ref: int | str, *, param: str = "plan") -> Plan:
     """A plan by id or by name; 400 naming `param` when there is none."""
     column = plans.c.id if isinstance(ref, int) else plans.c.name
-    storable = not isinstance(ref, int) or 1 <= ref <= MAX_COUNT
+    storable = 1 <= ref <= MAX_COUNT if isinstance(ref, int) else _NAME.match(ref) is not None
     row = (await conn.execute(select(*_COLUMNS).where(column == ref))).first() if storable else None
     if row is None:
         raise InvalidRequest(f"{param}: no plan {ref!r}.", param=param)

@@ -88,6 +88,8 @@ async def summary(engine: AsyncEngine, user_id: int) -> ReferralSummary:
 async def set_referrer(engine: AsyncEngine, user_id: int, code: str) -> int:
     """Record who referred `user_id`, once and before their first purchase; the referrer's id."""
     code = code.strip().upper()
+    if not code.isalnum():
+        raise ReferralError("A referral code is letters and digits, such as K7QM2XPA.")
     async with engine.begin() as conn:
         if conn.dialect.name != "sqlite":
             await conn.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": _REFERRER_LOCK})

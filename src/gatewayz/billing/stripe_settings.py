@@ -5,6 +5,9 @@ from decimal import Decimal
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator, model_validator
 
+from gatewayz.billing.plan_settings import Credits
+
+_MOST = Decimal("999999.99")  # Stripe's largest charge in most currencies (8 digits)
 # Currencies whose smallest unit is not a hundredth of the main unit in Stripe's API (zero- and
 # three-decimal currencies, and ISK, which Stripe takes only in whole units): purchases are
 # priced in hundredths, so these are refused rather than charged 100 times (or a tenth) too much.
@@ -30,8 +33,8 @@ class StripeSettings(BaseModel):
     api_base: str | None = None
     currency: str = Field(default="usd", pattern=r"^[a-z]{3}$")
     credits_per_unit: Decimal = Field(default=Decimal("1"), gt=0)
-    min_amount: Decimal = Field(default=Decimal("5"), gt=0)
-    max_amount: Decimal = Field(default=Decimal("1000"), gt=0)
+    min_amount: Decimal = Field(default=Decimal("5"), gt=0, le=_MOST)
+    max_amount: Decimal = Field(default=Decimal("1000"), gt=0, le=_MOST)
     success_url: str = "http://127.0.0.1:8000/?checkout=success"
     cancel_url: str = "http://127.0.0.1:8000/?checkout=cancelled"
     webhook_tolerance_seconds: int = Field(default=300, gt=0)
@@ -72,5 +75,5 @@ class ReferralSettings(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    reward_credits: Decimal = Field(default=Decimal("5"), ge=0)
-    referred_reward_credits: Decimal = Field(default=Decimal("0"), ge=0)
+    reward_credits: Credits = Decimal("5")
+    referred_reward_credits: Credits = Decimal("0")

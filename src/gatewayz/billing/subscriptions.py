@@ -6,7 +6,7 @@ subscription's period, so no period is ever granted twice.
 """
 
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Any, Literal
 
 from sqlalchemy import func, select, update
@@ -16,6 +16,7 @@ from gatewayz.billing import ledger
 from gatewayz.billing.plans import Plan, get_plan
 from gatewayz.errors import InvalidRequest, NotFound
 from gatewayz.store.tables import subscriptions, users
+from gatewayz.store.times import utc
 
 ACTIVE = "active"
 CANCELED = "canceled"
@@ -32,11 +33,6 @@ class Subscription:
     period_end: datetime
     next_plan: Plan | None
     cancel_at_period_end: bool
-
-
-def utc(moment: datetime) -> datetime:
-    """A stored time as an aware UTC datetime (SQLite returns naive UTC)."""
-    return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
 
 
 def allowance_key(subscription_id: int, period_start: datetime) -> str:

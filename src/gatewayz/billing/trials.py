@@ -14,10 +14,10 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 from gatewayz.billing import ledger
 from gatewayz.billing.money import credits_to_units
 from gatewayz.billing.plan_settings import TrialSettings
-from gatewayz.billing.subscriptions import utc
 from gatewayz.errors import Conflict, PermissionDenied
 from gatewayz.store.tables import ledger as ledger_rows
 from gatewayz.store.tables import notifications, trials, users
+from gatewayz.store.times import utc
 
 _ENDING = "trial_ending:"
 

@@ -22,15 +22,16 @@ log = logging.getLogger(__name__)
 SESSION_FIELD = "session_id"
 _WRITE_ATTEMPTS = 3
 _INSTRUCTIONS = frozenset({"system", "developer"})
+_MAX_ID = 2**31 - 1  # ids are 32-bit integers in PostgreSQL
 
 Json = dict[str, Any]
 
 
 def session_id_of(value: Any) -> int:
     """The session id a request names: an integer, or a string of digits."""
-    if isinstance(value, str) and value.isdecimal():
+    if isinstance(value, str) and value.isdecimal() and len(value) <= 10:
         value = int(value)
-    if isinstance(value, bool) or not isinstance(value, int) or not 0 < value < 2**63:
+    if isinstance(value, bool) or not isinstance(value, int) or not 0 < value <= _MAX_ID:
         raise InvalidRequest(
             "'session_id' must be the id of one of your chat sessions (a positive integer).",
             param=SESSION_FIELD,
@@ -94,9 +95,7 @@ class ChatHistory:
     def record(self, user_id: int, session_id: int, messages: list[Json], request_id: str) -> None:
         """Write a turn after the session's earlier ones, off the request path."""
         previous = self._pending.get(session_id)
-        task = asyncio.create_task(
-            self._write(previous, user_id, session_id, messages, request_id)
-        )
+        task = asyncio.create_task(self._write(previous, user_id, session_id, messages, request_id))
         self._pending[session_id] = task
 
         def forget(done: asyncio.Task[None]) -> None:

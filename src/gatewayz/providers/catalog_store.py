@@ -6,7 +6,7 @@ processes sharing one database also share what any of them fetched.
 
 import logging
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 
 import orjson
 from sqlalchemy import delete, select
@@ -14,6 +14,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from gatewayz.providers.listing import ListedModel
 from gatewayz.store.tables import catalog_snapshots
+from gatewayz.store.times import utc
 
 log = logging.getLogger(__name__)
 
@@ -25,11 +26,6 @@ class Snapshot:
     provider: str
     fetched_at: datetime
     models: tuple[ListedModel, ...]
-
-
-def utc(moment: datetime) -> datetime:
-    """An aware UTC datetime (SQLite hands back naive ones)."""
-    return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
 
 
 async def save_snapshot(

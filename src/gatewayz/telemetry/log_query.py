@@ -7,13 +7,14 @@ successful calls, computed with window functions that both databases run.
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import ColumnElement, Integer, and_, case, func, literal_column, or_, select
 from sqlalchemy.sql import Select
 
 from gatewayz.store.tables import request_logs
+from gatewayz.store.times import utc
 
 CLIENT_CLOSED = 499
 STATUS_CLASSES = ("ok", "error", "cancelled", "2xx", "4xx", "5xx")
@@ -38,9 +39,9 @@ class LogFilter:
         """The WHERE clauses of this filter."""
         out: list[ColumnElement[bool]] = []
         if self.since is not None:
-            out.append(log.created_at >= to_utc(self.since))
+            out.append(log.created_at >= utc(self.since))
         if self.until is not None:
-            out.append(log.created_at < to_utc(self.until))
+            out.append(log.created_at < utc(self.until))
         for column, value in (
             (log.model, self.model),
             (log.provider, self.provider),
@@ -75,13 +76,6 @@ def status_clause(status: str) -> ColumnElement[bool]:
 def is_error(code: Any) -> ColumnElement[bool]:
     """The SQL condition for an error status."""
     return and_(code >= 400, code != CLIENT_CLOSED)
-
-
-def to_utc(moment: datetime) -> datetime:
-    """`moment` in UTC; a naive datetime is taken to be UTC already (as SQLite returns it)."""
-    if moment.tzinfo is None:
-        return moment.replace(tzinfo=UTC)
-    return moment.astimezone(UTC)
 
 
 def count_where(condition: ColumnElement[bool]) -> ColumnElement[int]:
@@ -150,8 +144,8 @@ def maybe_int(value: Any) -> int | None:
 
 def day_starts(since: datetime, until: datetime) -> list[datetime]:
     """The UTC midnights starting each day that [since, until) touches."""
-    moment = to_utc(since).replace(hour=0, minute=0, second=0, microsecond=0)
-    end = to_utc(until)
+    moment = utc(since).replace(hour=0, minute=0, second=0, microsecond=0)
+    end = utc(until)
     days: list[datetime] = []
     while moment < end:
         days.append(moment)
@@ -174,5 +168,5 @@ def bucket_index(column: Any, starts: Sequence[datetime]) -> ColumnElement[int]:
 
 def older_than(created_at: datetime, row_id: int) -> ColumnElement[bool]:
     """Rows that come after (created_at, id) in newest-first order (a keyset cursor)."""
-    moment = to_utc(created_at)
+    moment = utc(created_at)
     return or_(log.created_at < moment, and_(log.created_at == moment, log.id < row_id))

@@ -7,6 +7,7 @@ from typing import Any
 from sqlalchemy import ColumnElement, func, select
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from gatewayz.store.times import utc
 from gatewayz.telemetry.log_query import (
     CLIENT_CLOSED,
     LogFilter,
@@ -15,7 +16,6 @@ from gatewayz.telemetry.log_query import (
     maybe_int,
     older_than,
     percentiles,
-    to_utc,
 )
 from gatewayz.telemetry.stats import Group, Percentiles, grouped
 
@@ -85,7 +85,7 @@ async def page(
     async with engine.connect() as conn:
         found = [dict(row._mapping) for row in (await conn.execute(query)).all()]
     for row in found:
-        row["created_at"] = to_utc(row["created_at"])
+        row["created_at"] = utc(row["created_at"])
     rows = found[:limit]
     more = len(found) > limit
     return Page(rows, (rows[-1]["created_at"], rows[-1]["id"]) if more else None)

@@ -12,6 +12,7 @@ from sqlalchemy import ColumnElement, func, select
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from gatewayz.store.tables import users
+from gatewayz.store.times import utc
 from gatewayz.telemetry.log_query import (
     LogFilter,
     bucket_index,
@@ -21,7 +22,6 @@ from gatewayz.telemetry.log_query import (
     maybe_int,
     percentiles,
     rate,
-    to_utc,
     totals_columns,
 )
 
@@ -101,8 +101,8 @@ async def realtime(engine: AsyncEngine, where: LogFilter) -> Realtime:
     """Requests, errors, tokens, cost and latency percentiles of a closed time window."""
     assert where.since is not None and where.until is not None
     return Realtime(
-        to_utc(where.since),
-        to_utc(where.until),
+        utc(where.since),
+        utc(where.until),
         await totals(engine, where),
         await latency(engine, log.latency_ms, where),
         await latency(engine, log.ttft_ms, where),
