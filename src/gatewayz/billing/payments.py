@@ -10,7 +10,6 @@ from datetime import datetime
 from decimal import ROUND_DOWN, Decimal
 from typing import Any
 
-import stripe
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncEngine
 
@@ -73,17 +72,18 @@ class StripeCheckout:
     def __init__(self, settings: StripeSettings, environ: Mapping[str, str]) -> None:
         self.settings = settings
         secret = settings.secret(environ)
-        self._http = stripe.AIOHTTPClient(timeout=settings.timeout_seconds) if secret else None
-        self._client = (
-            stripe.StripeClient(
+        self._http: Any = None
+        self._client: Any = None
+        if secret:
+            import stripe  # only where Stripe is configured: the SDK costs ~30 MB of memory
+
+            self._http = stripe.AIOHTTPClient(timeout=settings.timeout_seconds)
+            self._client = stripe.StripeClient(
                 secret,
                 base_addresses={"api": settings.api_base} if settings.api_base else None,
                 http_client=self._http,
                 max_network_retries=1,
             )
-            if secret
-            else None
-        )
 
     @property
     def configured(self) -> bool:
@@ -95,6 +95,7 @@ class StripeCheckout:
         """A payment-mode session for one line item of `amount_cents`; its (id, url)."""
         if self._client is None:
             raise PaymentsNotConfigured
+        import stripe
         credits = format_credits(credits_units)
         metadata = {"user_id": str(user_id), "credits": credits}
         if coupon:
