@@ -23,6 +23,7 @@ from gatewayz.accounts.provider_keys import reencrypt_all
 from gatewayz.accounts.roles import ADMIN_ROLE, USER_ROLE
 from gatewayz.accounts.secret_box import SecretBox
 from gatewayz.billing import ledger
+from gatewayz.billing.hold_owners import reclaim
 from gatewayz.billing.money import credits_to_units, format_credits
 from gatewayz.errors import GatewayError
 from gatewayz.limits import overrides
@@ -62,6 +63,8 @@ limits_app = typer.Typer(help="Rate limits of users and keys.", no_args_is_help=
 app.add_typer(limits_app, name="limits")
 secrets_app = typer.Typer(help="The server secret and what it protects.", no_args_is_help=True)
 app.add_typer(secrets_app, name="secrets")
+holds_app = typer.Typer(help="Credit held by gateway processes.", no_args_is_help=True)
+app.add_typer(holds_app, name="holds")
 
 ConfigOption = Annotated[
     Path | None, typer.Option("--config", help="YAML config file (or GATEWAYZ_CONFIG).")
@@ -319,6 +322,29 @@ def credits_add(
 
     change = _run(settings, work)
     typer.echo(f"balance of {email}: {format_credits(change.balance_after_units)}", err=True)
+
+
+@holds_app.command("reclaim")
+@_command
+def holds_reclaim(
+    stale_seconds: Annotated[
+        float | None,
+        typer.Option(help="Seconds without a heartbeat after which a process counts as dead."),
+    ] = None,
+    config: ConfigOption = None,
+) -> None:
+    """Give back the credit held by gateway processes that stopped without shutting down."""
+    settings = _settings(config)
+    stale = settings.holds.stale_seconds if stale_seconds is None else stale_seconds
+    if stale < 0:
+        _fail(f"--stale-seconds must be 0 or more, got {stale:g}")
+    found = _run(settings, lambda engine: reclaim(engine, stale))
+    for item in found:
+        typer.echo(
+            f"{item.process_id}\tlast seen {item.last_seen:%Y-%m-%d %H:%M:%S}\t"
+            f"{item.users} users\t{item.keys} keys\t{format_credits(item.units)} credits"
+        )
+    typer.echo(f"gave back the holds of {len(found)} stopped processes", err=True)
 
 
 async def _operator_event(

@@ -23,6 +23,7 @@ from pydantic_settings import (
 
 from gatewayz.accounts.key_settings import KeySettings
 from gatewayz.accounts.provider_keys import ByokSettings
+from gatewayz.billing.hold_owners import HoldSettings
 from gatewayz.billing.plan_settings import PlanSettings, TrialSettings
 from gatewayz.billing.stripe_settings import ReferralSettings, StripeSettings
 from gatewayz.limits.settings import LimitsSettings
@@ -60,6 +61,7 @@ class Settings(BaseSettings):
     auto_migrate: bool = True
     providers: list[ProviderSpec] = Field(default_factory=list)
     routing: RoutingSettings = Field(default_factory=RoutingSettings)
+    holds: HoldSettings = Field(default_factory=HoldSettings)
     limits: LimitsSettings = Field(default_factory=LimitsSettings)
     plans: PlanSettings = Field(default_factory=PlanSettings)
     trial: TrialSettings = Field(default_factory=TrialSettings)

@@ -124,6 +124,23 @@ async def test_the_last_admin_cannot_demote_themselves(site: Site) -> None:  # n
     assert admins == [site.user_id]
 
 
+async def test_users_write_creates_users_but_gives_no_role_as_its_description_says(
+    site: Site,  # noqa: F811
+) -> None:
+    _, writer = await site.role_client("writer", ["users:write"])
+    created = await writer.post("/admin/users", json={"email": "made@example.com"})
+    assert created.status_code == 201, created.text
+    for refused in (
+        await writer.put(f"/admin/users/{site.user_id}/role", json={"role": "writer"}),
+        await writer.post("/admin/users", json={"email": "w@example.com", "role": "writer"}),
+    ):
+        assert refused.status_code == 403, refused.text
+        assert "roles:manage" in error_of(refused)["message"]
+    described = (await site.admin.get("/admin/roles")).json()["permissions"]
+    writes = next(p["description"] for p in described if p["name"] == "users:write")
+    assert "roles:manage" in writes, "the description must not promise role changes"
+
+
 async def test_roles_manage_alone_cannot_grant_what_it_does_not_hold(
     site: Site,  # noqa: F811
 ) -> None:

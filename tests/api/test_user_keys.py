@@ -253,6 +253,10 @@ async def test_a_restricted_key_cannot_create_a_less_restricted_one(
     assert response.status_code == 403, response.text
     assert response.json()["error"]["code"] == f"key_{restriction}"
     assert len(listed.json()["data"]) == 2, "nothing was created"
+    denied = [row for row in await audit_rows(gateway) if row["event"] == "key.restriction_denied"]
+    assert [(row["actor_key_id"], orjson.loads(row["details"])) for row in denied] == [
+        (manager["id"], {"restriction": restriction, "path": "/user/api-keys"})
+    ]
 
 
 async def test_a_restricted_key_cannot_loosen_itself_or_take_a_looser_key(
@@ -309,17 +313,20 @@ async def test_changes_are_audited_and_the_user_is_told_of_new_keys(gateway: Gat
     key_id = created["id"]
     async with client(gateway) as http:
         await http.patch(f"/user/api-keys/{key_id}", json={"referrers": ["example.com"]})
+        await http.patch(f"/user/api-keys/{key_id}", json={"spend_limit": "2"})
         rotated = (await http.post(f"/user/api-keys/{key_id}/rotate", json={})).json()
         await http.delete(f"/user/api-keys/{rotated['id']}")
     rows = [row for row in await audit_rows(gateway) if row["event"].startswith("key.")]
     assert [(r["event"], r["target_id"]) for r in rows] == [
         ("key.created", str(key_id)),
         ("key.updated", str(key_id)),
+        ("key.updated", str(key_id)),
         ("key.rotated", str(key_id)),
         ("key.revoked", str(rotated["id"])),
     ]
     assert {(r["actor_user_id"], r["source_ip"]) for r in rows} == {(gateway.user_id, "127.0.0.1")}
     assert orjson.loads(rows[1]["details"]) == {"fields": ["referrers"]}
+    assert orjson.loads(rows[2]["details"]) == {"fields": ["spend_limit"]}
     async with gateway.engine.connect() as conn:
         sent = (await conn.execute(select(notifications.c.kind, notifications.c.dedupe_key))).all()
     assert sorted(sent) == [

@@ -394,8 +394,9 @@ async def test_unaffordable_call_is_402_and_reaches_no_upstream(stack: MultiStac
         ({"max_tokens": 0, "messages": HI}, "max_tokens"),
         ({"max_tokens": 50, "messages": []}, "messages"),
         ({"messages": HI}, "max_tokens"),
+        ({"max_tokens": 50, "messages": HI, "session_id": 1}, "session_id"),
     ],
-    ids=["zero-max-tokens", "no-messages", "missing-max-tokens"],
+    ids=["zero-max-tokens", "no-messages", "missing-max-tokens", "chat-session"],
 )
 async def test_invalid_body_is_a_bad_request_naming_the_field(
     stack: MultiStack, caller: Caller, body: dict[str, Any], field: str

@@ -73,7 +73,7 @@ def enforce(request: Request, user_id: int, key_id: int, policy: KeyPolicy) -> N
         datetime.now(UTC),
     )
     if refused is not None:
-        audit_denial(request, user_id, key_id, refused)
+        audit_denial(request, user_id, key_id, refused.restriction)
         raise refused
 
 
@@ -84,11 +84,11 @@ def require_scope(
     completion naming a chat session, when the key's scopes do not grant it."""
     if policy.scopes is not None and scope not in policy.scopes:
         refused = KeyRestricted("scopes", f"This API key is not granted scope '{scope}'")
-        audit_denial(request, user_id, key_id, refused)
+        audit_denial(request, user_id, key_id, refused.restriction)
         raise refused
 
 
-def audit_denial(request: Request, user_id: int, key_id: int, refused: KeyRestricted) -> None:
+def audit_denial(request: Request, user_id: int, key_id: int, restriction: str) -> None:
     """Queue a `key.restriction_denied` event for a refused request."""
     audit.queue(
         request.app.state.writer,
@@ -99,7 +99,7 @@ def audit_denial(request: Request, user_id: int, key_id: int, refused: KeyRestri
             target_type="api_key",
             target_id=str(key_id),
             source_ip=audit.source_ip(request),
-            details={"restriction": refused.restriction, "path": request.url.path},
+            details={"restriction": restriction, "path": request.url.path},
         ),
     )
 

@@ -192,7 +192,8 @@ async def update_key(
             await conn.execute(update(api_keys).where(api_keys.c.id == key_id).values(**changes))
         if limits:
             await overrides.store_in(conn, limits, key_id=key_id)
-        fields = sorted(changes) + (["rate_limits"] if limits else [])
+        named = (name.removesuffix("_units") for name in changes)  # the API's field names
+        fields = sorted(named) + (["rate_limits"] if limits else [])
         await audit.record(conn, _event("key.updated", actor, key_id, {"fields": fields}))
         return await _get(conn, actor.user_id, key_id)
 

@@ -21,7 +21,7 @@ from gatewayz.store.tables import roles, users
 PERMISSIONS: dict[str, str] = {
     "monitoring:read": "Read monitoring endpoints and provider health.",
     "users:read": "List and search users and read their accounts.",
-    "users:write": "Create users and change their role.",
+    "users:write": "Create users (with a role other than user, roles:manage too).",
     "credits:adjust": "Add or remove a user's credits, with a reason.",
     "usage:read": "Read usage analytics across all users.",
     "roles:manage": "Create, change and delete custom roles.",

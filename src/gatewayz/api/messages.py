@@ -7,6 +7,7 @@ from starlette.responses import Response
 
 from gatewayz.accounts.auth import Principal, current_principal
 from gatewayz.api.relaying import respond
+from gatewayz.errors import InvalidRequest
 from gatewayz.protocols import anthropic
 from gatewayz.relay.messages import messages_exchange
 
@@ -20,5 +21,9 @@ async def create_message(
     """Create a message (Anthropic format), streamed with Anthropic's events when asked."""
     raw = await request.body()
     body = anthropic.parse_messages_request(raw)
+    if body.get("session_id") is not None:  # else an Anthropic upstream might just ignore it
+        raise InvalidRequest(
+            "session_id: chat sessions work only on /v1/chat/completions.", param="session_id"
+        )
     exchange = messages_exchange(request.app.state.relay, body, len(raw))
     return await respond(request, principal, exchange)

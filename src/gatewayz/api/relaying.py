@@ -20,7 +20,7 @@ async def respond(request: Request, principal: Principal, exchange: Exchange) ->
     try:
         return await _respond(request, principal, exchange)
     except KeyRestricted as refused:
-        audit_denial(request, principal.user_id, principal.key_id, refused)
+        audit_denial(request, principal.user_id, principal.key_id, refused.restriction)
         raise
 
 

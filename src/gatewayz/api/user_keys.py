@@ -14,6 +14,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from gatewayz.accounts import audit, key_store
 from gatewayz.accounts.auth import Principal, current_principal
 from gatewayz.accounts.key_bounds import Bounds, loosened
+from gatewayz.accounts.key_checks import audit_denial
 from gatewayz.accounts.key_policy import parse_networks, parse_referrers, parse_scopes
 from gatewayz.accounts.key_settings import KeySettings
 from gatewayz.api.admin_params import RowId, Text
@@ -86,8 +87,9 @@ async def create_key(request: Request, caller: Caller, body: NewKey) -> dict[str
     state = request.app.state
     held = await _caller_bounds(request, caller)
     if held.spend_limit_units is not None:
+        audit_denial(request, caller.user_id, caller.key_id, "spend_limit")
         raise _refused("spend_limit", "A key with a spending limit cannot create keys.")
-    _within(held, Bounds().changed(columns, limits))
+    _within(request, caller, held, Bounds().changed(columns, limits))
     key, record = await _stored(
         key_store.create(
             state.engine,
@@ -125,7 +127,7 @@ async def update_key(
         changes["name"] = body.name
     limits = _limits(body)
     held = await _caller_bounds(request, caller)
-    _within(held, Bounds.of(current).changed(changes, limits))
+    _within(request, caller, held, Bounds.of(current).changed(changes, limits))
     if (
         held.spend_limit_units is not None
         and "spend_limit_units" in changes
@@ -167,7 +169,7 @@ async def rotate_key(
         )
     state = request.app.state
     current = await _stored(key_store.get_record(state.engine, caller.user_id, key_id))
-    _within(await _caller_bounds(request, caller), Bounds.of(current))
+    _within(request, caller, await _caller_bounds(request, caller), Bounds.of(current))
     key, record = await _stored(
         key_store.rotate(
             state.engine, server_secret(state.settings), _actor(request, caller), key_id, grace
@@ -243,12 +245,14 @@ async def _caller_bounds(request: Request, caller: Principal) -> Bounds:
     return Bounds.of(await key_store.get_record(engine, caller.user_id, caller.key_id))
 
 
-def _within(held: Bounds, wanted: Bounds) -> None:
+def _within(request: Request, caller: Principal, held: Bounds, wanted: Bounds) -> None:
     """A restricted key cannot give (or keep on a key it changes or rotates) any restriction
-    looser than its own: a leaked key cannot be turned into a less restricted one."""
+    looser than its own: a leaked key cannot be turned into a less restricted one. A refusal
+    is audited like any other restriction hit."""
     restriction = loosened(held, wanted)
     if restriction is None:
         return
+    audit_denial(request, caller.user_id, caller.key_id, restriction)
     detail = ""
     if restriction == "scopes" and held.scopes is not None:
         beyond = sorted(wanted.scopes - held.scopes) if wanted.scopes is not None else ["(all)"]

@@ -49,7 +49,9 @@ class CreditHolds:
         lease_factor: int = 64,
         horizon_seconds: float = 2.0,
         idle_seconds: float = 1.0,
+        owner: str | None = None,
     ) -> None:
+        self.owner = owner
         self._horizon = horizon_seconds
         self._engine = engine
         self._writer = writer
@@ -89,7 +91,11 @@ class CreditHolds:
             if missing <= 0:
                 return True
             grown = await ledger.hold_up_to(
-                self._engine, user_id, missing, max(missing, self._target(lease, units))
+                self._engine,
+                user_id,
+                missing,
+                max(missing, self._target(lease, units)),
+                self.owner,
             )
             lease.leased += grown
             return grown > 0
@@ -99,7 +105,7 @@ class CreditHolds:
         try:
             async with lease.lock:
                 grown = await ledger.hold_up_to(
-                    self._engine, user_id, 0, self._target(lease, units)
+                    self._engine, user_id, 0, self._target(lease, units), self.owner
                 )
                 lease.leased += grown
         finally:
@@ -134,7 +140,7 @@ class CreditHolds:
         free = lease.leased - lease.used
         if free > 0:
             lease.leased -= free
-            self._writer.add("settlements", ledger.HoldRelease(user_id, free))
+            self._writer.add("settlements", ledger.HoldRelease(user_id, free, self.owner))
         if lease.leased == 0 and lease.used == 0:
             del self._leases[user_id]
 

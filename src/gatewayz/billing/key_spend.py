@@ -16,6 +16,7 @@ from typing import Any
 from sqlalchemy import Update, bindparam, case, or_, update
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
+from gatewayz.billing import hold_owners
 from gatewayz.store.tables import api_keys
 
 log = logging.getLogger(__name__)
@@ -51,15 +52,16 @@ _SETTLE = (
 class KeySpending:
     """Holds calls' worst cases on keys with a spending limit."""
 
-    def __init__(self, engine: AsyncEngine) -> None:
+    def __init__(self, engine: AsyncEngine, owner: str | None = None) -> None:
         self._engine = engine
+        self._owner = owner
         self._late: set[asyncio.Future[Any]] = set()
 
     async def hold(self, key_id: int, units: int) -> bool:
         """Hold `units` on the key if its limit leaves room for them (always, for a key whose
         limit was removed meanwhile). If the caller is cancelled while the UPDATE runs, a hold
         that lands anyway is given back."""
-        attempt = asyncio.ensure_future(self._update(_HOLD, key_id=key_id, units=units))
+        attempt = asyncio.ensure_future(self._hold(key_id, units))
         try:
             return await asyncio.shield(attempt)
         except asyncio.CancelledError:
@@ -76,9 +78,25 @@ class KeySpending:
             return
         self._track(asyncio.get_running_loop().create_task(self._release(key_id, units)))
 
+    async def _hold(self, key_id: int, units: int) -> bool:
+        """One conditional UPDATE; with an owner, also recorded as the owner's hold, in the
+        same transaction (see hold_owners)."""
+        if self._owner is None:
+            return await self._update(_HOLD, key_id=key_id, units=units)
+        async with self._engine.begin() as conn:
+            result = await conn.execute(_HOLD, {"key_id": key_id, "units": units})
+            if result.rowcount != 1:
+                return False
+            await hold_owners.record_taken(conn, self._owner, hold_owners.KEY, key_id, units)
+        return True
+
     async def _release(self, key_id: int, units: int) -> None:
         try:
-            await self._update(_SETTLE, key_id=key_id, spent=0, held=units)
+            async with self._engine.begin() as conn:
+                await conn.execute(_SETTLE, {"key_id": key_id, "spent": 0, "held": units})
+                if self._owner is not None:
+                    given_back = [(self._owner, hold_owners.KEY, key_id, units)]
+                    await hold_owners.record_given_back(conn, given_back)
         except Exception as exc:
             log.warning("could not release a hold on API key %d: %s", key_id, type(exc).__name__)
 

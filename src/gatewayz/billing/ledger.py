@@ -12,7 +12,7 @@ from sqlalchemy import bindparam, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
-from gatewayz.billing import key_spend
+from gatewayz.billing import hold_owners, key_spend
 from gatewayz.store.tables import ledger, users
 
 
@@ -36,6 +36,7 @@ class Settlement:
     reason: str
     key_id: int | None = None
     key_held_units: int = 0
+    owner: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -44,6 +45,7 @@ class HoldRelease:
 
     user_id: int
     released_units: int
+    owner: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -65,21 +67,33 @@ _RESERVE = (
 )
 
 
-async def reserve(engine: AsyncEngine, user_id: int, units: int) -> bool:
+async def reserve(engine: AsyncEngine, user_id: int, units: int, owner: str | None = None) -> bool:
     """Hold `units` of the user's balance if the unheld part covers them.
 
-    One conditional UPDATE in autocommit mode: atomic on its own, one round trip.
+    Without an owner, one conditional UPDATE in autocommit mode: atomic on its own, one round
+    trip. With one, the hold is also recorded as the owner's (see hold_owners), in the same
+    transaction.
     """
-    async with engine.connect() as conn:
-        conn = await conn.execution_options(isolation_level="AUTOCOMMIT")
-        result = await conn.execute(_RESERVE, {"user_id": user_id, "units": units})
-    return result.rowcount == 1
+    values = {"user_id": user_id, "units": units}
+    if owner is None:
+        async with engine.connect() as conn:
+            conn = await conn.execution_options(isolation_level="AUTOCOMMIT")
+            result = await conn.execute(_RESERVE, values)
+        return result.rowcount == 1
+    async with engine.begin() as conn:
+        result = await conn.execute(_RESERVE, values)
+        if result.rowcount != 1:
+            return False
+        await hold_owners.record_taken(conn, owner, hold_owners.USER, user_id, units)
+    return True
 
 
-async def hold_up_to(engine: AsyncEngine, user_id: int, needed: int, wanted: int) -> int:
+async def hold_up_to(
+    engine: AsyncEngine, user_id: int, needed: int, wanted: int, owner: str | None = None
+) -> int:
     """Add to the user's hold `wanted` units, or as many as are free if fewer, but at least
     `needed`; returns the units added (0 when not even `needed` are free)."""
-    if await reserve(engine, user_id, wanted):
+    if await reserve(engine, user_id, wanted, owner):
         return wanted
     for _ in range(3):
         async with engine.connect() as conn:
@@ -88,7 +102,7 @@ async def hold_up_to(engine: AsyncEngine, user_id: int, needed: int, wanted: int
             )
         if free is None or free < needed:
             return 0
-        if await reserve(engine, user_id, free):
+        if await reserve(engine, user_id, free, owner):
             return free
     return 0
 
@@ -110,13 +124,18 @@ async def settle(conn: AsyncConnection, settlements: list[Settlement | HoldRelea
     released: dict[int, int] = defaultdict(int)
     rows = []
     keys: list[tuple[int, int, int]] = []
+    given_back: list[tuple[str, str, int, int]] = []
     for item in settlements:
         released[item.user_id] += item.released_units
+        if item.owner is not None:
+            given_back.append((item.owner, hold_owners.USER, item.user_id, item.released_units))
         if isinstance(item, HoldRelease):
             continue
         charge = max(0, min(item.cost_units, balances[item.user_id]))
         if item.key_id is not None:
             keys.append((item.key_id, charge, item.key_held_units))
+            if item.owner is not None:
+                given_back.append((item.owner, hold_owners.KEY, item.key_id, item.key_held_units))
         if charge == 0:
             continue
         balances[item.user_id] -= charge
@@ -134,6 +153,7 @@ async def settle(conn: AsyncConnection, settlements: list[Settlement | HoldRelea
     if rows:
         await conn.execute(ledger.insert(), rows)
     await key_spend.record(conn, keys)
+    await hold_owners.record_given_back(conn, _merged(given_back))
     for user_id in user_ids:
         await conn.execute(
             update(users)
@@ -143,6 +163,14 @@ async def settle(conn: AsyncConnection, settlements: list[Settlement | HoldRelea
                 reserved_units=max(0, current[user_id][1] - released[user_id]),
             )
         )
+
+
+def _merged(given_back: list[tuple[str, str, int, int]]) -> list[tuple[str, str, int, int]]:
+    """One row per (owner, kind, subject) with the units summed."""
+    total: dict[tuple[str, str, int], int] = defaultdict(int)
+    for owner, kind, subject_id, units in given_back:
+        total[owner, kind, subject_id] += units
+    return [(*subject, units) for subject, units in total.items()]
 
 
 async def change_credits(

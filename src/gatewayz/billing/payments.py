@@ -96,6 +96,7 @@ class StripeCheckout:
         if self._client is None:
             raise PaymentsNotConfigured
         import stripe
+
         credits = format_credits(credits_units)
         metadata = {"user_id": str(user_id), "credits": credits}
         if coupon:

@@ -390,6 +390,7 @@ class Relay:
                 reason=route.public_id if route else exchange.body["model"],
                 key_id=call.principal.key_id,
                 key_held_units=call.key_held_units,
+                owner=self._holds.owner,
             ),
         )
         self._writer.add(

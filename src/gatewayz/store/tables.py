@@ -315,3 +315,26 @@ notifications = Table(
     Column("recipient", String(320), nullable=False),
     Column("sent_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
 )
+
+gateway_processes = Table(
+    "gateway_processes",
+    metadata,
+    Column("id", String(32), primary_key=True),
+    Column("started_at", DateTime(timezone=True), nullable=False),
+    Column("heartbeat_at", DateTime(timezone=True), nullable=False),
+    Index("ix_gateway_processes_heartbeat_at", "heartbeat_at"),
+)
+
+process_holds = Table(
+    "process_holds",
+    metadata,
+    Column(
+        "process_id",
+        String(32),
+        ForeignKey("gateway_processes.id", ondelete="CASCADE"),
+        primary_key=True,
+    ),
+    Column("kind", String(8), primary_key=True),
+    Column("subject_id", Integer, primary_key=True),
+    Column("units", BigInteger, nullable=False),
+)

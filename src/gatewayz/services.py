@@ -1,0 +1,239 @@
+"""The long-lived parts of a running gateway, opened in dependency order on an exit stack, so
+they close in the reverse order: nothing closes while a part opened after it still runs."""
+
+import asyncio
+from contextlib import AsyncExitStack
+from dataclasses import dataclass
+from typing import Any
+
+import aiohttp
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from gatewayz.accounts import audit
+from gatewayz.accounts.auth import Authenticator
+from gatewayz.accounts.key_checks import FailedLogins
+from gatewayz.accounts.provider_keyring import ProviderKeyring
+from gatewayz.accounts.secret_box import SecretBox
+from gatewayz.billing import ledger
+from gatewayz.billing.entitlements import Entitlements
+from gatewayz.billing.hold_owners import HoldOwner
+from gatewayz.billing.holds import CreditHolds
+from gatewayz.billing.key_spend import KeySpending
+from gatewayz.billing.money import credits_to_units
+from gatewayz.billing.payments import StripeCheckout
+from gatewayz.billing.renewals import BillingTasks
+from gatewayz.history.turns import ChatHistory
+from gatewayz.limits.failover import FailoverStore
+from gatewayz.limits.limiter import Limiter
+from gatewayz.notify.backends import build_mailer
+from gatewayz.notify.low_balance import LowBalanceWatcher
+from gatewayz.notify.notices import Notifier
+from gatewayz.providers.anthropic import AnthropicAdapter
+from gatewayz.providers.bundled import load_bundled
+from gatewayz.providers.catalog import Catalog
+from gatewayz.providers.catalog_refresh import CatalogRefresher
+from gatewayz.providers.fal import FalAdapter
+from gatewayz.providers.gemini import GeminiAdapter
+from gatewayz.providers.openai_compat import OpenAICompatAdapter
+from gatewayz.providers.table import Provider
+from gatewayz.relay.core import Relay
+from gatewayz.relay.own_keys import OwnKeyRouting, keyless_catalog
+from gatewayz.routing.failover import Failover
+from gatewayz.routing.health import HealthBoard
+from gatewayz.routing.planner import Planner
+from gatewayz.routing.probes import probe_forever
+from gatewayz.settings import Settings, previous_server_secrets, server_secret
+from gatewayz.store import migrate
+from gatewayz.store.batch import BatchWriter
+from gatewayz.store.engine import create_engine
+from gatewayz.telemetry import request_log
+from gatewayz.telemetry.setup import Telemetry
+
+
+@dataclass(frozen=True, slots=True)
+class Static:
+    """What create_app builds before the lifespan: shared by every request."""
+
+    settings: Settings
+    telemetry: Telemetry
+    providers: list[Provider]
+    catalog: Catalog
+    board: HealthBoard
+
+
+@dataclass(slots=True)
+class _Core:
+    engine: AsyncEngine
+    session: aiohttp.ClientSession
+    writer: BatchWriter
+    hold_owner: HoldOwner
+
+
+async def open_services(state: Any, stack: AsyncExitStack, static: Static) -> None:
+    """Open every part of the gateway onto `state` (the app's state), closing with `stack`."""
+    settings = static.settings
+    state.settings, state.telemetry = settings, static.telemetry
+    state.catalog, state.health = static.catalog, static.board
+    core = await _open_core(stack, settings, static.telemetry)
+    state.engine, state.writer = core.engine, core.writer
+    await _open_accounts(state, stack, settings, core.engine)
+    holds = await _open_billing(state, stack, settings, core)
+    await _open_relay(state, stack, static, core, holds)
+    await _open_catalog(state, stack, static, core)
+
+
+async def _open_core(stack: AsyncExitStack, settings: Settings, telemetry: Telemetry) -> _Core:
+    """The database, the upstream HTTP session, this process as an owner of credit holds,
+    and the batch writer (which closes before the owner, so its last holds are given back)."""
+    if settings.auto_migrate:
+        await migrate.upgrade(settings.database_url)
+    stack.push_async_callback(telemetry.close)
+    engine = create_engine(settings.database_url)
+    stack.push_async_callback(engine.dispose)
+    telemetry.watch(engine)
+    session = aiohttp.ClientSession(
+        connector=aiohttp.TCPConnector(limit=0, ttl_dns_cache=300, keepalive_timeout=60),
+        auto_decompress=True,
+    )
+    stack.push_async_callback(session.close)
+    hold_owner = HoldOwner(engine, settings.holds)
+    await hold_owner.start()
+    stack.push_async_callback(hold_owner.stop)
+    writer = BatchWriter(
+        engine,
+        [
+            ("settlements", ledger.settle),
+            ("request_logs", request_log.write),
+            (audit.SINK, audit.write),
+        ],
+        interval=settings.log_flush_seconds,
+        max_batch=settings.log_batch_size,
+    )
+    writer.start()
+    stack.push_async_callback(writer.stop)
+    return _Core(engine, session, writer, hold_owner)
+
+
+async def _open_accounts(
+    state: Any, stack: AsyncExitStack, settings: Settings, engine: AsyncEngine
+) -> None:
+    """Authentication, users' own provider keys, chat history and notices."""
+    secret, previous = server_secret(settings), previous_server_secrets(settings)
+    state.failed_logins = FailedLogins(state.writer)
+    state.authenticator = Authenticator(engine, secret, settings.auth_cache_seconds, previous)
+    state.secret_box = SecretBox(secret, previous)
+    state.provider_keyring = ProviderKeyring(
+        engine, state.secret_box, settings.byok.refresh_seconds
+    )
+    await state.provider_keyring.start()
+    stack.push_async_callback(state.provider_keyring.stop)
+    state.chat_history = ChatHistory(engine)
+    stack.push_async_callback(state.chat_history.drain)
+    state.notifier = Notifier(engine, build_mailer(settings.mail))
+    stack.push_async_callback(state.notifier.close)
+    low_balance = LowBalanceWatcher(
+        engine,
+        state.notifier,
+        credits_to_units(settings.mail.low_balance_threshold),
+        settings.mail.low_balance_check_seconds,
+    )
+    low_balance.start()
+    stack.push_async_callback(low_balance.stop)
+
+
+async def _open_billing(
+    state: Any, stack: AsyncExitStack, settings: Settings, core: _Core
+) -> CreditHolds:
+    """Credit leases, plans and trials, rate limits, payments."""
+    holds = CreditHolds(core.engine, core.writer, lease_factor=256, owner=core.hold_owner.id)
+    holds.start()
+    stack.push_async_callback(holds.stop)
+    state.holds = holds
+    entitlements = Entitlements(core.engine, settings.trial, settings.plans.refresh_seconds)
+    limits = settings.limits
+    store = FailoverStore(
+        settings.redis_url, limits.redis_timeout_seconds, limits.redis_retry_seconds
+    )
+    state.limiter = Limiter(limits, store, core.engine, entitlements.limits)
+    entitlements.on_change(state.limiter.forget_windows)
+    entitlements.on_trial_ended(holds.give_back)
+    await entitlements.start()
+    stack.push_async_callback(entitlements.stop)
+    await state.limiter.start()
+    stack.push_async_callback(state.limiter.stop)
+    state.entitlements = entitlements
+    state.stripe_checkout = StripeCheckout(settings.stripe, settings.environ)
+    stack.push_async_callback(state.stripe_checkout.close)
+    state.billing_tasks = BillingTasks(
+        core.engine,
+        state.notifier,
+        entitlements,
+        settings.trial,
+        settings.plans.renew_interval_seconds,
+    )
+    state.billing_tasks.start()
+    stack.push_async_callback(state.billing_tasks.stop)
+    return holds
+
+
+async def _open_relay(
+    state: Any, stack: AsyncExitStack, static: Static, core: _Core, holds: CreditHolds
+) -> None:
+    """The request path: planning, failover, the protocol adapters, holds on keys."""
+    settings, board, routing = static.settings, static.board, static.settings.routing
+    key_spending = KeySpending(core.engine, owner=core.hold_owner.id)
+    stack.push_async_callback(key_spending.stop)
+    planner = Planner(static.catalog, board, routing)
+    keyless = keyless_catalog(
+        settings.providers, settings.environ, static.providers, load_bundled()
+    )
+    session = core.session
+    state.relay = Relay(
+        planner,
+        Failover(board, routing),
+        board,
+        {
+            "openai": OpenAICompatAdapter(session),
+            "anthropic": AnthropicAdapter(session, settings.default_max_output_tokens),
+            "gemini": GeminiAdapter(session),
+            "fal": FalAdapter(session),
+        },
+        core.writer,
+        holds,
+        settings.default_max_output_tokens,
+        state.limiter,
+        key_spending=key_spending,
+        entitlements=state.entitlements,
+        own_keys=OwnKeyRouting(
+            planner,
+            Planner(keyless, board, routing),
+            state.provider_keyring,
+            settings.byok.fee_percent,
+        ),
+    )
+
+
+async def _open_catalog(state: Any, stack: AsyncExitStack, static: Static, core: _Core) -> None:
+    """Stored model lists now; fresh ones and provider probes in the background."""
+    settings = static.settings
+    refresher = CatalogRefresher(
+        static.catalog, core.session, core.engine, settings.catalog_ttl_seconds
+    )
+    await refresher.load_stored()
+    state.catalog_refresher = refresher
+    if settings.catalog_refresh:
+        _background(stack, refresher.run_forever())
+    interval = settings.routing.probe_interval_seconds
+    if interval:
+        _background(stack, probe_forever(core.session, static.providers, static.board, interval))
+
+
+def _background(stack: AsyncExitStack, work: Any) -> None:
+    """Run `work` until the stack closes."""
+    task = asyncio.create_task(work)
+
+    async def cancel() -> None:
+        task.cancel()
+        await asyncio.gather(task, return_exceptions=True)
+
+    stack.push_async_callback(cancel)
