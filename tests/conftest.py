@@ -3,6 +3,7 @@
 import asyncio
 import contextlib
 import os
+import shutil
 import socket
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
@@ -13,6 +14,7 @@ from typing import Any
 import asyncpg
 import pytest
 import uvicorn
+from alembic.script import ScriptDirectory
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from gatewayz.accounts import users as accounts
@@ -21,7 +23,8 @@ from gatewayz.billing import ledger
 from gatewayz.billing.money import credits_to_units
 from gatewayz.settings import Settings
 from gatewayz.store.engine import create_engine
-from gatewayz.store.migrate import upgrade
+from gatewayz.store.migrate import alembic_config, upgrade, upgrade_sync
+from gatewayz.store.tables import metadata
 from tests.fakes.openai_upstream import FakeOpenAIUpstream
 
 # Each test run gets its own database beside `test`, so runs in parallel cannot collide.
@@ -60,14 +63,18 @@ def require_service(name: str, host: str, port: int) -> None:
     pytest.skip(message)
 
 
-async def _reset_postgres() -> None:
-    """Create this run's database if needed and empty it."""
+async def _create_postgres_database() -> None:
     admin = await asyncpg.connect(PG_ADMIN_DSN)
     try:
         if not await admin.fetchval("SELECT 1 FROM pg_database WHERE datname = $1", PG_DATABASE):
             await admin.execute(f'CREATE DATABASE "{PG_DATABASE}"')
     finally:
         await admin.close()
+
+
+async def _reset_postgres() -> None:
+    """Create this run's database if needed and drop everything in it."""
+    await _create_postgres_database()
     conn = await asyncpg.connect(POSTGRES_URL.replace("+asyncpg", ""))
     try:
         await conn.execute("DROP SCHEMA public CASCADE; CREATE SCHEMA public;")
@@ -89,17 +96,50 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
         asyncio.run(_drop_postgres())
 
 
+async def _empty_postgres() -> None:
+    """Empty every table of this run's PostgreSQL database, which is migrated to the head
+    revision first if it is not there (a fresh run, or a test that rebuilt the schema)."""
+    await _create_postgres_database()
+    conn = await asyncpg.connect(POSTGRES_URL.replace("+asyncpg", ""))
+    try:
+        try:
+            revision = await conn.fetchval("SELECT version_num FROM alembic_version")
+        except asyncpg.UndefinedTableError:
+            revision = None
+        if revision == _head_revision():
+            names = ", ".join(f'"{table.name}"' for table in metadata.sorted_tables)
+            await conn.execute(f"TRUNCATE {names} RESTART IDENTITY CASCADE")
+            return
+    finally:
+        await conn.close()
+    await _reset_postgres()
+    await upgrade(POSTGRES_URL)
+
+
+def _head_revision() -> str | None:
+    return ScriptDirectory.from_config(alembic_config(POSTGRES_URL)).get_current_head()
+
+
+@pytest.fixture(scope="session")
+def sqlite_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A SQLite database migrated once per run, copied for each test that needs one."""
+    path = tmp_path_factory.mktemp("template") / "gatewayz.db"
+    upgrade_sync(f"sqlite+aiosqlite:///{path}")
+    return path
+
+
 @pytest.fixture(params=["sqlite", "postgres"])
-async def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+async def database_url(
+    request: pytest.FixtureRequest, tmp_path: Path, sqlite_template: Path
+) -> str:
     """An empty, migrated database: SQLite in a temp dir, or the PostgreSQL test database."""
     if request.param == "sqlite":
-        url = f"sqlite+aiosqlite:///{tmp_path / 'gatewayz.db'}"
-    else:
-        require_service("PostgreSQL", "127.0.0.1", 5432)
-        await _reset_postgres()
-        url = POSTGRES_URL
-    await upgrade(url)
-    return url
+        path = tmp_path / "gatewayz.db"
+        shutil.copyfile(sqlite_template, path)
+        return f"sqlite+aiosqlite:///{path}"
+    require_service("PostgreSQL", "127.0.0.1", 5432)
+    await _empty_postgres()
+    return POSTGRES_URL
 
 
 @pytest.fixture
@@ -178,6 +218,15 @@ async def add_funded_user(engine: AsyncEngine, email: str, credits: str) -> tupl
     return user.id, key
 
 
+class _PromptServer(uvicorn.Server):
+    """Stops as soon as it is asked to (uvicorn's own loop looks every 0.1 s), which adds up
+    over the hundreds of servers a test run starts."""
+
+    async def main_loop(self) -> None:
+        while not await self.on_tick(0):
+            await asyncio.sleep(0.005)
+
+
 @contextlib.asynccontextmanager
 async def serve(settings: Settings, **app_options: Any) -> AsyncIterator[tuple[str, object]]:
     """Run the app on an ephemeral port in this event loop; yields (base URL, app.state).
@@ -190,7 +239,7 @@ async def serve(settings: Settings, **app_options: Any) -> AsyncIterator[tuple[s
     config = uvicorn.Config(
         app, log_level="warning", log_config=None, lifespan="on", access_log=False
     )
-    server = uvicorn.Server(config)
+    server = _PromptServer(config)
     task = asyncio.create_task(server.serve(sockets=[sock]))
     while not server.started:
         if task.done():

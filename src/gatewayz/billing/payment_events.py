@@ -109,16 +109,27 @@ async def _payment(conn: AsyncConnection, column: Any, value: object) -> Row[Any
     return (await conn.execute(query)).first()
 
 
-async def _close(
-    conn: AsyncConnection, event_id: str, session: dict[str, Any], status: str
-) -> Outcome:
-    """Mark an open payment processing, failed or expired; no balance changes."""
+async def _open_payment(
+    conn: AsyncConnection, event_id: str, session: dict[str, Any]
+) -> Row[Any] | Outcome:
+    """The still open payment of the event's checkout session, locked; or why the event is
+    ignored."""
     payment = await _payment(conn, payments.c.checkout_session_id, session.get("id"))
     if payment is None:
         log.warning("stripe event %s names an unknown checkout session", event_id)
         return Outcome(event_id, "ignored: unknown checkout session")
     if payment.status not in _OPEN:
         return Outcome(event_id, f"ignored: payment {payment.id} is already {payment.status}")
+    return payment
+
+
+async def _close(
+    conn: AsyncConnection, event_id: str, session: dict[str, Any], status: str
+) -> Outcome:
+    """Mark an open payment processing, failed or expired; no balance changes."""
+    payment = await _open_payment(conn, event_id, session)
+    if isinstance(payment, Outcome):
+        return payment
     await _update(conn, payment.id, status=status, payment_intent_id=session.get("payment_intent"))
     return Outcome(event_id, f"payment {payment.id} {status}")
 
@@ -127,12 +138,9 @@ async def _settle(
     conn: AsyncConnection, event_id: str, session: dict[str, Any], referrals: ReferralSettings
 ) -> Outcome:
     """Mark the payment paid and credit the purchase, its coupon bonus and the referral."""
-    payment = await _payment(conn, payments.c.checkout_session_id, session.get("id"))
-    if payment is None:
-        log.warning("stripe event %s names an unknown checkout session", event_id)
-        return Outcome(event_id, "ignored: unknown checkout session")
-    if payment.status not in _OPEN:
-        return Outcome(event_id, f"ignored: payment {payment.id} is already {payment.status}")
+    payment = await _open_payment(conn, event_id, session)
+    if isinstance(payment, Outcome):
+        return payment
     if session.get("amount_total") != payment.amount_cents:
         log.warning(
             "payment %s: Stripe charged %s cents, the checkout asked for %s",
