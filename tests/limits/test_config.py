@@ -7,7 +7,7 @@ import pytest
 
 from gatewayz.limits.settings import LimitValues
 from gatewayz.settings import ConfigError, load_settings
-from tests.test_cli import Home
+from tests.cli.test_commands import Home
 
 
 @pytest.fixture(autouse=True)

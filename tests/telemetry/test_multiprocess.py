@@ -14,7 +14,7 @@ import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
 from gatewayz.telemetry.metrics import MULTIPROC_ENV, Metrics, multiprocess_dir
-from tests.test_cli import COMMAND
+from tests.cli.test_commands import COMMAND
 
 WORKER = textwrap.dedent(
     """

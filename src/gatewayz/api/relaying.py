@@ -7,7 +7,7 @@ from gatewayz.accounts.auth import Principal
 from gatewayz.accounts.key_checks import KeyRestricted, audit_denial
 from gatewayz.api.disconnect import unless_disconnected
 from gatewayz.api.sse import EventStreamResponse
-from gatewayz.relay.core import Exchange
+from gatewayz.relay.exchange import Exchange
 
 
 def _served_by(provider: str, attempts: int, rate_headers: dict[str, str]) -> dict[str, str]:

@@ -12,7 +12,8 @@ from gatewayz.protocols.usage import Usage, estimate, from_openai
 from gatewayz.providers.base import EventStream
 from gatewayz.providers.catalog import Route
 from gatewayz.providers.sse import Event
-from gatewayz.relay.core import Answer, Exchange, Relay, StreamCodec
+from gatewayz.relay.core import Relay
+from gatewayz.relay.exchange import Answer, Exchange, StreamCodec
 from gatewayz.routing.options import without_routing_fields
 
 _DONE = b"data: [DONE]\n\n"

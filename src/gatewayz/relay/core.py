@@ -5,10 +5,10 @@ with failover, settle, log. Knows nothing of HTTP servers or of any wire format.
 import asyncio
 import logging
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any, Protocol
+from typing import Any
 
 from gatewayz.accounts.auth import Principal
 from gatewayz.accounts.key_checks import KeyRestricted
@@ -23,8 +23,8 @@ from gatewayz.protocols.openai_chat import UpstreamStreamError
 from gatewayz.protocols.usage import Usage, estimate
 from gatewayz.providers.base import EventStream
 from gatewayz.providers.catalog import Route
-from gatewayz.providers.spec import ModelType
-from gatewayz.providers.sse import Batch, Event
+from gatewayz.providers.sse import Batch
+from gatewayz.relay.exchange import Answer, Exchange, Relayed, RelayedStream, StreamCodec
 from gatewayz.relay.own_keys import OwnKeyRouting
 from gatewayz.routing.failover import Failover
 from gatewayz.routing.health import HealthBoard
@@ -37,50 +37,6 @@ from gatewayz.telemetry.tracing import UpstreamAttempt
 
 log = logging.getLogger(__name__)
 CLIENT_CLOSED = 499
-
-
-@dataclass(frozen=True, slots=True)
-class Answer:
-    """A complete answer in the client's format, and the usage to bill for it."""
-
-    body: bytes
-    usage: Usage | None
-
-
-class StreamCodec(Protocol):
-    """Turns upstream events into the client's stream format, noting usage as it passes.
-
-    `convert` raises ValueError for an unusable event and UpstreamStreamError for an
-    error event from the upstream.
-    """
-
-    usage: Usage | None
-    text_chars: int
-
-    def convert(self, event: Event) -> list[bytes]: ...
-
-    def close(self) -> list[bytes]: ...
-
-    def error(self, error: UpstreamError) -> bytes: ...
-
-
-@dataclass(slots=True)
-class Exchange:
-    """One client request as the relay runs it.
-
-    `body` is the request in OpenAI chat terms as far as routing and holds need it (model,
-    routing options, output limit). `call` serves it unstreamed on one route, `open` starts
-    a stream on one route.
-    """
-
-    api: str
-    body: dict[str, Any]
-    body_size: int
-    stream: bool
-    kind: ModelType = "chat"
-    call: Callable[[Route], Awaitable[Answer]] | None = None
-    open: Callable[[Route], Awaitable[tuple[EventStream, StreamCodec]]] | None = None
-    worst_case: Callable[[Route], int] | None = None
 
 
 @dataclass(slots=True)
@@ -96,24 +52,6 @@ class _Call:
     started: float = field(default_factory=time.perf_counter)
     first_byte: float | None = None
     upstream_seconds: float = 0.0
-
-
-@dataclass(frozen=True, slots=True)
-class Relayed:
-    """An answer and where it came from: the provider and the number of attempts."""
-
-    body: bytes
-    provider: str
-    attempts: int
-    rate_headers: dict[str, str]
-
-
-@dataclass(frozen=True, slots=True)
-class RelayedStream:
-    events: AsyncIterator[bytes]
-    provider: str
-    attempts: int
-    rate_headers: dict[str, str]
 
 
 class Relay:

@@ -7,7 +7,8 @@ from gatewayz.errors import InvalidRequest
 from gatewayz.protocols import openai_media
 from gatewayz.protocols.usage import Usage, estimate
 from gatewayz.providers.catalog import Route
-from gatewayz.relay.core import Answer, Exchange, Relay
+from gatewayz.relay.core import Relay
+from gatewayz.relay.exchange import Answer, Exchange
 from gatewayz.routing.options import without_routing_fields
 
 

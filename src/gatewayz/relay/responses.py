@@ -15,7 +15,8 @@ from gatewayz.providers.base import EventStream
 from gatewayz.providers.catalog import Route
 from gatewayz.providers.sse import Event
 from gatewayz.relay.chat import chat_usage, upstream_chat_body
-from gatewayz.relay.core import Answer, Exchange, Relay, StreamCodec
+from gatewayz.relay.core import Relay
+from gatewayz.relay.exchange import Answer, Exchange, StreamCodec
 from gatewayz.relay.translated import PassthroughCodec, plan_body, sse
 from gatewayz.routing.options import without_routing_fields
 

@@ -3,7 +3,7 @@
 import json
 from pathlib import Path
 
-from tests.test_cli import Home, _one_line_error
+from tests.cli.test_commands import Home, _one_line_error
 
 
 def test_users_role_changes_the_role_audited_and_refuses_bad_ones(tmp_path: Path) -> None:

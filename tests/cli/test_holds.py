@@ -10,9 +10,9 @@ from pathlib import Path
 import httpx
 import yaml
 
+from tests.cli.test_commands import COMMAND, KEY, _base_env, _free_port
 from tests.conftest import FAKE_PRICES
 from tests.fakes.openai_upstream import FakeOpenAIUpstream
-from tests.test_cli import COMMAND, KEY, _base_env, _free_port
 
 
 def _query(db: Path, sql: str) -> list[tuple]:

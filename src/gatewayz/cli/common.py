@@ -1,0 +1,67 @@
+"""What every `gatewayz` command shares: settings, the database, one-line errors."""
+
+import asyncio
+from collections.abc import Awaitable, Callable
+from functools import wraps
+from pathlib import Path
+from typing import Annotated, Any, TypeVar
+
+import typer
+
+from gatewayz.accounts import users as accounts
+from gatewayz.billing import ledger
+from gatewayz.settings import (
+    ConfigError,
+    Settings,
+    load_settings,
+)
+from gatewayz.store import migrate
+from gatewayz.store.engine import create_engine
+
+ConfigOption = Annotated[
+    Path | None, typer.Option("--config", help="YAML config file (or GATEWAYZ_CONFIG).")
+]
+T = TypeVar("T")
+
+
+def fail(message: str) -> None:
+    typer.echo(f"error: {message}", err=True)
+    raise typer.Exit(1)
+
+
+def settings_from(config: Path | None) -> Settings:
+    overrides: dict[str, Any] = {"config": config} if config else {}
+    try:
+        return load_settings(**overrides)
+    except ConfigError as exc:
+        fail(str(exc))
+        raise
+
+
+def run(settings: Settings, work: Callable[[Any], Awaitable[T]]) -> T:
+    """Run `work(engine)` on an upgraded database, turning known errors into one line."""
+
+    async def main() -> T:
+        engine = create_engine(settings.database_url)
+        try:
+            return await work(engine)
+        finally:
+            await engine.dispose()
+
+    try:
+        migrate.upgrade_sync(settings.database_url)
+        return asyncio.run(main())
+    except (accounts.AccountError, ledger.InsufficientBalance) as exc:
+        fail(str(exc) or type(exc).__name__)
+        raise
+
+
+def command(func: Callable[..., None]) -> Callable[..., None]:
+    @wraps(func)
+    def wrapper(*args: Any, **kwargs: Any) -> None:
+        try:
+            func(*args, **kwargs)
+        except ConfigError as exc:
+            fail(str(exc))
+
+    return wrapper

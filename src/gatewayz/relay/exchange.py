@@ -1,0 +1,75 @@
+"""What the relay runs and what it gives back: an exchange (one client request, with how to
+serve it on a route), its answer or stream codec, and the relayed result."""
+
+from collections.abc import AsyncIterator, Awaitable, Callable
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+from gatewayz.errors import UpstreamError
+from gatewayz.protocols.usage import Usage
+from gatewayz.providers.base import EventStream
+from gatewayz.providers.catalog import Route
+from gatewayz.providers.spec import ModelType
+from gatewayz.providers.sse import Event
+
+
+@dataclass(frozen=True, slots=True)
+class Answer:
+    """A complete answer in the client's format, and the usage to bill for it."""
+
+    body: bytes
+    usage: Usage | None
+
+
+class StreamCodec(Protocol):
+    """Turns upstream events into the client's stream format, noting usage as it passes.
+
+    `convert` raises ValueError for an unusable event and UpstreamStreamError for an
+    error event from the upstream.
+    """
+
+    usage: Usage | None
+    text_chars: int
+
+    def convert(self, event: Event) -> list[bytes]: ...
+
+    def close(self) -> list[bytes]: ...
+
+    def error(self, error: UpstreamError) -> bytes: ...
+
+
+@dataclass(slots=True)
+class Exchange:
+    """One client request as the relay runs it.
+
+    `body` is the request in OpenAI chat terms as far as routing and holds need it (model,
+    routing options, output limit). `call` serves it unstreamed on one route, `open` starts
+    a stream on one route.
+    """
+
+    api: str
+    body: dict[str, Any]
+    body_size: int
+    stream: bool
+    kind: ModelType = "chat"
+    call: Callable[[Route], Awaitable[Answer]] | None = None
+    open: Callable[[Route], Awaitable[tuple[EventStream, StreamCodec]]] | None = None
+    worst_case: Callable[[Route], int] | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Relayed:
+    """An answer and where it came from: the provider and the number of attempts."""
+
+    body: bytes
+    provider: str
+    attempts: int
+    rate_headers: dict[str, str]
+
+
+@dataclass(frozen=True, slots=True)
+class RelayedStream:
+    events: AsyncIterator[bytes]
+    provider: str
+    attempts: int
+    rate_headers: dict[str, str]
