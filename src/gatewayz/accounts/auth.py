@@ -12,7 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from gatewayz.accounts.key_checks import enforce
 from gatewayz.accounts.key_policy import UNRESTRICTED, KeyPolicy
 from gatewayz.accounts.keys import hash_key
-from gatewayz.accounts.roles import ADMIN_ROLE, role_permissions
+from gatewayz.accounts.roles import role_permissions
 from gatewayz.errors import AuthenticationFailed
 from gatewayz.store.tables import api_keys, roles, users
 from gatewayz.telemetry.context import note_key
@@ -30,10 +30,6 @@ class Principal:
     role: str
     permissions: frozenset[str] = frozenset()
     policy: KeyPolicy = UNRESTRICTED
-
-    @property
-    def is_admin(self) -> bool:
-        return self.role == ADMIN_ROLE
 
 
 class Authenticator:
