@@ -164,6 +164,7 @@ def gateway_settings(
         "secret": SECRET,
         "auto_migrate": False,
         "catalog_refresh": False,
+        "demo_provider": False,
         "environ": {},
         "providers": [
             {

@@ -6,7 +6,14 @@ from pathlib import Path
 
 import pytest
 
-from gatewayz.settings import ConfigError, Settings, load_settings, server_secret
+from gatewayz.settings import (
+    ConfigError,
+    Settings,
+    load_settings,
+    secret_path,
+    secret_source,
+    server_secret,
+)
 
 
 @pytest.fixture(autouse=True)
@@ -134,9 +141,37 @@ def test_secret_file_is_created_once_readable_only_by_its_owner(tmp_path: Path) 
     assert server_secret(Settings(secret_file=path)) == first
 
 
-def test_default_secret_file_is_in_the_working_directory(tmp_path: Path) -> None:
+def test_default_secret_file_is_beside_the_sqlite_database(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    home = tmp_path / "home"
+    home.mkdir()
+    url = f"sqlite+aiosqlite:///{home / 'gatewayz.db'}"
+    secret = server_secret(load_settings(database_url=url))
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    monkeypatch.chdir(elsewhere)
+    assert server_secret(load_settings(database_url=url)) == secret
+    assert (home / "gatewayz.secret").read_bytes() == secret
+    assert not (elsewhere / "gatewayz.secret").exists()
+    assert secret_source(load_settings(database_url=url)) == str(home / "gatewayz.secret")
+
+
+def test_default_database_keeps_its_secret_in_the_working_directory(tmp_path: Path) -> None:
     secret = server_secret(load_settings())
     assert (tmp_path / "gatewayz.secret").read_bytes() == secret
+
+
+def test_a_server_database_has_one_secret_file_per_database(tmp_path: Path) -> None:
+    environ = {"XDG_CONFIG_HOME": str(tmp_path / "config")}
+    url = "postgresql+asyncpg://app:hunter2@db.internal:5433/gatewayz"
+    path = secret_path(load_settings(database_url=url, environ=environ))
+    assert path == tmp_path / "config/gatewayz/secrets/postgresql-db.internal-5433-gatewayz.secret"
+    other = secret_path(
+        load_settings(database_url=url.replace("/gatewayz", "/other"), environ=environ)
+    )
+    assert other != path
+    assert "hunter2" not in str(path)
 
 
 def test_gatewayz_secret_wins_over_the_file(

@@ -40,10 +40,11 @@ from gatewayz.api.request_id import RequestIdMiddleware
 from gatewayz.errors import install_handlers
 from gatewayz.providers.bundled import load_bundled
 from gatewayz.providers.catalog import Catalog
+from gatewayz.providers.demo import demo_provider
 from gatewayz.providers.table import enabled_providers
 from gatewayz.routing.health import HealthBoard
 from gatewayz.services import Static, open_services
-from gatewayz.settings import Settings, load_settings
+from gatewayz.settings import Settings, load_settings, log_options
 from gatewayz.telemetry.logs import configure_logging
 from gatewayz.telemetry.setup import Telemetry
 
@@ -91,6 +92,8 @@ def create_app(
         settings.environ, settings.access_log, settings.otlp_endpoint, dsn, span_exporter
     )
     providers = enabled_providers(settings.providers, settings.environ)
+    if settings.demo_provider:
+        providers.append(demo_provider())
     catalog = Catalog(providers, load_bundled())
     routing = settings.routing
     board = HealthBoard(
@@ -139,5 +142,5 @@ def _settle_heap() -> None:
 def app_from_environment() -> FastAPI:
     """Factory for `uvicorn --factory` and worker processes (each logs JSON to stderr)."""
     settings = load_settings()
-    configure_logging(settings.log_level)
+    configure_logging(settings.log_level, **log_options(settings))
     return create_app(settings)

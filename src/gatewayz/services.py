@@ -2,6 +2,7 @@
 they close in the reverse order: nothing closes while a part opened after it still runs."""
 
 import asyncio
+import logging
 from contextlib import AsyncExitStack
 from dataclasses import dataclass
 from typing import Any
@@ -32,6 +33,7 @@ from gatewayz.providers.anthropic import AnthropicAdapter
 from gatewayz.providers.bundled import load_bundled
 from gatewayz.providers.catalog import Catalog
 from gatewayz.providers.catalog_refresh import CatalogRefresher
+from gatewayz.providers.demo import DemoAdapter
 from gatewayz.providers.fal import FalAdapter
 from gatewayz.providers.gemini import GeminiAdapter
 from gatewayz.providers.openai_compat import OpenAICompatAdapter
@@ -42,12 +44,14 @@ from gatewayz.routing.failover import Failover
 from gatewayz.routing.health import HealthBoard
 from gatewayz.routing.planner import Planner
 from gatewayz.routing.probes import probe_forever
-from gatewayz.settings import Settings, previous_server_secrets, server_secret
+from gatewayz.settings import Settings, previous_server_secrets, secret_source, server_secret
 from gatewayz.store import migrate
 from gatewayz.store.batch import BatchWriter
 from gatewayz.store.engine import create_engine
 from gatewayz.telemetry import request_log
 from gatewayz.telemetry.setup import Telemetry
+
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True, slots=True)
@@ -119,6 +123,7 @@ async def _open_accounts(
 ) -> None:
     """Authentication, users' own provider keys, chat history and notices."""
     secret, previous = server_secret(settings), previous_server_secrets(settings)
+    log.info("server secret: %s", secret_source(settings))
     state.failed_logins = FailedLogins(state.writer)
     state.authenticator = Authenticator(engine, secret, settings.auth_cache_seconds, previous)
     state.secret_box = SecretBox(secret, previous)
@@ -197,6 +202,7 @@ async def _open_relay(
             "anthropic": AnthropicAdapter(session, settings.default_max_output_tokens),
             "gemini": GeminiAdapter(session),
             "fal": FalAdapter(session),
+            "demo": DemoAdapter(),
         },
         core.writer,
         holds,

@@ -5,6 +5,7 @@ This is the only module that reads the process environment.
 
 import json
 import os
+import re
 import secrets
 from collections.abc import Mapping
 from decimal import Decimal
@@ -20,6 +21,7 @@ from pydantic_settings import (
     PydanticBaseSettingsSource,
     SettingsConfigDict,
 )
+from sqlalchemy.engine import make_url
 
 from gatewayz.accounts.key_settings import KeySettings
 from gatewayz.accounts.provider_keys import ByokSettings
@@ -48,12 +50,13 @@ class Settings(BaseSettings):
     database_url: str = "sqlite+aiosqlite:///./gatewayz.db"
     redis_url: str | None = None
     secret: SecretStr | None = None
-    secret_file: Path = Path("./gatewayz.secret")
+    secret_file: Path | None = None
     previous_secrets: Annotated[list[SecretStr], NoDecode] = Field(default_factory=list)
     host: str = "127.0.0.1"
     port: int = Field(default=8000, ge=0, le=65535)
     workers: int = Field(default=1, ge=1)
     log_level: Literal["debug", "info", "warning", "error"] = "info"
+    log_format: Literal["auto", "json", "text"] = "auto"
     log_prompts: bool = False
     access_log: bool = True
     otlp_endpoint: str | None = None
@@ -72,6 +75,7 @@ class Settings(BaseSettings):
     byok: ByokSettings = Field(default_factory=ByokSettings)
     catalog_ttl_seconds: float = Field(default=3600.0, gt=0)
     catalog_refresh: bool = True
+    demo_provider: bool = True
     default_max_output_tokens: int = Field(default=4096, gt=0)
     auth_cache_seconds: float = Field(default=10.0, ge=0)
     log_flush_seconds: float = Field(default=0.05, gt=0)
@@ -174,14 +178,44 @@ def _field(loc: tuple[Any, ...]) -> str:
     return f"{name} (from {env})" if env in os.environ else name
 
 
+def secret_path(settings: Settings) -> Path:
+    """Where the server secret of this database lives: GATEWAYZ_SECRET_FILE if set, else
+    `gatewayz.secret` beside a SQLite database file, else one file per database under
+    `$XDG_CONFIG_HOME/gatewayz/secrets/` (`~/.config` by default), named after its host,
+    port and database (never its password). So every command and server that opens the same
+    database finds the same secret, whatever its working directory."""
+    if settings.secret_file is not None:
+        return settings.secret_file.expanduser().resolve()
+    url = make_url(settings.database_url)
+    if url.get_backend_name() == "sqlite" and url.database not in (None, "", ":memory:"):
+        return Path(url.database).expanduser().resolve().with_name("gatewayz.secret")
+    base = settings.environ.get("XDG_CONFIG_HOME") or str(Path.home() / ".config")
+    name = "-".join(
+        str(part) for part in (url.host or "local", url.port or "", url.database) if part
+    )
+    slug = re.sub(r"[^A-Za-z0-9_.-]+", "_", f"{url.get_backend_name()}-{name}")
+    return Path(base) / "gatewayz" / "secrets" / f"{slug}.secret"
+
+
+def log_options(settings: Settings) -> dict[str, Any]:
+    """How `configure_logging` writes lines: format, and colour unless NO_COLOR is set."""
+    return {"log_format": settings.log_format, "colour": "NO_COLOR" not in settings.environ}
+
+
+def secret_source(settings: Settings) -> str:
+    """Where the server secret comes from, for logs and `gatewayz doctor`."""
+    return "GATEWAYZ_SECRET" if settings.secret is not None else str(secret_path(settings))
+
+
 def server_secret(settings: Settings) -> bytes:
-    """GATEWAYZ_SECRET, else a secret created once in a file only its owner can read."""
+    """GATEWAYZ_SECRET, else a secret created once in a file only its owner can read (see
+    `secret_path`)."""
     if settings.secret is not None:
         return settings.secret.get_secret_value().encode()
-    path = settings.secret_file
+    path = secret_path(settings)
     if path.exists():
         return path.read_bytes().strip()
-    path.parent.mkdir(parents=True, exist_ok=True)
+    path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
     value = secrets.token_urlsafe(48).encode()
     try:
         fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)

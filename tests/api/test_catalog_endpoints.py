@@ -24,6 +24,7 @@ def _settings(database_url: str, providers: list[dict[str, Any]], **extra: Any) 
         "database_url": database_url,
         "secret": SECRET,
         "auto_migrate": False,
+        "demo_provider": False,
         "environ": {},
         "providers": providers,
         **extra,

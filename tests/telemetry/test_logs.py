@@ -139,3 +139,42 @@ async def test_access_lines_can_be_turned_off(
     lines = log_lines()
     assert [line["message"] for line in lines if line["logger"] == "tests"] == ["still logging"]
     assert not [line for line in lines if line["logger"] == "gatewayz.access"]
+
+
+class _Terminal(io.StringIO):
+    def isatty(self) -> bool:
+        return True
+
+
+def _log_once(stream: io.StringIO, log_format: str, colour: bool = True) -> str:
+    root = logging.getLogger()
+    level = root.level
+    configure_logging("info", stream, log_format=log_format, colour=colour)
+    (handler,) = root.handlers
+    try:
+        logging.getLogger("gatewayz.test").warning(
+            "upstream %s is slow, key gw_live_abcdefghijklmnop", "groq", extra={"attempts": 3}
+        )
+    finally:
+        handler.close()
+        root.removeHandler(handler)
+        root.setLevel(level)
+    return stream.getvalue()
+
+
+def test_a_terminal_gets_readable_coloured_lines_without_secrets() -> None:
+    text = _log_once(_Terminal(), "auto")
+    (line,) = text.splitlines()
+    assert line.startswith("\x1b[33m") and "WARNING" in line and "gatewayz.test" in line
+    assert "upstream groq is slow" in line and "attempts=3" in line
+    assert "gw_live_abcdefghijklmnop" not in line and "***" in line
+    assert not line.lstrip("\x1b[0123456789m").startswith("{")
+
+
+def test_a_pipe_gets_json_lines_and_text_can_be_asked_for_without_colour() -> None:
+    (piped,) = _log_once(io.StringIO(), "auto").splitlines()
+    assert orjson.loads(piped)["attempts"] == 3
+    (plain,) = _log_once(_Terminal(), "text", colour=False).splitlines()
+    assert "\x1b[" not in plain and "upstream groq is slow" in plain
+    (forced,) = _log_once(_Terminal(), "json").splitlines()
+    assert orjson.loads(forced)["level"] == "warning"

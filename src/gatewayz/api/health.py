@@ -1,11 +1,26 @@
-"""GET /health (the process is alive) and GET /ready (the database answers; where rate limits
-are counted)."""
+"""GET / (what this server is), GET /health (the process is alive) and GET /ready (the
+database answers; where rate limits are counted)."""
 
 from fastapi import APIRouter, Request
 from sqlalchemy import text
 from starlette.responses import JSONResponse
 
+from gatewayz import __version__
+
 router = APIRouter(tags=["health"])
+
+
+@router.api_route("/", methods=["GET", "HEAD"])
+async def root() -> dict[str, str]:
+    """The gateway's name and version, and where its documentation is (clients such as Claude
+    Code probe `HEAD /` before their first call)."""
+    return {
+        "name": "Gatewayz",
+        "version": __version__,
+        "docs": "/docs",
+        "openapi": "/openapi.json",
+        "health": "/health",
+    }
 
 
 @router.get("/health")

@@ -15,6 +15,7 @@ from starlette.responses import Response
 
 from gatewayz.api.catalog_views import entry_json, group_json, provider_json
 from gatewayz.errors import NotFound
+from gatewayz.providers import demo
 from gatewayz.providers.catalog import Catalog
 from gatewayz.providers.catalog_query import (
     ModelFilter,
@@ -211,7 +212,8 @@ def _summaries(request: Request) -> list[ProviderSummary]:
         at = refresher.next_refresh(provider) if settings.catalog_refresh else None
         return None if at is None else max(at, now)
 
-    return provider_summaries(merged_specs(settings.providers), _catalog(request), next_sync)
+    table = merged_specs(settings.providers) + ([demo.SPEC] if settings.demo_provider else [])
+    return provider_summaries(table, _catalog(request), next_sync)
 
 
 def _identify(catalog: Catalog, provider: str, model: str) -> tuple[str, str | None]:

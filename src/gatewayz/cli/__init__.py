@@ -1,8 +1,10 @@
-"""The `gatewayz` command: serve, db, users, keys, credits, models, limits, secrets, holds."""
+"""The `gatewayz` command: serve, doctor, db, users, keys, credits, models, limits, secrets,
+holds."""
 
 import typer
 
 from gatewayz.cli.accounts import credits_app, keys_app, users_app
+from gatewayz.cli.doctor import doctor
 from gatewayz.cli.operations import holds_app, limits_app, models_app, secrets_app
 from gatewayz.cli.serve import db_app, serve
 
@@ -12,6 +14,7 @@ app = typer.Typer(
     no_args_is_help=True,
 )
 app.command()(serve)
+app.command()(doctor)
 for name, group in (
     ("db", db_app),
     ("users", users_app),

@@ -14,6 +14,7 @@ from gatewayz.cli.common import ConfigOption, command, run, settings_from
 from gatewayz.settings import (
     CONFIG_ENV,
     Settings,
+    log_options,
     server_secret,
 )
 from gatewayz.store import migrate
@@ -35,7 +36,7 @@ def serve(
 ) -> None:
     """Serve the gateway over HTTP."""
     settings = settings_from(config)
-    configure_logging(settings.log_level)
+    configure_logging(settings.log_level, **log_options(settings))
     server_secret(settings)
     if migrate_db:
         migrate.upgrade_sync(settings.database_url)

@@ -44,7 +44,7 @@ class ProviderSpec(BaseModel):
 
     name: str = Field(pattern=r"^[a-z0-9][a-z0-9-]*$")
     display_name: str | None = None
-    protocol: Literal["openai", "anthropic", "gemini", "fal"]
+    protocol: Literal["openai", "anthropic", "gemini", "fal", "demo"]
     base_url: str = Field(pattern=r"^https?://")
     api_key: SecretStr | None = None
     api_key_env: str | None = None

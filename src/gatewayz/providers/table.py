@@ -121,6 +121,20 @@ def _with_service_account(
     return Provider(spec=spec, base_url=base_url, api_key=None, service_account=account)
 
 
+def why_disabled(spec: ProviderSpec, environ: dict[str, str]) -> str:
+    """What a provider row that `resolve` does not enable is missing, in a few words."""
+    placeholders = dict.fromkeys(_PLACEHOLDER.findall(spec.base_url))
+    missing = [var for var in placeholders if not environ.get(var)]
+    if missing:
+        return f"{', '.join(missing)} not set (used in its base URL)"
+    if spec.auth == "google":
+        env = spec.credentials_file_env
+        return f"{env} not set (service-account key file)" if env else "no credentials_file"
+    if spec.api_key_env:
+        return f"{spec.api_key_env} not set"
+    return "no api_key or api_key_env"
+
+
 def enabled_providers(configured: list[ProviderSpec], environ: dict[str, str]) -> list[Provider]:
     providers = (resolve(spec, environ) for spec in merged_specs(configured))
     return [p for p in providers if p is not None]

@@ -1,4 +1,4 @@
-"""Structured JSON logs on stderr, one object a line.
+"""Logs on stderr: JSON, one object a line, or readable coloured lines on a terminal.
 
 Each record is stamped with the request id and trace id of the request it belongs to,
 masked of anything that looks like a key, and formatted where it is logged; a writer
@@ -53,6 +53,33 @@ class JsonFormatter(logging.Formatter):
         return f"{stamp}.{int((created - second) * 1000):03d}Z"
 
 
+_COLOURS = {"debug": "\x1b[2m", "info": "\x1b[36m", "warning": "\x1b[33m", "error": "\x1b[31m"}
+_QUIET = frozenset({"request_id", "trace_id", "method", "path", "status", "latency_ms"})
+
+
+class TextFormatter(logging.Formatter):
+    """A line for people: time, level, logger, message, then the record's extra fields as
+    name=value (the access line's request fields are already in its message)."""
+
+    def __init__(self, colour: bool) -> None:
+        super().__init__()
+        self._colour = colour
+
+    def format(self, record: logging.LogRecord) -> str:
+        level = record.levelname.lower()
+        stamp = time.strftime("%H:%M:%S", time.localtime(record.created))
+        head = f"{stamp}.{int(record.msecs):03d} {level.upper():<7} {record.name}"
+        if self._colour:
+            head = f"{_COLOURS.get(level, '')}{head}\x1b[0m"
+        fields = vars(record)
+        extras = sorted(fields.keys() - _STANDARD - _QUIET)
+        tail = "".join(f" {name}={fields[name]}" for name in extras if fields[name] is not None)
+        line = f"{head}  {record.getMessage()}{tail}"
+        if record.exc_text:
+            line += "\n" + record.exc_text
+        return line
+
+
 class RedactSecrets(logging.Filter):
     """Masks key-like values (gw_live_..., sk-..., Bearer ...) in the message, the
     exception and the extra fields of every record it passes."""
@@ -92,11 +119,13 @@ class BackgroundHandler(logging.Handler):
     that gathered within `interval` seconds at once; once drained (at shutdown) each line
     is written as it comes instead."""
 
-    def __init__(self, stream: TextIO, interval: float = 0.2) -> None:
+    def __init__(
+        self, stream: TextIO, interval: float = 0.2, formatter: logging.Formatter | None = None
+    ) -> None:
         super().__init__()
         self.addFilter(_add_request_fields)
         self.addFilter(RedactSecrets())
-        self.setFormatter(JsonFormatter())
+        self.setFormatter(formatter or JsonFormatter())
         self._stream = stream
         self._interval = interval
         self._queue: SimpleQueue[str | None] = SimpleQueue()
@@ -163,15 +192,32 @@ def drain_logs() -> None:
             handler.drain()
 
 
-def configure_logging(level: str, stream: TextIO | None = None) -> None:
-    """Send every log record, as JSON, to `stream` (stderr by default) at `level` and above."""
+def configure_logging(
+    level: str, stream: TextIO | None = None, log_format: str = "json", colour: bool = False
+) -> None:
+    """Send every log record to `stream` (stderr by default) at `level` and above, as JSON
+    lines, or as readable lines with `log_format="text"` (coloured on a terminal when
+    `colour`); "auto" is text on a terminal and JSON otherwise."""
+    stream = stream or sys.stderr
+    if log_format == "auto":
+        log_format = "text" if _is_terminal(stream) else "json"
+    formatter = (
+        TextFormatter(colour and _is_terminal(stream)) if log_format == "text" else JsonFormatter()
+    )
     root = logging.getLogger()
     for handler in root.handlers:
         if isinstance(handler, BackgroundHandler):
             handler.close()
-    root.handlers[:] = [BackgroundHandler(stream or sys.stderr)]
+    root.handlers[:] = [BackgroundHandler(stream, formatter=formatter)]
     root.setLevel(level.upper())
     # The lines show no thread or process names: spare every record looking them up.
     logging.logThreads = logging.logProcesses = logging.logMultiprocessing = False
     for name in _CHATTY:
         logging.getLogger(name).setLevel(max(logging.INFO, root.level))
+
+
+def _is_terminal(stream: TextIO) -> bool:
+    try:
+        return stream.isatty()
+    except (AttributeError, ValueError):
+        return False
