@@ -15,7 +15,8 @@ ENV PYTHONDONTWRITEBYTECODE=1 \
     GATEWAYZ_HOST=0.0.0.0 \
     GATEWAYZ_PORT=8000 \
     GATEWAYZ_DATABASE_URL=sqlite+aiosqlite:////data/gatewayz.db \
-    GATEWAYZ_SECRET_FILE=/data/gatewayz.secret
+    GATEWAYZ_SECRET_FILE=/data/gatewayz.secret \
+    GATEWAYZ_LOG_FORMAT=json
 # GATEWAYZ_SECRET, GATEWAYZ_DATABASE_URL and GATEWAYZ_REDIS_URL are meant to be set at run time.
 RUN groupadd --system --gid 10001 gatewayz \
     && useradd --system --uid 10001 --gid gatewayz --home-dir /data --create-home gatewayz

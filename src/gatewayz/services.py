@@ -123,7 +123,7 @@ async def _open_accounts(
 ) -> None:
     """Authentication, users' own provider keys, chat history and notices."""
     secret, previous = server_secret(settings), previous_server_secrets(settings)
-    log.info("server secret: %s", secret_source(settings))
+    log.info("using the server secret in %s", secret_source(settings))
     state.failed_logins = FailedLogins(state.writer)
     state.authenticator = Authenticator(engine, secret, settings.auth_cache_seconds, previous)
     state.secret_box = SecretBox(secret, previous)

@@ -254,6 +254,16 @@ def test_serve_refuses_a_malformed_config_file(
     assert not home.secret_file.exists()
 
 
+def test_serve_no_migrate_leaves_the_schema_alone_and_says_what_to_run(tmp_path: Path) -> None:
+    home = Home(tmp_path)
+    done = home.run("serve", "--no-migrate", "--port", "0")
+    assert done.returncode == 1
+    assert "lacks" in done.stderr and "gatewayz db upgrade" in done.stderr
+    with sqlite3.connect(home.db) as conn:
+        tables = conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'").fetchall()
+    assert tables == []
+
+
 # --- serve: the first start and the next --------------------------------------------------
 
 

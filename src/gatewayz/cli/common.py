@@ -38,8 +38,9 @@ def settings_from(config: Path | None) -> Settings:
         raise
 
 
-def run(settings: Settings, work: Callable[[Any], Awaitable[T]]) -> T:
-    """Run `work(engine)` on an upgraded database, turning known errors into one line."""
+def run(settings: Settings, work: Callable[[Any], Awaitable[T]], *, upgrade: bool = True) -> T:
+    """Run `work(engine)` on the database (upgraded first unless `upgrade` is false), turning
+    known errors into one line."""
 
     async def main() -> T:
         engine = create_engine(settings.database_url)
@@ -49,7 +50,8 @@ def run(settings: Settings, work: Callable[[Any], Awaitable[T]]) -> T:
             await engine.dispose()
 
     try:
-        migrate.upgrade_sync(settings.database_url)
+        if upgrade:
+            migrate.upgrade_sync(settings.database_url)
         return asyncio.run(main())
     except (accounts.AccountError, ledger.InsufficientBalance) as exc:
         fail(str(exc) or type(exc).__name__)

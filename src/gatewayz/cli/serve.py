@@ -10,7 +10,7 @@ from gatewayz.accounts import users as accounts
 from gatewayz.accounts.roles import ADMIN_ROLE
 from gatewayz.billing import ledger
 from gatewayz.billing.money import credits_to_units
-from gatewayz.cli.common import ConfigOption, command, run, settings_from
+from gatewayz.cli.common import ConfigOption, command, fail, run, settings_from
 from gatewayz.settings import (
     CONFIG_ENV,
     Settings,
@@ -18,6 +18,7 @@ from gatewayz.settings import (
     server_secret,
 )
 from gatewayz.store import migrate
+from gatewayz.store.migrate import pending_revisions
 from gatewayz.telemetry.logs import configure_logging
 from gatewayz.telemetry.metrics import multiprocess_dir
 
@@ -38,9 +39,16 @@ def serve(
     settings = settings_from(config)
     configure_logging(settings.log_level, **log_options(settings))
     server_secret(settings)
-    if migrate_db:
-        migrate.upgrade_sync(settings.database_url)
-    run(settings, lambda engine: _bootstrap_admin(engine, settings))
+    if not migrate_db:
+        pending = run(
+            settings, lambda engine: pending_revisions(engine, settings.database_url), upgrade=False
+        )
+        if pending:
+            fail(
+                f"the database lacks {len(pending)} schema migrations (--no-migrate): "
+                "run `gatewayz db upgrade` first"
+            )
+    run(settings, lambda engine: _bootstrap_admin(engine, settings), upgrade=migrate_db)
     if config:
         os.environ[CONFIG_ENV] = str(config.resolve())
     os.environ["GATEWAYZ_AUTO_MIGRATE"] = "false"
