@@ -95,7 +95,6 @@ async def test_a_code_that_is_not_letters_and_digits_is_a_400(shop: Shop, code: 
     assert (await shop.http.get("/user/referral", headers=alice)).json()["referred_by"] is None
 
 
-
 @dataclass
 class Referred:
     """Alice referred Bob, who bought credits in `session_id`."""

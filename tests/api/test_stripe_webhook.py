@@ -275,7 +275,8 @@ async def test_a_refund_before_the_completion_is_applied_when_the_payment_comple
     assert early.status_code == 200
     assert "recorded" in early.json()["result"]
     assert await shop.balance(user_id) == 0
-    await shop.deliver("checkout.session.completed", shop.stripe.completed(session_id))
+    completed = await shop.deliver("checkout.session.completed", shop.stripe.completed(session_id))
+    assert "earlier refunds and disputes applied" in completed.json()["result"]
 
     assert await shop.balance(user_id) == balance
     assert await shop.ledger_rows(user_id) == [
@@ -285,6 +286,8 @@ async def test_a_refund_before_the_completion_is_applied_when_the_payment_comple
     payment = await shop.payment(headers)
     assert payment["refunded_amount"] == format_cents(refunded)
     assert payment["status"] == ("refunded" if refunded == 1000 else "partially_refunded")
+    async with shop.engine.connect() as conn:
+        assert (await conn.execute(select(notifications))).all() == []
     await shop.assert_balances_match_ledger()
 
 

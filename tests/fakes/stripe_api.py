@@ -149,7 +149,6 @@ class FakeStripeAPI(FakeServer):
             "status": "succeeded",
         }
 
-
     def dispute(
         self,
         session_id: str,
