@@ -74,6 +74,24 @@ class Shop:
         assert paid.status_code == 200, paid.text
         return str(session_id)
 
+    async def payment(self, headers: dict[str, str]) -> dict[str, Any]:
+        """The newest payment of the user `headers` authenticate, as GET /user/payments shows it."""
+        listed = await self.http.get("/user/payments", headers=headers)
+        assert listed.status_code == 200, listed.text
+        return dict(listed.json()["data"][0])
+
+    async def admin_payments(self, admin: dict[str, str], **query: Any) -> list[dict[str, Any]]:
+        """GET /admin/payments with `query`, as the administrator `admin`."""
+        listed = await self.http.get("/admin/payments", params=query, headers=admin)
+        assert listed.status_code == 200, listed.text
+        return list(listed.json()["data"])
+
+    async def audit(self, admin: dict[str, str], event: str) -> list[dict[str, Any]]:
+        """The audit log entries of `event`, newest first."""
+        found = await self.http.get("/admin/audit-logs", params={"event": event}, headers=admin)
+        assert found.status_code == 200, found.text
+        return list(found.json()["data"])
+
     async def balance(self, user_id: int) -> int:
         async with self.engine.connect() as conn:
             return int(

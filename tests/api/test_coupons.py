@@ -231,3 +231,32 @@ async def test_a_full_refund_also_takes_back_the_bonus(shop: Shop, admin: dict[s
 
     assert await shop.balance(user_id) == 0
     assert (await shop.ledger_rows(user_id))[-1] == ("refund", -11 * UNITS)
+
+
+async def test_a_refund_takes_back_its_share_of_the_coupon_bonus(
+    shop: Shop, admin: dict[str, str]
+) -> None:
+    await _create(shop, admin, code="PLUS10", kind="bonus", percent=10)
+    user_id, user = await shop.user("user@example.com")
+    session_id = await shop.buy(user, "20", coupon="PLUS10")
+
+    await shop.deliver("charge.refunded", shop.stripe.refunded_charge(session_id, 1000))
+
+    assert await shop.balance(user_id) == 11 * UNITS
+    assert (await shop.ledger_rows(user_id))[-1] == ("refund", -11 * UNITS)
+    payment = (await shop.http.get("/user/payments", headers=user)).json()["data"][0]
+    assert (payment["status"], payment["credits_reversed"]) == ("partially_refunded", "11")
+    await shop.assert_balances_match_ledger()
+
+
+async def test_a_dispute_takes_the_coupon_bonus_with_the_purchase(
+    shop: Shop, admin: dict[str, str]
+) -> None:
+    await _create(shop, admin, code="PLUS10", kind="bonus", percent=10)
+    user_id, user = await shop.user("user@example.com")
+    session_id = await shop.buy(user, "20", coupon="PLUS10")
+
+    await shop.deliver("charge.dispute.created", shop.stripe.dispute(session_id, "needs_response"))
+
+    assert await shop.balance(user_id) == 0
+    assert (await shop.ledger_rows(user_id))[-1] == ("dispute", -22 * UNITS)

@@ -1,7 +1,9 @@
 """POST /stripe/webhook: signed Stripe events applied exactly once, over real HTTP."""
 
 import asyncio
+import logging
 from collections.abc import AsyncIterator
+from typing import Any
 
 import orjson
 import pytest
@@ -9,6 +11,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from gatewayz.billing import ledger
+from gatewayz.billing.payments import format_cents
 from gatewayz.store.tables import notifications, payments, stripe_events
 from tests.api.stripe_shop import (
     UNITS,
@@ -94,6 +97,55 @@ async def test_an_unverified_delivery_is_refused_and_changes_nothing(
     assert (await _payment(shop, headers))["status"] == "pending"
     async with shop.engine.connect() as conn:
         assert (await conn.execute(select(stripe_events))).all() == []
+
+
+@pytest.mark.parametrize(
+    "changed",
+    [{"amount_total": 100}, {"amount_total": 100_000}, {"currency": "eur"}, {"amount_total": None}],
+)
+async def test_a_completed_session_that_differs_from_its_payment_credits_nothing(
+    shop: Shop, changed: dict[str, Any], caplog: pytest.LogCaptureFixture
+) -> None:
+    user_id, headers = await shop.user("buyer@example.com")
+    _, admin = await shop.user("admin@example.com", role="admin")
+    session_id = (await shop.checkout(headers, "10")).json()["id"]
+    altered = shop.stripe.completed(session_id, **changed)
+
+    with caplog.at_level(logging.ERROR, logger="gatewayz.billing"):
+        answer = await shop.deliver("checkout.session.completed", altered)
+    retried = await shop.deliver("checkout.session.async_payment_succeeded", altered)
+    honest = await shop.deliver("checkout.session.completed", shop.stripe.completed(session_id))
+
+    assert answer.status_code == retried.status_code == honest.status_code == 200
+    payment = await shop.payment(headers)
+    assert answer.json()["result"] == f"payment {payment['id']} mismatched"
+    assert "ignored" in retried.json()["result"] and "ignored" in honest.json()["result"]
+    assert await shop.balance(user_id) == 0
+    assert await shop.ledger_rows(user_id) == []
+    assert payment["status"] == "mismatched"
+    assert "the checkout asked for 1000 usd" in payment["failure"]
+    assert f"payment {payment['id']}" in caplog.text and "mismatch" in caplog.text
+    (listed,) = await shop.admin_payments(admin, status="mismatched")
+    assert (listed["id"], listed["user_id"], listed["failure"]) == (
+        payment["id"],
+        user_id,
+        payment["failure"],
+    )
+    (audited,) = await shop.audit(admin, "payment.mismatched")
+    assert (audited["target_type"], audited["target_id"]) == ("payment", str(payment["id"]))
+    assert audited["details"]["failure"] == payment["failure"]
+    async with shop.engine.connect() as conn:
+        assert (await conn.execute(select(notifications))).all() == []
+
+
+async def test_the_admin_payment_list_needs_the_permission(shop: Shop) -> None:
+    _, headers = await shop.user("buyer@example.com")
+    await shop.buy(headers, "10")
+
+    refused = await shop.http.get("/admin/payments", headers=headers)
+
+    assert refused.status_code == 403
+    assert "users:read" in refused.json()["error"]["message"]
 
 
 async def test_payments_that_fail_or_expire_add_nothing(shop: Shop) -> None:
@@ -209,6 +261,55 @@ async def test_a_refund_after_spending_takes_back_what_is_left_and_records_the_r
             select(ledger.ledger.c.reason).where(ledger.ledger.c.kind == "refund")
         )
     assert "7 credits were already spent" in reason
+    await shop.assert_balances_match_ledger()
+
+
+@pytest.mark.parametrize(("refunded", "balance"), [(1000, 0), (300, 7 * UNITS)])
+async def test_a_refund_before_the_completion_is_applied_when_the_payment_completes(
+    shop: Shop, refunded: int, balance: int
+) -> None:
+    user_id, headers = await shop.user("buyer@example.com")
+    session_id = (await shop.checkout(headers, "10")).json()["id"]
+
+    early = await shop.deliver("charge.refunded", shop.stripe.refunded_charge(session_id, refunded))
+    assert early.status_code == 200
+    assert "recorded" in early.json()["result"]
+    assert await shop.balance(user_id) == 0
+    completed = await shop.deliver("checkout.session.completed", shop.stripe.completed(session_id))
+    assert "earlier refunds and disputes applied" in completed.json()["result"]
+
+    assert await shop.balance(user_id) == balance
+    assert await shop.ledger_rows(user_id) == [
+        ("purchase", 10 * UNITS),
+        ("refund", balance - 10 * UNITS),
+    ]
+    payment = await shop.payment(headers)
+    assert payment["refunded_amount"] == format_cents(refunded)
+    assert payment["status"] == ("refunded" if refunded == 1000 else "partially_refunded")
+    async with shop.engine.connect() as conn:
+        assert (await conn.execute(select(notifications))).all() == []
+    await shop.assert_balances_match_ledger()
+
+
+async def test_a_refund_and_the_completion_arriving_at_once_end_as_in_order(shop: Shop) -> None:
+    user_id, headers = await shop.user("buyer@example.com")
+    sessions = [(await shop.checkout(headers, "10")).json()["id"] for _ in range(6)]
+
+    await asyncio.gather(
+        *(
+            delivery
+            for session_id in sessions
+            for delivery in (
+                shop.deliver("charge.refunded", shop.stripe.refunded_charge(session_id, 400)),
+                shop.deliver("checkout.session.completed", shop.stripe.completed(session_id)),
+            )
+        )
+    )
+
+    assert await shop.balance(user_id) == 6 * 6 * UNITS
+    payments_listed = await _payments(shop, headers)
+    assert {p["status"] for p in payments_listed} == {"partially_refunded"}
+    assert {p["credits_reversed"] for p in payments_listed} == {"4"}
     await shop.assert_balances_match_ledger()
 
 

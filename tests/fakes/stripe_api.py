@@ -6,7 +6,7 @@ a ``checkout.session`` object. Every request is recorded with its body decoded i
 dicts and lists. Setting ``fail_status`` makes the next creations fail with a Stripe error.
 
 The fake also builds the events Stripe would send about its sessions (``event``,
-``completed``, ``refunded_charge``) and signs payloads exactly as Stripe does
+``completed``, ``refunded_charge``, ``dispute``) and signs payloads exactly as Stripe does
 (``signature_header``: ``t=<unix time>,v1=<HMAC-SHA256 of "<t>.<payload>">``).
 """
 
@@ -120,13 +120,17 @@ class FakeStripeAPI(FakeServer):
         self.sessions[session["id"]] = session
         return web.json_response(session)
 
-    def completed(self, session_id: str, payment_status: str = "paid") -> dict[str, Any]:
-        """The session as Stripe shows it once the customer finished the checkout."""
+    def completed(
+        self, session_id: str, payment_status: str = "paid", **changed: Any
+    ) -> dict[str, Any]:
+        """The session as Stripe shows it once the customer finished the checkout; `changed`
+        overrides fields (e.g. ``amount_total``) to describe a session that was altered."""
         return {
             **self.sessions[session_id],
             "status": "complete",
             "payment_status": payment_status,
             "payment_intent": _intent(session_id),
+            **changed,
         }
 
     def refunded_charge(self, session_id: str, amount_refunded: int) -> dict[str, Any]:
@@ -143,6 +147,41 @@ class FakeStripeAPI(FakeServer):
             "payment_intent": _intent(session_id),
             "refunded": amount_refunded >= session["amount_total"],
             "status": "succeeded",
+        }
+
+    def dispute(
+        self,
+        session_id: str,
+        status: str,
+        *,
+        dispute_id: str | None = None,
+        amount: int | None = None,
+    ) -> dict[str, Any]:
+        """A dispute of the session's charge, in `status` (``warning_needs_response``,
+        ``needs_response``, ``under_review``, ``won``, ``lost``, ...), for the whole amount
+        unless `amount` says otherwise."""
+        session = self.sessions[session_id]
+        return {
+            "id": dispute_id or f"du_{session_id.removeprefix('cs_')}",
+            "object": "dispute",
+            "amount": session["amount_total"] if amount is None else amount,
+            "balance_transactions": [],
+            "charge": f"ch_{session_id.removeprefix('cs_')}",
+            "created": int(time.time()),
+            "currency": session["currency"],
+            "evidence": {},
+            "evidence_details": {
+                "due_by": int(time.time()) + 7 * 86400,
+                "has_evidence": False,
+                "past_due": False,
+                "submission_count": 0,
+            },
+            "is_charge_refundable": status.startswith("warning_"),
+            "livemode": False,
+            "metadata": {},
+            "payment_intent": _intent(session_id),
+            "reason": "fraudulent",
+            "status": status,
         }
 
 

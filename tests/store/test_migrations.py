@@ -70,3 +70,52 @@ async def test_upgrading_keeps_users_keys_and_ledger(empty_database: str) -> Non
     ]
     assert [tuple(row) for row in keys] == [("ci", "live")]
     assert ledger == 1
+
+
+_PAID_BEFORE_DISPUTES = (
+    "INSERT INTO users (id, email, role, balance_units, reserved_units, referred_by)"
+    " VALUES (1, 'alice@example.com', 'user', 5, 0, NULL), (2, 'bob@example.com', 'user', 5, 0, 1)",
+    "INSERT INTO ledger (user_id, amount_units, balance_after_units, kind, idempotency_key)"
+    " VALUES (1, 5, 5, 'referral_reward', 'referral:2'), (2, 10, 10, 'purchase', 'payment:1'),"
+    " (2, -5, 5, 'refund', 'refund:ch_1:500')",
+    "INSERT INTO payments (id, user_id, checkout_session_id, payment_intent_id, amount_cents,"
+    " currency, credits_units, status, refunded_cents, reversed_units, unreversed_units)"
+    " VALUES (1, 2, 'cs_1', 'pi_1', 1000, 'usd', 10, 'partially_refunded', 500, 4, 1),"
+    " (2, 2, 'cs_2', 'pi_2', 1000, 'usd', 10, 'paid', 0, 0, 0)",
+)
+
+
+async def test_upgrading_keeps_what_refunds_took_and_ties_referral_rewards_to_a_payment(
+    empty_database: str,
+) -> None:
+    config = alembic_config(empty_database)
+    await asyncio.to_thread(command.upgrade, config, "0005")
+    engine = create_engine(empty_database)
+    try:
+        async with engine.begin() as conn:
+            for statement in _PAID_BEFORE_DISPUTES:
+                await conn.execute(text(statement))
+        await engine.dispose()
+        await asyncio.to_thread(command.upgrade, config, "head")
+        async with engine.connect() as conn:
+            intents = (
+                await conn.execute(text("SELECT id, refunded_cents FROM payment_intents"))
+            ).all()
+            claims = (
+                await conn.execute(
+                    text(
+                        "SELECT payment_id, source, cents, buyer_taken_units,"
+                        " buyer_unrecovered_units FROM payment_claims"
+                    )
+                )
+            ).all()
+            rewards = (
+                await conn.execute(
+                    text("SELECT id, referrer_id, referral_units FROM payments ORDER BY id")
+                )
+            ).all()
+    finally:
+        await engine.dispose()
+    assert [tuple(row) for row in intents] == [("pi_1", 500)]
+    assert [tuple(row) for row in claims] == [(1, "refund", 500, 4, 1)]
+    assert [tuple(row) for row in rewards] == [(1, 1, 5), (2, None, 0)]

@@ -1,23 +1,32 @@
-"""Buying credits: POST /user/checkout, GET /user/payments, and Stripe's POST /stripe/webhook."""
+"""Buying credits: POST /user/checkout, GET /user/payments, Stripe's POST /stripe/webhook, and
+GET /admin/payments for administrators (`users:read`)."""
 
 import logging
 from decimal import Decimal
 from typing import Annotated, Any
 
 import orjson
-from fastapi import APIRouter, Depends, Request
+from fastapi import APIRouter, Depends, Query, Request
 from pydantic import BaseModel, ConfigDict, Field
+from sqlalchemy.ext.asyncio import AsyncConnection
 
+from gatewayz.accounts import audit
 from gatewayz.accounts.auth import Principal, current_principal
+from gatewayz.accounts.permissions import require_permission
+from gatewayz.api.admin_params import QueryId
 from gatewayz.billing.money import format_credits
-from gatewayz.billing.payment_events import MalformedEvent, Outcome, apply_event
+from gatewayz.billing.payment_events import MalformedEvent, Outcome, PaymentNote, apply_event
 from gatewayz.billing.payments import (
     CheckoutRefused,
     Payment,
+    PaymentFilter,
+    PaymentRecord,
     PaymentsNotConfigured,
+    PaymentStatus,
     StripeUnavailable,
     format_cents,
     list_payments,
+    payment_records,
     start_checkout,
 )
 from gatewayz.errors import GatewayError, InvalidRequest, UpstreamError
@@ -86,8 +95,44 @@ def _payment_view(payment: Payment) -> dict[str, Any]:
         "refunded_amount": format_cents(payment.refunded_cents),
         "credits_reversed": format_credits(payment.reversed_units),
         "credits_not_reversed": format_credits(payment.unreversed_units),
+        "disputed_amount": format_cents(payment.disputed_cents),
+        "dispute": payment.dispute_status,
+        "failure": payment.failure,
         "created_at": iso(payment.created_at),
         "updated_at": iso(payment.updated_at),
+    }
+
+
+@router.get("/admin/payments", dependencies=[Depends(require_permission("users:read"))])
+async def admin_payments(
+    request: Request,
+    user_id: QueryId = None,
+    status: Annotated[PaymentStatus | None, Query()] = None,
+    limit: Annotated[int, Query(ge=1, le=500)] = 50,
+    before_id: Annotated[QueryId, Query(description="next_before_id of a page.")] = None,
+) -> dict[str, Any]:
+    """Every user's payments, newest first, with what refunds and disputes took back (also
+    from the referrer) and what could not be taken back; `status=mismatched` lists the
+    completed checkouts that were not credited."""
+    where = PaymentFilter(user_id=user_id, status=status, before_id=before_id)
+    found = await payment_records(request.app.state.engine, where, limit + 1)
+    page = found[:limit]
+    return {
+        "object": "list",
+        "data": [_record_view(record) for record in page],
+        "next_before_id": page[-1].payment.id if len(found) > limit else None,
+    }
+
+
+def _record_view(record: PaymentRecord) -> dict[str, Any]:
+    return {
+        **_payment_view(record.payment),
+        "user_id": record.user_id,
+        "payment_intent_id": record.payment_intent_id,
+        "referrer_id": record.referrer_id,
+        "referral_credits": format_credits(record.referral_units),
+        "referral_credits_reversed": format_credits(record.referral_reversed_units),
+        "referral_credits_not_reversed": format_credits(record.referral_unreversed_units),
     }
 
 
@@ -115,11 +160,24 @@ async def stripe_webhook(request: Request) -> dict[str, Any]:
             f"Stripe-Signature: {_why(exc)}.", param="Stripe-Signature", code="bad_signature"
         ) from None
     try:
-        outcome = await apply_event(state.engine, orjson.loads(payload), state.settings.referrals)
+        outcome = await apply_event(
+            state.engine, orjson.loads(payload), state.settings.referrals, _audit
+        )
     except (orjson.JSONDecodeError, MalformedEvent) as exc:
         raise InvalidRequest("The body is not a Stripe event object.") from exc
     await _notify(request, outcome)
     return {"received": True, "duplicate": outcome.duplicate, "result": outcome.result}
+
+
+async def _audit(conn: AsyncConnection, note: PaymentNote) -> None:
+    """Write a payment's audit entry in the event's transaction (Stripe is the actor)."""
+    event = audit.AuditEvent(
+        event=note.event,
+        target_type=note.target_type,
+        target_id=note.target_id,
+        details=note.details,
+    )
+    await audit.record(conn, event)
 
 
 def _why(exc: Exception) -> str:

@@ -1,4 +1,5 @@
-"""Buying credits: a Stripe Checkout Session per purchase, recorded as a pending payment.
+"""Buying credits: a Stripe Checkout Session per purchase, recorded as a pending payment,
+and the payments as buyers and administrators see them.
 
 The credits are added only when Stripe reports the payment settled (payment_events.py).
 """
@@ -8,7 +9,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import ROUND_DOWN, Decimal
-from typing import Any
+from typing import Any, Literal
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncEngine
@@ -22,6 +23,16 @@ from gatewayz.store.times import utc
 log = logging.getLogger(__name__)
 
 _CENTS = Decimal("0.01")
+PaymentStatus = Literal[
+    "pending",
+    "processing",
+    "paid",
+    "partially_refunded",
+    "refunded",
+    "failed",
+    "expired",
+    "mismatched",
+]
 
 
 class PaymentsNotConfigured(Exception):
@@ -62,8 +73,34 @@ class Payment:
     refunded_cents: int
     reversed_units: int
     unreversed_units: int
+    disputed_cents: int
+    dispute_status: str | None
+    failure: str | None
     created_at: datetime
     updated_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class PaymentRecord:
+    """A payment as administrators see it: the buyer's view, who bought, the PaymentIntent
+    and the referral reward it gave, with what of it was taken back or could not be."""
+
+    payment: Payment
+    user_id: int
+    payment_intent_id: str | None
+    referrer_id: int | None
+    referral_units: int
+    referral_reversed_units: int
+    referral_unreversed_units: int
+
+
+@dataclass(frozen=True, slots=True)
+class PaymentFilter:
+    """Which payments an administrator lists: all, or of one user, or in one status."""
+
+    user_id: int | None = None
+    status: str | None = None
+    before_id: int | None = None
 
 
 class StripeCheckout:
@@ -208,25 +245,40 @@ async def start_checkout(
     return Checkout(int(payment_id), session_id, url)
 
 
+_VIEW = (
+    payments.c.id,
+    payments.c.checkout_session_id,
+    payments.c.status,
+    payments.c.amount_cents,
+    payments.c.currency,
+    payments.c.credits_units,
+    payments.c.bonus_units,
+    coupons.c.code.label("coupon"),
+    payments.c.refunded_cents,
+    payments.c.reversed_units,
+    payments.c.unreversed_units,
+    payments.c.disputed_cents,
+    payments.c.dispute_status,
+    payments.c.failure,
+    payments.c.created_at,
+    payments.c.updated_at,
+)
+_ADMIN = (
+    payments.c.user_id,
+    payments.c.payment_intent_id,
+    payments.c.referrer_id,
+    payments.c.referral_units,
+    payments.c.referral_reversed_units,
+    payments.c.referral_unreversed_units,
+)
+_FROM = payments.outerjoin(coupons, coupons.c.id == payments.c.coupon_id)
+
+
 async def list_payments(engine: AsyncEngine, user_id: int) -> list[Payment]:
     """The user's payments, newest first."""
     query = (
-        select(
-            payments.c.id,
-            payments.c.checkout_session_id,
-            payments.c.status,
-            payments.c.amount_cents,
-            payments.c.currency,
-            payments.c.credits_units,
-            payments.c.bonus_units,
-            coupons.c.code.label("coupon"),
-            payments.c.refunded_cents,
-            payments.c.reversed_units,
-            payments.c.unreversed_units,
-            payments.c.created_at,
-            payments.c.updated_at,
-        )
-        .select_from(payments.outerjoin(coupons, coupons.c.id == payments.c.coupon_id))
+        select(*_VIEW)
+        .select_from(_FROM)
         .where(payments.c.user_id == user_id)
         .order_by(payments.c.id.desc())
     )
@@ -235,7 +287,28 @@ async def list_payments(engine: AsyncEngine, user_id: int) -> list[Payment]:
     return [_payment(row._mapping) for row in rows]
 
 
+async def payment_records(
+    engine: AsyncEngine, where: PaymentFilter, limit: int
+) -> list[PaymentRecord]:
+    """Up to `limit` payments matching `where`, newest first."""
+    query = select(*_VIEW, *_ADMIN).select_from(_FROM)
+    if where.user_id is not None:
+        query = query.where(payments.c.user_id == where.user_id)
+    if where.status is not None:
+        query = query.where(payments.c.status == where.status)
+    if where.before_id is not None:
+        query = query.where(payments.c.id < where.before_id)
+    async with engine.connect() as conn:
+        rows = (await conn.execute(query.order_by(payments.c.id.desc()).limit(limit))).all()
+    names = [column.name for column in _ADMIN]
+    return [
+        PaymentRecord(_payment(row._mapping), **{name: row._mapping[name] for name in names})
+        for row in rows
+    ]
+
+
 def _payment(values: Mapping[str, Any]) -> Payment:
     created, updated = utc(values["created_at"]), utc(values["updated_at"])
     assert created is not None and updated is not None
-    return Payment(**{**values, "created_at": created, "updated_at": updated})
+    fields = {name: values[name] for name in Payment.__dataclass_fields__}
+    return Payment(**{**fields, "created_at": created, "updated_at": updated})

@@ -1,5 +1,7 @@
 """Referrals: every user has a code; a new user names who referred them before their first
-purchase, and the referrer is rewarded once, when that first purchase settles."""
+purchase, and the referrer is rewarded once, when that first purchase settles. The rewards
+are tied to that payment: its refunds and lost disputes take back their share of them
+(payment_claims.py, ledger kind `referral_reversal`)."""
 
 import secrets
 from dataclasses import dataclass
@@ -15,6 +17,7 @@ from gatewayz.store.tables import ledger, payments, users
 
 REWARD_KIND = "referral_reward"
 WELCOME_KIND = "referral_welcome"
+REVERSAL_KIND = "referral_reversal"
 SETTLED_STATUSES = ("paid", "partially_refunded", "refunded")
 _ALPHABET = "ABCDEFGHJKLMNPQRSTUVWXYZ23456789"
 _CODE_LENGTH = 8
@@ -29,6 +32,15 @@ class ReferralError(Exception):
 
 class UnknownReferralCode(ReferralError):
     """No user has that referral code."""
+
+
+@dataclass(frozen=True, slots=True)
+class Rewards:
+    """The referral rewards one purchase gave: to the referrer, and the buyer's welcome."""
+
+    referrer_id: int | None = None
+    referrer_units: int = 0
+    welcome_units: int = 0
 
 
 @dataclass(frozen=True, slots=True)
@@ -77,8 +89,12 @@ async def summary(engine: AsyncEngine, user_id: int) -> ReferralSummary:
         )
         rewards = (
             await conn.execute(
-                select(func.count(), func.coalesce(func.sum(ledger.c.amount_units), 0)).where(
-                    ledger.c.user_id == user_id, ledger.c.kind == REWARD_KIND
+                select(
+                    func.count().filter(ledger.c.kind == REWARD_KIND),
+                    func.coalesce(func.sum(ledger.c.amount_units), 0),
+                ).where(
+                    ledger.c.user_id == user_id,
+                    ledger.c.kind.in_((REWARD_KIND, REVERSAL_KIND)),
                 )
             )
         ).one()
@@ -119,14 +135,16 @@ async def set_referrer(engine: AsyncEngine, user_id: int, code: str) -> int:
 
 async def reward_first_purchase(
     conn: AsyncConnection, user_id: int, referrer_id: int | None, settings: ReferralSettings
-) -> None:
+) -> Rewards:
     """Reward the referrer (and, if configured, the referred user) once, in the caller's
-    transaction; the idempotency keys make every later purchase a no-op."""
+    transaction; the idempotency keys make every later purchase a no-op. Returns what this
+    purchase gave."""
     if referrer_id is None:
-        return
+        return Rewards()
     reward = credits_to_units(settings.reward_credits)
+    given = 0
     if reward:
-        await apply_change(
+        change = await apply_change(
             conn,
             referrer_id,
             reward,
@@ -134,9 +152,11 @@ async def reward_first_purchase(
             reason=f"referral: first purchase of user {user_id}",
             idempotency_key=f"referral:{user_id}",
         )
+        given = reward if change.applied_now else 0
     welcome = credits_to_units(settings.referred_reward_credits)
+    welcomed = 0
     if welcome:
-        await apply_change(
+        change = await apply_change(
             conn,
             user_id,
             welcome,
@@ -144,6 +164,8 @@ async def reward_first_purchase(
             reason="referral: reward for a referred user's first purchase",
             idempotency_key=f"referral_welcome:{user_id}",
         )
+        welcomed = welcome if change.applied_now else 0
+    return Rewards(referrer_id if given else None, given, welcomed)
 
 
 async def _has_settled_purchase(conn: AsyncConnection, user_id: int) -> bool:

@@ -251,7 +251,65 @@ payments = Table(
     Column("unreversed_units", BigInteger, nullable=False, default=0, server_default="0"),
     Column("created_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
     Column("updated_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+    # Why a completed checkout was not credited (its amount or currency differed).
+    Column("failure", Text, nullable=True),
+    # The referral rewards the purchase gave (referrer_id's and the buyer's welcome), and how
+    # much of the referrer's was taken back or could not be.
+    Column("referrer_id", Integer, nullable=True),
+    Column("referral_units", BigInteger, nullable=False, default=0, server_default="0"),
+    Column("welcome_units", BigInteger, nullable=False, default=0, server_default="0"),
+    Column("referral_reversed_units", BigInteger, nullable=False, default=0, server_default="0"),
+    Column("referral_unreversed_units", BigInteger, nullable=False, default=0, server_default="0"),
+    # Cents held by disputes now (open or lost), and the status of the latest dispute.
+    Column("disputed_cents", Integer, nullable=False, default=0, server_default="0"),
+    Column("dispute_status", String(32), nullable=True),
     Index("ix_payments_user_id", "user_id"),
+    Index("ix_payments_status", "status"),
+)
+
+# What Stripe has said about a PaymentIntent's money, kept whether or not its payment has
+# completed yet; its row is locked first by every event about the intent.
+payment_intents = Table(
+    "payment_intents",
+    metadata,
+    Column("id", String(255), primary_key=True),
+    Column("charge_id", String(255), nullable=True),
+    Column("refunded_cents", Integer, nullable=False, default=0, server_default="0"),
+    Column("updated_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+)
+
+# Each dispute of a PaymentIntent's charge: whether it holds the disputed credits now, and
+# whether it is closed (its outcome is then final).
+stripe_disputes = Table(
+    "stripe_disputes",
+    metadata,
+    Column("id", String(255), primary_key=True),
+    Column("payment_intent_id", String(255), nullable=False),
+    Column("amount_cents", Integer, nullable=False),
+    Column("currency", String(8), nullable=False),
+    Column("status", String(32), nullable=False),
+    Column("holds", Boolean, nullable=False, default=False, server_default=false()),
+    Column("closed", Boolean, nullable=False, default=False, server_default=false()),
+    Column("created_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+    Column("updated_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+    Index("ix_stripe_disputes_payment_intent_id", "payment_intent_id"),
+)
+
+# The credits one source ("refund", or "dispute:<id>") has taken back from a payment's buyer
+# and referrer, and those it could not take because they had been spent.
+payment_claims = Table(
+    "payment_claims",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("payment_id", Integer, ForeignKey("payments.id", ondelete="CASCADE"), nullable=False),
+    Column("source", String(300), nullable=False),
+    Column("cents", Integer, nullable=False, default=0, server_default="0"),
+    Column("buyer_taken_units", BigInteger, nullable=False, default=0, server_default="0"),
+    Column("buyer_unrecovered_units", BigInteger, nullable=False, default=0, server_default="0"),
+    Column("referrer_taken_units", BigInteger, nullable=False, default=0, server_default="0"),
+    Column("referrer_unrecovered_units", BigInteger, nullable=False, default=0, server_default="0"),
+    Column("changes", Integer, nullable=False, default=0, server_default="0"),
+    UniqueConstraint("payment_id", "source", name="uq_payment_claims_payment_source"),
 )
 
 stripe_events = Table(
