@@ -4,8 +4,9 @@ Every field is one the gateway understands and bills (its cost is in the tokens 
 usage reports, held before the call as the request's size plus `max_tokens`), one the
 provider row allows in `passthrough_fields`, or refused with a 400 naming it. Refused unless
 allowed: server tools (web search, web fetch, code execution, MCP, tool search, advisor...,
-billed by the upstream per use or per hour), `mcp_servers`, `container`, files stored at the
-upstream, fallback models, compaction, and tiers, speeds or regions priced above the model.
+billed by the upstream per use or per hour), `mcp_servers`, `container`, conversations
+(`thread`) and files stored at the upstream, fallback models, compaction, and tiers, speeds
+or regions priced above the model.
 """
 
 from typing import Any
@@ -29,6 +30,8 @@ _UNLESS_ALLOWED = {
     "diagnostics": "it compares the request with another one the upstream keeps",
     "billing_policy": "it changes who the upstream bills",
     "fallback_credit_token": "it changes how the upstream bills cached tokens",
+    "thread": "it keeps or continues a conversation held at the upstream, whose size the "
+    "credit hold cannot see; send the whole conversation instead",
 }
 _TIERS = frozenset({"auto", "standard_only"})
 _SPEEDS = frozenset({"standard"})
