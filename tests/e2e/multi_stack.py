@@ -9,6 +9,9 @@ Providers (each with its own prices, so a bill shows which one served the call):
 - ``gem``: Gemini generateContent (tests/fakes/gemini_upstream.py), model ``gemini-fake``.
 - ``oresp``: an OpenAI-format provider with ``quirks: [responses_api]`` whose upstream serves
   only the Responses API (tests/fakes/responses_upstream.py), model ``resp-fake``.
+- ``oresp-open`` and ``claude-open``: the same Responses and Anthropic upstreams (models
+  ``resp-open``, ``claude-open``, at the prices of ``oresp`` and ``claude``) on rows whose
+  ``passthrough_fields`` allow what the others refuse: ``OPEN_RESPONSES``, ``OPEN_MESSAGES``.
 
 One gateway per test module and database; each test gets its own funded user.
 """
@@ -44,6 +47,14 @@ MODELS = {
     "gem": "gem/gemini-fake",
     "oresp": "oresp/resp-fake",
 }
+OPEN_RESPONSES = [
+    "previous_response_id",
+    "store",
+    "service_tier",
+    "tools.web_search",
+    "future_option",
+]
+OPEN_MESSAGES = ["mcp_servers", "tools.web_search", "speed", "messages.file_id", "future_option"]
 REPLY = "This is a fake reply."
 REPLY_TOKENS = 5
 WEATHER_SCHEMA = {
@@ -123,6 +134,25 @@ def providers(
             "api_key": responses.api_key,
             "quirks": ["responses_api"],
             "models": [{"id": "resp-fake", **_prices("oresp")}],
+        },
+        {
+            "name": "oresp-open",
+            "protocol": "openai",
+            "base_url": responses.base_url,
+            "api_key": responses.api_key,
+            "quirks": ["responses_api"],
+            "passthrough_fields": OPEN_RESPONSES,
+            "models": [{"id": "resp-open", **_prices("oresp")}],
+        },
+        {
+            "name": "claude-open",
+            "protocol": "anthropic",
+            "base_url": anthropic.base_url,
+            "api_key": anthropic.api_key,
+            "auth": "header",
+            "auth_header": "x-api-key",
+            "passthrough_fields": OPEN_MESSAGES,
+            "models": [{"id": "claude-open", **_prices("claude")}],
         },
     ]
 

@@ -192,7 +192,7 @@ async def test_native_create_passes_the_body_through_with_the_provider_model_id(
         messages=HI,
         metadata={"user_id": "end-user-42"},
         stop_sequences=["END"],
-        extra_body={"top_k": 5, "future_option": {"depth": 2}},  # SDK 2.x has no top_k
+        extra_body={"top_k": 5},  # SDK 2.x has no top_k
     )
     sent = stack.anthropic.requests[-1]
     assert sent.path == "/v1/messages"
@@ -204,7 +204,6 @@ async def test_native_create_passes_the_body_through_with_the_provider_model_id(
         "metadata": {"user_id": "end-user-42"},
         "stop_sequences": ["END"],
         "top_k": 5,
-        "future_option": {"depth": 2},
     }
     assert sent.headers["x-api-key"] == stack.anthropic.api_key
     assert sent.headers["anthropic-version"]

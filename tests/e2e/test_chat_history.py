@@ -1,13 +1,18 @@
 """Chat sessions end to end: the official OpenAI SDK continues a session with
 `extra_body={"session_id": ...}`; the fake upstream shows what the gateway really sent."""
 
+import time
 from typing import Any
 
 import openai
 import pytest
 
+from gatewayz.history import sessions
 from tests.e2e.support import REPLY, TOOLS, Caller, cost_units
 from tests.fakes.openai_upstream import TOOL_ARGUMENTS, TOOL_CALL_ID, count_words
+
+HISTORY_LIMIT = 1000  # the most recent messages of a session sent with each call (documented)
+GENEROUS_SECONDS = 5.0
 
 
 def user(text: str) -> dict[str, Any]:
@@ -228,3 +233,55 @@ async def test_a_null_session_id_is_a_plain_call_and_never_goes_upstream(caller:
     )
     assert answer.choices[0].message.content == REPLY
     assert last_sent(caller)["messages"] == [user("hi")]
+
+
+async def seed(caller: Caller, session_id: int, messages: list[dict[str, Any]]) -> None:
+    """Store messages in the session as one earlier turn, straight into the database."""
+    assert await sessions.append_turn(caller.engine, caller.user_id, session_id, messages, "r")
+
+
+async def post_turn(caller: Caller, session_id: int, messages: list[dict[str, Any]]) -> Any:
+    """One unstreamed turn with httpx (the SDK takes seconds to build 20,000 messages)."""
+    body = {"model": "fake/fake-model", "messages": messages, "session_id": session_id}
+    async with caller.http() as http:
+        return await http.post("/v1/chat/completions", json=body)
+
+
+async def test_a_long_session_sends_its_latest_messages(caller: Caller) -> None:
+    session_id = await new_session(caller)
+    older = [user(f"q{i}") if i % 2 == 0 else assistant(f"a{i}") for i in range(HISTORY_LIMIT + 11)]
+    await seed(caller, session_id, older)
+    await ask(caller, session_id, user("next"))
+    assert last_sent(caller)["messages"] == [*older[-HISTORY_LIMIT:], user("next")]
+    assert len(await stored(caller, session_id)) == len(older) + 2  # nothing is forgotten
+
+
+async def test_many_repeated_system_prompts_are_deduplicated_quickly(caller: Caller) -> None:
+    session_id = await new_session(caller)
+    rules = [{"role": "system", "content": f"rule {i}"} for i in range(20_000)]
+    await seed(caller, session_id, rules)
+    started = time.monotonic()
+    response = await post_turn(caller, session_id, [*rules, user("go")])
+    elapsed = time.monotonic() - started
+    assert response.status_code == 200, response.text
+    injected = rules[-HISTORY_LIMIT:]  # already in what is sent: not sent twice
+    assert last_sent(caller)["messages"] == [*injected, *rules[:-HISTORY_LIMIT], user("go")]
+    assert elapsed < GENEROUS_SECONDS
+
+
+async def test_a_caller_without_credits_is_refused_before_the_history_is_read(
+    stack: Any,
+) -> None:
+    poor = await stack.caller(credits="0")
+    session_id = await new_session(poor)
+    rules = [{"role": "system", "content": f"rule {i}"} for i in range(20_000)]
+    await seed(poor, session_id, rules)
+    sent_before = len(poor.upstream.requests)
+    started = time.monotonic()
+    response = await post_turn(poor, session_id, [*rules, user("go")])
+    assert time.monotonic() - started < GENEROUS_SECONDS
+    assert response.status_code == 402, response.text
+    assert response.json()["error"]["code"] == "insufficient_credits"
+    assert len(poor.upstream.requests) == sent_before
+    assert len(await stored(poor, session_id)) == len(rules)
+    await poor.assert_books(calls=0, charged=0)

@@ -140,8 +140,7 @@ async def test_native_create_passes_the_body_through(stack: MultiStack, caller: 
         instructions=INSTRUCTIONS,
         max_output_tokens=50,
         metadata={"ticket": "42"},
-        previous_response_id="resp_earlier",  # only a native provider can honour it
-        extra_body={"future_option": {"depth": 2}},
+        store=False,
     )
     assert raw.headers["x-gatewayz-provider"] == "oresp"
     sent = stack.responses.requests[-1]
@@ -153,8 +152,7 @@ async def test_native_create_passes_the_body_through(stack: MultiStack, caller: 
         "instructions": INSTRUCTIONS,
         "max_output_tokens": 50,
         "metadata": {"ticket": "42"},
-        "previous_response_id": "resp_earlier",
-        "future_option": {"depth": 2},
+        "store": False,
     }
     validate("Response", raw.http_response.json())
     response = raw.parse()
@@ -183,7 +181,8 @@ async def test_native_stream_is_the_upstream_stream(stack: MultiStack, caller: C
         "response.completed",
     ]
     assert final["id"].startswith("resp_fake")  # the upstream's own events
-    assert stack.responses.requests[-1].json == {**body, "model": "resp-fake", "stream": True}
+    sent = stack.responses.requests[-1].json
+    assert sent == {**body, "model": "resp-fake", "stream": True, "store": False}
 
     async with caller.client().responses.stream(**body) as stream:
         text = "".join(

@@ -35,14 +35,34 @@ async def test_turns_are_read_back_in_order_as_whole_messages(engine: AsyncEngin
     assert [m.role for m in messages] == ["user", "assistant", "tool", "assistant"]
     assert [m.request_id for m in messages] == ["req_1", "req_1", "req_2", "req_2"]
     assert all(m.created_at.tzinfo is not None for m in messages)
-    history = await sessions.load_history(engine, user_id, created.id)
-    assert history is not None
+    window = await sessions.history_window(engine, user_id, created.id, 10)
+    assert window is not None
+    history = await sessions.load_window(engine, user_id, created.id, window)
     assert [orjson.loads(text)["content"] for text in history] == [
         "hello",
         None,
         "sunny",
         "hi there",
     ]
+    assert (window.count, window.characters) == (4, sum(len(text) for text in history))
+
+
+async def test_the_history_window_is_the_latest_messages_measured_in_the_database(
+    engine: AsyncEngine,
+) -> None:
+    user_id = await _user(engine, "window@example.com")
+    created = await sessions.create_session(engine, user_id, None, None)
+    turns = [{"role": "user", "content": f"message {i}"} for i in range(7)]
+    assert await sessions.append_turn(engine, user_id, created.id, turns, "req_1")
+
+    window = await sessions.history_window(engine, user_id, created.id, 3)
+    assert window is not None
+    latest = await sessions.load_window(engine, user_id, created.id, window)
+    assert [orjson.loads(text) for text in latest] == turns[-3:]
+    assert (window.count, window.characters) == (3, sum(len(text) for text in latest))
+    # A turn stored after the measure is not read with it: what is read is what was held.
+    assert await sessions.append_turn(engine, user_id, created.id, turns[:1], "req_2")
+    assert await sessions.load_window(engine, user_id, created.id, window) == latest
 
 
 async def test_another_users_session_is_invisible(engine: AsyncEngine) -> None:
@@ -50,8 +70,10 @@ async def test_another_users_session_is_invisible(engine: AsyncEngine) -> None:
     other = await _user(engine, "other@example.com")
     created = await sessions.create_session(engine, owner, None, None)
     assert await sessions.get_session(engine, other, created.id) is None
-    assert await sessions.load_history(engine, other, created.id) is None
-    assert await sessions.load_history(engine, owner, created.id) == []
+    assert await sessions.history_window(engine, other, created.id, 10) is None
+    empty = await sessions.history_window(engine, owner, created.id, 10)
+    assert empty == sessions.HistoryWindow(None, None, 0, 0)
+    assert await sessions.load_window(engine, owner, created.id, empty) == []
     assert await sessions.list_sessions(engine, other, 10, None) == []
     assert not await sessions.delete_session(engine, other, created.id)
     assert await sessions.get_session(engine, owner, created.id) is not None

@@ -4,13 +4,14 @@ stored after it, and that a follow-up sees the previous turn at once."""
 import asyncio
 from typing import Any
 
+import orjson
 import pytest
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from gatewayz.accounts import users as accounts
 from gatewayz.errors import InvalidRequest, NotFound
 from gatewayz.history import sessions
-from gatewayz.history.turns import ChatHistory
+from gatewayz.history.turns import MAX_HISTORY_MESSAGES, ChatHistory
 
 SYSTEM = {"role": "system", "content": "Be brief."}
 
@@ -45,12 +46,13 @@ async def test_history_comes_first_and_each_turn_is_stored_once(engine: AsyncEng
     first = await history.begin(user_id, _ask("one", SYSTEM, session_id=session_id), 50, "r1")
     assert first is not None
     assert "session_id" not in first.body
-    assert first.body["messages"] == [SYSTEM, {"role": "user", "content": "one"}]
+    assert (await first.request())["messages"] == [SYSTEM, {"role": "user", "content": "one"}]
     first.finish({"role": "assistant", "content": "1"})
     # Sent as soon as the answer is there: the first turn is already visible.
     second = await history.begin(user_id, _ask("two", SYSTEM, session_id=str(session_id)), 50, "r2")
     assert second is not None
-    assert second.body["messages"] == [
+    assert second.body["messages"] == [SYSTEM, {"role": "user", "content": "two"}]  # as sent
+    assert (await second.request())["messages"] == [
         SYSTEM,
         {"role": "user", "content": "one"},
         {"role": "assistant", "content": "1"},
@@ -77,6 +79,7 @@ async def test_concurrent_turns_are_stored_whole_in_the_order_they_ended(
     ]
     for i, turn in enumerate(turns):  # five writes in flight at once
         assert turn is not None
+        await turn.request()
         turn.finish({"role": "assistant", "content": f"a{i}"})
     await history.drain()
     stored = await _stored(engine, user_id, session_id)
@@ -105,6 +108,51 @@ async def test_drain_waits_for_writes_still_running(engine: AsyncEngine) -> None
     history = ChatHistory(engine)
     turn = await history.begin(user_id, _ask("late", session_id=session_id), 10, "r")
     assert turn is not None
+    await turn.request()
     turn.finish({"role": "assistant", "content": "ok"})
     await asyncio.wait_for(history.drain(), 10)
     assert len(await _stored(engine, user_id, session_id)) == 2
+
+
+async def test_the_history_is_measured_at_begin_and_read_only_when_asked(
+    engine: AsyncEngine,
+) -> None:
+    user_id, session_id = await _session(engine, "lazy@example.com")
+    stored = [{"role": "user", "content": f"q{i}"} for i in range(MAX_HISTORY_MESSAGES + 5)]
+    assert await sessions.append_turn(engine, user_id, session_id, stored, "r0")
+    history = ChatHistory(engine)
+    turn = await history.begin(user_id, _ask("next", session_id=session_id), 20, "r1")
+    assert turn is not None
+    window = stored[-MAX_HISTORY_MESSAGES:]
+    assert turn.body_size == 20 + sum(len(orjson.dumps(m)) + 1 for m in window)
+    assert turn.new_messages is None  # nothing read yet
+    turn.finish({"role": "assistant", "content": "never read, never stored"})
+    assert (await turn.request())["messages"] == [*window, {"role": "user", "content": "next"}]
+    await history.drain()
+    assert len(await _stored(engine, user_id, session_id)) == len(stored)
+
+
+async def test_a_window_starting_with_tool_results_drops_them(engine: AsyncEngine) -> None:
+    user_id, session_id = await _session(engine, "orphans@example.com")
+    call = {"id": "c1", "type": "function", "function": {"name": "f", "arguments": "{}"}}
+    older = [{"role": "user", "content": "x"}, {"role": "assistant", "tool_calls": [call]}]
+    results = [{"role": "tool", "tool_call_id": "c1", "content": "r"}] * 2
+    latest = [{"role": "user", "content": f"q{i}"} for i in range(MAX_HISTORY_MESSAGES - 2)]
+    assert await sessions.append_turn(engine, user_id, session_id, older + results + latest, "r")
+    turn = await ChatHistory(engine).begin(user_id, _ask("next", session_id=session_id), 5, "r")
+    assert turn is not None
+    assert (await turn.request())["messages"] == [*latest, {"role": "user", "content": "next"}]
+
+
+async def test_repeated_instructions_are_found_by_hash(engine: AsyncEngine) -> None:
+    user_id, session_id = await _session(engine, "hash@example.com")
+    rules = [{"role": "developer", "content": f"rule {i}"} for i in range(MAX_HISTORY_MESSAGES)]
+    assert await sessions.append_turn(engine, user_id, session_id, rules, "r")
+    again = [{"content": m["content"], "role": m["role"]} for m in rules]  # keys reordered
+    other = {"role": "system", "content": "rule 1"}  # same text, another role: not a repeat
+    turn = await ChatHistory(engine).begin(
+        user_id, {"model": "m", "messages": [*again, other], "session_id": session_id}, 5, "r"
+    )
+    assert turn is not None
+    assert (await turn.request())["messages"] == [*rules, other]
+    assert turn.new_messages == [other]

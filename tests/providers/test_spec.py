@@ -58,3 +58,13 @@ def test_invalid_values_are_rejected(field: str, value: object) -> None:
 def test_negative_prices_are_rejected() -> None:
     with pytest.raises(ValidationError, match="input_price_per_mtok"):
         ModelSpec(id="m", input_price_per_mtok="-1", output_price_per_mtok="0")
+
+
+def test_passthrough_fields_are_names_and_never_background() -> None:
+    spec = ProviderSpec(**BASE, passthrough_fields=["store", "tools.web_search"])
+    assert spec.passthrough_fields == frozenset({"store", "tools.web_search"})
+    assert ProviderSpec(**BASE).passthrough_fields == frozenset()
+    with pytest.raises(ValidationError, match="background"):
+        ProviderSpec(**BASE, passthrough_fields=["background"])
+    with pytest.raises(ValidationError, match="empty"):
+        ProviderSpec(**BASE, passthrough_fields=[" "])

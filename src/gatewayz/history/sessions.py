@@ -1,5 +1,5 @@
 """A user's chat sessions and their messages in the database: create, list, read, delete,
-load the history to inject, append a turn.
+measure and load the history to inject, append a turn.
 
 A message is stored as the JSON text of the whole OpenAI message object (role, content,
 tool_calls, tool_call_id, name, ...), so what is injected is exactly what was sent or answered.
@@ -10,7 +10,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 import orjson
-from sqlalchemy import Row, delete, func, insert, select, update
+from sqlalchemy import Row, delete, func, insert, select, true, update
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from gatewayz.store.tables import chat_messages, chat_sessions
@@ -24,6 +24,17 @@ class SessionRecord:
     created_at: datetime
     updated_at: datetime
     message_count: int
+
+
+@dataclass(frozen=True, slots=True)
+class HistoryWindow:
+    """The most recent messages of a session, measured but not read: their ids run from
+    `first_id` to `last_id` (None when the session is empty)."""
+
+    first_id: int | None
+    last_id: int | None
+    count: int
+    characters: int
 
 
 @dataclass(frozen=True, slots=True)
@@ -126,20 +137,54 @@ async def delete_session(engine: AsyncEngine, user_id: int, session_id: int) -> 
     return True
 
 
-async def load_history(engine: AsyncEngine, user_id: int, session_id: int) -> list[str] | None:
-    """The JSON text of each message of the user's session in order (one query), or None if
-    the user has no such session."""
+async def history_window(
+    engine: AsyncEngine, user_id: int, session_id: int, limit: int
+) -> HistoryWindow | None:
+    """The last `limit` messages of the user's session, measured in the database (one small
+    query, nothing read), or None if the user has no such session."""
+    latest = (
+        select(chat_messages.c.id, func.length(chat_messages.c.content).label("size"))
+        .where(chat_messages.c.session_id == session_id)
+        .order_by(chat_messages.c.id.desc())
+        .limit(limit)
+        .subquery()
+    )
+    window = select(
+        func.min(latest.c.id).label("first_id"),
+        func.max(latest.c.id).label("last_id"),
+        func.count().label("count"),
+        func.coalesce(func.sum(latest.c.size), 0).label("characters"),
+    ).subquery()
     query = (
-        select(chat_sessions.c.id, chat_messages.c.content)
-        .select_from(chat_sessions.outerjoin(chat_messages))
+        select(window)
+        .select_from(chat_sessions.join(window, true()))
         .where(chat_sessions.c.id == session_id, chat_sessions.c.user_id == user_id)
+    )
+    async with engine.connect() as conn:
+        row = (await conn.execute(query)).first()
+    if row is None:
+        return None
+    return HistoryWindow(row.first_id, row.last_id, row.count, int(row.characters))
+
+
+async def load_window(
+    engine: AsyncEngine, user_id: int, session_id: int, window: HistoryWindow
+) -> list[str]:
+    """The JSON text of each message of a measured window of the user's session, in order."""
+    if window.first_id is None or window.last_id is None:
+        return []
+    query = (
+        select(chat_messages.c.content)
+        .select_from(chat_messages.join(chat_sessions))
+        .where(
+            chat_sessions.c.id == session_id,
+            chat_sessions.c.user_id == user_id,
+            chat_messages.c.id.between(window.first_id, window.last_id),
+        )
         .order_by(chat_messages.c.id)
     )
     async with engine.connect() as conn:
-        rows = (await conn.execute(query)).all()
-    if not rows:
-        return None
-    return [row.content for row in rows if row.content is not None]
+        return list((await conn.scalars(query)).all())
 
 
 async def append_turn(

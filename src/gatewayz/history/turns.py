@@ -1,9 +1,11 @@
-"""Chat completions in a session: the session's history is sent before the request's
-messages, and the turn (the new messages and the answer) is stored once the answer is
-complete, off the request path.
+"""Chat completions in a session: the session's latest MAX_HISTORY_MESSAGES messages are
+sent before the request's messages, and the turn (the new messages and the answer) is stored
+once the answer is complete, off the request path.
 
-A system or developer message that is already in the history (clients often repeat their
-system prompt each turn) is neither sent twice nor stored twice.
+The history is measured before the call (its size feeds the credit hold) and read only once
+the call holds its credit, so a caller who cannot pay never has it read. A system or
+developer message that is already in the history sent (clients often repeat their system
+prompt each turn) is neither sent twice nor stored twice.
 """
 
 import asyncio
@@ -15,11 +17,12 @@ import orjson
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from gatewayz.errors import InvalidRequest, NotFound
-from gatewayz.history.sessions import append_turn, load_history
+from gatewayz.history.sessions import HistoryWindow, append_turn, history_window, load_window
 
 log = logging.getLogger(__name__)
 
 SESSION_FIELD = "session_id"
+MAX_HISTORY_MESSAGES = 1000  # the most recent messages of a session sent with each call
 _WRITE_ATTEMPTS = 3
 _INSTRUCTIONS = frozenset({"system", "developer"})
 _MAX_ID = 2**31 - 1  # ids are 32-bit integers in PostgreSQL
@@ -47,17 +50,48 @@ class Turn:
     session_id: int
     request_id: str
     body: Json
-    """The request as it goes upstream: the history, then the new messages; no session_id."""
+    """The request as sent, without session_id: what routing and the credit hold read."""
     body_size: int
-    new_messages: list[Json]
+    """The request's size with the history's: what the credit hold covers."""
+    window: HistoryWindow
     history: "ChatHistory"
+    new_messages: list[Json] | None = None
+    _request: Json | None = None
+
+    async def request(self) -> Json:
+        """The request as it goes upstream: the history, then the new messages (read once,
+        after the call holds its credit)."""
+        if self._request is None:
+            stored = await self.history.read(self.user_id, self.session_id, self.window)
+            sent = _without_orphan_results([orjson.loads(text) for text in stored])
+            instructions = {_key(m) for m in sent if m.get("role") in _INSTRUCTIONS}
+            self.new_messages = [
+                m
+                for m in self.body["messages"]
+                if not (m.get("role") in _INSTRUCTIONS and _key(m) in instructions)
+            ]
+            self._request = {**self.body, "messages": [*sent, *self.new_messages]}
+        return self._request
 
     def finish(self, answer: Json | None) -> None:
         """Store the new messages and the answer (nothing if there is no answer)."""
-        if answer is not None:
+        if answer is not None and self.new_messages is not None:
             self.history.record(
                 self.user_id, self.session_id, [*self.new_messages, answer], self.request_id
             )
+
+
+def _key(message: Json) -> bytes:
+    """A message's identity for finding repeats: its JSON with sorted keys."""
+    return orjson.dumps(message, option=orjson.OPT_SORT_KEYS)
+
+
+def _without_orphan_results(messages: list[Json]) -> list[Json]:
+    """The history without leading tool results whose call fell out of the window."""
+    start = 0
+    while start < len(messages) and messages[start].get("role") == "tool":
+        start += 1
+    return messages[start:]
 
 
 class ChatHistory:
@@ -73,7 +107,8 @@ class ChatHistory:
 
     async def begin(self, user_id: int, body: Json, body_size: int, request_id: str) -> Turn | None:
         """The turn of a request naming a session (404 if the caller has no such session),
-        or None for a request without `session_id`, without touching the database.
+        its history measured but not read; None for a request without `session_id`, without
+        touching the database.
 
         `session_id` is taken out of `body` (also when null): it never goes upstream.
         """
@@ -81,16 +116,16 @@ class ChatHistory:
         if named is None:
             return None
         session_id = session_id_of(named)
-        body = dict(body)
         await self.settled(session_id)
-        stored = await load_history(self._engine, user_id, session_id)
-        if stored is None:
+        window = await history_window(self._engine, user_id, session_id, MAX_HISTORY_MESSAGES)
+        if window is None:
             raise NotFound(f"No chat session with id {session_id}.", param=SESSION_FIELD)
-        history = [orjson.loads(text) for text in stored]
-        new = [m for m in body["messages"] if not (m["role"] in _INSTRUCTIONS and m in history)]
-        body["messages"] = [*history, *new]
-        size = body_size + sum(len(text) + 1 for text in stored)
-        return Turn(user_id, session_id, request_id, body, size, new, self)
+        size = body_size + window.characters + window.count
+        return Turn(user_id, session_id, request_id, dict(body), size, window, self)
+
+    async def read(self, user_id: int, session_id: int, window: HistoryWindow) -> list[str]:
+        """The stored messages of a measured window, in order."""
+        return await load_window(self._engine, user_id, session_id, window)
 
     def record(self, user_id: int, session_id: int, messages: list[Json], request_id: str) -> None:
         """Write a turn after the session's earlier ones, off the request path."""

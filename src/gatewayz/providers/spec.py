@@ -57,6 +57,11 @@ class ProviderSpec(BaseModel):
     models_path: str | None = "/models"
     catalog_ttl_seconds: float | None = Field(default=None, gt=0)
     quirks: frozenset[Quirk] = frozenset()
+    passthrough_fields: frozenset[str] = frozenset()
+    """What this provider may receive in a passed-through request beyond what the gateway
+    bills: top-level fields (`store`, `previous_response_id`, `service_tier`, ...), tool types
+    (`tools.web_search`), `include` values (`include.<value>`) and references to what is
+    stored at the upstream (`input.item_reference`, `input.file_id`, `messages.file_id`)."""
     docs: str | None = None
     models: tuple[ModelSpec, ...] = ()
     connect_timeout_seconds: float = Field(default=10.0, gt=0)
@@ -74,6 +79,17 @@ class ProviderSpec(BaseModel):
             raise ValueError("auth: google is only supported with protocol: gemini")
         if self.auth != "google" and (self.credentials_file or self.credentials_file_env):
             raise ValueError("credentials_file(_env) is only used with auth: google")
+        return self
+
+    @model_validator(mode="after")
+    def _passthrough_fields_can_be_billed(self) -> "ProviderSpec":
+        if any(not name.strip() for name in self.passthrough_fields):
+            raise ValueError("passthrough_fields holds an empty name")
+        if "background" in self.passthrough_fields:
+            raise ValueError(
+                "passthrough_fields cannot allow background: a background response is never "
+                "seen finishing, so it cannot be billed"
+            )
         return self
 
     @model_validator(mode="after")

@@ -93,16 +93,18 @@ def chat_exchange(
         body, body_size = turn.body, turn.body_size
     wants_usage = openai_chat.wants_stream_usage(body)
 
+    async def upstream(route: Route) -> dict[str, Any]:
+        """The request for the route; a session's history is read now, after the hold."""
+        return upstream_chat_body(body if turn is None else await turn.request(), route)
+
     async def call(route: Route) -> Answer:
-        reply = await relay.adapter(route).chat(route.provider, upstream_chat_body(body, route))
+        reply = await relay.adapter(route).chat(route.provider, await upstream(route))
         if turn is not None:
             turn.finish(reply_message(reply.data))
         return Answer(reply.body, chat_usage(reply.data, body_size))
 
     async def open_stream(route: Route) -> tuple[EventStream, StreamCodec]:
-        stream = await relay.adapter(route).chat_stream(
-            route.provider, upstream_chat_body(body, route)
-        )
+        stream = await relay.adapter(route).chat_stream(route.provider, await upstream(route))
         return stream, ChatCodec(wants_usage, turn)
 
     return Exchange(

@@ -8,6 +8,7 @@ import orjson
 
 from gatewayz.errors import UpstreamError
 from gatewayz.protocols import anthropic, openai_chat
+from gatewayz.protocols.anthropic.passthrough import native_request
 from gatewayz.protocols.openai_chat import UpstreamStreamError
 from gatewayz.protocols.usage import Usage, from_anthropic, from_openai
 from gatewayz.providers.base import EventStream
@@ -86,10 +87,16 @@ def messages_exchange(relay: Relay, body: dict[str, Any], body_size: int) -> Exc
     def chat_body(route: Route) -> dict[str, Any]:
         return upstream_chat_body(anthropic.messages_to_chat_request(native_body), route)
 
+    def native(route: Route) -> dict[str, Any]:
+        provider = route.provider
+        return native_request(
+            native_body, route.model.id, provider.name, provider.spec.passthrough_fields
+        )
+
     async def call(route: Route) -> Answer:
         adapter = relay.adapter(route)
         if is_native(route):
-            reply = await adapter.messages(route.provider, {**native_body, "model": route.model.id})
+            reply = await adapter.messages(route.provider, native(route))
             return Answer(reply.body, from_anthropic(reply.data.get("usage")))
         reply = await adapter.chat(route.provider, chat_body(route))
         message = anthropic.chat_to_messages_response(reply.data, body["model"])
@@ -98,9 +105,7 @@ def messages_exchange(relay: Relay, body: dict[str, Any], body_size: int) -> Exc
     async def open_stream(route: Route) -> tuple[EventStream, StreamCodec]:
         adapter = relay.adapter(route)
         if is_native(route):
-            source = await adapter.messages_stream(
-                route.provider, {**native_body, "model": route.model.id}
-            )
+            source = await adapter.messages_stream(route.provider, native(route))
             return source, PassthroughCodec(_NativeUsage(), _error_event)
         source = await adapter.chat_stream(route.provider, chat_body(route))
         return source, _FromChat(body["model"])

@@ -10,6 +10,7 @@ import orjson
 from gatewayz.errors import UpstreamError
 from gatewayz.protocols import openai_chat, responses
 from gatewayz.protocols.openai_chat import UpstreamStreamError
+from gatewayz.protocols.responses.passthrough import native_request
 from gatewayz.protocols.usage import Usage, from_openai, from_responses
 from gatewayz.providers.base import EventStream
 from gatewayz.providers.catalog import Route
@@ -83,12 +84,16 @@ def responses_exchange(relay: Relay, body: dict[str, Any], body_size: int) -> Ex
     def chat_body(route: Route) -> dict[str, Any]:
         return upstream_chat_body(responses.responses_to_chat_request(native_body), route)
 
+    def native(route: Route) -> dict[str, Any]:
+        provider = route.provider
+        return native_request(
+            native_body, route.model.id, provider.name, provider.spec.passthrough_fields
+        )
+
     async def call(route: Route) -> Answer:
         adapter = relay.adapter(route)
         if is_native(route):
-            reply = await adapter.responses(
-                route.provider, {**native_body, "model": route.model.id}
-            )
+            reply = await adapter.responses(route.provider, native(route))
             return Answer(reply.body, from_responses(reply.data.get("usage")))
         reply = await adapter.chat(route.provider, chat_body(route))
         answer = responses.chat_to_response(reply.data, body, response_id, created)
@@ -97,9 +102,7 @@ def responses_exchange(relay: Relay, body: dict[str, Any], body_size: int) -> Ex
     async def open_stream(route: Route) -> tuple[EventStream, StreamCodec]:
         adapter = relay.adapter(route)
         if is_native(route):
-            source = await adapter.responses_stream(
-                route.provider, {**native_body, "model": route.model.id}
-            )
+            source = await adapter.responses_stream(route.provider, native(route))
             return source, PassthroughCodec(_inspect, _error_event)
         source = await adapter.chat_stream(route.provider, chat_body(route))
         return source, _FromChat(responses.ChatStreamToResponses(body, response_id, created))

@@ -5,7 +5,7 @@ from typing import Any
 from gatewayz.errors import InvalidRequest
 from gatewayz.protocols.checks import Json, array, obj, string
 from gatewayz.protocols.gemini.contents import to_contents
-from gatewayz.protocols.gemini.schema import root_schema
+from gatewayz.protocols.gemini.schema import SchemaBudget, root_schema
 
 _NUMBERS = {
     "temperature": "temperature",
@@ -36,26 +36,27 @@ def chat_to_gemini_request(body: Json) -> Json:
             continue
         if field not in _NEUTRAL or _NEUTRAL[field] != value:
             raise InvalidRequest(f"'{field}' is not supported by Gemini models.", param=field)
+    budget = SchemaBudget()  # for the $refs of every schema of the request together
     system, contents = to_contents(body.get("messages"))
     out: Json = {"contents": contents}
     if system:
         out["systemInstruction"] = {"parts": system}
     names: list[str] = []
     if body.get("tools") is not None:
-        declarations = _declarations(body["tools"])
+        declarations = _declarations(body["tools"], budget)
         names = [declaration["name"] for declaration in declarations]
         if declarations:
             out["tools"] = [{"functionDeclarations": declarations}]
     tool_config = _tool_config(body.get("tool_choice"), names)
     if tool_config:
         out["toolConfig"] = tool_config
-    config = _generation_config(body)
+    config = _generation_config(body, budget)
     if config:
         out["generationConfig"] = config
     return out
 
 
-def _declarations(tools: Any) -> list[Json]:
+def _declarations(tools: Any, budget: SchemaBudget) -> list[Json]:
     """Gemini function declarations for OpenAI function tools."""
     declarations: list[Json] = []
     for k, tool in enumerate(array(tools, "tools")):
@@ -71,7 +72,8 @@ def _declarations(tools: Any) -> list[Json]:
                 function["description"], f"{where}.function.description"
             )
         if function.get("parameters") is not None:
-            schema = root_schema(function["parameters"], f"{where}.function.parameters")
+            path = f"{where}.function.parameters"
+            schema = root_schema(function["parameters"], path, budget)
             # Gemini rejects an OBJECT without properties: a function without arguments.
             if schema.get("type") != "OBJECT" or schema.get("properties"):
                 declaration["parameters"] = schema
@@ -103,7 +105,7 @@ def _tool_config(choice: Any, names: list[str]) -> Json | None:
     return {"functionCallingConfig": {"mode": "ANY", "allowedFunctionNames": [name]}}
 
 
-def _generation_config(body: Json) -> Json:
+def _generation_config(body: Json, budget: SchemaBudget) -> Json:
     """generationConfig from the sampling, length, stop and response_format fields."""
     config: Json = {}
     for field, key in _NUMBERS.items():
@@ -132,7 +134,7 @@ def _generation_config(body: Json) -> Json:
         spec = obj(response_format.get("json_schema"), "response_format.json_schema")
         if spec.get("schema") is not None:
             path = "response_format.json_schema.schema"
-            config["responseSchema"] = root_schema(spec["schema"], path)
+            config["responseSchema"] = root_schema(spec["schema"], path, budget)
     elif response_format is not None and kind not in ("text", "json_object"):
         raise InvalidRequest(
             "response_format.type must be text, json_object or json_schema.",
