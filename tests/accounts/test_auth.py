@@ -6,8 +6,10 @@ import pytest
 from sqlalchemy import event
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from gatewayz.accounts import key_store
 from gatewayz.accounts import users as accounts
 from gatewayz.accounts.auth import Authenticator, Principal
+from gatewayz.accounts.key_store import Actor
 from gatewayz.accounts.roles import BUILTIN_ROLES
 from gatewayz.errors import AuthenticationFailed
 
@@ -114,3 +116,30 @@ async def test_a_refused_key_is_refused_again_without_a_lookup(engine: AsyncEngi
     finally:
         event.remove(engine.sync_engine, "before_cursor_execute", count)
     assert len([s for s in statements if "api_keys" in s]) == 1
+
+
+@pytest.mark.parametrize("revoked", [0, 1, 2])
+async def test_a_rotated_out_key_acts_as_its_replacement_until_its_grace_ends(
+    engine: AsyncEngine, revoked: int
+) -> None:
+    """After two rotations the first key is the last one, for calls only, until the shortest
+    grace on the way; revoking any key on the way (and forgetting it) ends it at once."""
+    user_id, key = await _user_with_key(engine)
+    [info] = await accounts.list_keys(engine, user_id)
+    actor = Actor(user_id, None, None)
+    auth = Authenticator(engine, SECRET, cache_seconds=3600)
+    _, middle = await key_store.rotate(engine, SECRET, actor, info.id, 600)
+    _, last = await key_store.rotate(engine, SECRET, actor, middle.id, 60)
+
+    principal = await auth.authenticate(key)
+    assert (principal.key_id, principal.rotated_from) == (last.id, (info.id, middle.id))
+    assert principal.policy.rotated and principal.policy.restricted
+    ended = (await key_store.get_record(engine, user_id, middle.id)).expires_at
+    assert principal.policy.expires_at == ended, "the shortest grace on the way"
+
+    chain = (info.id, middle.id, last.id)
+    await key_store.revoke(engine, actor, chain[revoked])
+    assert (await auth.authenticate(key)).key_id == last.id, "still cached"
+    auth.forget(chain[revoked])
+    with pytest.raises(AuthenticationFailed):
+        await auth.authenticate(key)

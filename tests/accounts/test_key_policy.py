@@ -1,6 +1,7 @@
 """Key restrictions: how they are parsed when set and matched on each request."""
 
 from collections.abc import Iterable, Iterator
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -159,6 +160,32 @@ def test_expiry_is_exact_and_rotated_keys_say_so() -> None:
     assert refused(rotated) == (
         "This API key was rotated; it expired at 2026-01-01T00:00:00Z (expires_at)"
     )
+
+
+@pytest.mark.parametrize(
+    ("method", "path", "allowed"),
+    [
+        ("POST", "/v1/chat/completions", True),
+        ("POST", "/v1/messages", True),
+        ("POST", "/v1/embeddings", True),
+        ("DELETE", "/v1/chat/sessions/3", True),
+        ("GET", "/user/api-keys", True),
+        ("GET", "/user/balance", True),
+        ("POST", "/user/api-keys", False),
+        ("DELETE", "/user/api-keys/7", False),
+        ("POST", "/user/api-keys/7/rotate", False),
+        ("PATCH", "/user/api-keys/7", False),
+        ("PUT", "/user/provider-keys/openai", False),
+        ("POST", "/admin/users", False),
+    ],
+)
+def test_a_rotated_out_key_may_make_calls_and_read_but_change_nothing(
+    method: str, path: str, allowed: bool
+) -> None:
+    in_grace = replace(policy(expires_at=NOW + timedelta(hours=1)), rotated=True)
+    found = violation(in_grace, path, None, None, NOW, method)
+    assert (found is None) is allowed
+    assert found is None or found.restriction == "rotated"
 
 
 def test_an_unrestricted_key_is_never_checked() -> None:

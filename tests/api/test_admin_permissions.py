@@ -11,11 +11,13 @@ import httpx
 from fastapi import FastAPI
 from fastapi.dependencies.models import Dependant
 from fastapi.routing import iter_route_contexts
+from sqlalchemy import func, select
 
 from gatewayz.accounts.roles import PERMISSIONS
 from gatewayz.app import create_app
 from gatewayz.settings import Settings
-from tests.api.admin_support import Site, error_of, site  # noqa: F401
+from gatewayz.store.tables import coupons, ledger, subscriptions
+from tests.api.admin_support import Site, bearer, error_of, site  # noqa: F401
 from tests.conftest import SECRET, gateway_settings
 from tests.fakes.openai_upstream import FakeOpenAIUpstream
 
@@ -113,3 +115,55 @@ async def test_each_admin_route_refuses_callers_without_its_permission(
         assert anonymous.status_code == 401, name
         allowed = await _call(exact[route.permissions], route)
         assert allowed.status_code not in (401, 403), (name, allowed.text)
+
+
+async def test_without_credits_adjust_no_admin_path_adds_credits(
+    site: Site,  # noqa: F811
+) -> None:
+    """A role with every other permission can reach each path that could add credits: the
+    new user's starting credits, the credits endpoint, a plan with an allowance (assigned,
+    raised or made more frequent), a coupon, and the trial of a user it created. Each is
+    refused naming credits:adjust, and not one ledger row is written."""
+    me, staff = await site.role_client("staff", set(PERMISSIONS) - {"credits:adjust"})
+    gold = (await site.admin.post("/admin/plans", json={"name": "gold", "allowance": "100"})).json()
+    free = await staff.post("/admin/plans", json={"name": "free", "allowance": "0"})
+    assert free.status_code == 201, "a plan that grants nothing needs no credits:adjust"
+    assert (await staff.put(f"/admin/users/{me}/plan", json={"plan": "free"})).status_code == 200
+    made = await staff.post("/admin/users", json={"email": "made@example.com", "create_key": True})
+    assert made.status_code == 201, made.text
+    attempts = {
+        "starting credits": await staff.post(
+            "/admin/users", json={"email": "rich@example.com", "credits": "1000000"}
+        ),
+        "adjustment": await staff.post(
+            f"/admin/users/{me}/credits", json={"amount": "1000000", "reason": "mine"}
+        ),
+        "assigning an allowance": await staff.put(f"/admin/users/{me}/plan", json={"plan": "gold"}),
+        "raising an allowance": await staff.patch(
+            f"/admin/plans/{free.json()['id']}", json={"allowance": "1000000"}
+        ),
+        "shortening a period": await staff.patch(
+            f"/admin/plans/{gold['id']}", json={"period_days": 1}
+        ),
+        "credits coupon": await staff.post(
+            "/admin/coupons", json={"code": "MINE", "kind": "credits", "credits": "1000"}
+        ),
+        "bonus coupon": await staff.post(
+            "/admin/coupons", json={"code": "MORE", "kind": "bonus", "percent": 100}
+        ),
+    }
+    async with httpx.AsyncClient(
+        base_url=site.base_url, headers=bearer(made.json()["api_key"])
+    ) as made_user:
+        attempts["trial of a user it made"] = await made_user.post("/user/trial")
+    for path, refused in attempts.items():
+        assert refused.status_code == 403, (path, refused.text)
+        assert "credits:adjust" in error_of(refused)["message"], path
+    async with site.engine.connect() as conn:
+        assert await conn.scalar(select(func.count()).select_from(ledger)) == 0
+        assert await conn.scalar(select(func.count()).select_from(coupons)) == 0
+        subscribed = (await conn.execute(select(subscriptions.c.user_id))).scalars().all()
+    assert subscribed == [me]
+    listed = {plan["name"]: plan for plan in (await site.admin.get("/admin/plans")).json()["data"]}
+    assert (listed["free"]["allowance"], listed["gold"]["period_days"]) == ("0", 30)
+    assert (await site.admin.get(f"/admin/users/{me}")).json()["credits"] == "0"

@@ -154,3 +154,29 @@ async def test_a_new_users_role_cannot_hold_more_than_its_creator(site: Site) ->
     assert "credits:adjust" in error_of(refused)["message"]
     same = await staff.post("/admin/users", json={"email": "w@example.com", "role": "staff"})
     assert (same.status_code, same.json()["role"]) == (201, "staff")
+
+
+async def test_starting_credits_need_credits_adjust_and_a_refusal_creates_nothing(
+    site: Site,  # noqa: F811
+) -> None:
+    _, clerk = await site.role_client("clerk", ["users:write", "users:read"])
+    refused = await clerk.post(
+        "/admin/users",
+        json={"email": "rich@example.com", "credits": "1000000", "create_key": True},
+    )
+    assert refused.status_code == 403, refused.text
+    error = error_of(refused)
+    assert error["type"] == "permission_error" and "credits:adjust" in error["message"]
+    assert "api_key" not in refused.text
+    found = (await clerk.get("/admin/users", params={"q": "rich@"})).json()
+    assert found["total"] == 0, "no half-made user"
+    async with site.engine.connect() as conn:
+        assert await conn.scalar(select(func.count()).select_from(ledger)) == 0
+        assert await conn.scalar(select(func.count()).select_from(audit_logs)) == 0
+
+    free = await clerk.post("/admin/users", json={"email": "rich@example.com", "credits": "0"})
+    assert (free.status_code, free.json()["credits"]) == (201, "0")
+    granted = await site.admin.post(
+        "/admin/users", json={"email": "funded@example.com", "credits": "5"}
+    )
+    assert (granted.status_code, granted.json()["credits"]) == (201, "5")

@@ -9,7 +9,8 @@ import pytest
 from sqlalchemy import select
 
 from gatewayz.store.tables import audit_logs, notifications
-from tests.conftest import Gateway, add_funded_user, settle_now
+from tests.conftest import Gateway, add_funded_user, gateway_settings, serve, settle_now
+from tests.fakes.openai_upstream import FakeOpenAIUpstream
 
 
 def client(gateway: Gateway, key: str | None = None) -> httpx.AsyncClient:
@@ -298,7 +299,108 @@ async def test_a_rotated_out_key_cannot_mint_a_lasting_key(gateway: Gateway) -> 
         minted = await http.post("/user/api-keys", json={"name": "backdoor"})
         extended = await http.patch(f"/user/api-keys/{old['id']}", json={"expires_at": None})
     assert (minted.status_code, extended.status_code) == (403, 403)
-    assert minted.json()["error"]["code"] == "key_expires_at"
+    assert minted.json()["error"]["code"] == "key_rotated"
+
+
+async def test_a_rotated_out_key_cannot_revoke_rotate_or_change_its_replacement(
+    gateway: Gateway,
+) -> None:
+    """Whoever holds a leaked key that its owner rotated away may make calls with it until
+    its grace ends, but cannot fight the owner: no key management at all."""
+    leaked = await create(gateway, name="leaked")
+    async with client(gateway) as http:
+        rotated = await http.post(
+            f"/user/api-keys/{leaked['id']}/rotate", json={"grace_seconds": 600}
+        )
+    new = rotated.json()
+    async with client(gateway, leaked["key"]) as old:
+        attempts = {
+            "revoke": await old.delete(f"/user/api-keys/{new['id']}"),
+            "rotate": await old.post(f"/user/api-keys/{new['id']}/rotate", json={}),
+            "fence": await old.patch(
+                f"/user/api-keys/{new['id']}", json={"ip_allowlist": ["203.0.113.0/24"]}
+            ),
+            "rename": await old.patch(f"/user/api-keys/{new['id']}", json={"name": "mine"}),
+            "create": await old.post("/user/api-keys", json={"name": "x", "expires_in_days": 1}),
+            "revoke itself": await old.delete(f"/user/api-keys/{leaked['id']}"),
+        }
+        still = await old.get("/user/balance")
+    for what, refused in attempts.items():
+        assert refused.status_code == 403, (what, refused.text)
+        assert refused.json()["error"]["code"] == "key_rotated", what
+    assert still.status_code == 200, "it may still be used until its grace ends"
+    assert await balance_status(gateway, new["key"]) == 200
+    async with client(gateway) as http:
+        listed = (await http.get("/user/api-keys")).json()["data"]
+    assert [(k["name"], k["status"], k["ip_allowlist"]) for k in listed] == [
+        ("test", "active", None),
+        ("leaked", "rotating", None),
+        ("leaked", "active", None),
+    ]
+
+
+async def test_a_rotated_out_key_cached_by_another_process_cannot_manage_keys(
+    gateway: Gateway, database_url: str, upstream: FakeOpenAIUpstream
+) -> None:
+    leaked = await create(gateway, name="leaked")
+    async with (
+        serve(gateway_settings(database_url, upstream)) as (other_url, _),
+        httpx.AsyncClient(
+            base_url=other_url, headers={"Authorization": f"Bearer {leaked['key']}"}
+        ) as other,
+    ):
+        assert (await other.get("/user/api-keys")).status_code == 200, "cached there now"
+        async with client(gateway) as http:
+            rotated = await http.post(f"/user/api-keys/{leaked['id']}/rotate", json={})
+        new_id = rotated.json()["id"]
+        refused = await other.delete(f"/user/api-keys/{new_id}")
+        minted = await other.post("/user/api-keys", json={"name": "backdoor"})
+    assert (refused.status_code, minted.status_code) == (403, 403), refused.text
+    assert refused.json()["error"]["code"] == "key_rotated"
+    assert await balance_status(gateway, rotated.json()["key"]) == 200
+
+
+async def test_revoking_the_new_key_stops_the_rotated_out_one_at_once(gateway: Gateway) -> None:
+    old = await create(gateway, name="svc")
+    async with client(gateway) as http:
+        new = (await http.post(f"/user/api-keys/{old['id']}/rotate", json={})).json()
+    assert await balance_status(gateway, old["key"]) == 200, "cached now"
+    async with client(gateway) as http:
+        assert (await http.delete(f"/user/api-keys/{new['id']}")).status_code == 200
+    assert await balance_status(gateway, old["key"]) == 401
+    assert await balance_status(gateway, new["key"]) == 401
+
+    first = await create(gateway, name="chain")
+    async with client(gateway) as http:
+        middle = (await http.post(f"/user/api-keys/{first['id']}/rotate", json={})).json()
+        last = (await http.post(f"/user/api-keys/{middle['id']}/rotate", json={})).json()
+    assert [await balance_status(gateway, k["key"]) for k in (first, middle, last)] == [200] * 3
+    async with client(gateway) as http:
+        assert (await http.delete(f"/user/api-keys/{middle['id']}")).status_code == 200
+    assert [await balance_status(gateway, k["key"]) for k in (first, middle, last)] == [
+        401,
+        401,
+        200,
+    ], "a key rotated into a revoked one stops with it"
+
+
+async def test_after_two_rotations_each_earlier_key_lasts_no_longer_than_the_next(
+    gateway: Gateway,
+) -> None:
+    first = await create(gateway, name="svc")
+    async with client(gateway) as http:
+        second = (await http.post(f"/user/api-keys/{first['id']}/rotate", json={})).json()
+        third = (await http.post(f"/user/api-keys/{second['id']}/rotate", json={})).json()
+    assert [await balance_status(gateway, k["key"]) for k in (first, second, third)] == [200] * 3
+    async with client(gateway) as http:
+        fourth = await http.post(f"/user/api-keys/{third['id']}/rotate", json={"grace_seconds": 0})
+    assert fourth.status_code == 201
+    for ended in (first, second, third):
+        async with client(gateway, ended["key"]) as http:
+            refused = await http.get("/user/balance")
+        assert refused.status_code == 403, ended["id"]
+        assert "was rotated; it expired at" in refused.json()["error"]["message"]
+    assert await balance_status(gateway, fourth.json()["key"]) == 200
 
 
 async def test_empty_scopes_are_refused_rather_than_meaning_every_scope(gateway: Gateway) -> None:

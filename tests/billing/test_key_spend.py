@@ -6,8 +6,10 @@ import pytest
 from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from gatewayz.accounts import key_store
 from gatewayz.accounts import users as accounts
-from gatewayz.billing import ledger
+from gatewayz.accounts.key_store import Actor
+from gatewayz.billing import key_spend, ledger
 from gatewayz.billing.key_spend import KeySpending
 from gatewayz.store.tables import api_keys
 from gatewayz.store.tables import ledger as ledger_table
@@ -92,3 +94,28 @@ async def test_a_hold_landing_after_its_call_was_cancelled_is_given_back(
     await spending.stop()
     assert await _key_state(engine, key_id) == (0, 0)
     assert await spending.hold(key_id, 1_000), "the whole limit is free again"
+
+
+async def test_a_rotated_keys_calls_count_once_on_its_replacements_at_their_cost(
+    engine: AsyncEngine,
+) -> None:
+    """Rotation counts the old key's calls in flight on the new key at their hold; when they
+    settle, every replacement (after two rotations, both) counts their cost instead, the old
+    key is held no more, and the replacement's limit is the one left."""
+    user_id, old = await _key(engine, 10**12, limit_units=1_000)
+    spending = KeySpending(engine)
+    assert await spending.hold(old, 300)
+    actor = Actor(user_id, None, None)
+    _, middle = await key_store.rotate(engine, SECRET, actor, old, 600)
+    assert await _key_state(engine, middle.id) == (300, 0), "the hold counts as spent"
+    assert not await spending.hold(old, 1), "a rotated-out key is held no more"
+    assert await spending.hold(middle.id, 200)
+    _, last = await key_store.rotate(engine, SECRET, actor, middle.id, 600)
+    assert await _key_state(engine, last.id) == (500, 0)
+
+    async with engine.begin() as conn:
+        await key_spend.record(conn, [(old, 120, 300), (middle.id, 50, 200)])
+    assert await _key_state(engine, old) == (120, 0)
+    assert await _key_state(engine, middle.id) == (120 + 50, 0)
+    assert await _key_state(engine, last.id) == (120 + 50, 0)
+    assert await spending.hold(last.id, 830) and not await spending.hold(last.id, 1)

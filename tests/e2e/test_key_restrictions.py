@@ -217,3 +217,46 @@ async def key_state(caller: Caller, key_id: int) -> dict[str, Any]:
     assert response.status_code == 200
     state: dict[str, Any] = response.json()
     return state
+
+
+async def test_a_rotated_key_and_its_replacement_share_one_spending_limit(caller: Caller) -> None:
+    """During the grace both keys work, and together they spend no more than the limit, also
+    with calls on the old key still running when it is rotated and calls on both at once."""
+    limit_units = 1_000_000
+    key, key_id = await restricted_key(caller, spend_limit="0.001")
+    old = openai_client(caller, key)
+    running = [
+        asyncio.ensure_future(
+            old.chat.completions.create(model="fake-slow-100", messages=HI, max_tokens=10)
+        )
+        for _ in range(4)
+    ]
+    await asyncio.sleep(0.05)
+    async with caller.http() as http:
+        rotated = await http.post(f"/user/api-keys/{key_id}/rotate", json={"grace_seconds": 600})
+    assert rotated.status_code == 201, rotated.text
+    new = openai_client(caller, rotated.json()["key"])
+    results = await asyncio.gather(*running, return_exceptions=True)
+    for _ in range(30):
+        await settle_now(caller.app_state)
+        round_ = await asyncio.gather(
+            *(chat(client) for client in (old, new, old, new)), return_exceptions=True
+        )
+        results += round_
+        if not any(answer == "This is a fake reply." for answer in round_):
+            break
+    served = sum(1 for r in results if not isinstance(r, BaseException))
+    refused = [r for r in results if isinstance(r, openai.PermissionDeniedError)]
+    assert served + len(refused) == len(results), [r for r in results if isinstance(r, Exception)]
+    assert all(message(r).endswith("(spend_limit)") for r in refused)
+    await caller.assert_books(calls=served, charged=served * HI_COST)
+    assert served * HI_COST <= limit_units
+    async with caller.engine.connect() as conn:
+        rows = await conn.execute(
+            select(api_keys.c.id, api_keys.c.spent_units, api_keys.c.reserved_units).where(
+                api_keys.c.id.in_([key_id, rotated.json()["id"]])
+            )
+        )
+        state = {row.id: (row.spent_units, row.reserved_units) for row in rows}
+    assert state[rotated.json()["id"]] == (served * HI_COST, 0), "one counter for both keys"
+    assert state[key_id][0] <= served * HI_COST and state[key_id][1] == 0

@@ -13,6 +13,9 @@ The requested model name selects the behaviour, so one server serves many tests:
 ``/v1/embeddings`` answers deterministic vectors; ``/v1/images/generations`` answers ``n`` image
 URLs (or base64 data), and ``fake-error-<status>`` works there too.
 
+``FakeOpenAIUpstream(ignore_key=True)`` answers whatever key a request carries (or none), like
+a self-hosted server that does not check keys.
+
 Usage is deterministic: ``prompt_tokens`` is the number of whitespace-separated words in all
 message contents, ``completion_tokens`` the number of words in the reply (for a tool call, in its
 arguments). A streamed reply arrives one word per chunk, each word keeping its trailing space.
@@ -118,10 +121,15 @@ class FakeOpenAIUpstream(FakeServer):
     url_path = "/v1"
 
     def __init__(
-        self, api_key: str = "sk-fake-upstream", reply: str = "This is a fake reply."
+        self,
+        api_key: str = "sk-fake-upstream",
+        reply: str = "This is a fake reply.",
+        *,
+        ignore_key: bool = False,
     ) -> None:
         super().__init__()
         self.api_key = api_key
+        self.ignore_key = ignore_key
         self.reply = reply
         self.requests: list[RecordedRequest] = []
         self._ids = itertools.count(1)
@@ -140,7 +148,7 @@ class FakeOpenAIUpstream(FakeServer):
     ) -> web.StreamResponse:
         sent = await record(request)
         self.requests.append(sent)
-        if sent.headers.get("authorization") != f"Bearer {self.api_key}":
+        if not self.ignore_key and sent.headers.get("authorization") != f"Bearer {self.api_key}":
             return self._error(401)
         if request.method == "POST" and not isinstance(sent.json, dict):
             return self._error(400, "The request body is not a JSON object.")

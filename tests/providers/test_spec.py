@@ -68,3 +68,16 @@ def test_passthrough_fields_are_names_and_never_background() -> None:
         ProviderSpec(**BASE, passthrough_fields=["background"])
     with pytest.raises(ValidationError, match="empty"):
         ProviderSpec(**BASE, passthrough_fields=[" "])
+
+
+def test_operator_rows_take_no_own_keys_unless_they_say_so() -> None:
+    assert ProviderSpec(**BASE).own_keys is False
+    assert ProviderSpec(**BASE, own_keys=True).own_keys is True
+
+
+@pytest.mark.parametrize("auth", ["none", "google"])
+def test_own_keys_need_a_key_sent_in_a_header(auth: str) -> None:
+    fields = {"auth": auth, "own_keys": True}
+    if auth == "google":
+        fields |= {"protocol": "gemini", "credentials_file": "/sa.json"}
+    assert "own_keys: true needs a key sent in a header" in _error(**fields)

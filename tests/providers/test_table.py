@@ -158,3 +158,30 @@ def test_no_key_no_auth_header(auth: str) -> None:
     extra = {"auth_header": "api-key"} if auth == "header" else {}
     provider = _provider(_spec(base_url="http://h", auth=auth, **extra), None)
     assert provider.request_headers() == {}
+
+
+# --- own keys ----------------------------------------------------------------------------
+
+
+def test_public_builtin_rows_take_own_keys_and_rows_addressing_the_operators_do_not() -> None:
+    refusing = {spec.name for spec in builtin_specs() if not spec.own_keys}
+    assert refusing == {"cloudflare", "modelz", "alpaca-network", "vertex"}
+
+
+@pytest.mark.parametrize(
+    ("row", "own_keys"),
+    [
+        ({"api_key": "sk-operator"}, True),
+        ({"base_url": "https://api.groq.com/openai/v1"}, True),
+        ({"base_url": "http://10.0.0.5:8000/v1"}, False),
+        ({"headers": {"x-extra": "1"}}, False),
+        ({"auth": "header", "auth_header": "x-api-key"}, False),
+        ({"base_url": "http://10.0.0.5:8000/v1", "own_keys": True}, True),
+        ({"own_keys": False}, False),
+    ],
+)
+def test_a_config_row_naming_a_builtin_keeps_own_keys_while_it_calls_the_same_upstream(
+    row: dict[str, object], own_keys: bool
+) -> None:
+    settings = Settings(environ={}, providers=[{"name": "groq", **row}])
+    assert settings.providers[0].own_keys is own_keys

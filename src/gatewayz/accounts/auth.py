@@ -3,14 +3,15 @@
 import asyncio
 import time
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
+from typing import Any
 
 from fastapi import Request
-from sqlalchemy import select, update
-from sqlalchemy.ext.asyncio import AsyncEngine
+from sqlalchemy import Row, select, update
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from gatewayz.accounts.key_checks import enforce
-from gatewayz.accounts.key_policy import UNRESTRICTED, KeyPolicy
+from gatewayz.accounts.key_policy import UNRESTRICTED, KeyPolicy, as_utc
 from gatewayz.accounts.keys import hash_key
 from gatewayz.accounts.roles import role_permissions
 from gatewayz.errors import AuthenticationFailed
@@ -22,7 +23,12 @@ _MAX_CACHED = 100_000
 
 @dataclass(frozen=True, slots=True)
 class Principal:
-    """The caller of one request: a user acting through one of their keys."""
+    """The caller of one request: a user acting through one of their keys.
+
+    A key rotated out but still in its grace period acts as the key that replaced it (its
+    restrictions, spending limit and rate limits; `policy.rotated` is set, which allows calls
+    only): `key_id` is the replacement's, `rotated_from` the rotated-out keys on the way
+    there, the presented one first."""
 
     user_id: int
     key_id: int
@@ -30,6 +36,7 @@ class Principal:
     role: str
     permissions: frozenset[str] = frozenset()
     policy: KeyPolicy = UNRESTRICTED
+    rotated_from: tuple[int, ...] = ()
 
 
 class Authenticator:
@@ -41,7 +48,7 @@ class Authenticator:
     Concurrent first uses of a key share one lookup, and a refused key is refused again
     without a lookup for `cache_seconds`, so a flood of bad keys cannot load the database.
     `forget` drops a key at once after a change made in this process (other processes notice
-    within `cache_seconds`).
+    within `cache_seconds`), also from the principals of keys rotated into it.
     """
 
     def __init__(
@@ -118,50 +125,79 @@ class Authenticator:
         self._generation += 1
         self._lookups.clear()
         for digest, (principal, _) in list(self._cache.items()):
-            if principal.key_id == key_id:
+            if principal.key_id == key_id or key_id in principal.rotated_from:
                 del self._cache[digest]
 
     async def _lookup(self, digest: str, old_digests: tuple[str, ...]) -> Principal | None:
         """The key's principal; a key found by its hash under a previous server secret is
         hashed again under the current one, so the previous secret can be retired."""
-        query = (
-            select(
-                api_keys.c.user_id,
-                api_keys.c.id,
-                users.c.email,
-                users.c.role,
-                roles.c.permissions,
-                api_keys.c.environment,
-                api_keys.c.scopes,
-                api_keys.c.expires_at,
-                api_keys.c.ip_allowlist,
-                api_keys.c.referrers,
-                api_keys.c.spend_limit_units,
-                api_keys.c.replaced_by,
-                api_keys.c.key_hash,
-            )
-            .join(users, users.c.id == api_keys.c.user_id)
-            .outerjoin(roles, roles.c.name == users.c.role)
-            .where(api_keys.c.key_hash.in_((digest, *old_digests)), api_keys.c.revoked_at.is_(None))
-        )
         async with self._engine.connect() as conn:
-            row = (await conn.execute(query)).first()
-        if row is None:
-            return None
-        user_id, key_id, email, role, stored_permissions, *policy, stored_hash = row
-        if stored_hash != digest:
+            row = await _key_row(conn, api_keys.c.key_hash.in_((digest, *old_digests)))
+            if row is None:
+                return None
+            rotated = row.replaced_by is not None
+            principal = await _as_replacement(conn, row) if rotated else _principal(row)
+        if row.key_hash != digest:
             async with self._engine.begin() as conn:
                 await conn.execute(
-                    update(api_keys).where(api_keys.c.id == key_id).values(key_hash=digest)
+                    update(api_keys).where(api_keys.c.id == row.id).values(key_hash=digest)
                 )
-        return Principal(
-            user_id,
-            key_id,
-            email,
-            role,
-            role_permissions(role, stored_permissions),
-            KeyPolicy.from_row(*policy),
+        return principal
+
+
+_POLICY_COLUMNS = (
+    api_keys.c.environment,
+    api_keys.c.scopes,
+    api_keys.c.expires_at,
+    api_keys.c.ip_allowlist,
+    api_keys.c.referrers,
+    api_keys.c.spend_limit_units,
+    api_keys.c.replaced_by,
+)
+_KEY_QUERY = (
+    select(
+        api_keys.c.user_id,
+        api_keys.c.id,
+        users.c.email,
+        users.c.role,
+        roles.c.permissions,
+        *_POLICY_COLUMNS,
+        api_keys.c.key_hash,
+    )
+    .join(users, users.c.id == api_keys.c.user_id)
+    .outerjoin(roles, roles.c.name == users.c.role)
+    .where(api_keys.c.revoked_at.is_(None))
+)
+
+
+async def _key_row(conn: AsyncConnection, *where: Any) -> Row[Any] | None:
+    """The key that is not revoked and matches `where`, with its user."""
+    return (await conn.execute(_KEY_QUERY.where(*where))).first()
+
+
+def _principal(row: Row[Any]) -> Principal:
+    policy = KeyPolicy.from_row(*(row._mapping[column] for column in _POLICY_COLUMNS))
+    permissions = role_permissions(row.role, row.permissions)
+    return Principal(row.user_id, row.id, row.email, row.role, permissions, policy)
+
+
+async def _as_replacement(conn: AsyncConnection, rotated: Row[Any]) -> Principal | None:
+    """The principal of a rotated-out key: the key at the end of its replacements (None if one
+    of them is revoked), valid until the earliest expiry along the way, for calls only."""
+    chain = [rotated]
+    while chain[-1].replaced_by is not None:
+        if any(row.id == chain[-1].replaced_by for row in chain):
+            return None
+        found = await _key_row(
+            conn, api_keys.c.id == chain[-1].replaced_by, api_keys.c.user_id == rotated.user_id
         )
+        if found is None:
+            return None
+        chain.append(found)
+    latest = _principal(chain[-1])
+    ends = [end for row in chain if (end := as_utc(row.expires_at)) is not None]
+    rotated_policy = replace(latest.policy, expires_at=min(ends, default=None), rotated=True)
+    return replace(latest, policy=rotated_policy, rotated_from=tuple(row.id for row in chain[:-1]))
 
 
 def presented_key(request: Request) -> str | None:

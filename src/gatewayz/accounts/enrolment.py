@@ -10,11 +10,14 @@ from gatewayz.errors import Conflict, InvalidRequest
 from gatewayz.store.tables import users
 
 
-async def enrol(conn: AsyncConnection, email: str, role: str, credits_units: int) -> int:
+async def enrol(
+    conn: AsyncConnection, email: str, role: str, credits_units: int, *, trial_offered: bool
+) -> int:
     """Create the user in the caller's transaction and return their id.
 
     400 for a bad email or an unknown role, 409 if the email is taken. Starting credits are
-    a ledger row of kind "grant".
+    a ledger row of kind "grant"; `trial_offered` False: the user can never start the free
+    trial.
     """
     try:
         email = normalise_email(email)
@@ -25,7 +28,13 @@ async def enrol(conn: AsyncConnection, email: str, role: str, credits_units: int
         user_id = int(
             await conn.scalar(
                 users.insert()
-                .values(email=email, role=role, balance_units=0, reserved_units=0)
+                .values(
+                    email=email,
+                    role=role,
+                    balance_units=0,
+                    reserved_units=0,
+                    trial_offered=trial_offered,
+                )
                 .returning(users.c.id)
             )
         )

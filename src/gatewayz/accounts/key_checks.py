@@ -12,7 +12,13 @@ from urllib.parse import urlsplit
 from fastapi import Request
 
 from gatewayz.accounts import audit
-from gatewayz.accounts.key_policy import KeyPolicy, address_allowed, referrer_allowed, scope_of
+from gatewayz.accounts.key_policy import (
+    CALL_SCOPES,
+    KeyPolicy,
+    address_allowed,
+    referrer_allowed,
+    scope_of,
+)
 from gatewayz.accounts.keys import loggable_prefix
 from gatewayz.errors import PermissionDenied
 from gatewayz.store.batch import BatchWriter
@@ -26,8 +32,25 @@ class KeyRestricted(PermissionDenied):
         self.restriction = restriction
 
 
+_READS = frozenset({"GET", "HEAD", "OPTIONS"})
+
+
+def rotated_out() -> KeyRestricted:
+    """The refusal of anything but calls and reads to a key rotated out (in its grace)."""
+    return KeyRestricted(
+        "rotated",
+        "This API key was rotated: until its grace period ends it may make calls, but not "
+        "manage keys or change the account; use the key that replaced it",
+    )
+
+
 def violation(
-    policy: KeyPolicy, path: str, address: str | None, origin: str | None, now: datetime
+    policy: KeyPolicy,
+    path: str,
+    address: str | None,
+    origin: str | None,
+    now: datetime,
+    method: str = "GET",
 ) -> KeyRestricted | None:
     """The first restriction the request breaks, or None.
 
@@ -39,6 +62,8 @@ def violation(
         if policy.rotated:
             return KeyRestricted("expires_at", f"This API key was rotated; it expired at {when}")
         return KeyRestricted("expires_at", f"This API key expired at {when}")
+    if policy.rotated and method not in _READS and scope_of(path) not in CALL_SCOPES:
+        return rotated_out()
     if policy.networks and not (address and address_allowed(policy.networks, address)):
         return KeyRestricted(
             "ip_allowlist", f"This API key is not allowed from address {address or 'unknown'}"
@@ -71,6 +96,7 @@ def enforce(request: Request, user_id: int, key_id: int, policy: KeyPolicy) -> N
         audit.source_ip(request),
         headers.get("origin") or headers.get("referer"),
         datetime.now(UTC),
+        request.method,
     )
     if refused is not None:
         audit_denial(request, user_id, key_id, refused.restriction)

@@ -25,6 +25,8 @@ SCOPES: dict[str, str] = {
     "keys": "Managing the user's API keys: /user/api-keys (as powerful as all scopes)",
     "admin": "Administration and monitoring: /admin/..., /api/monitoring/...",
 }
+# What a key rotated out but in its grace period may still do besides reading: make calls.
+CALL_SCOPES = frozenset({"chat", "sessions", "messages", "responses", "embeddings", "images"})
 # Longest prefix first, so /user/api-keys is "keys" before /user/ is "account".
 _SCOPE_PREFIXES: tuple[tuple[str, str], ...] = tuple(
     sorted(
@@ -65,12 +67,18 @@ class KeyPolicy:
     networks: tuple[Network, ...] = ()
     referrers: tuple[str, ...] = ()
     spend_limit_units: int | None = None
-    rotated: bool = False
+    rotated: bool = False  # a rotated-out key in its grace period: calls and reads only
 
     @property
     def restricted(self) -> bool:
         """Whether any restriction applies to a request before it reaches billing."""
-        return bool(self.scopes is not None or self.expires_at or self.networks or self.referrers)
+        return bool(
+            self.scopes is not None
+            or self.expires_at
+            or self.networks
+            or self.referrers
+            or self.rotated
+        )
 
     @classmethod
     def from_row(

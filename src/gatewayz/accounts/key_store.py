@@ -214,8 +214,9 @@ async def revoke(engine: AsyncEngine, actor: Actor, key_id: int) -> KeyRecord:
 async def rotate(
     engine: AsyncEngine, server_secret: bytes, actor: Actor, key_id: int, grace_seconds: int
 ) -> tuple[str, KeyRecord]:
-    """Replace the key by a new one with the same name, restrictions, rate limits and spend;
-    the old one keeps working for `grace_seconds`. Returns the new key and its record."""
+    """Replace the key by a new one with the same name, restrictions, rate limits and spend
+    (what its calls still running hold counted as spent); the old one keeps working for
+    `grace_seconds`, as the new one. Returns the new key and its record."""
     now = datetime.now(UTC)
     async with engine.begin() as conn:
         await _lock(conn, key_id)
@@ -223,8 +224,11 @@ async def rotate(
         if old.status(now) != "active":
             raise KeyStateError(f"API key {key_id} is {old.status(now)}; it cannot be rotated.")
         key = generate_key("test" if old.environment == "test" else "live")
+        # One spending limit for both keys: the old key's calls from now on are the new
+        # key's (see auth), and its calls still running count on the new key at their hold.
+        spent = (api_keys.c.spent_units + api_keys.c.reserved_units).label("spent_units")
         copied = await conn.execute(
-            select(*(api_keys.c[name] for name in RESTRICTIONS), api_keys.c.spent_units).where(
+            select(*(api_keys.c[name] for name in RESTRICTIONS), spent).where(
                 api_keys.c.id == key_id
             )
         )

@@ -1,4 +1,8 @@
-"""Permissions: admin endpoints depend on `require_permission("name")`, never on a role name."""
+"""Permissions: admin endpoints depend on `require_permission("name")`, never on a role name.
+
+Adding credits to a balance needs `credits:adjust` on every path that can do it (starting
+credits, adjustments, plan allowances, coupons), whatever other permission the path needs:
+`may_grant_credits` and `require_to_grant` are that one rule."""
 
 from collections.abc import Awaitable, Callable, Iterable
 
@@ -8,9 +12,23 @@ from gatewayz.accounts.auth import Principal, current_principal
 from gatewayz.accounts.roles import PERMISSIONS
 from gatewayz.errors import PermissionDenied
 
+GRANT_PERMISSION = "credits:adjust"
+
 
 def has_permission(principal: Principal, permission: str) -> bool:
     return permission in principal.permissions
+
+
+def may_grant_credits(principal: Principal) -> bool:
+    return has_permission(principal, GRANT_PERMISSION)
+
+
+def require_to_grant(principal: Principal, what: str) -> None:
+    """403 naming `credits:adjust` unless the caller holds it: `what` adds credits."""
+    if not may_grant_credits(principal):
+        raise PermissionDenied(
+            f"{what} adds credits, which needs the '{GRANT_PERMISSION}' permission."
+        )
 
 
 def require_permission(permission: str) -> Callable[[Request], Awaitable[Principal]]:

@@ -1,5 +1,6 @@
 """Users' own provider keys (bring your own key): checked for shape, stored encrypted, shown
-only as a hint. Which providers accept them, and the `byok:` settings."""
+only as a hint. Which providers accept them (`own_keys` on the provider's row), and the
+`byok:` settings."""
 
 import re
 from collections.abc import Iterable
@@ -18,8 +19,6 @@ from gatewayz.accounts.secret_box import SecretBox, UndecryptableSecret
 from gatewayz.providers.spec import ProviderSpec
 from gatewayz.store.tables import provider_keys
 
-# Auth styles where a key travels in a header (Authorization: Bearer, x-api-key, ...).
-KEYED_AUTH = frozenset({"bearer", "header"})
 _SHAPE = re.compile(r"[\x21-\x7e]{16,1024}")
 _HINT_PREFIX = re.compile(r"[A-Za-z0-9]{1,6}[-_]")
 
@@ -51,9 +50,9 @@ class ProviderKeyInfo:
     updated_at: datetime
 
 
-def keyed_providers(specs: Iterable[ProviderSpec]) -> dict[str, ProviderSpec]:
-    """The providers whose key is sent in a header, so a user can bring their own."""
-    return {spec.name: spec for spec in specs if spec.auth in KEYED_AUTH}
+def own_key_providers(specs: Iterable[ProviderSpec]) -> dict[str, ProviderSpec]:
+    """The providers the operator lets users bring their own key for (`own_keys: true`)."""
+    return {spec.name: spec for spec in specs if spec.own_keys}
 
 
 def checked_key(api_key: str) -> str:

@@ -21,12 +21,18 @@ from gatewayz.store.tables import roles, users
 PERMISSIONS: dict[str, str] = {
     "monitoring:read": "Read monitoring endpoints and provider health.",
     "users:read": "List and search users and read their accounts.",
-    "users:write": "Create users (with a role other than user, roles:manage too).",
+    "users:write": (
+        "Create users (with a role other than user, roles:manage too; with starting credits, "
+        "credits:adjust too; users it creates without credits:adjust get no free trial)."
+    ),
     "credits:adjust": "Add or remove a user's credits, with a reason.",
     "usage:read": "Read usage analytics across all users.",
     "roles:manage": "Create, change and delete custom roles.",
-    "plans:manage": "Create plans and assign, change or cancel users' plans.",
-    "coupons:manage": "Create, list and disable coupons.",
+    "plans:manage": (
+        "Create plans and assign, change or cancel users' plans (assigning a plan with an "
+        "allowance, or raising what a plan grants, credits:adjust too)."
+    ),
+    "coupons:manage": "List and disable coupons (creating one, credits:adjust too).",
     "audit:read": "Read the audit log.",
 }
 ADMIN_ROLE = "admin"

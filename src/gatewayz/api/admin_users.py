@@ -1,5 +1,6 @@
 """Users, for administrators: search and list (`users:read`), read one, create one
-(`users:write`; giving the new user a role other than `user` also needs `roles:manage`)."""
+(`users:write`; giving the new user a role other than `user` also needs `roles:manage`, and
+starting credits `credits:adjust`)."""
 
 from typing import Annotated, Any
 
@@ -10,7 +11,13 @@ from gatewayz.accounts import account_details, audit, user_search
 from gatewayz.accounts import users as accounts
 from gatewayz.accounts.auth import Principal
 from gatewayz.accounts.enrolment import enrol
-from gatewayz.accounts.permissions import has_permission, require_permission, within_own
+from gatewayz.accounts.permissions import (
+    has_permission,
+    may_grant_credits,
+    require_permission,
+    require_to_grant,
+    within_own,
+)
 from gatewayz.accounts.roles import USER_ROLE, ensure_role, get_role
 from gatewayz.api import account_views as view
 from gatewayz.api.acting import admin_event
@@ -63,17 +70,21 @@ async def get_user(request: Request, user_id: RowId, _: Reader) -> dict[str, Any
 @router.post("/users", status_code=201)
 async def create_user(request: Request, body: NewUser, actor: Writer) -> dict[str, Any]:
     """Create a user with a role and starting credits; with `create_key`, also a key, which
-    the response shows this once."""
+    the response shows this once. A refusal creates nothing."""
     if body.role != USER_ROLE and not has_permission(actor, "roles:manage"):
         raise PermissionDenied("Giving a new user a role needs the 'roles:manage' permission.")
     units = parse_credits(body.credits, "credits")
     if units < 0:
         raise InvalidRequest("credits: must not be negative.", param="credits")
+    if units:
+        require_to_grant(actor, "Giving a new user starting credits")
     engine = request.app.state.engine
     async with engine.begin() as conn:
         await ensure_role(conn, body.role)
         within_own(actor, (await get_role(conn, body.role)).permissions)
-        user_id = await enrol(conn, body.email, body.role, units)
+        user_id = await enrol(
+            conn, body.email, body.role, units, trial_offered=may_grant_credits(actor)
+        )
         details = {
             "email": body.email.strip().lower(),
             "role": body.role,

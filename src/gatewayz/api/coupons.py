@@ -1,4 +1,5 @@
-"""Coupons: administrators create, list and disable them; users redeem "credits" coupons."""
+"""Coupons: administrators create (`coupons:manage` and `credits:adjust`: a coupon adds credits),
+list and disable them (`coupons:manage`); users redeem "credits" coupons."""
 
 from datetime import UTC, datetime
 from decimal import Decimal
@@ -9,7 +10,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from gatewayz.accounts import audit
 from gatewayz.accounts.auth import Principal, current_principal
-from gatewayz.accounts.permissions import require_permission
+from gatewayz.accounts.permissions import require_permission, require_to_grant
 from gatewayz.api.acting import admin_event
 from gatewayz.billing import coupons
 from gatewayz.billing.money import credits_to_units, format_credits
@@ -86,6 +87,7 @@ def _new_coupon(body: NewCouponBody) -> coupons.NewCoupon:
 
 @router.post("/admin/coupons", status_code=201)
 async def create(body: NewCouponBody, request: Request, actor: Manager) -> dict[str, Any]:
+    require_to_grant(actor, "A coupon")
     new = _new_coupon(body)
     try:
         async with request.app.state.engine.begin() as conn:

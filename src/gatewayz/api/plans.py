@@ -1,4 +1,6 @@
-"""Plans: the public list, the caller's plan, and plan administration (`plans:manage`)."""
+"""Plans: the public list, the caller's plan, and plan administration (`plans:manage`; what
+grants credits, assigning a plan with an allowance or making a plan grant more, also needs
+`credits:adjust`)."""
 
 from datetime import UTC, datetime
 from typing import Annotated, Any
@@ -9,7 +11,7 @@ from sqlalchemy.exc import IntegrityError
 
 from gatewayz.accounts import audit
 from gatewayz.accounts.auth import Principal, current_principal
-from gatewayz.accounts.permissions import require_permission
+from gatewayz.accounts.permissions import require_permission, require_to_grant
 from gatewayz.api.acting import admin_event
 from gatewayz.billing import plans as plan_store
 from gatewayz.billing import subscriptions as subs
@@ -120,7 +122,10 @@ async def update_plan(
     """Change the fields sent; limits and models apply at once, the allowance and period
     length from each subscriber's next period. `{"active": false}` retires a plan."""
     async with request.app.state.engine.begin() as conn:
+        before = await plan_store.get_plan(conn, plan_id, lock=True)
         plan = await plan_store.update_plan(conn, plan_id, body)
+        if plan_store.grants_more(before, plan):  # raising rolls the change back
+            require_to_grant(actor, f"Raising what the plan '{before.name}' grants")
         changed = sorted(body.model_fields_set)
         await audit.record(
             conn, admin_event(request, actor, "plan.updated", "plan", plan_id, fields=changed)
@@ -156,6 +161,8 @@ async def assign_plan(
     try:
         async with request.app.state.engine.begin() as conn:
             plan = await plan_store.find_plan(conn, body.plan)
+            if plan.allowance_units:
+                require_to_grant(actor, f"Assigning the plan '{plan.name}', whose allowance")
             change, found = await subs.assign_plan(conn, user_id, plan, datetime.now(UTC))
             event = admin_event(
                 request, actor, "plan.assigned", "user", user_id, plan=plan.name, change=change

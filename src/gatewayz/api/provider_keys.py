@@ -62,13 +62,20 @@ async def delete_provider_key(request: Request, caller: Caller, provider: str) -
 
 
 def _known_provider(request: Request, provider: str) -> None:
-    """400 naming `provider` unless it is a provider whose key travels in a header."""
+    """400 naming `provider` unless the operator lets users bring their own key for it."""
     specs = merged_specs(request.app.state.settings.providers)
-    if provider in provider_keys.keyed_providers(specs):
+    if provider in provider_keys.own_key_providers(specs):
         return
-    if any(spec.name == provider for spec in specs):
+    spec = next((spec for spec in specs if spec.name == provider), None)
+    if spec is not None and spec.auth not in ("bearer", "header"):
         raise InvalidRequest(
             f"provider: '{provider}' does not take an API key, so it cannot use your own.",
+            param="provider",
+        )
+    if spec is not None:
+        raise InvalidRequest(
+            f"provider: '{provider}' does not take your own key: the gateway's operator has "
+            "not allowed own keys for it (own_keys).",
             param="provider",
         )
     raise InvalidRequest(  # the name is not echoed: it may be a key pasted in the wrong place

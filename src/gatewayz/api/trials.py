@@ -28,10 +28,10 @@ def trial_view(trial: trials.Trial, now: datetime) -> dict[str, Any]:
     }
 
 
-def offer_view(settings: TrialSettings) -> dict[str, Any]:
+def offer_view(settings: TrialSettings, offered: bool) -> dict[str, Any]:
     """What a user who never had a trial could start."""
     return {
-        "status": "available" if settings.enabled else "unavailable",
+        "status": "available" if settings.enabled and offered else "unavailable",
         "credits": format_credits(credits_to_units(settings.credits)),
         "days": settings.days,
     }
@@ -53,6 +53,7 @@ async def my_trial(request: Request, principal: Caller) -> dict[str, Any]:
     state = request.app.state
     async with state.engine.connect() as conn:
         trial = await trials.get_trial(conn, principal.user_id)
+        offered = trial is None and await trials.offered(conn, principal.user_id)
     if trial is None:
-        return offer_view(state.settings.trial)
+        return offer_view(state.settings.trial, offered)
     return trial_view(trial, datetime.now(UTC))

@@ -14,12 +14,18 @@ from pydantic import BaseModel, ConfigDict, Field
 from gatewayz.accounts import audit, key_store
 from gatewayz.accounts.auth import Principal, current_principal
 from gatewayz.accounts.key_bounds import Bounds, loosened
-from gatewayz.accounts.key_checks import audit_denial
+from gatewayz.accounts.key_checks import audit_denial, rotated_out
 from gatewayz.accounts.key_policy import parse_networks, parse_referrers, parse_scopes
 from gatewayz.accounts.key_settings import KeySettings
 from gatewayz.api.admin_params import RowId, Text
 from gatewayz.billing.money import credits_to_units, format_credits
-from gatewayz.errors import Conflict, InvalidRequest, NotFound, PermissionDenied
+from gatewayz.errors import (
+    AuthenticationFailed,
+    Conflict,
+    InvalidRequest,
+    NotFound,
+    PermissionDenied,
+)
 from gatewayz.limits.overrides import FIELDS as LIMIT_FIELDS
 from gatewayz.limits.settings import LimitValues
 from gatewayz.settings import server_secret
@@ -144,6 +150,7 @@ async def update_key(
 @router.delete("/{key_id}")
 async def revoke_key(request: Request, caller: Caller, key_id: RowId) -> dict[str, Any]:
     """Revoke the key: it is refused (401) from now on."""
+    await _caller_bounds(request, caller)
     actor = _actor(request, caller)
     record = await _stored(key_store.revoke(request.app.state.engine, actor, key_id))
     await _after_change(request, key_id, False)
@@ -240,9 +247,17 @@ def _limits(body: Restrictions) -> dict[str, int | None] | None:
 
 
 async def _caller_bounds(request: Request, caller: Principal) -> Bounds:
-    """The restrictions of the key making the request."""
+    """The restrictions of the key making a change, read afresh: a key rotated out manages no
+    keys (403), also when another process still has it cached as it was before; a revoked
+    one is refused (401)."""
     engine = request.app.state.engine
-    return Bounds.of(await key_store.get_record(engine, caller.user_id, caller.key_id))
+    record = await key_store.get_record(engine, caller.user_id, caller.key_id)
+    if record.revoked_at is not None:
+        raise AuthenticationFailed("Invalid API key.")
+    if caller.policy.rotated or record.replaced_by is not None:
+        audit_denial(request, caller.user_id, caller.key_id, "rotated")
+        raise rotated_out()
+    return Bounds.of(record)
 
 
 def _within(request: Request, caller: Principal, held: Bounds, wanted: Bounds) -> None:

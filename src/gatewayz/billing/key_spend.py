@@ -4,7 +4,8 @@ spend never exceeds its limit, however many processes serve it.
 A call on a key with a limit holds its worst case on the key (`api_keys.reserved_units`)
 with one conditional UPDATE before it is sent; its settlement adds the real cost to
 `api_keys.spent_units` and releases the hold in the ledger's transaction (`record`). Keys
-without a limit are never held; their spend is still counted at settlement.
+without a limit are never held; their spend is still counted at settlement. A rotated-out
+key is never held: its calls are its replacement's (accounts.auth).
 """
 
 import asyncio
@@ -13,7 +14,7 @@ from collections import defaultdict
 from collections.abc import Iterable
 from typing import Any
 
-from sqlalchemy import Update, bindparam, case, or_, update
+from sqlalchemy import Update, bindparam, case, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from gatewayz.billing import hold_owners
@@ -25,6 +26,9 @@ _HOLD = (
     update(api_keys)
     .where(
         api_keys.c.id == bindparam("key_id"),
+        # A key rotated out spends on its replacement: a process that still has it cached
+        # as it was is refused here rather than spend a second budget.
+        api_keys.c.replaced_by.is_(None),
         or_(
             api_keys.c.spend_limit_units.is_(None),
             api_keys.c.spent_units + api_keys.c.reserved_units + bindparam("units")
@@ -37,7 +41,13 @@ _SETTLE = (
     update(api_keys)
     .where(api_keys.c.id == bindparam("key_id"))
     .values(
-        spent_units=api_keys.c.spent_units + bindparam("spent"),
+        spent_units=case(
+            (
+                api_keys.c.spent_units + bindparam("spent") > 0,
+                api_keys.c.spent_units + bindparam("spent"),
+            ),
+            else_=0,
+        ),
         reserved_units=case(
             (
                 api_keys.c.reserved_units > bindparam("held"),
@@ -93,7 +103,7 @@ class KeySpending:
     async def _release(self, key_id: int, units: int) -> None:
         try:
             async with self._engine.begin() as conn:
-                await conn.execute(_SETTLE, {"key_id": key_id, "spent": 0, "held": units})
+                await record(conn, [(key_id, 0, units)])
                 if self._owner is not None:
                     given_back = [(self._owner, hold_owners.KEY, key_id, units)]
                     await hold_owners.record_given_back(conn, given_back)
@@ -116,15 +126,40 @@ class KeySpending:
 async def record(conn: AsyncConnection, settled: Iterable[tuple[int, int, int]]) -> None:
     """Add spend and release holds, given (key id, spent units, held units) per call, in the
     caller's transaction; keys are updated in id order so concurrent writers cannot
-    deadlock."""
+    deadlock. A call on a key that has been rotated since is counted on its replacements
+    at its cost (they counted its hold when the key was rotated)."""
     spent: dict[int, int] = defaultdict(int)
     held: dict[int, int] = defaultdict(int)
     for key_id, cost, hold in settled:
         if cost or hold:
             spent[key_id] += cost
             held[key_id] += hold
-    if spent:
-        await conn.execute(
-            _SETTLE,
-            [{"key_id": k, "spent": spent[k], "held": held[k]} for k in sorted(spent)],
+    if not spent:
+        return
+    for key_id, delta in (await _on_replacements(conn, spent, held)).items():
+        spent[key_id] += delta
+    await conn.execute(
+        _SETTLE,
+        [{"key_id": k, "spent": spent[k], "held": held.get(k, 0)} for k in sorted(spent)],
+    )
+
+
+async def _on_replacements(
+    conn: AsyncConnection, spent: dict[int, int], held: dict[int, int]
+) -> dict[int, int]:
+    """What to add to the spend of the keys that replaced the settled ones: each settled
+    call's cost minus the hold its key's rotation already counted there."""
+    added: dict[int, int] = defaultdict(int)
+    frontier = {k: spent[k] - held[k] for k in spent if spent[k] != held[k]}
+    while frontier:
+        query = select(api_keys.c.id, api_keys.c.replaced_by).where(
+            api_keys.c.id.in_(sorted(frontier)), api_keys.c.replaced_by.is_not(None)
         )
+        following: dict[int, int] = defaultdict(int)
+        for key_id, replacement in (await conn.execute(query)).all():
+            if replacement > key_id:  # a replacement is always a newer row: no loops
+                following[replacement] += frontier[key_id]
+        for key_id, units in following.items():
+            added[key_id] += units
+        frontier = {key_id: units for key_id, units in following.items() if units}
+    return {key_id: units for key_id, units in added.items() if units}

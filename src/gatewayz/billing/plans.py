@@ -195,6 +195,16 @@ async def update_plan(conn: AsyncConnection, plan_id: int, changes: PlanChanges)
     return await get_plan(conn, plan_id)
 
 
+def grants_more(before: Plan, after: Plan) -> bool:
+    """Whether `after` grants its subscribers more credits over time than `before`: a larger
+    allowance, or the same allowance more often."""
+    if after.allowance_units == 0:
+        return False
+    return after.allowance_units > before.allowance_units or (
+        after.period_days < before.period_days
+    )
+
+
 async def delete_plan(conn: AsyncConnection, plan_id: int) -> Plan:
     """Delete a plan no subscription (past or present) names; 409 otherwise."""
     plan = await get_plan(conn, plan_id, lock=True)

@@ -60,6 +60,8 @@ async def start_trial(
         async with engine.begin() as conn:
             if await get_trial(conn, user_id) is not None:
                 raise _already(user_id)
+            if not await offered(conn, user_id):
+                raise PermissionDenied(NOT_OFFERED)
             await conn.execute(
                 trials.insert().values(
                     user_id=user_id, credits_units=units, started_at=now, expires_at=expires_at
@@ -77,6 +79,17 @@ async def start_trial(
     except IntegrityError:
         raise _already(user_id) from None
     return Trial(user_id, units, now, expires_at, None, None)
+
+
+NOT_OFFERED = (
+    "This account is offered no free trial: it was created by an administrator without the "
+    "'credits:adjust' permission, and a trial adds credits."
+)
+
+
+async def offered(conn: AsyncConnection, user_id: int) -> bool:
+    """Whether the user may start the trial at all (see `users.trial_offered`)."""
+    return bool(await conn.scalar(select(users.c.trial_offered).where(users.c.id == user_id)))
 
 
 async def get_trial(conn: AsyncConnection, user_id: int, *, lock: bool = False) -> Trial | None:

@@ -54,6 +54,9 @@ class ProviderSpec(BaseModel):
     credentials_file: str | None = None
     credentials_file_env: str | None = None
     headers: dict[str, str] = Field(default_factory=dict)
+    # Whether users may bring their own key for this provider (bring your own key). The
+    # built-in public providers say yes; a row of the operator's says no unless it says yes.
+    own_keys: bool = False
     models_path: str | None = "/models"
     catalog_ttl_seconds: float | None = Field(default=None, gt=0)
     quirks: frozenset[Quirk] = frozenset()
@@ -79,6 +82,11 @@ class ProviderSpec(BaseModel):
             raise ValueError("auth: google is only supported with protocol: gemini")
         if self.auth != "google" and (self.credentials_file or self.credentials_file_env):
             raise ValueError("credentials_file(_env) is only used with auth: google")
+        if self.own_keys and self.auth not in ("bearer", "header"):
+            raise ValueError(
+                f"own_keys: true needs a key sent in a header (auth: bearer or header), "
+                f"not auth: {self.auth}"
+            )
         return self
 
     @model_validator(mode="after")

@@ -18,6 +18,10 @@ from gatewayz.providers.spec import ProviderSpec
 
 _BUILTIN = Path(__file__).with_name("builtin.yaml")
 _PLACEHOLDER = re.compile(r"\$\{([A-Z0-9_]+)\}")
+# Where a call goes and how it is authenticated: a config row naming a built-in provider that
+# changes one of these points at an upstream of the operator's choosing (a server that may
+# ignore keys), so it takes users' own keys only if the row itself says `own_keys: true`.
+_ADDRESS_FIELDS = ("protocol", "base_url", "auth", "auth_header", "auth_prefix", "headers")
 
 
 @dataclass(frozen=True, slots=True)
@@ -56,13 +60,27 @@ def builtin_specs() -> tuple[ProviderSpec, ...]:
 
 
 def complete_from_builtin(row: Any) -> Any:
-    """A config row naming a built-in provider inherits the fields it leaves out."""
+    """A config row naming a built-in provider inherits the fields it leaves out; `own_keys`
+    too, unless the row changes where calls go or how they authenticate."""
     if not isinstance(row, dict):
         return row
     for builtin in _builtin_rows():
         if builtin["name"] == row.get("name"):
-            return {**builtin, **row}
+            merged = {**builtin, **row}
+            if "own_keys" not in row and _moves(builtin, row):
+                merged["own_keys"] = False
+            return merged
     return row
+
+
+def _moves(builtin: dict[str, Any], row: dict[str, Any]) -> bool:
+    """Whether `row` gives one of the address fields another value than `builtin` has."""
+    fields = ProviderSpec.model_fields
+    return any(
+        row[name] != builtin.get(name, fields[name].get_default(call_default_factory=True))
+        for name in _ADDRESS_FIELDS
+        if name in row
+    )
 
 
 def merged_specs(configured: list[ProviderSpec]) -> list[ProviderSpec]:
@@ -91,9 +109,9 @@ def resolve(spec: ProviderSpec, environ: dict[str, str]) -> Provider | None:
 
 
 def keyless(spec: ProviderSpec, environ: dict[str, str]) -> Provider | None:
-    """The provider without a key, for users who bring their own: None when it takes no key
-    in a header or a placeholder of its base URL is not set."""
-    if spec.auth not in ("bearer", "header"):
+    """The provider without a key, for users who bring their own: None when it does not take
+    users' own keys or a placeholder of its base URL is not set."""
+    if not spec.own_keys:
         return None
     base_url = _base_url(spec, environ)
     return None if base_url is None else Provider(spec=spec, base_url=base_url, api_key=None)

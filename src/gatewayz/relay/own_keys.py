@@ -82,7 +82,8 @@ class OwnKeyRouting:
 
 
 def _with_key(route: Route, key: str | None) -> Route:
-    """The route with the caller's key instead of the operator's, if the caller has one."""
-    if key is None:
+    """The route with the caller's key instead of the operator's, if the caller has one and
+    the provider takes own keys (a key stored before the operator stopped that is not used)."""
+    if key is None or not route.provider.spec.own_keys:
         return route
     return Route(replace(route.provider, api_key=key, user_key=True), route.model)

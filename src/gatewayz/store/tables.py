@@ -40,6 +40,9 @@ users = Table(
     Column("referral_code", String(32), nullable=True, unique=True),
     Column("referred_by", Integer, ForeignKey("users.id", ondelete="SET NULL"), nullable=True),
     Column("created_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+    # False for a user created by an administrator who may not grant credits: the free trial
+    # is credits too, so such an account is offered none.
+    Column("trial_offered", Boolean, nullable=False, default=True, server_default=true()),
     CheckConstraint("balance_units >= 0", name="balance_not_negative"),
     CheckConstraint("reserved_units >= 0", name="reserved_not_negative"),
 )
