@@ -15,8 +15,9 @@ def _served_by(provider: str, attempts: int, rate_headers: dict[str, str]) -> di
 
 
 async def respond(request: Request, principal: Principal, exchange: Exchange) -> Response:
-    """Run the exchange (cancelled if the client leaves) and answer with its result; a call
-    refused by a key restriction (its spending limit) is audited."""
+    """Run the exchange and answer with its result; a call refused by a key restriction (its
+    spending limit) is audited. A client that leaves cancels a stream at once; an unstreamed
+    call already sent upstream finishes, to be billed (see relay.departure)."""
     try:
         return await _respond(request, principal, exchange)
     except KeyRestricted as refused:
@@ -35,8 +36,9 @@ async def _respond(request: Request, principal: Principal, exchange: Exchange) -
             return opened
         headers = _served_by(opened.provider, opened.attempts, opened.rate_headers)
         return EventStreamResponse(opened.events, headers)
+    departure = relay.departure()
     answer = await unless_disconnected(
-        request.receive, relay.unary(principal, exchange, request_id)
+        request.receive, relay.unary(principal, exchange, request_id, departure), departure.leave
     )
     if isinstance(answer, Response):
         return answer
