@@ -26,8 +26,13 @@ from tests.fakes.responses_upstream import REASONING as SUMMARY
 
 EXTRA_MODELS = {
     "fake": ["fake-stall-text-3", "fake-stall-reasoning-4", "fake-stall-tools-2"],
-    "claude": ["claude-stall-text-3", "claude-stall-thinking-4", "claude-stall-tools-2"],
-    "gem": ["gemini-stall-thought-4"],
+    "claude": [
+        "claude-stall-text-0",
+        "claude-stall-text-3",
+        "claude-stall-thinking-4",
+        "claude-stall-tools-2",
+    ],
+    "gem": ["gemini-stall-thought-4", "gemini-stall-text-0"],
     "oresp": ["resp-stall-text-3", "resp-stall-reasoning-4", "resp-stall-tools-2"],
 }
 HI = [{"role": "user", "content": "say hi please"}]  # 3 words
@@ -59,6 +64,7 @@ class Cut:
     visible: int
     tools: bool = False
     reported_input: int | None = None  # what the upstream reported before the cut
+    reported_output: int = 0
     extra: dict[str, Any] = field(default_factory=dict)
 
     @property
@@ -83,6 +89,14 @@ CUTS = {
     ),
     "chat-gemini-thoughts": Cut("chat", "gem/gemini-stall-thought-4", words(THINKING, 4), 4),
     # Anthropic clients: native upstream (input tokens reported in message_start) and translated
+    "messages-native-before-any-text": Cut(
+        "messages",
+        "claude/claude-stall-text-0",
+        [],
+        0,
+        reported_input=PROMPT_WORDS,
+        reported_output=1,  # message_start's placeholder
+    ),
     "messages-native-text": Cut(
         "messages", "claude/claude-stall-text-3", TEXT, 3, reported_input=PROMPT_WORDS
     ),
@@ -204,9 +218,34 @@ async def test_a_cut_stream_is_charged_for_every_token_the_gateway_saw(
     ):
         await read_then_hang_up(response, cut)
     input_tokens = cut.reported_input or max(1, len(raw) // 4)
-    output_tokens = estimated_output(cut.seen)
+    output_tokens = max(cut.reported_output, estimated_output(cut.seen))
     charge = cost(cut.provider, input_tokens, output_tokens)
     (log,) = await caller.assert_books(calls=1, charged=charge)
     assert log["status_code"] == 499
     assert log["usage_estimated"] is True
     assert (log["input_tokens"], log["output_tokens"]) == (input_tokens, output_tokens)
+
+
+async def test_a_stream_left_before_its_first_event_is_charged_its_input(
+    stack: MultiStack, caller: Caller
+) -> None:
+    # The upstream has answered (200, event stream) but sends nothing: the client sees nothing.
+    body = {"model": "gem/gemini-stall-text-0", "messages": HI, "stream": True}
+    raw = orjson.dumps(body)
+    before = len(stack.gemini.requests)
+    async with caller.http() as http:
+        call = asyncio.create_task(
+            http.post(
+                "/v1/chat/completions", content=raw, headers={"content-type": "application/json"}
+            )
+        )
+        async with asyncio.timeout(5):
+            while len(stack.gemini.requests) == before:
+                await asyncio.sleep(0.01)
+        await asyncio.sleep(0.3)  # the upstream's headers reach the gateway
+        call.cancel()
+        await asyncio.gather(call, return_exceptions=True)
+    input_tokens = max(1, len(raw) // 4)
+    (log,) = await caller.assert_books(calls=1, charged=cost("gem", input_tokens, 0))
+    assert (log["status_code"], log["usage_estimated"]) == (499, True)
+    assert (log["input_tokens"], log["output_tokens"]) == (input_tokens, 0)

@@ -50,7 +50,7 @@ class _Call:
     admission: Admission | None
     key_held_units: int = 0
     route: Route | None = None
-    codec: StreamCodec | None = None  # of the stream being opened, once it answered
+    codec: StreamCodec | None = None  # of a stream the client left while it was opened
     started: float = field(default_factory=time.perf_counter)
     first_byte: float | None = None
     upstream_seconds: float = 0.0
@@ -190,14 +190,13 @@ class Relay:
     async def _open(self, call: _Call, route: Route) -> tuple[EventStream, StreamCodec, bytes]:
         """Open the upstream stream and convert its first event within the first-byte limit."""
         assert call.exchange.open is not None
-        call.route, call.codec = route, None
+        call.route = route
         provider = route.provider
         limit = provider.spec.first_byte_timeout_seconds
         with UpstreamAttempt(call, provider.name, route.model.id):
             try:
                 async with asyncio.timeout(limit):
                     stream, codec = await call.exchange.open(route)
-                    call.codec = codec
                     try:
                         first = _convert(provider.name, codec, await anext(stream))
                         while not first:  # events the client does not see (e.g. usage only)
@@ -207,10 +206,13 @@ class Relay:
                         raise UpstreamError(
                             provider.name, "ended the stream without any event"
                         ) from None
-                    except BaseException:
+                    except BaseException as exc:
+                        if isinstance(exc, asyncio.CancelledError):  # the upstream had answered
+                            call.codec = codec
                         await stream.aclose()
                         raise
-            except TimeoutError:
+            except TimeoutError:  # (a cancellation by the timeout, not by the client)
+                call.codec = None
                 raise UpstreamError(
                     provider.name,
                     f"sent nothing within {limit:g} s",

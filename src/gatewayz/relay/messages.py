@@ -37,6 +37,14 @@ _DELTA_TEXT = {
 }
 
 
+def _text_of(part: Any, fields: dict[str, str]) -> Any:
+    """The generated text a content block or delta carries, by its type (or None)."""
+    if not isinstance(part, dict):
+        return None
+    field = fields.get(str(part.get("type")))
+    return part.get(field) if field else None
+
+
 class _NativeUsage:
     """Reads usage and generated text from native Anthropic events.
 
@@ -54,11 +62,9 @@ class _NativeUsage:
             message = error.get("message") if isinstance(error, dict) else None
             raise UpstreamStreamError(str(message or "stream error"))
         if name == "content_block_delta":
-            delta = data.get("delta") or {}
-            tally.saw(delta.get(_DELTA_TEXT.get(delta.get("type"), "")))
+            tally.saw(_text_of(data.get("delta"), _DELTA_TEXT))
         elif name == "content_block_start":
-            block = data.get("content_block") or {}
-            tally.saw(block.get(_BLOCK_TEXT.get(block.get("type"), "")))
+            tally.saw(_text_of(data.get("content_block"), _BLOCK_TEXT))
         elif name == "message_start":
             self._report((data.get("message") or {}).get("usage"), tally, complete=False)
         elif name == "message_delta":

@@ -54,8 +54,8 @@ def _inspect(name: str, data: dict[str, Any], tally: UsageTally) -> None:
     if name in _TEXT_DELTAS:
         tally.saw(data.get("delta"))
     elif name == "response.output_item.added":
-        item = data.get("item") or {}
-        if item.get("type") in _CALLS:
+        item = data.get("item")
+        if isinstance(item, dict) and str(item.get("type")) in _CALLS:
             tally.saw(item.get("name"))
     elif name in _FINAL:
         usage = from_responses((data.get("response") or {}).get("usage"))
