@@ -215,7 +215,7 @@ async def _open_relay(
         ),
     )
     # Calls whose client left finish (and settle) before the holds and the writer close.
-    stack.push_async_callback(state.relay.drain, OUTLIVING_CALLS_SECONDS)
+    stack.push_async_callback(state.relay.outliving.drain, OUTLIVING_CALLS_SECONDS)
 
 
 async def _open_catalog(state: Any, stack: AsyncExitStack, static: Static, core: _Core) -> None:

@@ -154,10 +154,10 @@ async def test_calls_still_running_are_cancelled_past_the_drain_bound(
 ) -> None:
     body = {"model": "fake/fake-late-3000", "messages": HI}
     await hang_up_once_sent(caller.base_url, caller.api_key, stack.upstream, body, "fake-late-3000")
-    relay = stack.app_state.relay
-    await until(lambda: bool(relay._outliving))  # the gateway has seen its client leave
+    outliving = stack.app_state.relay.outliving
+    await until(lambda: outliving.running == 1)  # the gateway has seen its client leave
     started = time.monotonic()
-    await relay.drain(0.1)
+    await outliving.drain(0.1)
     assert time.monotonic() - started < 1.0
     (log,) = await caller.assert_books(calls=1, charged=0)  # and nothing is left on hold
     assert log["status_code"] == 499

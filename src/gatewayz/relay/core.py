@@ -24,7 +24,7 @@ from gatewayz.protocols.usage import Usage
 from gatewayz.providers.base import EventStream
 from gatewayz.providers.catalog import Route
 from gatewayz.providers.sse import Batch
-from gatewayz.relay.departure import Departure
+from gatewayz.relay.departure import Departure, OutlivingCalls
 from gatewayz.relay.exchange import Answer, Exchange, Relayed, RelayedStream, StreamCodec
 from gatewayz.relay.own_keys import OwnKeyRouting
 from gatewayz.routing.failover import Failover
@@ -81,7 +81,7 @@ class Relay:
         self._health = health
         self._adapters = adapters
         self._writer = writer
-        self._outliving: set[asyncio.Task[Any]] = set()
+        self.outliving = OutlivingCalls()  # calls whose client left (see relay.departure)
         self.default_max_output_tokens = default_max_output_tokens
 
     def adapter(self, route: Route) -> Any:
@@ -104,18 +104,7 @@ class Relay:
 
     def departure(self) -> Departure:
         """What the client of an unstreamed call leaving will do to it (call in its task)."""
-        return Departure(self._outliving)
-
-    async def drain(self, timeout: float) -> None:
-        """At shutdown: wait for calls whose client left to end (their settlement queued),
-        then cancel any still running after `timeout` seconds (settled with no charge)."""
-        if not self._outliving:
-            return
-        _, running = await asyncio.wait(set(self._outliving), timeout=timeout)
-        for task in running:
-            task.cancel()
-        if running:
-            await asyncio.wait(running, timeout=1)
+        return self.outliving.departure()
 
     async def unary(
         self,

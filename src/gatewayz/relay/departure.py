@@ -48,3 +48,29 @@ class Departure:
             yield
         finally:
             self._in_flight = False
+
+
+class OutlivingCalls:
+    """The unstreamed calls still running after their client left (their requests' tasks)."""
+
+    def __init__(self) -> None:
+        self._tasks: set[asyncio.Task[Any]] = set()
+
+    @property
+    def running(self) -> int:
+        return len(self._tasks)
+
+    def departure(self) -> Departure:
+        """A Departure for the call the current task runs."""
+        return Departure(self._tasks)
+
+    async def drain(self, timeout: float) -> None:
+        """At shutdown: wait for these calls to end (their settlement queued), then cancel any
+        still running after `timeout` seconds (settled with no charge)."""
+        if not self._tasks:
+            return
+        _, running = await asyncio.wait(set(self._tasks), timeout=timeout)
+        for task in running:
+            task.cancel()
+        if running:
+            await asyncio.wait(running, timeout=1)
