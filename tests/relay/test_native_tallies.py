@@ -5,9 +5,9 @@ import orjson
 
 from gatewayz.protocols.usage import Usage
 from gatewayz.relay.messages import _error_event as messages_error
-from gatewayz.relay.messages import _NativeUsage
+from gatewayz.relay.messages import _NativeUsage, message_usage
 from gatewayz.relay.responses import _error_event as responses_error
-from gatewayz.relay.responses import _inspect
+from gatewayz.relay.responses import _inspect, response_usage
 from gatewayz.relay.translated import PassthroughCodec
 
 
@@ -64,3 +64,27 @@ def test_responses_text_refusals_reasoning_and_tool_input_count() -> None:
     done = {"usage": {"input_tokens": 9, "output_tokens": 30}}
     _feed(codec, [("response.completed", {"response": done})])
     assert codec.tally.usage(40) == Usage(9, 30)
+
+
+def test_native_answers_without_usage_are_estimated_from_all_their_text() -> None:
+    message = {
+        "content": [
+            {"type": "thinking", "thinking": "Hmm", "signature": "x" * 99},
+            {"type": "text", "text": "Hi"},
+            {"type": "tool_use", "id": "t", "name": "search", "input": {"q": 1}},
+        ]
+    }
+    assert message_usage(message, 40) == Usage(10, 5, estimated=True)  # 3+2+6+7 bytes
+    message["usage"] = {"input_tokens": 8, "output_tokens": 20}
+    assert message_usage(message, 40) == Usage(8, 20)
+    response = {
+        "output": [
+            {"type": "reasoning", "summary": [{"type": "summary_text", "text": "Plan"}]},
+            {"type": "message", "content": [{"type": "output_text", "text": "Hello"}]},
+            {"type": "message", "content": [{"type": "refusal", "refusal": "No"}]},
+            {"type": "function_call", "name": "lookup", "arguments": '{"q"'},
+        ]
+    }
+    assert response_usage(response, 40) == Usage(10, 6, estimated=True)  # 21 bytes
+    response["usage"] = {"input_tokens": 8, "output_tokens": 20}
+    assert response_usage(response, 40) == Usage(8, 20)

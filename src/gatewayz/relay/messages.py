@@ -9,7 +9,7 @@ import orjson
 from gatewayz.errors import UpstreamError
 from gatewayz.protocols import anthropic, openai_chat
 from gatewayz.protocols.openai_chat import UpstreamStreamError
-from gatewayz.protocols.usage import UsageTally, from_anthropic
+from gatewayz.protocols.usage import Usage, UsageTally, from_anthropic
 from gatewayz.providers.base import EventStream
 from gatewayz.providers.catalog import Route
 from gatewayz.providers.sse import Event
@@ -78,6 +78,20 @@ class _NativeUsage:
             tally.report(usage, complete)
 
 
+def message_usage(message: dict[str, Any], body_size: int) -> Usage:
+    """A native Message's usage, or the estimate from its content (see protocols.usage)."""
+    tally = UsageTally()
+    blocks = message.get("content")
+    for block in blocks if isinstance(blocks, list) else ():
+        tally.saw(_text_of(block, _BLOCK_TEXT))
+        if isinstance(block, dict) and block.get("input"):
+            tally.saw(orjson.dumps(block["input"]).decode())
+    usage = from_anthropic(message.get("usage"))
+    if usage is not None:
+        tally.report(usage)
+    return tally.usage(body_size)
+
+
 class _FromChat:
     """OpenAI chunks to Anthropic events."""
 
@@ -111,7 +125,7 @@ def messages_exchange(relay: Relay, body: dict[str, Any], body_size: int) -> Exc
         adapter = relay.adapter(route)
         if is_native(route):
             reply = await adapter.messages(route.provider, {**native_body, "model": route.model.id})
-            return Answer(reply.body, from_anthropic(reply.data.get("usage")))
+            return Answer(reply.body, message_usage(reply.data, body_size))
         reply = await adapter.chat(route.provider, chat_body(route))
         message = anthropic.chat_to_messages_response(reply.data, body["model"])
         return Answer(orjson.dumps(message), chat_usage(reply.data, body_size))

@@ -10,7 +10,7 @@ import orjson
 from gatewayz.errors import UpstreamError
 from gatewayz.protocols import openai_chat, responses
 from gatewayz.protocols.openai_chat import UpstreamStreamError
-from gatewayz.protocols.usage import UsageTally, from_responses
+from gatewayz.protocols.usage import Usage, UsageTally, from_responses
 from gatewayz.providers.base import EventStream
 from gatewayz.providers.catalog import Route
 from gatewayz.providers.sse import Event
@@ -63,6 +63,26 @@ def _inspect(name: str, data: dict[str, Any], tally: UsageTally) -> None:
             tally.report(usage)
 
 
+def response_usage(response: dict[str, Any], body_size: int) -> Usage:
+    """A native Response's usage, or the estimate from its output items' text: messages,
+    refusals, reasoning and its summaries, tool calls (see protocols.usage)."""
+    tally = UsageTally()
+    items = response.get("output")
+    for item in items if isinstance(items, list) else ():
+        if not isinstance(item, dict):
+            continue
+        for field in ("name", "arguments", "input"):  # of tool calls
+            tally.saw(item.get(field))
+        for part in [*(item.get("content") or ()), *(item.get("summary") or ())]:
+            if isinstance(part, dict):
+                tally.saw(part.get("text"))
+                tally.saw(part.get("refusal"))
+    usage = from_responses(response.get("usage"))
+    if usage is not None:
+        tally.report(usage)
+    return tally.usage(body_size)
+
+
 class _FromChat:
     """OpenAI chat chunks to Responses stream events."""
 
@@ -103,7 +123,7 @@ def responses_exchange(relay: Relay, body: dict[str, Any], body_size: int) -> Ex
             reply = await adapter.responses(
                 route.provider, {**native_body, "model": route.model.id}
             )
-            return Answer(reply.body, from_responses(reply.data.get("usage")))
+            return Answer(reply.body, response_usage(reply.data, body_size))
         reply = await adapter.chat(route.provider, chat_body(route))
         answer = responses.chat_to_response(reply.data, body, response_id, created)
         return Answer(orjson.dumps(answer), chat_usage(reply.data, body_size))
