@@ -52,6 +52,8 @@ from gatewayz.telemetry import request_log
 from gatewayz.telemetry.setup import Telemetry
 
 log = logging.getLogger(__name__)
+OUTLIVING_CALLS_SECONDS = 30.0
+"""How long shutdown waits for unstreamed calls whose client left before cancelling them."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -217,6 +219,8 @@ async def _open_relay(
             settings.byok.fee_percent,
         ),
     )
+    # Calls whose client left finish (and settle) before the holds and the writer close.
+    stack.push_async_callback(state.relay.outliving.drain, OUTLIVING_CALLS_SECONDS)
 
 
 async def _open_catalog(state: Any, stack: AsyncExitStack, static: Static, core: _Core) -> None:

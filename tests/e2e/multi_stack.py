@@ -157,9 +157,26 @@ def providers(
     ]
 
 
+def with_models(rows: list[dict[str, Any]], extra: dict[str, list[str]]) -> list[dict[str, Any]]:
+    """The provider rows with more model ids (at the provider's prices) added to some."""
+    return [
+        {
+            **row,
+            "models": [
+                *row["models"],
+                *({"id": m, **_prices(row["name"])} for m in extra.get(row["name"], [])),
+            ],
+        }
+        for row in rows
+    ]
+
+
 @asynccontextmanager
-async def multi_stack(database: str, tmp_dir: Any) -> AsyncIterator[MultiStack]:
-    """Migrate the database, start the four fakes and a gateway in front of them."""
+async def multi_stack(
+    database: str, tmp_dir: Any, extra_models: dict[str, list[str]] | None = None
+) -> AsyncIterator[MultiStack]:
+    """Migrate the database, start the four fakes and a gateway in front of them (serving
+    `extra_models` too: provider name -> more model ids)."""
     if database == "sqlite":
         url = f"sqlite+aiosqlite:///{tmp_dir / 'gatewayz.db'}"
     else:
@@ -178,7 +195,9 @@ async def multi_stack(database: str, tmp_dir: Any) -> AsyncIterator[MultiStack]:
             settings = gateway_settings(
                 url,
                 openai,
-                providers=providers(openai, anthropic, gemini, responses),
+                providers=with_models(
+                    providers(openai, anthropic, gemini, responses), extra_models or {}
+                ),
                 routing={
                     **ONE_ATTEMPT,
                     "models": {"sonnet": {"candidates": ["claude/claude-fake"]}},

@@ -3,6 +3,7 @@ however a call ends. After every scenario the balance equals the grant minus the
 charges and nothing stays on hold."""
 
 import asyncio
+import math
 import time
 
 import openai
@@ -24,10 +25,18 @@ from tests.e2e.support import (
 CHAT = "/v1/chat/completions"
 
 
-def estimated_cost(body: bytes, delivered_text: str) -> int:
+def estimated_output(pieces: list[str]) -> int:
+    """The documented estimate of output tokens when the upstream reports none: the larger of
+    the number of pieces of generated text (stream deltas) and their UTF-8 bytes / 4, rounded
+    up."""
+    pieces = [piece for piece in pieces if piece]
+    return max(len(pieces), math.ceil(sum(len(piece.encode()) for piece in pieces) / 4))
+
+
+def estimated_cost(body: bytes, delivered: list[str]) -> int:
     """The documented fallback when the upstream reports no usage: about four bytes of
-    request per input token and four characters of delivered text per output token."""
-    return cost_units(max(1, len(body) // 4), max(1, len(delivered_text) // 4))
+    request per input token, and the estimate of the generated text delivered."""
+    return cost_units(max(1, len(body) // 4), estimated_output(delivered))
 
 
 def _body(model: str, **extra: object) -> bytes:
@@ -99,7 +108,7 @@ async def test_truncated_stream_raises_in_the_sdk_and_charges_what_was_delivered
     (log,) = await caller.logs(1)
     assert log["status_code"] == 502
     assert log["usage_estimated"] is True
-    assert log["output_tokens"] == max(1, len(delivered) // 4)
+    assert log["output_tokens"] == estimated_output(received)
     assert log["cost_units"] == cost_units(log["input_tokens"], log["output_tokens"])
     assert log["cost_units"] > 0
     await caller.assert_books(calls=1, charged=log["cost_units"])
@@ -119,9 +128,10 @@ async def test_truncated_stream_ends_with_an_error_event_and_exact_estimate(
     assert "fake" in error["error"]["message"]
     assert set(error["error"]) == {"message", "type", "param", "code"}
     assert chunks, "what arrived before the upstream broke off is forwarded"
-    delivered = "".join(c["choices"][0]["delta"].get("content") or "" for c in chunks)
+    pieces = [c["choices"][0]["delta"].get("content") or "" for c in chunks]
+    delivered = "".join(pieces)
     assert REPLY.startswith(delivered) and delivered != REPLY
-    await caller.assert_books(calls=1, charged=estimated_cost(body, delivered))
+    await caller.assert_books(calls=1, charged=estimated_cost(body, pieces))
 
 
 async def test_no_usage_from_upstream_is_charged_an_estimate_streamed_or_not(
@@ -137,13 +147,14 @@ async def test_no_usage_from_upstream_is_charged_an_estimate_streamed_or_not(
         async with http.stream("POST", CHAT, content=streamed, headers=headers) as r:
             events = await sse_data(r)
     assert events[-1] == "[DONE]"
-    assert "".join(c["choices"][0]["delta"].get("content") or "" for c in events[:-1]) == REPLY
-    # The same answer must cost the same estimate whether it was streamed or not.
-    expected = [estimated_cost(plain, REPLY), estimated_cost(streamed, REPLY)]
+    pieces = [c["choices"][0]["delta"].get("content") or "" for c in events[:-1]]
+    assert "".join(pieces) == REPLY
+    # The same answer costs the same estimate whether it was streamed or not.
+    expected = [estimated_cost(plain, [REPLY]), estimated_cost(streamed, pieces)]
     logs = await caller.assert_books(calls=2, charged=sum(expected))
     assert [log["cost_units"] for log in logs] == expected
     assert all(log["usage_estimated"] for log in logs)
-    assert logs[0]["output_tokens"] == logs[1]["output_tokens"] == len(REPLY) // 4
+    assert logs[0]["output_tokens"] == logs[1]["output_tokens"] == estimated_output([REPLY])
 
 
 async def test_failed_upstream_calls_charge_nothing(caller: Caller) -> None:

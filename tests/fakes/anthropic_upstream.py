@@ -13,6 +13,12 @@ SDK's ``types/raw_*.py``. The requested model name selects the behaviour:
   ``message_delta``/``message_stop``) and the connection is closed.
 - ``fake-stream-error``: a stream sends one text delta, then an ``error`` event
   (``overloaded_error``) and ends; unstreamed it answers normally.
+- ``claude-stall-<kind>-<n>``: a stream that sends ``message_start`` (with the real
+  ``input_tokens``), its block's start, a ping and the block's first ``n`` deltas at once, then
+  nothing until the gateway hangs up (at most ``STALL_SECONDS``, then the rest). Kinds:
+  ``text`` (the reply), ``thinking`` (a ``thinking`` block: ``THINKING`` a word per
+  ``thinking_delta``), ``tools`` (a ``tool_use`` block for the request's first tool, or
+  ``get_weather``: ``TOOL_INPUT_FRAGMENTS``).
 
 Every request needs ``x-api-key: <api_key>`` or ``Authorization: Bearer <api_key>`` (401
 ``authentication_error`` otherwise) and an ``anthropic-version`` header (400 otherwise). Every
@@ -42,6 +48,7 @@ from tests.fakes.server import (
     close_connection,
     open_event_stream,
     record,
+    wait_for_hangup,
 )
 
 MODELS = (
@@ -58,11 +65,14 @@ TOOL_USE_ID = "toolu_fake_1"
 TOOL_INPUT: dict[str, Any] = {"city": "Paris"}
 TOOL_INPUT_JSON = '{"city": "Paris"}'
 TOOL_INPUT_FRAGMENTS = ('{"city": ', '"Paris"}')
+THINKING = "Let me think this through carefully first."
+STALL_SECONDS = 10.0
 
 # Set per request by the middleware; aiohttp runs a request's handler and prepare in one task.
 _REQUEST_ID: contextvars.ContextVar[str] = contextvars.ContextVar("anthropic_fake_request_id")
 _ERROR_MODEL = re.compile(r"fake-error-(\d{3})")
 _SLOW_MODEL = re.compile(r"fake-slow-(\d+)")
+_STALL_MODEL = re.compile(r"claude-stall-(text|thinking|tools)-(\d+)")
 _REPLY_PIECE = re.compile(r"\s*\S+\s*")
 
 _ERRORS: dict[int, tuple[str, str]] = {
@@ -239,7 +249,12 @@ class _Answer:
         self.tool_name: str | None = None
         if isinstance(tools, list) and tools and isinstance(tools[0], dict):
             self.tool_name = str(tools[0].get("name"))
-        pieces = _REPLY_PIECE.findall(upstream.reply)
+        stall = _STALL_MODEL.fullmatch(self.model)
+        self.stall = (stall.group(1), int(stall.group(2))) if stall else None
+        if self.stall and self.stall[0] == "tools":
+            self.tool_name = self.tool_name or "get_weather"
+        self.thinking = bool(self.stall and self.stall[0] == "thinking")
+        pieces = _REPLY_PIECE.findall(THINKING if self.thinking else upstream.reply)
         self.stop_reason = "end_turn"
         if self.tool_name:
             self.stop_reason = "tool_use"
@@ -300,6 +315,10 @@ class _Answer:
             deltas = [
                 {"type": "input_json_delta", "partial_json": part} for part in TOOL_INPUT_FRAGMENTS
             ]
+        elif self.thinking:
+            block = {"type": "thinking", "thinking": "", "signature": ""}
+            deltas = [{"type": "thinking_delta", "thinking": piece} for piece in self.pieces]
+            deltas.append({"type": "signature_delta", "signature": "c2lnbmF0dXJl"})
         else:
             block = {"type": "text", "text": ""}
             deltas = [{"type": "text_delta", "text": piece} for piece in self.pieces]
@@ -333,6 +352,13 @@ class _Answer:
                 await response.write(_sse(event, data))
             close_connection(request)
             return response
+        if self.stall is not None:
+            head = 3 + self.stall[1]  # message_start, content_block_start, ping, the deltas
+            for event, data in events[:head]:
+                await response.write(_sse(event, data))
+            if await wait_for_hangup(request, STALL_SECONDS):
+                return response
+            events = events[head:]
         if self.model == "fake-stream-error":
             error = {"type": "overloaded_error", "message": "Overloaded"}
             events = [

@@ -18,6 +18,10 @@ The requested model name selects the behaviour:
   ``finishReason``) and the connection is closed.
 - ``fake-safety``: a candidate with no ``content``, ``finishReason: SAFETY`` and safety ratings;
   ``usageMetadata`` then has no ``candidatesTokenCount``, as the real API omits zero counts.
+- ``gemini-stall-<kind>-<n>``: a stream that sends its first ``n`` chunks at once, then nothing
+  until the gateway hangs up (at most ``STALL_SECONDS``, then the rest). Kinds: ``text`` (the
+  reply), ``thought`` (``THOUGHT`` a word per ``{"text", "thought": true}`` part, then the reply).
+  Only with ``alt=sse``.
 
 The key goes in ``x-goog-api-key`` or ``?key=``. Like the real API, a missing key is 403
 ``PERMISSION_DENIED`` and a wrong one 400 ``INVALID_ARGUMENT`` (reason ``API_KEY_INVALID``).
@@ -44,7 +48,13 @@ import orjson
 from aiohttp import web
 
 from tests.fakes.openai_upstream import count_words
-from tests.fakes.server import FakeServer, RecordedRequest, close_connection, record
+from tests.fakes.server import (
+    FakeServer,
+    RecordedRequest,
+    close_connection,
+    record,
+    wait_for_hangup,
+)
 
 MODELS = (
     "gemini-fake",
@@ -62,6 +72,9 @@ OUTPUT_TOKEN_LIMIT = 65536
 
 _ERROR_MODEL = re.compile(r"fake-error-(\d{3})")
 _SLOW_MODEL = re.compile(r"fake-slow-(\d+)")
+_STALL_MODEL = re.compile(r"gemini-stall-(text|thought)-(\d+)")
+THOUGHT = "Let me think this through carefully first."
+STALL_SECONDS = 10.0
 _REPLY_PIECE = re.compile(r"\s*\S+\s*")
 _VERSIONS = "v1|v1beta|v1alpha"
 
@@ -351,10 +364,14 @@ class _Answer:
         if self.finish_reason == "SAFETY" or self.function_name or not self.pieces:
             return [self.response(self.parts(), final=True)]
         last = len(self.pieces) - 1
-        return [
+        chunks = [
             self.response([{"text": piece}], final=index == last)
             for index, piece in enumerate(self.pieces)
         ]
+        if self.model.startswith("gemini-stall-thought-"):
+            thoughts = _REPLY_PIECE.findall(THOUGHT)
+            chunks[:0] = [self.response([{"text": t, "thought": True}], False) for t in thoughts]
+        return chunks
 
     async def respond(self, request: web.Request) -> web.StreamResponse:
         body = orjson.dumps(self.response(self.parts(), final=True))
@@ -374,6 +391,12 @@ class _Answer:
         chunks = self.chunks()
         if self.model == "fake-truncate":
             chunks = chunks[:2]
+        if sse and (stall := _STALL_MODEL.fullmatch(self.model)):
+            head, chunks = chunks[: int(stall.group(2))], chunks[int(stall.group(2)) :]
+            for chunk in head:
+                await response.write(_sse(chunk))
+            if await wait_for_hangup(request, STALL_SECONDS):
+                return response
         for index, chunk in enumerate(chunks):
             if delay and index:
                 await asyncio.sleep(delay)

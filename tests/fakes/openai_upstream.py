@@ -9,6 +9,15 @@ The requested model name selects the behaviour, so one server serves many tests:
 - ``fake-truncate``: the body stops halfway and the connection is closed.
 - ``fake-garbage``: status 200 with a body that is not JSON.
 - ``fake-no-usage``: a normal answer that never carries ``usage``.
+- ``fake-late-<ms>``: unstreamed, a normal answer after that long; its model name is appended
+  to ``completed`` if the gateway was still connected to receive it.
+- ``fake-late-error-<ms>``: unstreamed, a 503 after that long, recorded in ``completed`` the same
+  way.
+- ``fake-stall-<kind>-<n>``: a stream that sends its first ``n`` deltas of ``kind`` (after the
+  role chunk) at once, then nothing until the gateway hangs up (at most ``STALL_SECONDS``, then
+  the rest). Kinds: ``text`` (the reply), ``reasoning`` (``REASONING`` a word per
+  ``reasoning_content`` delta, then the reply), ``tools`` (a call of the request's first tool, or
+  of ``get_weather``: its name rides in the first of ``TOOL_ARGUMENT_FRAGMENTS``).
 
 ``/v1/embeddings`` answers deterministic vectors; ``/v1/images/generations`` answers ``n`` image
 URLs (or base64 data), and ``fake-error-<status>`` works there too.
@@ -41,6 +50,8 @@ from tests.fakes.server import (
     close_connection,
     open_event_stream,
     record,
+    still_connected,
+    wait_for_hangup,
 )
 
 MODELS = (
@@ -59,9 +70,13 @@ TOOL_ARGUMENTS = '{"city": "Paris"}'
 TOOL_ARGUMENT_FRAGMENTS = ('{"city": ', '"Paris"', "}")
 SYSTEM_FINGERPRINT = "fp_fake"
 EMBEDDING_DIMENSIONS = 8
+REASONING = "Let me think this through carefully first."
+STALL_SECONDS = 10.0
 
 _ERROR_MODEL = re.compile(r"fake-error-(\d{3})")
 _SLOW_MODEL = re.compile(r"fake-slow-(\d+)")
+_LATE_MODEL = re.compile(r"fake-late(-error)?-(\d+)")
+_STALL_MODEL = re.compile(r"fake-stall-(text|reasoning|tools)-(\d+)")
 _REPLY_PIECE = re.compile(r"\s*\S+\s*")
 
 _ERRORS: dict[int, tuple[str, str, str | None]] = {
@@ -132,6 +147,7 @@ class FakeOpenAIUpstream(FakeServer):
         self.ignore_key = ignore_key
         self.reply = reply
         self.requests: list[RecordedRequest] = []
+        self.completed: list[str] = []
         self._ids = itertools.count(1)
 
     def configure(self, app: web.Application) -> None:
@@ -214,6 +230,8 @@ class FakeOpenAIUpstream(FakeServer):
             return self._error(400, "'model' and 'messages' are required.", "messages")
         if error := _ERROR_MODEL.fullmatch(model):
             return self._error(int(error.group(1)))
+        if late := _LATE_MODEL.fullmatch(model):
+            return await self._late(request, body, failing=bool(late.group(1)), ms=late.group(2))
         delay = int(slow.group(1)) / 1000 if (slow := _SLOW_MODEL.fullmatch(model)) else 0.0
         if delay:
             await asyncio.sleep(delay)
@@ -221,6 +239,19 @@ class FakeOpenAIUpstream(FakeServer):
         if body.get("stream"):
             return await completion.stream(request, delay)
         return await completion.respond(request)
+
+    async def _late(
+        self, request: web.Request, body: dict[str, Any], failing: bool, ms: str
+    ) -> web.StreamResponse:
+        """An unstreamed answer (or 503) after `ms`, recorded if the gateway is still there."""
+        await asyncio.sleep(int(ms) / 1000)
+        if failing:
+            response: web.StreamResponse = self._error(503)
+        else:
+            response = await _Completion(self, body).respond(request)
+        if still_connected(request):
+            self.completed.append(body["model"])
+        return response
 
 
 def _dumps(obj: Any) -> str:
@@ -239,6 +270,10 @@ class _Completion:
         if isinstance(tools, list) and tools:
             first = tools[0] if isinstance(tools[0], dict) else {}
             self.tool_name = str((first.get("function") or {}).get("name") or first.get("name"))
+        stall = _STALL_MODEL.fullmatch(self.model)
+        self.stall = (stall.group(1), int(stall.group(2))) if stall else None
+        if self.stall and self.stall[0] == "tools":
+            self.tool_name = self.tool_name or "get_weather"
         self.reply = upstream.reply
         output = TOOL_ARGUMENTS if self.tool_name else self.reply
         prompt_tokens = prompt_word_count(body["messages"])
@@ -324,6 +359,9 @@ class _Completion:
             tail = [{"tool_calls": [{"index": 0, "function": {"arguments": arg}}]} for arg in rest]
             return [head, *tail]
         words = [{"content": piece} for piece in _REPLY_PIECE.findall(self.reply)]
+        if self.stall and self.stall[0] == "reasoning":
+            thoughts = [{"reasoning_content": piece} for piece in _REPLY_PIECE.findall(REASONING)]
+            words = [*thoughts, *words]
         return [{"role": "assistant", "content": "", "refusal": None}, *words]
 
     def chunk(self, delta: dict[str, Any], finish_reason: str | None) -> dict[str, Any]:
@@ -353,6 +391,14 @@ class _Completion:
                 await response.write(_sse(event))
             close_connection(request)
             return response
+        if self.stall is not None:
+            kind, sent = self.stall
+            head = sent if kind == "tools" else 1 + sent  # the role rides on the first call
+            for event in events[:head]:
+                await response.write(_sse(event))
+            if await wait_for_hangup(request, STALL_SECONDS):
+                return response
+            events = events[head:]
         for index, event in enumerate(events):
             if delay and index:
                 await asyncio.sleep(delay)

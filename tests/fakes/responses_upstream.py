@@ -8,6 +8,11 @@ can be checked end to end. The wire format follows OpenAI's OpenAPI spec (``Resp
   holding the reply; a request with function ``tools`` gets one ``function_call`` item for the
   first function tool instead (call id ``call_fake_resp_1``, arguments ``{"city": "Paris"}``).
 - ``fake-error-<status>``: that HTTP status with an OpenAI error body.
+- ``resp-stall-<kind>-<n>``: a stream that sends its opening events and its first ``n`` deltas
+  at once, then nothing until the gateway hangs up (at most ``STALL_SECONDS``, then the rest).
+  Kinds: ``text`` (the reply), ``reasoning`` (a ``reasoning`` item first, its summary
+  ``REASONING`` a word per ``response.reasoning_summary_text.delta``), ``tools`` (a call of the
+  request's first function tool, or of ``get_weather``).
 
 Every request needs ``Authorization: Bearer <api_key>`` (401 otherwise). Streams (``"stream":
 true``) send named events (``event: <type>``) with increasing ``sequence_number``:
@@ -34,13 +39,22 @@ import orjson
 from aiohttp import web
 
 from tests.fakes.openai_upstream import count_words, error_body
-from tests.fakes.server import FakeServer, RecordedRequest, open_event_stream, record
+from tests.fakes.server import (
+    FakeServer,
+    RecordedRequest,
+    open_event_stream,
+    record,
+    wait_for_hangup,
+)
 
 CALL_ID = "call_fake_resp_1"
 CALL_ARGUMENTS = '{"city": "Paris"}'
 CALL_ARGUMENT_FRAGMENTS = ('{"city": ', '"Paris"', "}")
+REASONING = "Let me think this through carefully first."
+STALL_SECONDS = 10.0
 
 _ERROR_MODEL = re.compile(r"fake-error-(\d{3})")
+_STALL_MODEL = re.compile(r"resp-stall-(text|reasoning|tools)-(\d+)")
 _REPLY_PIECE = re.compile(r"\s*\S+\s*")
 _BODY = web.RequestKey("body", dict)
 
@@ -139,7 +153,12 @@ class _Answer:
         self.id = f"resp_fake{number:06d}"
         self.item_id = f"msg_fake{number:06d}" if not _first_function(body) else f"fc_fake{number}"
         self.created_at = int(time.time())
+        stall = _STALL_MODEL.fullmatch(body["model"])
+        self.stall = (stall.group(1), int(stall.group(2))) if stall else None
         self.function = _first_function(body)
+        if self.stall and self.stall[0] == "tools":
+            self.function = self.function or "get_weather"
+            self.item_id = f"fc_fake{number}"
         self.pieces = _REPLY_PIECE.findall(upstream.reply)
         self.input_tokens = prompt_word_count(body)
         self.output_tokens = count_words(CALL_ARGUMENTS if self.function else upstream.reply)
@@ -226,16 +245,40 @@ class _Answer:
     def event(self, kind: str, **fields: Any) -> dict[str, Any]:
         return {"type": kind, "sequence_number": next(self.sequence), **fields}
 
+    def reasoning_events(self) -> list[dict[str, Any]]:
+        """A reasoning item whose summary arrives a word per delta (output index 0)."""
+        item = {"id": "rs_fake", "type": "reasoning", "summary": []}
+        where = {"item_id": "rs_fake", "output_index": 0, "summary_index": 0}
+        part = {"type": "summary_text", "text": ""}
+        events = [
+            self.event("response.output_item.added", output_index=0, item=item),
+            self.event("response.reasoning_summary_part.added", **where, part=part),
+        ]
+        for piece in _REPLY_PIECE.findall(REASONING):
+            events.append(self.event("response.reasoning_summary_text.delta", **where, delta=piece))
+        events.append(self.event("response.reasoning_summary_text.done", **where, text=REASONING))
+        done = {**item, "summary": [{"type": "summary_text", "text": REASONING}]}
+        events.append(self.event("response.output_item.done", output_index=0, item=done))
+        return events
+
     def events(self) -> list[dict[str, Any]]:
         opened = self.response("in_progress", [])
         events = [
             self.event("response.created", response=opened),
             self.event("response.in_progress", response=opened),
-            self.event(
-                "response.output_item.added", output_index=0, item=self.items("in_progress")[0]
-            ),
         ]
-        where = {"item_id": self.item_id, "output_index": 0}
+        position = 0  # of the answer's item in the output
+        if self.stall and self.stall[0] == "reasoning":
+            events += self.reasoning_events()
+            position = 1
+        events.append(
+            self.event(
+                "response.output_item.added",
+                output_index=position,
+                item=self.items("in_progress")[0],
+            )
+        )
+        where = {"item_id": self.item_id, "output_index": position}
         if self.function:
             for fragment in CALL_ARGUMENT_FRAGMENTS:
                 events.append(
@@ -264,14 +307,23 @@ class _Answer:
                 self.event("response.content_part.done", **where, part=self.text_part(text))
             )
         (item,) = self.items("completed")
-        events.append(self.event("response.output_item.done", output_index=0, item=item))
+        events.append(self.event("response.output_item.done", output_index=position, item=item))
         final = self.response("completed", [item])
         events.append(self.event("response.completed", response=final))
         return events
 
     async def stream(self, request: web.Request) -> web.StreamResponse:
         response = await open_event_stream(request)
-        for event in self.events():
+        events = self.events()
+        if self.stall is not None:
+            kind, sent = self.stall
+            head = (3 if kind == "tools" else 4) + sent  # created, in_progress, item[, part]
+            for event in events[:head]:
+                await response.write(_sse(event))
+            if await wait_for_hangup(request, STALL_SECONDS):
+                return response
+            events = events[head:]
+        for event in events:
             await response.write(_sse(event))
         await response.write_eof()
         return response

@@ -3,6 +3,7 @@ management, and recording the requests an aiohttp fake receives."""
 
 from __future__ import annotations
 
+import asyncio
 import socket
 from dataclasses import dataclass, field
 from types import TracebackType
@@ -105,3 +106,19 @@ def close_connection(request: web.Request) -> None:
     """Close the socket mid-body, after what was written so far has been flushed."""
     if request.transport is not None:
         request.transport.close()
+
+
+async def wait_for_hangup(request: web.Request, seconds: float) -> bool:
+    """Wait until the client closes the connection (True) or `seconds` pass (False)."""
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + seconds
+    while loop.time() < deadline:
+        if request.transport is None or request.transport.is_closing():
+            return True
+        await asyncio.sleep(0.02)
+    return False
+
+
+def still_connected(request: web.Request) -> bool:
+    """Whether the client is still there to receive an answer."""
+    return request.transport is not None and not request.transport.is_closing()

@@ -12,9 +12,11 @@ from gatewayz.protocols.openai_chat import (
     UpstreamStreamError,
     parse_request,
     read_stream_event,
+    tally_chunk,
+    tally_reply,
     upstream_request,
 )
-from gatewayz.protocols.usage import Usage
+from gatewayz.protocols.usage import Usage, UsageTally
 
 HELLO = [{"role": "user", "content": "hello"}]
 
@@ -202,8 +204,9 @@ def test_upstream_request_changes_only_model_and_stream_options(
 
 def stream_event(data: bytes, client_wants_usage: bool) -> tuple[bytes | None, Usage | None]:
     """What read_stream_event forwards and the usage it reads."""
-    forwarded, usage, _ = read_stream_event(data, client_wants_usage)
-    return forwarded, usage
+    tally = UsageTally()
+    forwarded, _ = read_stream_event(data, client_wants_usage, tally)
+    return forwarded, tally.reported
 
 
 CONTENT = {
@@ -259,3 +262,44 @@ def test_error_chunks_raise_with_the_upstream_message(chunk: dict, message: str)
     with pytest.raises(UpstreamStreamError) as caught:
         stream_event(_raw(chunk), client_wants_usage=True)
     assert caught.value.message == message
+
+
+# --- generated text for estimates ---------------------------------------------------
+
+
+def _chunk(*deltas: dict[str, object]) -> dict[str, object]:
+    choices = [{"index": i, "delta": delta} for i, delta in enumerate(deltas)]
+    return {"object": "chat.completion.chunk", "choices": choices}
+
+
+def test_every_kind_of_generated_text_in_a_chunk_is_counted() -> None:
+    tally = UsageTally()
+    call = {"index": 0, "id": "c", "function": {"name": "get_weather", "arguments": '{"a'}}
+    tally_chunk(_chunk({"role": "assistant", "content": ""}), tally)  # nothing generated
+    tally_chunk(_chunk({"content": "Hi"}, {"content": "Yo"}), tally)  # two choices
+    tally_chunk(_chunk({"reasoning_content": "hmm"}, {"reasoning": "so"}), tally)
+    tally_chunk(_chunk({"refusal": "no"}), tally)
+    tally_chunk(_chunk({"tool_calls": [call]}), tally)
+    tally_chunk(_chunk({"function_call": {"arguments": "1}"}}), tally)
+    assert (tally.pieces, tally.text_bytes) == (8, 2 + 2 + 3 + 2 + 2 + 11 + 3 + 2)
+    assert tally.reported is None
+
+
+def test_usage_after_the_text_covers_it_and_text_after_usage_does_not() -> None:
+    tally = UsageTally()
+    tally_chunk({**_chunk({"content": "Hi"}), "usage": USAGE}, tally)
+    assert tally.usage(400) == Usage(3, 5)
+    tally_chunk(_chunk({"content": "more text than the usage covered"}), tally)
+    assert tally.usage(400) == Usage(3, 9, estimated=True)  # 2 + 32 bytes / 4, rounded up
+
+
+def test_an_answer_without_usage_is_estimated_from_all_its_generated_text() -> None:
+    message = {
+        "role": "assistant",
+        "content": "ok",
+        "reasoning_content": "thinking about it",
+        "tool_calls": [{"id": "c", "function": {"name": "f", "arguments": "{}"}}],
+    }
+    tally = UsageTally()
+    tally_reply({"choices": [{"index": 0, "message": message}]}, tally)
+    assert tally.usage(40) == Usage(10, 6, estimated=True)  # 22 bytes / 4, rounded up

@@ -2,7 +2,7 @@
 
 import pytest
 
-from gatewayz.protocols.usage import Usage, estimate, from_openai
+from gatewayz.protocols.usage import Usage, UsageTally, estimate, from_openai
 
 
 def test_usage_from_an_openai_usage_object() -> None:
@@ -37,3 +37,40 @@ def test_absent_or_malformed_usage_is_none(usage: object) -> None:
 def test_estimate_is_about_four_bytes_per_token_and_marked_estimated() -> None:
     assert estimate(400, 9) == Usage(100, 9, estimated=True)
     assert estimate(2, 0) == Usage(1, 0, estimated=True), "never bill zero input tokens"
+
+
+def test_the_estimate_counts_pieces_when_they_are_short() -> None:
+    tally = UsageTally()
+    for piece in ["a", "b ", "c", "d"]:  # one token each, 5 bytes
+        tally.saw(piece)
+    assert tally.usage(100) == Usage(25, 4, estimated=True)
+
+
+def test_the_estimate_counts_bytes_when_pieces_are_long() -> None:
+    tally = UsageTally()
+    tally.saw("a long piece of text of 33 bytes.")
+    assert tally.usage(3) == Usage(1, 9, estimated=True)
+
+
+def test_text_outside_ascii_is_counted_in_utf8_bytes() -> None:
+    tally = UsageTally()
+    tally.saw("你好世界")  # 12 bytes
+    assert (tally.pieces, tally.text_bytes) == (1, 12)
+    assert tally.usage(8).output_tokens == 3
+
+
+def test_nothing_generated_counts_nothing() -> None:
+    tally = UsageTally()
+    for nothing in (None, "", 7, {"text": "x"}):
+        tally.saw(nothing)
+    assert tally.usage(8) == Usage(2, 0, estimated=True)
+
+
+def test_partly_reported_usage_is_kept_and_only_the_rest_estimated() -> None:
+    tally = UsageTally()
+    tally.report(Usage(1200, 1), complete=False)  # e.g. Anthropic's message_start
+    for piece in ["Hello ", "there"]:
+        tally.saw(piece)
+    assert tally.usage(99_999) == Usage(1200, 3, estimated=True)
+    tally.report(Usage(1200, 2))
+    assert tally.usage(99_999) == Usage(1200, 2)

@@ -1,12 +1,14 @@
-"""Stop a request's work as soon as its client hangs up.
+"""Act as soon as a request's client hangs up.
 
 uvicorn does not cancel a handler whose client has gone (and silently drops what is sent to
-it), so a guard watches for `http.disconnect` and cancels the handler's task. The watch
-starts after a short grace period: most calls end before it, and then cost no extra task.
+it), so a guard watches for `http.disconnect` and cancels the handler's task, or runs the
+work's own reaction (an unstreamed call already sent upstream lets it finish, to bill it).
+The watch starts after a short grace period: most calls end before it, and then cost no
+extra task.
 """
 
 import asyncio
-from collections.abc import Awaitable
+from collections.abc import Awaitable, Callable
 from types import TracebackType
 from typing import TypeVar
 
@@ -19,11 +21,18 @@ CLIENT_CLOSED = 499
 
 
 class DisconnectGuard:
-    """While open, cancels the current task when the client disconnects."""
+    """While open, runs `on_disconnect` when the client disconnects: by default, cancel the
+    current task. A cancellation it caused ends the `with` block quietly."""
 
-    def __init__(self, receive: Receive, grace: float = GRACE_SECONDS) -> None:
+    def __init__(
+        self,
+        receive: Receive,
+        grace: float = GRACE_SECONDS,
+        on_disconnect: Callable[[], None] | None = None,
+    ) -> None:
         self._receive = receive
         self._grace = grace
+        self._on_disconnect = on_disconnect
         self.fired = False
 
     def __enter__(self) -> "DisconnectGuard":
@@ -55,11 +64,14 @@ class DisconnectGuard:
         while (await self._receive())["type"] != "http.disconnect":
             pass
         self.fired = True
-        self._task.cancel()
+        (self._on_disconnect or self._task.cancel)()
 
 
-async def unless_disconnected(receive: Receive, work: Awaitable[T]) -> T | Response:
-    """`work`'s result, or an (undeliverable) 499 response if the client left first."""
-    with DisconnectGuard(receive):
+async def unless_disconnected(
+    receive: Receive, work: Awaitable[T], on_disconnect: Callable[[], None] | None = None
+) -> T | Response:
+    """`work`'s result, or an (undeliverable) 499 response if the client's leaving cancelled
+    it first; `on_disconnect` replaces that cancellation (see DisconnectGuard)."""
+    with DisconnectGuard(receive, on_disconnect=on_disconnect):
         return await work
     return Response(status_code=CLIENT_CLOSED)

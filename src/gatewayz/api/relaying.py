@@ -5,8 +5,9 @@ from starlette.responses import Response
 
 from gatewayz.accounts.auth import Principal
 from gatewayz.accounts.key_checks import KeyRestricted, audit_denial
-from gatewayz.api.disconnect import unless_disconnected
+from gatewayz.api.disconnect import CLIENT_CLOSED, unless_disconnected
 from gatewayz.api.sse import EventStreamResponse
+from gatewayz.errors import GatewayError
 from gatewayz.relay.exchange import Exchange
 
 
@@ -15,8 +16,9 @@ def _served_by(provider: str, attempts: int, rate_headers: dict[str, str]) -> di
 
 
 async def respond(request: Request, principal: Principal, exchange: Exchange) -> Response:
-    """Run the exchange (cancelled if the client leaves) and answer with its result; a call
-    refused by a key restriction (its spending limit) is audited."""
+    """Run the exchange and answer with its result; a call refused by a key restriction (its
+    spending limit) is audited. A client that leaves cancels a stream at once; an unstreamed
+    call already sent upstream finishes, to be billed (see relay.departure)."""
     try:
         return await _respond(request, principal, exchange)
     except KeyRestricted as refused:
@@ -35,11 +37,25 @@ async def _respond(request: Request, principal: Principal, exchange: Exchange) -
             return opened
         headers = _served_by(opened.provider, opened.attempts, opened.rate_headers)
         return EventStreamResponse(opened.events, headers)
-    answer = await unless_disconnected(
-        request.receive, relay.unary(principal, exchange, request_id)
-    )
+    return await _answer(request, principal, exchange)
+
+
+async def _answer(request: Request, principal: Principal, exchange: Exchange) -> Response:
+    """An unstreamed call; once its client has left, whatever it ends with is answered 499
+    (to nobody: so the access log and metrics count it as cancelled)."""
+    relay = request.app.state.relay
+    departure = relay.departure()
+    work = relay.unary(principal, exchange, request.state.request_id, departure)
+    try:
+        answer = await unless_disconnected(request.receive, work, departure.leave)
+    except GatewayError:
+        if departure.left:
+            return Response(status_code=CLIENT_CLOSED)
+        raise
     if isinstance(answer, Response):
         return answer
+    if departure.left:
+        return Response(status_code=CLIENT_CLOSED)
     return Response(
         answer.body,
         media_type="application/json",

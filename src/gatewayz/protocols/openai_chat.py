@@ -1,12 +1,13 @@
 """OpenAI Chat Completions: request checks, the upstream request, stream event handling."""
 
+from collections.abc import Iterator
 from typing import Any
 
 import orjson
 
 from gatewayz.errors import InvalidRequest
 from gatewayz.protocols.json_body import decode_object, positive_int
-from gatewayz.protocols.usage import Usage, from_openai
+from gatewayz.protocols.usage import Usage, UsageTally, from_openai
 
 _ROLES = frozenset({"system", "developer", "user", "assistant", "tool", "function"})
 
@@ -76,22 +77,58 @@ def decode_chunk(data: bytes) -> dict[str, Any]:
     return chunk
 
 
-def delta_text_chars(chunk: dict[str, Any]) -> int:
-    """Characters of answer text in a chunk's deltas."""
-    choices = chunk.get("choices")
-    text = 0
+_TEXT_FIELDS = ("content", "reasoning_content", "reasoning", "refusal")
+
+
+def generated_texts(part: Any) -> Iterator[Any]:
+    """The generated text of one message or delta: answer text, reasoning (the
+    `reasoning_content` or `reasoning` of OpenAI-compatible upstreams), refusal, and each tool
+    call's name and arguments. Items may be None or not strings: count only strings."""
+    if not isinstance(part, dict):
+        return
+    for name in _TEXT_FIELDS:
+        yield part.get(name)
+    calls = part.get("tool_calls")
+    functions = (
+        [call.get("function") for call in calls if isinstance(call, dict)]
+        if isinstance(calls, list)
+        else []
+    )
+    functions.append(part.get("function_call"))  # the deprecated functions API
+    for function in functions:
+        if isinstance(function, dict):
+            yield function.get("name")
+            yield function.get("arguments")
+
+
+def tally_chunk(chunk: dict[str, Any], tally: UsageTally) -> Usage | None:
+    """Note every piece of generated text in a chunk's deltas (each choice's), then its usage
+    if it reports any (which covers the text before it); returns that usage."""
+    return _tally(chunk, "delta", tally)
+
+
+def tally_reply(reply: dict[str, Any], tally: UsageTally) -> Usage | None:
+    """Note the generated text of each choice of a chat completion, then its usage."""
+    return _tally(reply, "message", tally)
+
+
+def _tally(data: dict[str, Any], part: str, tally: UsageTally) -> Usage | None:
+    choices = data.get("choices")
     for choice in choices if isinstance(choices, list) else ():
-        delta = choice.get("delta") if isinstance(choice, dict) else None
-        if isinstance(delta, dict) and isinstance(delta.get("content"), str):
-            text += len(delta["content"])
-    return text
+        if isinstance(choice, dict):
+            for text in generated_texts(choice.get(part)):
+                tally.saw(text)
+    usage = from_openai(data.get("usage"))
+    if usage is not None:
+        tally.report(usage)
+    return usage
 
 
 def read_stream_event(
-    data: bytes, client_wants_usage: bool
-) -> tuple[bytes | None, Usage | None, int]:
-    """One upstream chunk: what to forward (None to drop), the usage it reports, and the
-    characters of answer text in it (for an estimate when usage never comes).
+    data: bytes, client_wants_usage: bool, tally: UsageTally
+) -> tuple[bytes | None, dict[str, Any]]:
+    """One upstream chunk: what to forward (None to drop), and the chunk decoded. Its usage
+    and generated text are noted in `tally` (for an estimate when usage never comes).
 
     The gateway always asks the upstream for usage; a usage-only chunk is dropped again
     when the client did not ask for it, and usage riding on a content chunk is removed.
@@ -99,15 +136,12 @@ def read_stream_event(
     error event.
     """
     chunk = decode_chunk(data)
-    usage = from_openai(chunk.get("usage"))
-    choices = chunk.get("choices")
-    text = delta_text_chars(chunk)
-    if usage is None or client_wants_usage:
-        return data, usage, text
-    if not choices:
-        return None, usage, text
+    if tally_chunk(chunk, tally) is None or client_wants_usage:
+        return data, chunk
+    if not chunk.get("choices"):
+        return None, chunk
     chunk.pop("usage", None)
-    return orjson.dumps(chunk), usage, text
+    return orjson.dumps(chunk), chunk
 
 
 def error_event(error: dict[str, Any]) -> bytes:

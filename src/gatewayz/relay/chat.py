@@ -1,14 +1,13 @@
 """OpenAI Chat Completions through the relay: every provider adapter speaks it."""
 
+from functools import partial
 from typing import Any
-
-import orjson
 
 from gatewayz.errors import UpstreamError
 from gatewayz.history.answers import StreamedAnswer, reply_message
 from gatewayz.history.turns import Turn
 from gatewayz.protocols import openai_chat
-from gatewayz.protocols.usage import Usage, estimate, from_openai
+from gatewayz.protocols.usage import Usage, UsageTally
 from gatewayz.providers.base import EventStream
 from gatewayz.providers.catalog import Route
 from gatewayz.providers.sse import Event
@@ -26,21 +25,12 @@ def upstream_chat_body(body: dict[str, Any], route: Route) -> dict[str, Any]:
     )
 
 
-def reply_text_chars(data: dict[str, Any]) -> int:
-    """Characters of answer text in a chat completion, for estimating missing usage."""
-    text = 0
-    for choice in data.get("choices") or ():
-        message = choice.get("message") if isinstance(choice, dict) else None
-        if isinstance(message, dict) and isinstance(message.get("content"), str):
-            text += len(message["content"])
-    return text
-
-
 def chat_usage(data: dict[str, Any], body_size: int) -> Usage:
-    """The upstream's usage, or an estimate of about four characters a token."""
-    return from_openai(data.get("usage")) or estimate(
-        body_size, max(1, reply_text_chars(data) // 4)
-    )
+    """The upstream's usage, or the estimate from the answer's generated text (see
+    gatewayz.protocols.usage)."""
+    tally = UsageTally()
+    openai_chat.tally_reply(data, tally)
+    return tally.usage(body_size)
 
 
 class ChatCodec:
@@ -54,16 +44,12 @@ class ChatCodec:
         self._wants_usage = wants_usage
         self._turn = turn
         self._answer = StreamedAnswer() if turn is not None else None
-        self.usage: Usage | None = None
-        self.text_chars = 0
+        self.tally = UsageTally()
 
     def convert(self, event: Event) -> list[bytes]:
-        out, usage, chars = openai_chat.read_stream_event(event[1], self._wants_usage)
-        self.text_chars += chars
-        if usage is not None:
-            self.usage = usage
+        out, chunk = openai_chat.read_stream_event(event[1], self._wants_usage, self.tally)
         if self._answer is not None:
-            self._answer.add(orjson.loads(event[1]))
+            self._answer.add(chunk)
         return [] if out is None else [b"data: " + out + b"\n\n"]
 
     def close(self) -> list[bytes]:
@@ -99,9 +85,8 @@ def chat_exchange(
 
     async def call(route: Route) -> Answer:
         reply = await relay.adapter(route).chat(route.provider, await upstream(route))
-        if turn is not None:
-            turn.finish(reply_message(reply.data))
-        return Answer(reply.body, chat_usage(reply.data, body_size))
+        stored = None if turn is None else partial(turn.finish, reply_message(reply.data))
+        return Answer(reply.body, chat_usage(reply.data, body_size), stored)
 
     async def open_stream(route: Route) -> tuple[EventStream, StreamCodec]:
         stream = await relay.adapter(route).chat_stream(route.provider, await upstream(route))

@@ -20,10 +20,11 @@ from gatewayz.billing.money import call_cost_units, format_credits
 from gatewayz.errors import GatewayError, InsufficientCredits, UpstreamError
 from gatewayz.limits.limiter import Admission, Limiter
 from gatewayz.protocols.openai_chat import UpstreamStreamError
-from gatewayz.protocols.usage import Usage, estimate
+from gatewayz.protocols.usage import Usage
 from gatewayz.providers.base import EventStream
 from gatewayz.providers.catalog import Route
 from gatewayz.providers.sse import Batch
+from gatewayz.relay.departure import Departure, OutlivingCalls
 from gatewayz.relay.exchange import Answer, Exchange, Relayed, RelayedStream, StreamCodec
 from gatewayz.relay.own_keys import OwnKeyRouting
 from gatewayz.routing.failover import Failover
@@ -49,6 +50,7 @@ class _Call:
     admission: Admission | None
     key_held_units: int = 0
     route: Route | None = None
+    codec: StreamCodec | None = None  # of a stream the client left while it was opened
     started: float = field(default_factory=time.perf_counter)
     first_byte: float | None = None
     upstream_seconds: float = 0.0
@@ -79,6 +81,7 @@ class Relay:
         self._health = health
         self._adapters = adapters
         self._writer = writer
+        self.outliving = OutlivingCalls()  # calls whose client left (see relay.departure)
         self.default_max_output_tokens = default_max_output_tokens
 
     def adapter(self, route: Route) -> Any:
@@ -99,9 +102,21 @@ class Relay:
         """The request's size as input tokens plus its output limit, at the route's prices."""
         return call_cost_units(route.model, exchange.body_size, self.output_limit(exchange, route))
 
-    async def unary(self, principal: Principal, exchange: Exchange, request_id: str) -> Relayed:
-        """Serve an unstreamed call, failing over between routes."""
+    def departure(self) -> Departure:
+        """What the client of an unstreamed call leaving will do to it (call in its task)."""
+        return self.outliving.departure()
+
+    async def unary(
+        self,
+        principal: Principal,
+        exchange: Exchange,
+        request_id: str,
+        departure: Departure | None = None,
+    ) -> Relayed:
+        """Serve an unstreamed call, failing over between routes. A client that leaves while
+        an attempt is in flight (see `departure`) is still billed what the upstream answers."""
         assert exchange.call is not None
+        departure = departure or self.departure()
         call = await self._begin(principal, exchange, request_id)
         usage: Usage | None = None
         status, error = 200, None
@@ -109,12 +124,14 @@ class Relay:
 
         async def attempt(route: Route) -> Answer:
             call.route = route
-            with UpstreamAttempt(call, route.provider.name, route.model.id):
+            with UpstreamAttempt(call, route.provider.name, route.model.id), departure.in_flight():
                 return await serve(route)
 
         try:
-            served = await self._failover.run(call.routes, attempt)
+            served = await self._failover.run(call.routes, attempt, departure.stays)
             usage = served.value.usage
+            if departure.stays() and served.value.on_delivery is not None:
+                served.value.on_delivery()
             return Relayed(
                 served.value.body, served.route.provider.name, served.attempts, _headers(call)
             )
@@ -129,6 +146,8 @@ class Relay:
             status, error = 500, f"internal error ({type(exc).__name__})"
             raise
         finally:
+            if departure.left:
+                status, error = CLIENT_CLOSED, _left(error)
             self._finish(call, usage, status, error)
 
     async def stream(
@@ -146,8 +165,9 @@ class Relay:
             self._finish(call, None, exc.status, exc.message)
             exc.headers = {**_headers(call), **exc.headers}
             raise
-        except asyncio.CancelledError:
-            self._finish(call, None, CLIENT_CLOSED, "client closed the connection")
+        except asyncio.CancelledError:  # once the upstream answered, it is billed what it saw
+            opened = call.codec.tally.usage(exchange.body_size) if call.codec else None
+            self._finish(call, opened, CLIENT_CLOSED, "client closed the connection")
             raise
         except Exception as exc:
             self._finish(call, None, 500, f"internal error ({type(exc).__name__})")
@@ -175,10 +195,13 @@ class Relay:
                         raise UpstreamError(
                             provider.name, "ended the stream without any event"
                         ) from None
-                    except BaseException:
+                    except BaseException as exc:
+                        if isinstance(exc, asyncio.CancelledError):  # the upstream had answered
+                            call.codec = codec
                         await stream.aclose()
                         raise
-            except TimeoutError:
+            except TimeoutError:  # (a cancellation by the timeout, not by the client)
+                call.codec = None
                 raise UpstreamError(
                     provider.name,
                     f"sent nothing within {limit:g} s",
@@ -196,9 +219,9 @@ class Relay:
         codec: StreamCodec,
         first: bytes,
     ) -> AsyncIterator[bytes]:
-        """Forward events as they arrive, then settle, however the stream ends."""
+        """Forward events as they arrive, then settle, however the stream ends: at the usage the
+        upstream reported, or else at the estimate from what it sent (see protocols.usage)."""
         status, error = 200, None
-        delivered = bool(first)
         try:
             if first:
                 yield first
@@ -207,7 +230,6 @@ class Relay:
                 call.upstream_seconds += time.perf_counter() - waited
                 out = _convert(route.provider.name, codec, batch)
                 if out:
-                    delivered = True
                     yield out
                 waited = time.perf_counter()
             call.upstream_seconds += time.perf_counter() - waited
@@ -226,10 +248,7 @@ class Relay:
             yield codec.error(UpstreamError(route.provider.name, "the stream failed", status=500))
         finally:
             await stream.aclose()
-            usage = codec.usage
-            if usage is None and delivered:  # as for an unstreamed answer: 4 characters a token
-                usage = estimate(call.exchange.body_size, max(1, codec.text_chars // 4))
-            self._finish(call, usage, status, error)
+            self._finish(call, codec.tally.usage(call.exchange.body_size), status, error)
 
     async def _begin(self, principal: Principal, exchange: Exchange, request_id: str) -> _Call:
         """Plan the routes, admit the call under the rate limits (or refuse with 429) and hold
@@ -353,6 +372,12 @@ class Relay:
                 created_at=datetime.now(UTC),
             ),
         )
+
+
+def _left(error: str | None) -> str:
+    """The log's error for a call whose client left (naming the failure, if there was one)."""
+    left = "client closed the connection"
+    return left if error is None or error == left else f"{left}; then: {error}"
 
 
 def _headers(call: _Call) -> dict[str, str]:

@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from typing import Any, Protocol
 
 from gatewayz.errors import UpstreamError
-from gatewayz.protocols.usage import Usage
+from gatewayz.protocols.usage import Usage, UsageTally
 from gatewayz.providers.base import EventStream
 from gatewayz.providers.catalog import Route
 from gatewayz.providers.spec import ModelType
@@ -15,21 +15,24 @@ from gatewayz.providers.sse import Event
 
 @dataclass(frozen=True, slots=True)
 class Answer:
-    """A complete answer in the client's format, and the usage to bill for it."""
+    """A complete answer in the client's format, the usage to bill for it, and what to do
+    once it goes to the client (not when the client has left): e.g. store a chat turn."""
 
     body: bytes
     usage: Usage | None
+    on_delivery: Callable[[], None] | None = None
 
 
 class StreamCodec(Protocol):
-    """Turns upstream events into the client's stream format, noting usage as it passes.
+    """Turns upstream events into the client's stream format, noting in `tally` the usage
+    the upstream reports and every piece of generated text that passes (content, reasoning,
+    tool names and arguments, refusals), in one place per codec.
 
     `convert` raises ValueError for an unusable event and UpstreamStreamError for an
     error event from the upstream.
     """
 
-    usage: Usage | None
-    text_chars: int
+    tally: UsageTally
 
     def convert(self, event: Event) -> list[bytes]: ...
 

@@ -10,7 +10,7 @@ from gatewayz.errors import UpstreamError
 from gatewayz.protocols import anthropic, openai_chat
 from gatewayz.protocols.anthropic.passthrough import native_request
 from gatewayz.protocols.openai_chat import UpstreamStreamError
-from gatewayz.protocols.usage import Usage, from_anthropic, from_openai
+from gatewayz.protocols.usage import Usage, UsageTally, from_anthropic
 from gatewayz.providers.base import EventStream
 from gatewayz.providers.catalog import Route
 from gatewayz.providers.sse import Event
@@ -25,33 +25,72 @@ def _error_event(message: str) -> bytes:
     return sse("error", anthropic.error_body(502, message, None))
 
 
-class _NativeUsage:
-    """Reads usage and text from native Anthropic events.
+_BLOCK_TEXT = {
+    "text": "text",
+    "thinking": "thinking",
+    "tool_use": "name",
+    "server_tool_use": "name",
+}
+_DELTA_TEXT = {
+    "text_delta": "text",
+    "thinking_delta": "thinking",
+    "input_json_delta": "partial_json",
+}
 
-    message_start carries the input side, message_delta the cumulative output (and, in
-    newer API versions, the input side again); later values win.
+
+def _text_of(part: Any, fields: dict[str, str]) -> Any:
+    """The generated text a content block or delta carries, by its type (or None)."""
+    if not isinstance(part, dict):
+        return None
+    field = fields.get(str(part.get("type")))
+    return part.get(field) if field else None
+
+
+class _NativeUsage:
+    """Reads usage and generated text from native Anthropic events.
+
+    message_start carries the input side (the output so far is only a placeholder),
+    message_delta the cumulative output (and, in newer API versions, the input side again);
+    later values win. Text: text and thinking, tool names and their input's JSON.
     """
 
     def __init__(self) -> None:
         self._usage: dict[str, Any] = {}
 
-    def __call__(self, name: str, data: dict[str, Any]) -> tuple[Usage | None, int]:
+    def __call__(self, name: str, data: dict[str, Any], tally: UsageTally) -> None:
         if name == "error":
             error = data.get("error")
             message = error.get("message") if isinstance(error, dict) else None
             raise UpstreamStreamError(str(message or "stream error"))
         if name == "content_block_delta":
-            text = (data.get("delta") or {}).get("text")
-            return None, len(text) if isinstance(text, str) else 0
-        if name == "message_start":
-            reported = (data.get("message") or {}).get("usage")
+            tally.saw(_text_of(data.get("delta"), _DELTA_TEXT))
+        elif name == "content_block_start":
+            tally.saw(_text_of(data.get("content_block"), _BLOCK_TEXT))
+        elif name == "message_start":
+            self._report((data.get("message") or {}).get("usage"), tally, complete=False)
         elif name == "message_delta":
-            reported = data.get("usage")
-        else:
-            return None, 0
+            self._report(data.get("usage"), tally, complete=True)
+
+    def _report(self, reported: Any, tally: UsageTally, complete: bool) -> None:
         if isinstance(reported, dict):
             self._usage.update({k: v for k, v in reported.items() if v is not None})
-        return from_anthropic({"input_tokens": 0, **self._usage}), 0
+        usage = from_anthropic({"input_tokens": 0, **self._usage})
+        if usage is not None:
+            tally.report(usage, complete)
+
+
+def message_usage(message: dict[str, Any], body_size: int) -> Usage:
+    """A native Message's usage, or the estimate from its content (see protocols.usage)."""
+    tally = UsageTally()
+    blocks = message.get("content")
+    for block in blocks if isinstance(blocks, list) else ():
+        tally.saw(_text_of(block, _BLOCK_TEXT))
+        if isinstance(block, dict) and block.get("input"):
+            tally.saw(orjson.dumps(block["input"]).decode())
+    usage = from_anthropic(message.get("usage"))
+    if usage is not None:
+        tally.report(usage)
+    return tally.usage(body_size)
 
 
 class _FromChat:
@@ -59,15 +98,11 @@ class _FromChat:
 
     def __init__(self, model: str) -> None:
         self._translator = anthropic.ChatStreamToMessages(model, "msg_" + secrets.token_hex(12))
-        self.usage: Usage | None = None
-        self.text_chars = 0
+        self.tally = UsageTally()
 
     def convert(self, event: Event) -> list[bytes]:
         chunk = openai_chat.decode_chunk(event[1])
-        self.text_chars += openai_chat.delta_text_chars(chunk)
-        reported = from_openai(chunk.get("usage"))
-        if reported is not None:
-            self.usage = reported
+        openai_chat.tally_chunk(chunk, self.tally)
         return [sse(name, data) for name, data in self._translator.feed(chunk)]
 
     def close(self) -> list[bytes]:
@@ -97,7 +132,7 @@ def messages_exchange(relay: Relay, body: dict[str, Any], body_size: int) -> Exc
         adapter = relay.adapter(route)
         if is_native(route):
             reply = await adapter.messages(route.provider, native(route))
-            return Answer(reply.body, from_anthropic(reply.data.get("usage")))
+            return Answer(reply.body, message_usage(reply.data, body_size))
         reply = await adapter.chat(route.provider, chat_body(route))
         message = anthropic.chat_to_messages_response(reply.data, body["model"])
         return Answer(orjson.dumps(message), chat_usage(reply.data, body_size))

@@ -11,7 +11,7 @@ from gatewayz.errors import UpstreamError
 from gatewayz.protocols import openai_chat, responses
 from gatewayz.protocols.openai_chat import UpstreamStreamError
 from gatewayz.protocols.responses.passthrough import native_request
-from gatewayz.protocols.usage import Usage, from_openai, from_responses
+from gatewayz.protocols.usage import Usage, UsageTally, from_responses
 from gatewayz.providers.base import EventStream
 from gatewayz.providers.catalog import Route
 from gatewayz.providers.sse import Event
@@ -34,16 +34,54 @@ def _error_event(message: str) -> bytes:
     )
 
 
-def _inspect(name: str, data: dict[str, Any]) -> tuple[Usage | None, int]:
-    """Usage and text of one native Responses event."""
+# Deltas of generated text: answer text, refusals, reasoning (raw and summaries), tool input.
+_TEXT_DELTAS = frozenset(
+    {
+        "response.output_text.delta",
+        "response.refusal.delta",
+        "response.reasoning_text.delta",
+        "response.reasoning_summary_text.delta",
+        "response.function_call_arguments.delta",
+        "response.custom_tool_call_input.delta",
+    }
+)
+_CALLS = frozenset({"function_call", "custom_tool_call"})
+
+
+def _inspect(name: str, data: dict[str, Any], tally: UsageTally) -> None:
+    """Note the usage and generated text of one native Responses event."""
     if name == "error":
         raise UpstreamStreamError(str(data.get("message") or "stream error"))
-    if name == "response.output_text.delta":
-        delta = data.get("delta")
-        return None, len(delta) if isinstance(delta, str) else 0
-    if name in _FINAL:
-        return from_responses((data.get("response") or {}).get("usage")), 0
-    return None, 0
+    if name in _TEXT_DELTAS:
+        tally.saw(data.get("delta"))
+    elif name == "response.output_item.added":
+        item = data.get("item")
+        if isinstance(item, dict) and str(item.get("type")) in _CALLS:
+            tally.saw(item.get("name"))
+    elif name in _FINAL:
+        usage = from_responses((data.get("response") or {}).get("usage"))
+        if usage is not None:
+            tally.report(usage)
+
+
+def response_usage(response: dict[str, Any], body_size: int) -> Usage:
+    """A native Response's usage, or the estimate from its output items' text: messages,
+    refusals, reasoning and its summaries, tool calls (see protocols.usage)."""
+    tally = UsageTally()
+    items = response.get("output")
+    for item in items if isinstance(items, list) else ():
+        if not isinstance(item, dict):
+            continue
+        for field in ("name", "arguments", "input"):  # of tool calls
+            tally.saw(item.get(field))
+        for part in [*(item.get("content") or ()), *(item.get("summary") or ())]:
+            if isinstance(part, dict):
+                tally.saw(part.get("text"))
+                tally.saw(part.get("refusal"))
+    usage = from_responses(response.get("usage"))
+    if usage is not None:
+        tally.report(usage)
+    return tally.usage(body_size)
 
 
 class _FromChat:
@@ -52,15 +90,11 @@ class _FromChat:
     def __init__(self, translator: responses.ChatStreamToResponses) -> None:
         self._translator = translator
         self._started = False
-        self.usage: Usage | None = None
-        self.text_chars = 0
+        self.tally = UsageTally()
 
     def convert(self, event: Event) -> list[bytes]:
         chunk = openai_chat.decode_chunk(event[1])
-        self.text_chars += openai_chat.delta_text_chars(chunk)
-        reported = from_openai(chunk.get("usage"))
-        if reported is not None:
-            self.usage = reported
+        openai_chat.tally_chunk(chunk, self.tally)
         out = [] if self._started else self._translator.start()
         self._started = True
         return _events(out + self._translator.feed(chunk))
@@ -94,7 +128,7 @@ def responses_exchange(relay: Relay, body: dict[str, Any], body_size: int) -> Ex
         adapter = relay.adapter(route)
         if is_native(route):
             reply = await adapter.responses(route.provider, native(route))
-            return Answer(reply.body, from_responses(reply.data.get("usage")))
+            return Answer(reply.body, response_usage(reply.data, body_size))
         reply = await adapter.chat(route.provider, chat_body(route))
         answer = responses.chat_to_response(reply.data, body, response_id, created)
         return Answer(orjson.dumps(answer), chat_usage(reply.data, body_size))

@@ -6,7 +6,7 @@ from typing import Any
 
 import orjson
 
-from gatewayz.protocols.usage import Usage
+from gatewayz.protocols.usage import UsageTally
 from gatewayz.providers.sse import Event
 from gatewayz.routing.options import ROUTING_FIELDS
 
@@ -19,29 +19,25 @@ def sse(name: str, data: Any) -> bytes:
 class PassthroughCodec:
     """Forwards a provider's native events unchanged, reading usage and text on the way.
 
-    `inspect(name, data)` returns (usage or None, characters of text) for one event and
+    `inspect(name, data, tally)` notes one event's usage and generated text in `tally` and
     raises UpstreamStreamError for an error event.
     """
 
     def __init__(
         self,
-        inspect: Callable[[str, dict[str, Any]], tuple[Usage | None, int]],
+        inspect: Callable[[str, dict[str, Any], UsageTally], None],
         error_event: Callable[[str], bytes],
     ) -> None:
         self._inspect = inspect
         self._error_event = error_event
-        self.usage: Usage | None = None
-        self.text_chars = 0
+        self.tally = UsageTally()
 
     def convert(self, event: Event) -> list[bytes]:
         name, data = event
         parsed = orjson.loads(data)
         if not isinstance(parsed, dict):
             raise ValueError("event data is not a JSON object")
-        usage, chars = self._inspect(name or str(parsed.get("type") or ""), parsed)
-        if usage is not None:
-            self.usage = usage
-        self.text_chars += chars
+        self._inspect(name or str(parsed.get("type") or ""), parsed, self.tally)
         prefix = b"event: " + name.encode() + b"\n" if name else b""
         return [prefix + b"data: " + data + b"\n\n"]
 

@@ -60,11 +60,17 @@ class Failover:
         self._sleep = sleep
         self._jitter = jitter
 
-    async def run(self, routes: list[Route], attempt: Callable[[Route], Awaitable[T]]) -> Served[T]:
+    async def run(
+        self,
+        routes: list[Route],
+        attempt: Callable[[Route], Awaitable[T]],
+        proceed: Callable[[], bool] = lambda: True,
+    ) -> Served[T]:
         """Call `attempt` on routes in turn (cycling) until one succeeds or the budget ends.
 
         A route whose circuit is open is skipped. A route tried before waits an exponential,
-        jittered backoff, and at least the Retry-After its upstream asked for.
+        jittered backoff, and at least the Retry-After its upstream asked for. Once
+        `proceed()` is false no further attempt starts: the last failure is raised.
         """
         settings = self._settings
         deadline = time.monotonic() + settings.max_retry_seconds
@@ -74,7 +80,7 @@ class Failover:
         attempts = 0
         skipped_in_a_row = 0
         index = 0
-        while attempts < settings.max_attempts and skipped_in_a_row < len(routes):
+        while attempts < settings.max_attempts and skipped_in_a_row < len(routes) and proceed():
             route = routes[index % len(routes)]
             key = route.public_id
             index += 1

@@ -402,3 +402,28 @@ def test_property_anthropic_stream_rebuilds_the_unstreamed_completion(
     ]
     assert chunks[-2]["choices"][0]["finish_reason"] == expected["finish_reason"]
     assert chunks[-1]["usage"] == whole["usage"]
+
+
+def test_thinking_streams_as_reasoning_content_and_its_signature_not_at_all() -> None:
+    stream = MessagesStreamToChat("claude", "chatcmpl-7", include_usage=False)
+    block = {"type": "thinking", "thinking": "", "signature": ""}
+    events: list[Event] = [
+        ("message_start", {"message": {"usage": {"input_tokens": 5, "output_tokens": 1}}}),
+        ("content_block_start", {"index": 0, "content_block": block}),
+        (
+            "content_block_delta",
+            {"index": 0, "delta": {"type": "thinking_delta", "thinking": "Hm"}},
+        ),
+        (
+            "content_block_delta",
+            {"index": 0, "delta": {"type": "signature_delta", "signature": "s"}},
+        ),
+        ("content_block_stop", {"index": 0}),
+    ]
+    chunks = _chunks(stream, events)
+    for chunk in chunks:
+        validate("CreateChatCompletionStreamResponse", chunk)
+    assert [c["choices"][0]["delta"] for c in chunks] == [
+        {"role": "assistant", "content": ""},
+        {"reasoning_content": "Hm"},
+    ]

@@ -131,3 +131,26 @@ def test_stream_without_any_usage_reports_none() -> None:
 
     assert translator.usage is None
     assert [chunk["choices"] for chunk in chunks if not chunk["choices"]] == []
+
+
+def test_thought_parts_stream_as_reasoning_content_before_the_answer() -> None:
+    thought = {"text": "Considering the sky.", "thought": True}
+    stream = [
+        {"candidates": [{"content": {"parts": [thought], "role": "model"}, "index": 0}]},
+        {
+            "candidates": [
+                {
+                    "content": {"parts": [{"text": "Blue.", "thought": True}, {"text": "Blue."}]},
+                    "finishReason": "STOP",
+                    "index": 0,
+                }
+            ]
+        },
+    ]
+    _, chunks = _run(stream, include_usage=False)
+    for chunk in chunks:
+        validate("CreateChatCompletionStreamResponse", chunk)
+    assert [chunk["choices"][0]["delta"] for chunk in chunks] == [
+        {"role": "assistant", "reasoning_content": "Considering the sky."},
+        {"reasoning_content": "Blue.", "content": "Blue."},
+    ]

@@ -221,6 +221,9 @@ class MessagesStreamToChat:
         delta = upstream(data.get("delta"), "delta")
         if delta.get("type") == "text_delta" and delta.get("text"):
             return [self._chunk({"content": delta["text"]})]
+        if delta.get("type") == "thinking_delta" and delta.get("thinking"):
+            # As OpenAI-compatible reasoning models stream it (and so that it is counted).
+            return [self._chunk({"reasoning_content": delta["thinking"]})]
         position = self._tools.get(data.get("index", -1))
         if (
             delta.get("type") == "input_json_delta"

@@ -54,6 +54,13 @@ def candidate_output(candidate: Json, new_id: Callable[[], str]) -> tuple[str | 
     return ("".join(texts) if texts else None), calls
 
 
+def candidate_thoughts(candidate: Json) -> str | None:
+    """The text of a candidate's thought parts (sent when thoughts are asked for), or None."""
+    parts = (candidate.get("content") or {}).get("parts") or ()
+    thoughts = [p["text"] for p in parts if p.get("thought") and isinstance(p.get("text"), str)]
+    return "".join(thoughts) or None
+
+
 def chat_usage(meta: Any) -> Json | None:
     """OpenAI usage for a usageMetadata (thinking tokens count as completion tokens)."""
     if not isinstance(meta, dict):

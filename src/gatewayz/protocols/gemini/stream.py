@@ -7,6 +7,7 @@ from gatewayz.protocols.checks import Json
 from gatewayz.protocols.gemini.call_ids import new_call_id
 from gatewayz.protocols.gemini.response import (
     candidate_output,
+    candidate_thoughts,
     chat_usage,
     finish_reason,
     prompt_blocked,
@@ -51,6 +52,9 @@ class GeminiStreamToChat:
             index = candidate.get("index", position)
             text, calls = candidate_output(candidate, self._new_id)
             delta: Json = {"content": text} if text else {}
+            thoughts = candidate_thoughts(candidate)
+            if thoughts:  # as OpenAI-compatible reasoning models stream them
+                delta = {"reasoning_content": thoughts, **delta}
             if calls:
                 sent = self._calls.get(index, 0)
                 delta["tool_calls"] = [{"index": sent + k, **call} for k, call in enumerate(calls)]
