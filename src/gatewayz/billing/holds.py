@@ -129,16 +129,17 @@ class CreditHolds:
 
     def _grow(self, user_id: int, lease: _Lease, needed: int, wanted: int) -> "asyncio.Task[int]":
         """Start growing the lease by `wanted` units (at least `needed`, else none)."""
-        growth = asyncio.ensure_future(self._growth(user_id, lease, needed, wanted))
+        growth = asyncio.ensure_future(self._growth(user_id, lease, needed, wanted, lease.revision))
         lease.growing = growth
         growth.add_done_callback(_log_failure)
         return growth
 
-    async def _growth(self, user_id: int, lease: _Lease, needed: int, wanted: int) -> int:
+    async def _growth(
+        self, user_id: int, lease: _Lease, needed: int, wanted: int, revision: int
+    ) -> int:
         """Reserve more for the lease and add it there; the units added (0 if not even
-        `needed` were free). If the lease was revoked meanwhile, the growth may have seen
-        the balance before the decrease: its free part is given back at once."""
-        revision = lease.revision
+        `needed` were free). If the lease was revoked since the growth began, it may have
+        seen the balance before the decrease: the free part is given back at once."""
         try:
             if user_id in self._unflushed:  # so the reservation sees the units given back
                 self._unflushed.discard(user_id)
@@ -236,9 +237,13 @@ class CreditHolds:
             self._task.cancel()
             await asyncio.gather(self._task, return_exceptions=True)
             self._task = None
+        await self.growths_landed()
+        self.release_idle(now=float("inf"))
+
+    async def growths_landed(self) -> None:
+        """Wait until no lease is growing (each growth in flight has landed in its lease)."""
         while growing := [lease.growing for lease in self._leases.values() if lease.growing]:
             await asyncio.gather(*growing, return_exceptions=True)
-        self.release_idle(now=float("inf"))
 
     async def _run(self) -> None:
         while True:
