@@ -165,7 +165,7 @@ def credits_add(
     typer.echo(f"balance of {email}: {format_credits(change.balance_after_units)}", err=True)
 
 
-@credits_app.command("remove")
+@credits_app.command("remove", context_settings={"ignore_unknown_options": True})
 @command
 def credits_remove(
     email: str,
