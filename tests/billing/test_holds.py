@@ -107,6 +107,16 @@ async def test_the_free_part_of_a_lease_stays_within_its_share_of_the_balance(
     assert not await holds.hold(user_id, 900_000)  # but never more than the balance
 
 
+async def test_calls_waiting_for_a_small_lease_are_all_served_while_the_balance_lasts(
+    engine: AsyncEngine, writer: BatchWriter
+) -> None:
+    user_id, _ = await add_funded_user(engine, "queue@example.com", "0.00003")  # 30 calls
+    holds = CreditHolds(engine, writer, lease_factor=256, share=0.1)  # each growth: ~3 calls
+    held = await asyncio.gather(*(holds.hold(user_id, 1_000) for _ in range(100)))
+    assert held.count(True) == 30
+    assert await _reserved(engine, user_id) == 30_000
+
+
 async def test_give_back_all_returns_every_free_lease(
     engine: AsyncEngine, writer: BatchWriter
 ) -> None:

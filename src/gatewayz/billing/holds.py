@@ -16,9 +16,10 @@ of it. Every decrease (billing/revocations.py) calls `give_back`: the free part 
 once, the unspent part of the holds of calls then running does not return to the lease when
 they end, and a growth in flight gives back what it brings when it lands.
 
-A lease grows in a task of its own that callers wait for (shielded), so a caller that is
-cancelled meanwhile (a client disconnect) cannot leave credit reserved in the database but
-missing from the lease: the growth lands in the lease all the same.
+Calls short of credit take turns (a queue per lease); a lease grows in a task of its own that
+they wait for (shielded), so a call cancelled meanwhile (a client disconnect) cannot leave
+credit reserved in the database but missing from the lease: the growth lands in the lease
+all the same.
 """
 
 import asyncio
@@ -27,7 +28,7 @@ import logging
 import math
 import time
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from sqlalchemy.ext.asyncio import AsyncEngine
 
@@ -46,6 +47,8 @@ class _Lease:
     leased: int = 0
     used: int = 0
     last_used: float = 0.0
+    queue: asyncio.Lock = field(default_factory=asyncio.Lock)  # calls short of credit
+    waiting: int = 0  # calls in that queue: the lease stays while there are any
     growing: "asyncio.Task[int] | None" = None
     revision: int = 0  # how many times the lease was revoked
     stale: int = 0  # held by calls admitted before the last revocation: not to be reused
@@ -93,24 +96,37 @@ class CreditHolds:
     async def hold(self, user_id: int, units: int) -> bool:
         """Hold `units` for one call, growing the lease when it is short; False if the
         user's unheld balance cannot cover them."""
+        lease = self._leases.get(user_id)
+        if lease is None:
+            lease = self._leases[user_id] = _Lease()
+        if lease.free < units:
+            lease.waiting += 1
+            try:
+                async with lease.queue:
+                    enough = await self._grown(user_id, lease, units)
+            finally:
+                lease.waiting -= 1
+            if not enough:
+                return False
+        self._use(user_id, lease, units)
+        return True
+
+    async def _grown(self, user_id: int, lease: _Lease, units: int) -> bool:
+        """Grow the lease until it has `units` free, after any top-up under way; False if
+        the unheld balance cannot."""
         for _ in range(_ATTEMPTS):
-            lease = self._leases.get(user_id)
-            if lease is None:
-                lease = self._leases[user_id] = _Lease()
             if lease.free >= units:
-                self._use(user_id, lease, units)
                 return True
             growth = lease.growing
-            if growth is None:
-                missing = units - lease.free
-                wanted = max(missing, self._target(lease, units) - lease.free)
-                growth = self._grow(user_id, lease, missing, wanted)
-                if not await asyncio.shield(growth) and lease.free < units:
-                    return False
-            else:  # a growth is under way: it may bring enough (if it fails, try our own)
+            if growth is not None:  # it may bring enough (if it fails, we grow it ourselves)
                 with contextlib.suppress(Exception):
                     await asyncio.shield(growth)
-        return False
+                continue
+            missing = units - lease.free
+            wanted = max(missing, self._target(lease, units) - lease.free)
+            if not await asyncio.shield(self._grow(user_id, lease, missing, wanted)):
+                break
+        return lease.free >= units
 
     def _use(self, user_id: int, lease: _Lease, units: int) -> None:
         lease.used += units
@@ -199,7 +215,7 @@ class CreditHolds:
         """Give back the unused part of leases not used for `idle_seconds`."""
         now = time.monotonic() if now is None else now
         for user_id, lease in list(self._leases.items()):
-            if now - lease.last_used < self._idle or lease.growing is not None:
+            if now - lease.last_used < self._idle or lease.growing or lease.waiting:
                 continue
             self._give_back(user_id, lease)
 
@@ -224,7 +240,7 @@ class CreditHolds:
             lease.leased -= free
             self._writer.add("settlements", ledger.HoldRelease(user_id, free, self.owner))
             self._unflushed.add(user_id)
-        if lease.leased == 0 and lease.used == 0 and lease.growing is None:
+        if not (lease.leased or lease.used or lease.growing or lease.waiting):
             del self._leases[user_id]
 
     def start(self) -> None:
