@@ -51,8 +51,6 @@ REMOVED_UNITS = 970_000_000
 # command line starts (about two seconds) spend well under 0.01 credits.
 PAUSE_SECONDS = 0.02
 
-Debit = Callable[[int, str], Awaitable[None]]
-
 
 async def _admin_key(engine: AsyncEngine) -> str:
     admin = await accounts.create_user(
