@@ -23,6 +23,8 @@ from gatewayz.billing.key_spend import KeySpending
 from gatewayz.billing.money import credits_to_units
 from gatewayz.billing.payments import StripeCheckout
 from gatewayz.billing.renewals import BillingTasks
+from gatewayz.billing.revocation_channel import RevocationChannel, channel_name
+from gatewayz.billing.revocations import RevocationWatch
 from gatewayz.history.turns import ChatHistory
 from gatewayz.limits.failover import FailoverStore
 from gatewayz.limits.limiter import Limiter
@@ -152,10 +154,17 @@ async def _open_billing(
     state: Any, stack: AsyncExitStack, settings: Settings, core: _Core
 ) -> CreditHolds:
     """Credit leases, plans and trials, rate limits, payments."""
-    holds = CreditHolds(core.engine, core.writer, lease_factor=256, owner=core.hold_owner.id)
+    holds = CreditHolds(
+        core.engine,
+        core.writer,
+        lease_factor=256,
+        share=settings.holds.lease_share,
+        owner=core.hold_owner.id,
+    )
     holds.start()
     stack.push_async_callback(holds.stop)
     state.holds = holds
+    await _watch_revocations(stack, settings, core, holds)
     entitlements = Entitlements(core.engine, settings.trial, settings.plans.refresh_seconds)
     limits = settings.limits
     store = FailoverStore(
@@ -181,6 +190,36 @@ async def _open_billing(
     state.billing_tasks.start()
     stack.push_async_callback(state.billing_tasks.stop)
     return holds
+
+
+async def _watch_revocations(
+    stack: AsyncExitStack, settings: Settings, core: _Core, holds: CreditHolds
+) -> None:
+    """Every balance decrease, made in any process, gives back this process's leases for
+    the user: announced on Redis when there is one, read from the database in any case."""
+    origin, interval = core.hold_owner.id, settings.holds.revocation_poll_seconds
+    channel = None
+    if settings.redis_url:
+        channel = RevocationChannel(
+            settings.redis_url,
+            channel_name(settings.limits.redis_prefix),
+            origin,
+            settings.limits.redis_retry_seconds,
+        )
+        stack.push_async_callback(channel.close)
+        interval = settings.holds.revocation_backstop_seconds
+    watch = RevocationWatch(
+        core.engine,
+        holds,
+        origin=origin,
+        interval=interval,
+        keep_seconds=settings.holds.revocation_keep_seconds,
+        announce=channel.announce if channel else None,
+    )
+    await watch.start()
+    stack.push_async_callback(watch.stop)
+    if channel is not None:
+        channel.listen(watch.heard, watch.look_now)
 
 
 async def _open_relay(

@@ -172,6 +172,15 @@ BAD_ARGUMENTS = {
         ["credits", "add", "known@example.com", "0.0000000001"],
         "0.0000000001 has more than 9 decimal places",
     ),
+    "remove more than the balance": (
+        ["credits", "remove", "known@example.com", "2"],
+        "cannot remove 2 credits, the balance is 1",
+    ),
+    "remove from unknown user": (
+        ["credits", "remove", "nobody@example.com", "1"],
+        "no user nobody@example.com",
+    ),
+    "remove a negative amount": (["credits", "remove", "x@y.co", "-3"], "more than zero"),
     "malformed email": (["users", "create", "not-an-email"], "'not-an-email' is not a valid"),
     "duplicate user": (["users", "create", "known@example.com"], "already exists"),
     "duplicate user, other case": (["users", "create", "Known@Example.com "], "already exists"),
@@ -182,6 +191,23 @@ BAD_ARGUMENTS = {
     "key for unknown user": (["keys", "create", "nobody@example.com"], "no user nobody@example"),
     "revoke unknown key": (["keys", "revoke", "known@example.com", "999"], "no active key 999"),
 }
+
+
+def test_credits_remove_takes_credits_away_with_a_reason_and_an_audit_entry(
+    tmp_path: Path,
+) -> None:
+    home = Home(tmp_path)
+    home.ok("users", "create", "ops@example.com", "--credits", "5")
+    removed = home.ok("credits", "remove", "ops@example.com", "1.5", "--reason", "chargeback")
+    assert "balance of ops@example.com: 3.5" in removed.stderr
+    assert home.query(
+        "SELECT amount_units, balance_after_units, kind, reason FROM ledger ORDER BY id"
+    )[1:] == [(-1_500_000_000, 3_500_000_000, "admin_adjustment", "chargeback")]
+    assert home.query("SELECT details FROM audit_logs WHERE event = 'credits.adjusted'") == [
+        ('{"amount":"-1.5","reason":"chargeback","via":"cli"}',)
+    ]
+    # every running gateway gives back what it had leased for the user
+    assert home.query("SELECT user_id FROM credit_revocations") == [(1,)]
 
 
 def _run_all(home: Home, cases: dict[str, list[str]]) -> dict[str, subprocess.CompletedProcess]:

@@ -62,11 +62,13 @@ async def gateways(
     tmp_path: Path,
     database_url: str,
     upstream: FakeOpenAIUpstream,
-    redis_url: str,
+    redis_url: str | None,
     limits: dict[str, Any],
     count: int = 2,
+    extra: dict[str, Any] | None = None,
 ) -> AsyncIterator[list[str]]:
-    """`count` gateway processes on one database and one Redis; yields their base URLs."""
+    """`count` gateway processes on one database and one Redis (or none), with `extra`
+    config sections; yields their base URLs."""
     config = tmp_path / "gatewayz.yaml"
     models = [{"id": model, **FAKE_PRICES} for model in (*FAKE_MODELS, "fake-slow-1000")]
     config.write_text(
@@ -88,6 +90,7 @@ async def gateways(
                     }
                 ],
                 "limits": {"redis_prefix": f"test:{uuid.uuid4().hex}", **limits},
+                **(extra or {}),
             }
         )
     )

@@ -33,6 +33,15 @@ class HoldSettings(BaseModel):
 
     heartbeat_seconds: float = Field(default=5.0, gt=0)
     stale_seconds: float = Field(default=60.0, gt=0)
+    # The free part of a process's lease is at most this share of the user's unheld
+    # balance (or one call's hold, if that is more): what a stale lease can serve.
+    lease_share: float = Field(default=0.1, gt=0, le=1)
+    # How often each process reads the balance decreases made elsewhere from the database:
+    # without Redis, and with Redis (which announces them at once) as the backstop.
+    revocation_poll_seconds: float = Field(default=0.5, gt=0)
+    revocation_backstop_seconds: float = Field(default=2.0, gt=0)
+    # How long recorded decreases are kept (and a late-committing one waited for).
+    revocation_keep_seconds: float = Field(default=300.0, gt=0)
 
 
 @dataclass(frozen=True, slots=True)

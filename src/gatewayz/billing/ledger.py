@@ -12,7 +12,7 @@ from sqlalchemy import bindparam, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
-from gatewayz.billing import hold_owners, key_spend
+from gatewayz.billing import hold_owners, key_spend, revocations
 from gatewayz.store.tables import ledger, users
 
 
@@ -61,20 +61,29 @@ _RESERVE = (
     update(users)
     .where(
         users.c.id == bindparam("user_id"),
-        users.c.balance_units - users.c.reserved_units >= bindparam("units"),
+        users.c.balance_units - users.c.reserved_units >= bindparam("least"),
     )
     .values(reserved_units=users.c.reserved_units + bindparam("units"))
 )
 
 
-async def reserve(engine: AsyncEngine, user_id: int, units: int, owner: str | None = None) -> bool:
-    """Hold `units` of the user's balance if the unheld part covers them.
+async def reserve(
+    engine: AsyncEngine,
+    user_id: int,
+    units: int,
+    owner: str | None = None,
+    *,
+    unheld_at_least: int | None = None,
+) -> bool:
+    """Hold `units` of the user's balance if the unheld part covers them (and is at least
+    `unheld_at_least`, when given).
 
     Without an owner, one conditional UPDATE in autocommit mode: atomic on its own, one round
     trip. With one, the hold is also recorded as the owner's (see hold_owners), in the same
     transaction.
     """
-    values = {"user_id": user_id, "units": units}
+    least = units if unheld_at_least is None else max(units, unheld_at_least)
+    values = {"user_id": user_id, "units": units, "least": least}
     if owner is None:
         async with engine.connect() as conn:
             conn = await conn.execution_options(isolation_level="AUTOCOMMIT")
@@ -88,23 +97,13 @@ async def reserve(engine: AsyncEngine, user_id: int, units: int, owner: str | No
     return True
 
 
-async def hold_up_to(
-    engine: AsyncEngine, user_id: int, needed: int, wanted: int, owner: str | None = None
-) -> int:
-    """Add to the user's hold `wanted` units, or as many as are free if fewer, but at least
-    `needed`; returns the units added (0 when not even `needed` are free)."""
-    if await reserve(engine, user_id, wanted, owner):
-        return wanted
-    for _ in range(3):
-        async with engine.connect() as conn:
-            free = await conn.scalar(
-                select(users.c.balance_units - users.c.reserved_units).where(users.c.id == user_id)
-            )
-        if free is None or free < needed:
-            return 0
-        if await reserve(engine, user_id, free, owner):
-            return free
-    return 0
+async def unheld_units(engine: AsyncEngine, user_id: int) -> int | None:
+    """The part of the user's balance no hold covers; None for an unknown user."""
+    async with engine.connect() as conn:
+        found = await conn.scalar(
+            select(users.c.balance_units - users.c.reserved_units).where(users.c.id == user_id)
+        )
+    return None if found is None else int(found)
 
 
 async def settle(conn: AsyncConnection, settlements: list[Settlement | HoldRelease]) -> None:
@@ -163,6 +162,17 @@ async def settle(conn: AsyncConnection, settlements: list[Settlement | HoldRelea
                 reserved_units=max(0, current[user_id][1] - released[user_id]),
             )
         )
+    await revocations.record_revocation(conn, _over_hold(settlements))
+
+
+def _over_hold(settlements: list[Settlement | HoldRelease]) -> list[int]:
+    """The users of calls that cost more than the hold they release (the charge lowered the
+    balance past what their holds covered: other processes' leases may now hold too much)."""
+    return [
+        s.user_id
+        for s in settlements
+        if isinstance(s, Settlement) and s.cost_units > s.released_units
+    ]
 
 
 def _merged(given_back: list[tuple[str, str, int, int]]) -> list[tuple[str, str, int, int]]:
@@ -216,10 +226,11 @@ async def apply_change(
 ) -> CreditChange:
     """Change the balance and write its ledger row in the caller's transaction.
 
-    A key already in the ledger returns that row and changes nothing. A concurrent
-    transaction writing the same key makes this one fail on the key's unique index
-    (IntegrityError), so the change is never applied twice; callers that may race retry
-    or treat that as "applied".
+    A negative change also records a revocation (see revocations), so every process gives
+    back the leases it holds for the user. A key already in the ledger returns that row and
+    changes nothing. A concurrent transaction writing the same key makes this one fail on
+    the key's unique index (IntegrityError), so the change is never applied twice; callers
+    that may race retry or treat that as "applied".
     """
     found = (
         await conn.execute(
@@ -251,6 +262,8 @@ async def apply_change(
             request_id=request_id,
         )
     )
+    if amount_units < 0:  # leases taken before may now hold more than is left
+        await revocations.record_revocation(conn, [user_id])
     return CreditChange(amount_units, balance_after, applied_now=True)
 
 

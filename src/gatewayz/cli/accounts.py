@@ -11,6 +11,7 @@ from gatewayz.accounts import users as accounts
 from gatewayz.accounts.audit import AuditEvent
 from gatewayz.accounts.roles import ADMIN_ROLE, USER_ROLE
 from gatewayz.billing import ledger
+from gatewayz.billing.adjustments import AdjustmentRefused, adjust_credits
 from gatewayz.billing.money import credits_to_units, format_credits
 from gatewayz.cli.common import ConfigOption, command, fail, run, settings_from
 from gatewayz.errors import GatewayError
@@ -158,6 +159,42 @@ def credits_add(
                     "credits.adjusted", target_type="user", target_id=str(user.id), details=details
                 ),
             )
+        return change
+
+    change = run(settings, work)
+    typer.echo(f"balance of {email}: {format_credits(change.balance_after_units)}", err=True)
+
+
+@credits_app.command("remove", context_settings={"ignore_unknown_options": True})
+@command
+def credits_remove(
+    email: str,
+    amount: str,
+    reason: Annotated[str, typer.Option(help="Why, for the ledger.")] = "removed by an operator",
+    config: ConfigOption = None,
+) -> None:
+    """Remove credits (USD) from a user's balance (never more than it holds)."""
+    units = _amount(amount, allow_zero=False)
+    settings = settings_from(config)
+
+    async def work(engine: Any) -> ledger.CreditChange:
+        user = await accounts.get_user(engine, email=email)
+        try:
+            async with engine.begin() as conn:
+                change = await adjust_credits(conn, user.id, -units, reason, None)
+                details = {"amount": format_credits(-units), "reason": reason, "via": "cli"}
+                await audit.record(
+                    conn,
+                    AuditEvent(
+                        "credits.adjusted",
+                        target_type="user",
+                        target_id=str(user.id),
+                        details=details,
+                    ),
+                )
+        except AdjustmentRefused as exc:
+            fail(str(exc))
+            raise
         return change
 
     change = run(settings, work)

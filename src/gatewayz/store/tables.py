@@ -399,3 +399,17 @@ process_holds = Table(
     Column("subject_id", Integer, primary_key=True),
     Column("units", BigInteger, nullable=False),
 )
+
+# Balance decreases, one row per user, written in the decrease's transaction; every gateway
+# process reads the new rows (by id) to give back the leases they made stale, and prunes
+# old ones. AUTOINCREMENT on SQLite: ids are never reused once the table has been emptied.
+credit_revocations = Table(
+    "credit_revocations",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("user_id", Integer, nullable=False),
+    Column("origin", String(32), nullable=True),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    Index("ix_credit_revocations_created_at", "created_at"),
+    sqlite_autoincrement=True,
+)
