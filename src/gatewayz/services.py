@@ -22,6 +22,7 @@ from gatewayz.billing.key_spend import KeySpending
 from gatewayz.billing.money import credits_to_units
 from gatewayz.billing.payments import StripeCheckout
 from gatewayz.billing.renewals import BillingTasks
+from gatewayz.billing.worst_case import InputBounds
 from gatewayz.history.turns import ChatHistory
 from gatewayz.limits.failover import FailoverStore
 from gatewayz.limits.limiter import Limiter
@@ -210,6 +211,8 @@ async def _open_relay(
             state.provider_keyring,
             settings.byok.fee_percent,
         ),
+        bounds=InputBounds(settings.image_input_tokens, settings.tools_input_tokens),
+        engine=core.engine,
     )
 
 

@@ -9,6 +9,8 @@ The requested model name selects the behaviour, so one server serves many tests:
 - ``fake-truncate``: the body stops halfway and the connection is closed.
 - ``fake-garbage``: status 200 with a body that is not JSON.
 - ``fake-no-usage``: a normal answer that never carries ``usage``.
+- ``fake-overbill``: a normal answer whose usage reports ``OVERBILL_TOKENS`` completion tokens,
+  whatever output limit it was sent (an upstream billing past the limits it was given).
 
 ``/v1/embeddings`` answers deterministic vectors; ``/v1/images/generations`` answers ``n`` image
 URLs (or base64 data), and ``fake-error-<status>`` works there too.
@@ -56,6 +58,7 @@ TOOL_ARGUMENTS = '{"city": "Paris"}'
 TOOL_ARGUMENT_FRAGMENTS = ('{"city": ', '"Paris"', "}")
 SYSTEM_FINGERPRINT = "fp_fake"
 EMBEDDING_DIMENSIONS = 8
+OVERBILL_TOKENS = 1_000_000
 
 _ERROR_MODEL = re.compile(r"fake-error-(\d{3})")
 _SLOW_MODEL = re.compile(r"fake-slow-(\d+)")
@@ -235,6 +238,8 @@ class _Completion:
         output = TOOL_ARGUMENTS if self.tool_name else self.reply
         prompt_tokens = prompt_word_count(body["messages"])
         completion_tokens = count_words(output)
+        if self.model == "fake-overbill":
+            completion_tokens = OVERBILL_TOKENS
         self.usage: dict[str, Any] | None = None
         if self.model != "fake-no-usage":
             self.usage = {

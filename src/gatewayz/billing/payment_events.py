@@ -223,7 +223,7 @@ async def _refund(conn: AsyncConnection, event_id: str, charge: dict[str, Any]) 
     granted = payment.credits_units + payment.bonus_units
     due = granted * refunded // payment.amount_cents - payment.reversed_units
     due -= payment.unreversed_units
-    taken = min(due, await balance_units(conn, payment.user_id, lock=True))
+    taken = max(0, min(due, await balance_units(conn, payment.user_id, lock=True)))
     short = due - taken
     reason = (
         f"refund of {format_cents(refunded)} {payment.currency.upper()} in total on payment "

@@ -4,10 +4,12 @@ from typing import Any
 
 import orjson
 
+from gatewayz.billing.worst_case import Demand
 from gatewayz.errors import UpstreamError
 from gatewayz.history.answers import StreamedAnswer, reply_message
 from gatewayz.history.turns import Turn
 from gatewayz.protocols import openai_chat
+from gatewayz.protocols.input_parts import declares_tools, media_parts
 from gatewayz.protocols.usage import Usage, estimate, from_openai
 from gatewayz.providers.base import EventStream
 from gatewayz.providers.catalog import Route
@@ -19,11 +21,19 @@ from gatewayz.routing.options import without_routing_fields
 _DONE = b"data: [DONE]\n\n"
 
 
-def upstream_chat_body(body: dict[str, Any], route: Route) -> dict[str, Any]:
-    """The chat request as the route's provider receives it."""
+def upstream_chat_body(body: dict[str, Any], route: Route, output_limit: int) -> dict[str, Any]:
+    """The chat request as the route's provider receives it, limited to `output_limit` (the
+    limit held for it, see Relay.output_limit)."""
     return openai_chat.upstream_request(
-        without_routing_fields(body), route.model.id, route.provider.spec.quirks
+        without_routing_fields(body), route.model.id, route.provider.spec.quirks, output_limit
     )
+
+
+def request_demand(
+    body: dict[str, Any], body_size: int, output_limit: int | None, choices: int = 1
+) -> Demand:
+    """What the credit hold counts of a request in any client format."""
+    return Demand(body_size, output_limit, choices, media_parts(body), declares_tools(body))
 
 
 def reply_text_chars(data: dict[str, Any]) -> int:
@@ -92,17 +102,21 @@ def chat_exchange(
     if turn is not None:
         body, body_size = turn.body, turn.body_size
     wants_usage = openai_chat.wants_stream_usage(body)
+    demand = request_demand(
+        body, body_size, openai_chat.requested_output_limit(body), body.get("n") or 1
+    )
+
+    def upstream(route: Route) -> dict[str, Any]:
+        return upstream_chat_body(body, route, relay.output_limit(demand.output_limit, route))
 
     async def call(route: Route) -> Answer:
-        reply = await relay.adapter(route).chat(route.provider, upstream_chat_body(body, route))
+        reply = await relay.adapter(route).chat(route.provider, upstream(route))
         if turn is not None:
             turn.finish(reply_message(reply.data))
         return Answer(reply.body, chat_usage(reply.data, body_size))
 
     async def open_stream(route: Route) -> tuple[EventStream, StreamCodec]:
-        stream = await relay.adapter(route).chat_stream(
-            route.provider, upstream_chat_body(body, route)
-        )
+        stream = await relay.adapter(route).chat_stream(route.provider, upstream(route))
         return stream, ChatCodec(wants_usage, turn)
 
     return Exchange(
@@ -112,4 +126,5 @@ def chat_exchange(
         stream=bool(body.get("stream")),
         call=call,
         open=open_stream,
+        demand=demand,
     )

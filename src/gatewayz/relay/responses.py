@@ -14,7 +14,7 @@ from gatewayz.protocols.usage import Usage, from_openai, from_responses
 from gatewayz.providers.base import EventStream
 from gatewayz.providers.catalog import Route
 from gatewayz.providers.sse import Event
-from gatewayz.relay.chat import chat_usage, upstream_chat_body
+from gatewayz.relay.chat import chat_usage, request_demand, upstream_chat_body
 from gatewayz.relay.core import Relay
 from gatewayz.relay.exchange import Answer, Exchange, StreamCodec
 from gatewayz.relay.translated import PassthroughCodec, plan_body, sse
@@ -73,6 +73,7 @@ class _FromChat:
 
 def responses_exchange(relay: Relay, body: dict[str, Any], body_size: int) -> Exchange:
     native_body = without_routing_fields(body)
+    demand = request_demand(body, body_size, body.get("max_output_tokens"))
     response_id = "resp_" + secrets.token_hex(16)
     created = int(time.time())
 
@@ -80,15 +81,21 @@ def responses_exchange(relay: Relay, body: dict[str, Any], body_size: int) -> Ex
         spec = route.provider.spec
         return spec.protocol == "openai" and "responses_api" in spec.quirks
 
+    def limit(route: Route) -> int:
+        return relay.output_limit(demand.output_limit, route)
+
+    def native(route: Route) -> dict[str, Any]:
+        """The body passed through, with the limit held (also when the client sent none)."""
+        return {**native_body, "model": route.model.id, "max_output_tokens": limit(route)}
+
     def chat_body(route: Route) -> dict[str, Any]:
-        return upstream_chat_body(responses.responses_to_chat_request(native_body), route)
+        chat = responses.responses_to_chat_request(native_body)
+        return upstream_chat_body(chat, route, limit(route))
 
     async def call(route: Route) -> Answer:
         adapter = relay.adapter(route)
         if is_native(route):
-            reply = await adapter.responses(
-                route.provider, {**native_body, "model": route.model.id}
-            )
+            reply = await adapter.responses(route.provider, native(route))
             return Answer(reply.body, from_responses(reply.data.get("usage")))
         reply = await adapter.chat(route.provider, chat_body(route))
         answer = responses.chat_to_response(reply.data, body, response_id, created)
@@ -97,18 +104,17 @@ def responses_exchange(relay: Relay, body: dict[str, Any], body_size: int) -> Ex
     async def open_stream(route: Route) -> tuple[EventStream, StreamCodec]:
         adapter = relay.adapter(route)
         if is_native(route):
-            source = await adapter.responses_stream(
-                route.provider, {**native_body, "model": route.model.id}
-            )
+            source = await adapter.responses_stream(route.provider, native(route))
             return source, PassthroughCodec(_inspect, _error_event)
         source = await adapter.chat_stream(route.provider, chat_body(route))
         return source, _FromChat(responses.ChatStreamToResponses(body, response_id, created))
 
     return Exchange(
         api="responses",
-        body=plan_body(body, "max_output_tokens"),
+        body=plan_body(body),
         body_size=body_size,
         stream=bool(body.get("stream")),
         call=call,
         open=open_stream,
+        demand=demand,
     )
