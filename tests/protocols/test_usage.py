@@ -37,3 +37,27 @@ def test_absent_or_malformed_usage_is_none(usage: object) -> None:
 def test_estimate_is_about_four_bytes_per_token_and_marked_estimated() -> None:
     assert estimate(400, 9) == Usage(100, 9, estimated=True)
     assert estimate(2, 0) == Usage(1, 0, estimated=True), "never bill zero input tokens"
+
+
+def test_reasoning_inside_completion_tokens_is_not_counted_twice() -> None:
+    usage = {
+        "prompt_tokens": 10,
+        "completion_tokens": 500,
+        "total_tokens": 510,
+        "completion_tokens_details": {"reasoning_tokens": 450},
+    }
+    assert from_openai(usage) == Usage(10, 500)
+
+
+@pytest.mark.parametrize(
+    "usage",
+    [
+        # total_tokens adds the reasoning beside the completion tokens
+        {"prompt_tokens": 10, "completion_tokens": 5, "total_tokens": 315},
+        # more reasoning than completion tokens: it cannot be a part of them
+        {"prompt_tokens": 10, "completion_tokens": 5},
+    ],
+)
+def test_reasoning_reported_beside_completion_tokens_is_charged_as_output(usage: dict) -> None:
+    usage["completion_tokens_details"] = {"reasoning_tokens": 300}
+    assert from_openai(usage) == Usage(10, 305)
