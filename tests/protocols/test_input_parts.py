@@ -50,6 +50,11 @@ def test_images_inside_tool_results_and_system_blocks_count() -> None:
     assert media_parts(body) == 3
 
 
+def test_malformed_parts_are_not_counted_and_do_not_fail() -> None:
+    odd = [{"type": {"not": "a string"}}, {"type": ["image"]}, "text", 7, None]
+    assert media_parts({"messages": [{"role": "user", "content": odd}], "input": 3}) == 0
+
+
 def test_schemas_and_settings_are_not_input() -> None:
     schema = {"type": "object", "properties": {"kind": {"type": "image"}}}
     body = {

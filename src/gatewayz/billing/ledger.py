@@ -14,6 +14,7 @@ refused, or stops, at zero.
 import logging
 from collections import defaultdict
 from dataclasses import dataclass
+from typing import Any
 
 from sqlalchemy import bindparam, select, update
 from sqlalchemy.exc import IntegrityError
@@ -153,21 +154,9 @@ async def settle(conn: AsyncConnection, settlements: list[Settlement | HoldRelea
         if item.cost_units == 0:
             continue
         balances[item.user_id] -= item.cost_units
-        shortfall = _shortfall(item, balances[item.user_id])
-        if shortfall:
+        rows.append(_usage_row(item, balances[item.user_id]))
+        if rows[-1]["shortfall_units"]:
             short.add(item.user_id)
-        rows.append(
-            {
-                "user_id": item.user_id,
-                "amount_units": -item.cost_units,
-                "balance_after_units": balances[item.user_id],
-                "shortfall_units": shortfall,
-                "kind": "usage",
-                "reason": item.reason,
-                "idempotency_key": f"call:{item.request_id}",
-                "request_id": item.request_id,
-            }
-        )
     if rows:
         await conn.execute(ledger.insert(), rows)
     await key_spend.record(conn, keys)
@@ -184,8 +173,9 @@ async def settle(conn: AsyncConnection, settlements: list[Settlement | HoldRelea
     return sorted(short)
 
 
-def _shortfall(item: Settlement, balance_after: int) -> int:
-    """The call's shortfall (see settle); a debt no hold reported is logged here."""
+def _usage_row(item: Settlement, balance_after: int) -> dict[str, Any]:
+    """The ledger row charging a call, with its shortfall (see settle); a debt that no hold
+    reported (the call's hold covered it) is logged here."""
     below_zero = min(item.cost_units, -balance_after) if balance_after < 0 else 0
     if below_zero > item.shortfall_units:
         log.warning(
@@ -196,7 +186,16 @@ def _shortfall(item: Settlement, balance_after: int) -> int:
             format_credits(item.cost_units),
             format_credits(balance_after),
         )
-    return max(item.shortfall_units, below_zero)
+    return {
+        "user_id": item.user_id,
+        "amount_units": -item.cost_units,
+        "balance_after_units": balance_after,
+        "shortfall_units": max(item.shortfall_units, below_zero),
+        "kind": "usage",
+        "reason": item.reason,
+        "idempotency_key": f"call:{item.request_id}",
+        "request_id": item.request_id,
+    }
 
 
 def _merged(given_back: list[tuple[str, str, int, int]]) -> list[tuple[str, str, int, int]]:

@@ -5,30 +5,44 @@ adds its own tool-use instructions to the prompt)."""
 from typing import Any
 
 # Content parts whose tokens their bytes do not bound: OpenAI chat `image_url`, `input_audio`
-# and `file`; Responses `input_image`, `input_file` and `input_audio`; Anthropic `image` and
-# `document`. Gemini parts carry theirs under `inlineData` or `fileData`.
+# and `file`; Responses `input_image`, `input_file`, `input_audio` and `computer_screenshot`;
+# Anthropic `image` and `document`. Gemini parts carry theirs under `inlineData`/`fileData`.
 _MEDIA_TYPES = frozenset(
-    {"image_url", "input_image", "input_audio", "file", "input_file", "image", "document"}
+    {
+        "image_url",
+        "input_image",
+        "input_audio",
+        "computer_screenshot",
+        "file",
+        "input_file",
+        "image",
+        "document",
+    }
 )
 _MEDIA_KEYS = ("inlineData", "fileData", "inline_data", "file_data")
-# Top-level fields that hold schemas and settings, never input content.
-_NOT_INPUT = frozenset({"tools", "tool_choice", "response_format", "text", "output_config"})
+# Where input content lives: at the top of a request in each format, then inside messages,
+# items and blocks (a tool result's content, a function call's output, Gemini's parts).
+_INPUT = ("messages", "input", "system", "contents", "systemInstruction", "system_instruction")
+_NESTED = ("content", "parts", "output")
 
 
 def media_parts(body: dict[str, Any]) -> int:
     """How many image, file and audio parts the request's input holds, wherever they are
     nested (in a tool result, for one)."""
     count = 0
-    pending = [value for key, value in body.items() if key not in _NOT_INPUT]
+    pending = [body.get(key) for key in _INPUT]
     while pending:
         node = pending.pop()
         if isinstance(node, list):
-            pending.extend(item for item in node if isinstance(item, dict | list))
+            pending.extend(node)
         elif isinstance(node, dict):
-            if node.get("type") in _MEDIA_TYPES or any(key in node for key in _MEDIA_KEYS):
+            kind = node.get("type")
+            if (isinstance(kind, str) and kind in _MEDIA_TYPES) or any(
+                key in node for key in _MEDIA_KEYS
+            ):
                 count += 1  # one part, however its source is spelled inside it
             else:
-                pending.extend(item for item in node.values() if isinstance(item, dict | list))
+                pending.extend(node.get(key) for key in _NESTED)
     return count
 
 
