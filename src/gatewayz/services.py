@@ -25,6 +25,7 @@ from gatewayz.billing.payments import StripeCheckout
 from gatewayz.billing.renewals import BillingTasks
 from gatewayz.billing.revocation_channel import RevocationChannel, channel_name
 from gatewayz.billing.revocations import RevocationWatch
+from gatewayz.billing.worst_case import InputBounds
 from gatewayz.history.turns import ChatHistory
 from gatewayz.limits.failover import FailoverStore
 from gatewayz.limits.limiter import Limiter
@@ -257,6 +258,8 @@ async def _open_relay(
             state.provider_keyring,
             settings.byok.fee_percent,
         ),
+        bounds=InputBounds(settings.image_input_tokens, settings.tools_input_tokens),
+        engine=core.engine,
     )
     # Calls whose client left finish (and settle) before the holds and the writer close.
     stack.push_async_callback(state.relay.outliving.drain, OUTLIVING_CALLS_SECONDS)

@@ -28,6 +28,7 @@ from gatewayz.accounts.provider_keys import ByokSettings
 from gatewayz.billing.hold_owners import HoldSettings
 from gatewayz.billing.plan_settings import PlanSettings, TrialSettings
 from gatewayz.billing.stripe_settings import ReferralSettings, StripeSettings
+from gatewayz.billing.worst_case import IMAGE_INPUT_TOKENS, TOOLS_INPUT_TOKENS
 from gatewayz.limits.settings import LimitsSettings
 from gatewayz.notify.settings import MailSettings
 from gatewayz.providers.spec import ProviderSpec
@@ -77,6 +78,8 @@ class Settings(BaseSettings):
     catalog_refresh: bool = True
     demo_provider: bool = True
     default_max_output_tokens: int = Field(default=4096, gt=0)
+    image_input_tokens: int = Field(default=IMAGE_INPUT_TOKENS, gt=0)
+    tools_input_tokens: int = Field(default=TOOLS_INPUT_TOKENS, ge=0)
     auth_cache_seconds: float = Field(default=10.0, ge=0)
     log_flush_seconds: float = Field(default=0.05, gt=0)
     log_batch_size: int = Field(default=500, gt=0)

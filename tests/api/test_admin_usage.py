@@ -2,6 +2,8 @@
 
 from datetime import UTC, datetime, timedelta
 
+from gatewayz.billing import ledger
+from gatewayz.billing.ledger import Settlement
 from tests.api.admin_support import Site, error_of, site  # noqa: F401
 from tests.telemetry.rows import NOON, insert, row
 
@@ -104,3 +106,41 @@ async def test_bad_parameters_are_refused_by_name(site: Site) -> None:  # noqa: 
         "ISO 8601"
         in error_of(await site.admin.get("/admin/usage", params={"from": "x"}))["message"]
     )
+
+
+async def test_shortfalls_are_listed_newest_first_by_user_and_paged(site: Site) -> None:  # noqa: F811
+    a, b = site.admin_id, site.user_id
+    settled = [
+        Settlement(a, "req-a1", 0, 3_000, "fake/m", shortfall_units=1_000),
+        Settlement(b, "req-b1", 0, 5_000, "fake/m", shortfall_units=5_000),
+        Settlement(a, "req-a2", 0, 7_000, "fake/m"),  # covered by its hold
+        Settlement(a, "req-a3", 0, 9_000, "gem/g", shortfall_units=2_000),
+    ]
+    await ledger.change_credits(
+        site.engine, a, 20_000, kind="grant", reason=None, idempotency_key="seed"
+    )
+    async with site.engine.begin() as conn:
+        assert await ledger.settle(conn, settled) == sorted({a, b})
+    every = (await site.admin.get("/admin/shortfalls")).json()
+    assert [(r["request_id"], r["shortfall"]) for r in every["data"]] == [
+        ("req-a3", "0.000002"),
+        ("req-b1", "0.000005"),
+        ("req-a1", "0.000001"),
+    ]
+    first = every["data"][0]
+    assert (first["user_id"], first["email"], first["amount"]) == (
+        a,
+        "root@example.com",
+        "-0.000009",
+    )
+    assert first["balance_after"] == "0.000001" and first["reason"] == "gem/g"
+    page = (await site.admin.get("/admin/shortfalls", params={"user_id": a, "limit": 1})).json()
+    assert [r["request_id"] for r in page["data"]] == ["req-a3"]
+    rest = await site.admin.get(
+        "/admin/shortfalls", params={"user_id": a, "before_id": page["next_before_id"]}
+    )
+    assert [r["request_id"] for r in rest.json()["data"]] == ["req-a1"]
+    assert rest.json()["next_before_id"] is None
+    refused = await site.user.get("/admin/shortfalls")
+    assert refused.status_code == 403
+    assert "usage:read" in error_of(refused)["message"]

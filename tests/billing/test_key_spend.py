@@ -67,12 +67,12 @@ async def test_settlement_counts_the_charge_and_releases_the_hold_with_the_ledge
                 ledger.Settlement(user_id, "r2", 0, 30, "m", key_id=key_id, key_held_units=400),
             ],
         )
-    # The second charge is capped at the 20 units left: the key counts what was charged.
-    assert await _key_state(engine, key_id) == (50, 0)
+    # Both are charged in full, the second past the 20 units left: the key counts both.
+    assert await _key_state(engine, key_id) == (60, 0)
     async with engine.connect() as conn:
         charged = (await conn.execute(select(ledger_table.c.amount_units))).scalars().all()
-    assert sorted(charged) == [-30, -20, 50]
-    assert await spending.hold(key_id, 950)
+    assert sorted(charged) == [-30, -30, 50]
+    assert await spending.hold(key_id, 940)
     assert not await spending.hold(key_id, 1)
 
 

@@ -48,9 +48,9 @@ async def _assert_balance_is_sum_of_ledger(engine: AsyncEngine, user_id: int) ->
     assert reserved >= 0
 
 
-async def _settle(engine: AsyncEngine, *settlements: Settlement) -> None:
+async def _settle(engine: AsyncEngine, *settlements: Settlement) -> list[int]:
     async with engine.begin() as conn:
-        await ledger.settle(conn, list(settlements))
+        return await ledger.settle(conn, list(settlements))
 
 
 # --- reserve ---------------------------------------------------------------------
@@ -171,13 +171,56 @@ async def test_settle_of_a_free_call_only_releases_the_hold(engine: AsyncEngine)
     assert len(await _ledger_rows(engine, user_id)) == 1
 
 
-async def test_settle_caps_a_charge_at_the_balance(engine: AsyncEngine) -> None:
+async def test_settle_charges_a_cost_past_its_hold_in_full_and_records_the_shortfall(
+    engine: AsyncEngine,
+) -> None:
     user_id = await _user(engine, units=CREDIT)
     assert await ledger.reserve(engine, user_id, CREDIT // 2)
-    await _settle(engine, Settlement(user_id, "req-big", CREDIT // 2, 3 * CREDIT, "underestimated"))
-    assert await _state(engine, user_id) == (0, 0)
+    big = Settlement(
+        user_id, "req-big", CREDIT // 2, 3 * CREDIT, "m", shortfall_units=5 * CREDIT // 2
+    )
+    assert await _settle(engine, big) == [user_id]
+    assert await _state(engine, user_id) == (-2 * CREDIT, 0)
     row = (await _ledger_rows(engine, user_id))[-1]
-    assert (row["amount_units"], row["balance_after_units"]) == (-CREDIT, 0)
+    assert (row["amount_units"], row["balance_after_units"]) == (-3 * CREDIT, -2 * CREDIT)
+    assert row["shortfall_units"] == 5 * CREDIT // 2
+    await _assert_balance_is_sum_of_ledger(engine, user_id)
+    assert not await ledger.reserve(engine, user_id, 0), "a debt holds nothing, not even 0"
+    assert await ledger.debt(engine, user_id, "req-big") == (2 * CREDIT, True)
+
+
+async def test_a_charge_its_hold_covered_is_a_shortfall_where_the_balance_did_not(
+    engine: AsyncEngine,
+) -> None:
+    user_id = await _user(engine, units=CREDIT)
+    assert await ledger.reserve(engine, user_id, CREDIT)
+    await ledger.change_credits(  # credits removed while the hold stands (a refund)
+        engine, user_id, -CREDIT // 2, kind="refund", reason=None, idempotency_key="refund"
+    )
+    covered = Settlement(user_id, "req-held", CREDIT, 3 * CREDIT // 4, "m")
+    assert await _settle(engine, covered) == [user_id]
+    assert await _state(engine, user_id) == (-CREDIT // 4, 0)
+    assert (await _ledger_rows(engine, user_id))[-1]["shortfall_units"] == CREDIT // 4
+    await _assert_balance_is_sum_of_ledger(engine, user_id)
+
+
+async def test_credits_pay_a_debt_off_and_removals_stop_at_zero(engine: AsyncEngine) -> None:
+    user_id = await _user(engine, units=CREDIT)
+    await _settle(engine, Settlement(user_id, "r", 0, 3 * CREDIT, "m", shortfall_units=3 * CREDIT))
+    with pytest.raises(InsufficientBalance):
+        await ledger.change_credits(
+            engine, user_id, -1, kind="admin_adjustment", reason=None, idempotency_key="take"
+        )
+    change = await ledger.change_credits(
+        engine, user_id, CREDIT, kind="grant", reason=None, idempotency_key="pay"
+    )
+    assert change.balance_after_units == -CREDIT
+    assert await ledger.debt(engine, user_id) == (CREDIT, False)
+    await ledger.change_credits(
+        engine, user_id, 2 * CREDIT, kind="grant", reason=None, idempotency_key="pay-more"
+    )
+    assert await _state(engine, user_id) == (CREDIT, 0)
+    assert await ledger.debt(engine, user_id, "r") == (0, True)
     await _assert_balance_is_sum_of_ledger(engine, user_id)
 
 
@@ -186,14 +229,15 @@ async def test_one_batch_settles_many_calls_of_many_users(engine: AsyncEngine) -
     bob = await _user(engine, "bob@example.com", CREDIT)
     for user_id, units in ((alice, 3 * CREDIT), (alice, 2 * CREDIT), (bob, CREDIT)):
         assert await ledger.reserve(engine, user_id, units)
-    await _settle(
+    short = await _settle(
         engine,
         Settlement(alice, "a1", 3 * CREDIT, CREDIT, "a1"),
-        Settlement(bob, "b1", CREDIT, 2 * CREDIT, "b1"),
+        Settlement(bob, "b1", CREDIT, 2 * CREDIT, "b1", shortfall_units=CREDIT),
         Settlement(alice, "a2", 2 * CREDIT, 2 * CREDIT, "a2"),
     )
+    assert short == [bob]
     assert await _state(engine, alice) == (7 * CREDIT, 0)
-    assert await _state(engine, bob) == (0, 0)
+    assert await _state(engine, bob) == (-CREDIT, 0)
     after = [r["balance_after_units"] for r in await _ledger_rows(engine, alice)]
     assert after == [10 * CREDIT, 9 * CREDIT, 7 * CREDIT]
     for user_id in (alice, bob):

@@ -181,8 +181,10 @@ async def test_native_stream_is_the_upstream_stream(stack: MultiStack, caller: C
         "response.completed",
     ]
     assert final["id"].startswith("resp_fake")  # the upstream's own events
-    sent = stack.responses.requests[-1].json
-    assert sent == {**body, "model": "resp-fake", "stream": True, "store": False}
+    # Passed through as sent, with the output limit the gateway held (the default: none was set)
+    # and store: false (the gateway keeps no responses at the upstream).
+    sent = {**body, "model": "resp-fake", "stream": True, "store": False, "max_output_tokens": 4096}
+    assert stack.responses.requests[-1].json == sent
 
     async with caller.client().responses.stream(**body) as stream:
         text = "".join(

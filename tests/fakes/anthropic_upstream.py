@@ -19,6 +19,8 @@ SDK's ``types/raw_*.py``. The requested model name selects the behaviour:
   ``text`` (the reply), ``thinking`` (a ``thinking`` block: ``THINKING`` a word per
   ``thinking_delta``), ``tools`` (a ``tool_use`` block for the request's first tool, or
   ``get_weather``: ``TOOL_INPUT_FRAGMENTS``).
+- ``fake-overbill``: a normal answer whose usage reports ``OVERBILL_TOKENS`` output tokens,
+  whatever ``max_tokens`` it was sent (an upstream billing past the limits it was given).
 
 Every request needs ``x-api-key: <api_key>`` or ``Authorization: Bearer <api_key>`` (401
 ``authentication_error`` otherwise) and an ``anthropic-version`` header (400 otherwise). Every
@@ -41,7 +43,7 @@ from typing import Any
 import orjson
 from aiohttp import web
 
-from tests.fakes.openai_upstream import count_words
+from tests.fakes.openai_upstream import OVERBILL_TOKENS, count_words
 from tests.fakes.server import (
     FakeServer,
     RecordedRequest,
@@ -264,6 +266,8 @@ class _Answer:
                 pieces = pieces[: body["max_tokens"]]
                 self.stop_reason = "max_tokens"
             self.output_tokens = len(pieces)
+        if self.model == "fake-overbill":
+            self.output_tokens = OVERBILL_TOKENS
         self.pieces: list[str] = pieces
         self.input_tokens = prompt_word_count(body)
 

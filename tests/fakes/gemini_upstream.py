@@ -16,6 +16,9 @@ The requested model name selects the behaviour:
 - ``fake-slow-<ms>``: nothing is sent for that long; streams also wait that long between chunks.
 - ``fake-truncate``: the body stops halfway (a stream: after two chunks, before any
   ``finishReason``) and the connection is closed.
+- ``fake-overbill``: a normal answer whose ``usageMetadata`` adds ``OVERBILL_TOKENS`` of
+  ``thoughtsTokenCount``, whatever ``maxOutputTokens`` it was sent (thinking billed past the
+  limits it was given).
 - ``fake-safety``: a candidate with no ``content``, ``finishReason: SAFETY`` and safety ratings;
   ``usageMetadata`` then has no ``candidatesTokenCount``, as the real API omits zero counts.
 - ``gemini-stall-<kind>-<n>``: a stream that sends its first ``n`` chunks at once, then nothing
@@ -47,7 +50,7 @@ from typing import Any
 import orjson
 from aiohttp import web
 
-from tests.fakes.openai_upstream import count_words
+from tests.fakes.openai_upstream import OVERBILL_TOKENS, count_words
 from tests.fakes.server import (
     FakeServer,
     RecordedRequest,
@@ -332,7 +335,10 @@ class _Answer:
         usage: dict[str, Any] = {"promptTokenCount": self.prompt_tokens}
         if self.output_tokens:
             usage["candidatesTokenCount"] = self.output_tokens
-        usage["totalTokenCount"] = self.prompt_tokens + self.output_tokens
+        thoughts = OVERBILL_TOKENS if self.model == "fake-overbill" else 0
+        if thoughts:
+            usage["thoughtsTokenCount"] = thoughts
+        usage["totalTokenCount"] = self.prompt_tokens + self.output_tokens + thoughts
         usage["promptTokensDetails"] = [{"modality": "TEXT", "tokenCount": self.prompt_tokens}]
         return usage
 

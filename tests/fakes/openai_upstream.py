@@ -18,6 +18,8 @@ The requested model name selects the behaviour, so one server serves many tests:
   the rest). Kinds: ``text`` (the reply), ``reasoning`` (``REASONING`` a word per
   ``reasoning_content`` delta, then the reply), ``tools`` (a call of the request's first tool, or
   of ``get_weather``: its name rides in the first of ``TOOL_ARGUMENT_FRAGMENTS``).
+- ``fake-overbill``: a normal answer whose usage reports ``OVERBILL_TOKENS`` completion tokens,
+  whatever output limit it was sent (an upstream billing past the limits it was given).
 
 ``/v1/embeddings`` answers deterministic vectors; ``/v1/images/generations`` answers ``n`` image
 URLs (or base64 data), and ``fake-error-<status>`` works there too.
@@ -72,6 +74,7 @@ SYSTEM_FINGERPRINT = "fp_fake"
 EMBEDDING_DIMENSIONS = 8
 REASONING = "Let me think this through carefully first."
 STALL_SECONDS = 10.0
+OVERBILL_TOKENS = 1_000_000
 
 _ERROR_MODEL = re.compile(r"fake-error-(\d{3})")
 _SLOW_MODEL = re.compile(r"fake-slow-(\d+)")
@@ -278,6 +281,8 @@ class _Completion:
         output = TOOL_ARGUMENTS if self.tool_name else self.reply
         prompt_tokens = prompt_word_count(body["messages"])
         completion_tokens = count_words(output)
+        if self.model == "fake-overbill":
+            completion_tokens = OVERBILL_TOKENS
         self.usage: dict[str, Any] | None = None
         if self.model != "fake-no-usage":
             self.usage = {

@@ -13,6 +13,8 @@ can be checked end to end. The wire format follows OpenAI's OpenAPI spec (``Resp
   Kinds: ``text`` (the reply), ``reasoning`` (a ``reasoning`` item first, its summary
   ``REASONING`` a word per ``response.reasoning_summary_text.delta``), ``tools`` (a call of the
   request's first function tool, or of ``get_weather``).
+- ``fake-overbill``: a normal answer whose usage reports ``OVERBILL_TOKENS`` output tokens (all
+  but the reply's as reasoning), whatever ``max_output_tokens`` it was sent.
 
 Every request needs ``Authorization: Bearer <api_key>`` (401 otherwise). Streams (``"stream":
 true``) send named events (``event: <type>``) with increasing ``sequence_number``:
@@ -38,7 +40,7 @@ from typing import Any
 import orjson
 from aiohttp import web
 
-from tests.fakes.openai_upstream import count_words, error_body
+from tests.fakes.openai_upstream import OVERBILL_TOKENS, count_words, error_body
 from tests.fakes.server import (
     FakeServer,
     RecordedRequest,
@@ -162,6 +164,10 @@ class _Answer:
         self.pieces = _REPLY_PIECE.findall(upstream.reply)
         self.input_tokens = prompt_word_count(body)
         self.output_tokens = count_words(CALL_ARGUMENTS if self.function else upstream.reply)
+        self.reasoning_tokens = 0
+        if body["model"] == "fake-overbill":
+            self.reasoning_tokens = OVERBILL_TOKENS - self.output_tokens
+            self.output_tokens = OVERBILL_TOKENS
         self.sequence = itertools.count()
 
     def items(self, status: str) -> list[dict[str, Any]]:
@@ -202,7 +208,7 @@ class _Answer:
                 "input_tokens": self.input_tokens,
                 "input_tokens_details": {"cached_tokens": 0, "cache_write_tokens": 0},
                 "output_tokens": self.output_tokens,
-                "output_tokens_details": {"reasoning_tokens": 0},
+                "output_tokens_details": {"reasoning_tokens": self.reasoning_tokens},
                 "total_tokens": self.input_tokens + self.output_tokens,
             }
         tools = [

@@ -12,6 +12,7 @@ from gatewayz.protocols.openai_chat import (
     UpstreamStreamError,
     parse_request,
     read_stream_event,
+    requested_output_limit,
     tally_chunk,
     tally_reply,
     upstream_request,
@@ -63,6 +64,15 @@ def test_parse_request_keeps_unknown_fields_as_sent() -> None:
             _raw({"model": "m", "messages": HELLO, "max_completion_tokens": -1}),
             "max_completion_tokens",
         ),
+        (_raw({"model": "m", "messages": HELLO, "max_tokens": 10**18}), "max_tokens"),
+        (_raw({"model": "m", "messages": HELLO, "max_tokens": 10_000_001}), "max_tokens"),
+        (
+            _raw({"model": "m", "messages": HELLO, "max_completion_tokens": 10**18}),
+            "max_completion_tokens",
+        ),
+        (_raw({"model": "m", "messages": HELLO, "n": 0}), "n"),
+        (_raw({"model": "m", "messages": HELLO, "n": 129}), "n"),
+        (_raw({"model": "m", "messages": HELLO, "n": 2.0}), "n"),
         (_raw({"model": "m", "messages": HELLO, "stream_options": True}), "stream_options"),
     ],
 )
@@ -71,6 +81,28 @@ def test_parse_request_rejects_with_the_field_named(raw: bytes, param: str | Non
         parse_request(raw)
     assert caught.value.status == 400
     assert caught.value.param == param
+
+
+def test_parse_request_accepts_limits_at_their_bounds() -> None:
+    body = {"model": "m", "messages": HELLO, "max_tokens": 10_000_000, "n": 128}
+    assert parse_request(_raw(body)) == body
+
+
+@pytest.mark.parametrize(
+    ("limits", "expected"),
+    [
+        ({}, None),
+        ({"max_tokens": 50}, 50),
+        ({"max_completion_tokens": 70}, 70),
+        ({"max_tokens": 50, "max_completion_tokens": 70}, 50),
+        ({"max_tokens": 90, "max_completion_tokens": 70}, 70),
+        ({"max_tokens": None, "max_completion_tokens": 70}, 70),
+    ],
+)
+def test_the_output_limit_asked_for_is_the_smaller_of_both(
+    limits: dict[str, int | None], expected: int | None
+) -> None:
+    assert requested_output_limit({"model": "m", "messages": HELLO, **limits}) == expected
 
 
 def test_parse_request_error_for_bad_json_says_so() -> None:
@@ -83,20 +115,20 @@ def test_parse_request_error_for_bad_json_says_so() -> None:
 
 def test_upstream_request_uses_the_provider_model_id() -> None:
     body = {"model": "groq/llama-3", "messages": HELLO}
-    out = upstream_request(body, "llama-3", frozenset())
-    assert out == {"model": "llama-3", "messages": HELLO}
+    out = upstream_request(body, "llama-3", frozenset(), 4096)
+    assert out == {"model": "llama-3", "messages": HELLO, "max_tokens": 4096}
     assert body["model"] == "groq/llama-3", "the client's body must not be changed"
 
 
 def test_streams_ask_upstream_for_usage_and_keep_client_stream_options() -> None:
     body = {"model": "m", "messages": HELLO, "stream": True, "stream_options": {"x": 1}}
-    out = upstream_request(body, "m", frozenset())
+    out = upstream_request(body, "m", frozenset(), 10)
     assert out["stream_options"] == {"x": 1, "include_usage": True}
     assert body["stream_options"] == {"x": 1}
 
 
 def test_non_streamed_request_gets_no_stream_options() -> None:
-    out = upstream_request({"model": "m", "messages": HELLO}, "m", frozenset())
+    out = upstream_request({"model": "m", "messages": HELLO}, "m", frozenset(), 10)
     assert "stream_options" not in out
 
 
@@ -107,32 +139,39 @@ def test_quirk_no_stream_options_removes_them() -> None:
         "stream": True,
         "stream_options": {"include_usage": True},
     }
-    out = upstream_request(body, "m", frozenset({"no_stream_options"}))
+    out = upstream_request(body, "m", frozenset({"no_stream_options"}), 10)
     assert "stream_options" not in out
     assert out["stream"] is True
 
 
-def test_quirk_max_completion_tokens_renames_max_tokens() -> None:
-    out = upstream_request(
-        {"model": "m", "messages": HELLO, "max_tokens": 50},
-        "m",
-        frozenset({"max_completion_tokens"}),
-    )
-    assert out["max_completion_tokens"] == 50
-    assert "max_tokens" not in out
-
-
-def test_quirk_max_completion_tokens_prefers_the_client_value_when_both_are_sent() -> None:
-    body = {"model": "m", "messages": HELLO, "max_tokens": 50, "max_completion_tokens": 20}
-    out = upstream_request(body, "m", frozenset({"max_completion_tokens"}))
+@pytest.mark.parametrize(
+    "limits", [{}, {"max_tokens": 50}, {"max_tokens": 50, "max_completion_tokens": 20}]
+)
+def test_quirk_max_completion_tokens_sends_the_limit_in_that_field(limits: dict[str, int]) -> None:
+    body = {"model": "m", "messages": HELLO, **limits}
+    out = upstream_request(body, "m", frozenset({"max_completion_tokens"}), 20)
     assert out["max_completion_tokens"] == 20
     assert "max_tokens" not in out
 
 
-def test_without_the_quirk_max_tokens_is_sent_as_is() -> None:
-    out = upstream_request({"model": "m", "messages": HELLO, "max_tokens": 50}, "m", frozenset())
-    assert out["max_tokens"] == 50
-    assert "max_completion_tokens" not in out
+def test_the_limit_goes_in_the_field_the_client_used() -> None:
+    body = {"model": "m", "messages": HELLO, "max_completion_tokens": 700}
+    out = upstream_request(body, "m", frozenset(), 700)
+    assert out["max_completion_tokens"] == 700
+    assert "max_tokens" not in out
+    both = {**body, "max_tokens": 50}
+    out = upstream_request(both, "m", frozenset(), 50)
+    assert (out["max_completion_tokens"], "max_tokens" in out) == (50, False)
+
+
+def test_without_the_quirk_the_limit_is_sent_as_max_tokens() -> None:
+    for body in (
+        {"model": "m", "messages": HELLO},
+        {"model": "m", "messages": HELLO, "max_tokens": 9},
+    ):
+        out = upstream_request(body, "m", frozenset(), 4096)
+        assert out["max_tokens"] == 4096
+        assert "max_completion_tokens" not in out
 
 
 _json = st.recursive(
@@ -151,7 +190,10 @@ _messages = st.lists(
 )
 _extra = st.dictionaries(
     st.text(min_size=1, max_size=12).filter(
-        lambda k: k not in {"model", "messages", "stream", "stream_options"}
+        lambda k: (
+            k not in {"model", "messages", "stream", "stream_options", "max_tokens"}
+            and k != "max_completion_tokens"
+        )
     ),
     _json,
     max_size=6,
@@ -167,7 +209,7 @@ _extra = st.dictionaries(
     model_id=st.text(min_size=1, max_size=20),
     quirks=st.sampled_from([frozenset(), frozenset({"no_stream_options"})]),
 )
-def test_upstream_request_changes_only_model_and_stream_options(
+def test_upstream_request_changes_only_model_stream_options_and_the_limit(
     messages: list,
     extra: dict,
     stream: bool | None,
@@ -182,12 +224,13 @@ def test_upstream_request_changes_only_model_and_stream_options(
         body["stream_options"] = stream_options
     before = copy.deepcopy(body)
 
-    out = upstream_request(body, model_id, quirks)
+    out = upstream_request(body, model_id, quirks, 321)
 
     assert body == before, "the client's body must not be changed"
     assert out["model"] == model_id
     assert out["messages"] == messages
-    untouched = {"model", "stream_options"}
+    assert out["max_tokens"] == 321, "the limit held is always sent"
+    untouched = {"model", "stream_options", "max_tokens"}
     assert {k: v for k, v in out.items() if k not in untouched} == {
         k: v for k, v in before.items() if k not in untouched
     }

@@ -74,3 +74,27 @@ def test_partly_reported_usage_is_kept_and_only_the_rest_estimated() -> None:
     assert tally.usage(99_999) == Usage(1200, 3, estimated=True)
     tally.report(Usage(1200, 2))
     assert tally.usage(99_999) == Usage(1200, 2)
+
+
+def test_reasoning_inside_completion_tokens_is_not_counted_twice() -> None:
+    usage = {
+        "prompt_tokens": 10,
+        "completion_tokens": 500,
+        "total_tokens": 510,
+        "completion_tokens_details": {"reasoning_tokens": 450},
+    }
+    assert from_openai(usage) == Usage(10, 500)
+
+
+@pytest.mark.parametrize(
+    "usage",
+    [
+        # total_tokens adds the reasoning beside the completion tokens
+        {"prompt_tokens": 10, "completion_tokens": 5, "total_tokens": 315},
+        # more reasoning than completion tokens: it cannot be a part of them
+        {"prompt_tokens": 10, "completion_tokens": 5},
+    ],
+)
+def test_reasoning_reported_beside_completion_tokens_is_charged_as_output(usage: dict) -> None:
+    usage["completion_tokens_details"] = {"reasoning_tokens": 300}
+    assert from_openai(usage) == Usage(10, 305)

@@ -9,6 +9,7 @@ from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 from sqlalchemy import text
 from sqlalchemy.engine import Connection
+from sqlalchemy.exc import IntegrityError
 
 from gatewayz.store.engine import create_engine
 from gatewayz.store.migrate import alembic_config
@@ -119,3 +120,46 @@ async def test_upgrading_keeps_what_refunds_took_and_ties_referral_rewards_to_a_
     assert [tuple(row) for row in intents] == [("pi_1", 500)]
     assert [tuple(row) for row in claims] == [(1, "refund", 500, 4, 1)]
     assert [tuple(row) for row in rewards] == [(1, 1, 5), (2, None, 0)]
+
+
+async def test_0006_lets_a_shortfall_take_a_balance_below_zero_and_back(
+    empty_database: str,
+) -> None:
+    config = alembic_config(empty_database)
+    await asyncio.to_thread(command.upgrade, config, "0005")
+    engine = create_engine(empty_database)
+    negative = text("UPDATE users SET balance_units = -5 WHERE id = 2")
+    try:
+        async with engine.begin() as conn:
+            await conn.execute(
+                text(
+                    "INSERT INTO users (id, email, balance_units, reserved_units)"
+                    " VALUES (2, 'dev@example.com', 7, 0)"
+                )
+            )
+            await conn.execute(
+                text(
+                    "INSERT INTO ledger (user_id, amount_units, balance_after_units, kind,"
+                    " idempotency_key) VALUES (2, 7, 7, 'grant', 'g2')"
+                )
+            )
+        with pytest.raises(IntegrityError):
+            async with engine.begin() as conn:
+                await conn.execute(negative)
+        await engine.dispose()
+        await asyncio.to_thread(command.upgrade, config, "0006")
+        async with engine.begin() as conn:
+            assert await conn.scalar(text("SELECT shortfall_units FROM ledger")) == 0
+            await conn.execute(negative)
+        await engine.dispose()
+        with pytest.raises(RuntimeError, match="below zero"):
+            await asyncio.to_thread(command.downgrade, config, "0005")
+        async with engine.begin() as conn:
+            await conn.execute(text("UPDATE users SET balance_units = 0 WHERE id = 2"))
+        await engine.dispose()
+        await asyncio.to_thread(command.downgrade, config, "0005")
+        with pytest.raises(IntegrityError):
+            async with engine.begin() as conn:
+                await conn.execute(negative)
+    finally:
+        await engine.dispose()

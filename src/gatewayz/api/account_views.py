@@ -9,7 +9,7 @@ from gatewayz.accounts.account_details import Account, KeyRow, PlanInfo, TrialIn
 from gatewayz.accounts.user_search import UserSummary
 from gatewayz.api.monitoring_views import totals, when
 from gatewayz.billing.money import format_credits
-from gatewayz.billing.transactions import Transaction
+from gatewayz.billing.transactions import Shortfall, Transaction
 from gatewayz.telemetry.stats import Group
 
 
@@ -94,8 +94,14 @@ def transaction(t: Transaction) -> dict[str, Any]:
         "kind": t.kind,
         "reason": t.reason,
         "request_id": t.request_id,
+        "shortfall": format_credits(t.shortfall_units),
         "created_at": when(t.created_at),
     }
+
+
+def shortfall(s: Shortfall) -> dict[str, Any]:
+    """A call that cost more than its hold covered, with whose it was."""
+    return {"user_id": s.user_id, "email": s.email, **transaction(s.transaction)}
 
 
 _GROUP_FIELDS = {"user": ("user_id", "email"), "key": ("key_id", "key"), "model": ("model", None)}

@@ -1,4 +1,5 @@
-"""GET /admin/usage: requests, tokens and cost across all users (`usage:read`)."""
+"""GET /admin/usage: requests, tokens and cost across all users; GET /admin/shortfalls: calls
+charged more than their credit hold covered (both `usage:read`)."""
 
 from datetime import timedelta
 from typing import Annotated, Any
@@ -10,6 +11,7 @@ from gatewayz.accounts.permissions import require_permission
 from gatewayz.api import account_views as view
 from gatewayz.api.admin_params import From, QueryId, Text, To, time_range
 from gatewayz.api.monitoring_views import totals, when
+from gatewayz.billing.transactions import shortfalls
 from gatewayz.telemetry import stats
 from gatewayz.telemetry.log_query import LogFilter
 from gatewayz.telemetry.usage_report import Grouping, usage
@@ -35,6 +37,24 @@ async def admin_usage(
     since, until = time_range(start, to, DEFAULT_SPAN)
     where = LogFilter(since=since, until=until, user_id=user_id, model=model)
     return await usage_response(request.app.state.engine, where, group_by, limit)
+
+
+@router.get("/shortfalls", dependencies=[Depends(require_permission("usage:read"))])
+async def admin_shortfalls(
+    request: Request,
+    user_id: QueryId = None,
+    limit: Annotated[int, Query(ge=1, le=500)] = 50,
+    before_id: Annotated[QueryId, Query(description="next_before_id of a page.")] = None,
+) -> dict[str, Any]:
+    """Usage ledger rows whose cost exceeded the call's hold, newest first; pass
+    `next_before_id` as `before_id` for the next page (null: no more)."""
+    async with request.app.state.engine.connect() as conn:
+        rows = await shortfalls(conn, limit=limit + 1, before_id=before_id, user_id=user_id)
+    page = rows[:limit]
+    return {
+        "data": [view.shortfall(row) for row in page],
+        "next_before_id": page[-1].transaction.id if len(rows) > limit else None,
+    }
 
 
 async def usage_response(

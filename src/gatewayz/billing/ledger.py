@@ -3,17 +3,28 @@
 `users.balance_units` always equals the sum of the user's ledger rows: every change of it
 is written in the same transaction as its ledger row. A reservation is a hold
 (`users.reserved_units`), not a balance change: it only limits what other calls may hold.
+
+A call is always charged its full cost. Only that can take a balance below zero: when a call
+cost more than its hold covered (an upstream billed past the limits it was sent), the excess
+is its shortfall, recorded on its ledger row; a balance below zero holds nothing, so the
+user's calls are refused until credits pay the debt. Every other removal of credits is
+refused, or stops, at zero.
 """
 
+import logging
 from collections import defaultdict
 from dataclasses import dataclass
+from typing import Any
 
 from sqlalchemy import bindparam, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from gatewayz.billing import hold_owners, key_spend, revocations
+from gatewayz.billing.money import format_credits
 from gatewayz.store.tables import ledger, users
+
+log = logging.getLogger(__name__)
 
 
 class InsufficientBalance(Exception):
@@ -27,7 +38,8 @@ class UnknownUser(Exception):
 @dataclass(frozen=True, slots=True)
 class Settlement:
     """The end of one call: charge what it really cost and release `released_units` of hold;
-    count the charge as spent by key `key_id` and release `key_held_units` of its hold."""
+    count the charge as spent by key `key_id` and release `key_held_units` of its hold.
+    `shortfall_units` is the part of the cost the call's hold did not cover."""
 
     user_id: int
     request_id: str
@@ -37,6 +49,7 @@ class Settlement:
     key_id: int | None = None
     key_held_units: int = 0
     owner: str | None = None
+    shortfall_units: int = 0
 
 
 @dataclass(frozen=True, slots=True)
@@ -106,11 +119,13 @@ async def unheld_units(engine: AsyncEngine, user_id: int) -> int | None:
     return None if found is None else int(found)
 
 
-async def settle(conn: AsyncConnection, settlements: list[Settlement | HoldRelease]) -> None:
-    """Release holds and charge the calls' costs, in the caller's transaction.
+async def settle(conn: AsyncConnection, settlements: list[Settlement | HoldRelease]) -> list[int]:
+    """Release holds and charge the calls' costs in full, in the caller's transaction.
 
-    A charge never takes a balance below zero: if the real cost exceeds what is left
-    (the worst case was underestimated), the charge is capped at the balance.
+    Returns the ids of the users whose calls had a shortfall in this batch: their balance
+    went below what their holds covered, so every lease of theirs must stop serving.
+    A call's shortfall is the part of its cost its hold did not cover, or, if more, the part
+    that took the balance below zero (a hold served from a lease after credits were removed).
     """
     user_ids = sorted({s.user_id for s in settlements})
     query = select(users.c.id, users.c.balance_units, users.c.reserved_units).where(
@@ -124,31 +139,23 @@ async def settle(conn: AsyncConnection, settlements: list[Settlement | HoldRelea
     rows = []
     keys: list[tuple[int, int, int]] = []
     given_back: list[tuple[str, str, int, int]] = []
+    short: set[int] = set()
     for item in settlements:
         released[item.user_id] += item.released_units
         if item.owner is not None:
             given_back.append((item.owner, hold_owners.USER, item.user_id, item.released_units))
         if isinstance(item, HoldRelease):
             continue
-        charge = max(0, min(item.cost_units, balances[item.user_id]))
         if item.key_id is not None:
-            keys.append((item.key_id, charge, item.key_held_units))
+            keys.append((item.key_id, item.cost_units, item.key_held_units))
             if item.owner is not None:
                 given_back.append((item.owner, hold_owners.KEY, item.key_id, item.key_held_units))
-        if charge == 0:
+        if item.cost_units == 0:
             continue
-        balances[item.user_id] -= charge
-        rows.append(
-            {
-                "user_id": item.user_id,
-                "amount_units": -charge,
-                "balance_after_units": balances[item.user_id],
-                "kind": "usage",
-                "reason": item.reason,
-                "idempotency_key": f"call:{item.request_id}",
-                "request_id": item.request_id,
-            }
-        )
+        balances[item.user_id] -= item.cost_units
+        rows.append(_usage_row(item, balances[item.user_id]))
+        if rows[-1]["shortfall_units"]:
+            short.add(item.user_id)
     if rows:
         await conn.execute(ledger.insert(), rows)
     await key_spend.record(conn, keys)
@@ -162,17 +169,33 @@ async def settle(conn: AsyncConnection, settlements: list[Settlement | HoldRelea
                 reserved_units=max(0, current[user_id][1] - released[user_id]),
             )
         )
-    await revocations.record_revocation(conn, _over_hold(settlements))
+    await revocations.record_revocation(conn, sorted(short))
+    return sorted(short)
 
 
-def _over_hold(settlements: list[Settlement | HoldRelease]) -> list[int]:
-    """The users of calls that cost more than the hold they release (the charge lowered the
-    balance past what their holds covered: other processes' leases may now hold too much)."""
-    return [
-        s.user_id
-        for s in settlements
-        if isinstance(s, Settlement) and s.cost_units > s.released_units
-    ]
+def _usage_row(item: Settlement, balance_after: int) -> dict[str, Any]:
+    """The ledger row charging a call, with its shortfall (see settle); a debt that no hold
+    reported (the call's hold covered it) is logged here."""
+    below_zero = min(item.cost_units, -balance_after) if balance_after < 0 else 0
+    if below_zero > item.shortfall_units:
+        log.warning(
+            "credit shortfall: request %s user %d charged %s credits the balance no longer "
+            "held (credits removed, or taken by another shortfall, meanwhile): balance %s",
+            item.request_id,
+            item.user_id,
+            format_credits(item.cost_units),
+            format_credits(balance_after),
+        )
+    return {
+        "user_id": item.user_id,
+        "amount_units": -item.cost_units,
+        "balance_after_units": balance_after,
+        "shortfall_units": max(item.shortfall_units, below_zero),
+        "kind": "usage",
+        "reason": item.reason,
+        "idempotency_key": f"call:{item.request_id}",
+        "request_id": item.request_id,
+    }
 
 
 def _merged(given_back: list[tuple[str, str, int, int]]) -> list[tuple[str, str, int, int]]:
@@ -241,11 +264,13 @@ async def apply_change(
     ).first()
     if found is not None:
         return CreditChange(found[0], found[1], applied_now=False)
+    change = update(users).where(users.c.id == user_id)
+    if amount_units < 0:  # a removal stops at zero; an addition may pay a debt off
+        change = change.where(users.c.balance_units + amount_units >= 0)
     result = await conn.execute(
-        update(users)
-        .where(users.c.id == user_id, users.c.balance_units + amount_units >= 0)
-        .values(balance_units=users.c.balance_units + amount_units)
-        .returning(users.c.balance_units)
+        change.values(balance_units=users.c.balance_units + amount_units).returning(
+            users.c.balance_units
+        )
     )
     balance_after = result.scalar_one_or_none()
     if balance_after is None:
@@ -265,6 +290,18 @@ async def apply_change(
     if amount_units < 0:  # leases taken before may now hold more than is left
         await revocations.record_revocation(conn, [user_id])
     return CreditChange(amount_units, balance_after, applied_now=True)
+
+
+async def debt(
+    engine: AsyncEngine, user_id: int, request_id: str | None = None
+) -> tuple[int, bool]:
+    """How far the user's settled balance is below zero (0 when it is not, or no such user),
+    and whether the call `request_id` is settled yet (False without one)."""
+    settled = select(ledger.c.id).where(ledger.c.idempotency_key == f"call:{request_id}")
+    async with engine.connect() as conn:
+        balance = await conn.scalar(select(users.c.balance_units).where(users.c.id == user_id))
+        found = request_id is not None and await conn.scalar(settled) is not None
+    return max(0, -int(balance or 0)), found
 
 
 async def balance_units(conn: AsyncConnection, user_id: int, *, lock: bool = False) -> int:

@@ -166,7 +166,7 @@ async def _take(
 ) -> int:
     """Take up to `due` units from the party, at most its balance; the units taken."""
     assert party.user_id is not None
-    took = min(due, await balance_units(conn, party.user_id, lock=True))
+    took = max(0, min(due, await balance_units(conn, party.user_id, lock=True)))
     claim.taken[party.name] = claim.taken.get(party.name, 0) + took
     claim.unrecovered[party.name] = claim.unrecovered.get(party.name, 0) + due - took
     reason = f"{_what(payment, claim, party)}: {format_credits(took)} credits taken back"

@@ -1,4 +1,5 @@
-"""A user's ledger rows, newest first, a page at a time (a cursor by row id)."""
+"""Ledger rows, newest first, a page at a time (a cursor by row id): a user's own, and every
+user's shortfalls for administrators."""
 
 from dataclasses import dataclass
 from datetime import datetime
@@ -6,12 +7,13 @@ from datetime import datetime
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from gatewayz.store.tables import ledger
+from gatewayz.store.tables import ledger, users
 
 
 @dataclass(frozen=True, slots=True)
 class Transaction:
-    """One ledger row: a change of the balance and the balance after it."""
+    """One ledger row: a change of the balance and the balance after it (for a call, the
+    part of its cost its hold did not cover too)."""
 
     id: int
     amount_units: int
@@ -20,6 +22,7 @@ class Transaction:
     reason: str | None
     request_id: str | None
     created_at: datetime
+    shortfall_units: int = 0
 
 
 async def transactions(
@@ -39,6 +42,7 @@ async def transactions(
         ledger.c.reason,
         ledger.c.request_id,
         ledger.c.created_at,
+        ledger.c.shortfall_units,
     ).where(ledger.c.user_id == user_id)
     if before_id is not None:
         query = query.where(ledger.c.id < before_id)
@@ -46,3 +50,40 @@ async def transactions(
         query = query.where(ledger.c.kind == kind)
     rows = (await conn.execute(query.order_by(ledger.c.id.desc()).limit(limit))).all()
     return [Transaction(*row) for row in rows]
+
+
+@dataclass(frozen=True, slots=True)
+class Shortfall:
+    """A call charged more than its hold covered, and whose it was."""
+
+    user_id: int
+    email: str
+    transaction: Transaction
+
+
+async def shortfalls(
+    conn: AsyncConnection, *, limit: int, before_id: int | None = None, user_id: int | None = None
+) -> list[Shortfall]:
+    """Up to `limit` ledger rows with a shortfall, of every user or of `user_id`."""
+    query = (
+        select(
+            ledger.c.user_id,
+            users.c.email,
+            ledger.c.id,
+            ledger.c.amount_units,
+            ledger.c.balance_after_units,
+            ledger.c.kind,
+            ledger.c.reason,
+            ledger.c.request_id,
+            ledger.c.created_at,
+            ledger.c.shortfall_units,
+        )
+        .join(users, users.c.id == ledger.c.user_id)
+        .where(ledger.c.shortfall_units > 0)
+    )
+    if user_id is not None:
+        query = query.where(ledger.c.user_id == user_id)
+    if before_id is not None:
+        query = query.where(ledger.c.id < before_id)
+    rows = (await conn.execute(query.order_by(ledger.c.id.desc()).limit(limit))).all()
+    return [Shortfall(row[0], row[1], Transaction(*row[2:])) for row in rows]

@@ -6,6 +6,11 @@ import orjson
 
 from gatewayz.errors import InvalidRequest
 
+# The most output tokens a call may ask for (no model today writes more than a few hundred
+# thousand), and the most answers (`n`) OpenAI accepts for one chat completion.
+MAX_OUTPUT_TOKENS = 10_000_000
+MAX_CHOICES = 128
+
 
 def decode_object(raw: bytes) -> dict[str, Any]:
     """The body as a JSON object with a non-empty string `model`."""
@@ -21,10 +26,10 @@ def decode_object(raw: bytes) -> dict[str, Any]:
     return body
 
 
-def positive_int(body: dict[str, Any], field: str, *, required: bool = False) -> None:
-    """Check that `field` is a positive integer (or absent, unless required)."""
+def bounded_int(body: dict[str, Any], field: str, high: int, *, required: bool = False) -> None:
+    """Check that `field` is an integer from 1 to `high` (or absent, unless required)."""
     value = body.get(field)
     if value is None and not required:
         return
-    if not isinstance(value, int) or isinstance(value, bool) or value < 1:
-        raise InvalidRequest(f"'{field}' must be a positive integer.", param=field)
+    if not isinstance(value, int) or isinstance(value, bool) or not 1 <= value <= high:
+        raise InvalidRequest(f"'{field}' must be an integer from 1 to {high}.", param=field)

@@ -6,7 +6,7 @@ from typing import Any
 import orjson
 
 from gatewayz.errors import InvalidRequest
-from gatewayz.protocols.json_body import decode_object, positive_int
+from gatewayz.protocols.json_body import MAX_CHOICES, MAX_OUTPUT_TOKENS, bounded_int, decode_object
 from gatewayz.protocols.usage import Usage, UsageTally, from_openai
 
 _ROLES = frozenset({"system", "developer", "user", "assistant", "tool", "function"})
@@ -27,15 +27,19 @@ def parse_request(raw: bytes) -> dict[str, Any]:
     if not isinstance(body.get("stream", False), bool):
         raise InvalidRequest("'stream' must be a boolean.", param="stream")
     for field in ("max_tokens", "max_completion_tokens"):
-        positive_int(body, field)
+        bounded_int(body, field, MAX_OUTPUT_TOKENS)
+    bounded_int(body, "n", MAX_CHOICES)
     options = body.get("stream_options")
     if options is not None and not isinstance(options, dict):
         raise InvalidRequest("'stream_options' must be an object.", param="stream_options")
     return body
 
 
-def max_output_tokens(body: dict[str, Any]) -> int | None:
-    return body.get("max_completion_tokens") or body.get("max_tokens")
+def requested_output_limit(body: dict[str, Any]) -> int | None:
+    """The output limit the client asked for; with both fields, the smaller (the gateway sends
+    and holds that one: an answer within it keeps both limits)."""
+    limits = [body[f] for f in ("max_tokens", "max_completion_tokens") if body.get(f) is not None]
+    return min(limits) if limits else None
 
 
 def wants_stream_usage(body: dict[str, Any]) -> bool:
@@ -43,16 +47,22 @@ def wants_stream_usage(body: dict[str, Any]) -> bool:
     return bool(isinstance(options, dict) and options.get("include_usage"))
 
 
-def upstream_request(body: dict[str, Any], model_id: str, quirks: frozenset[str]) -> dict[str, Any]:
-    """The body to send upstream: the provider's model id, and usage asked for in streams."""
+def upstream_request(
+    body: dict[str, Any], model_id: str, quirks: frozenset[str], output_limit: int
+) -> dict[str, Any]:
+    """The body to send upstream: the provider's model id, usage asked for in streams, and
+    `output_limit` (the one held) as the only limit: in `max_completion_tokens` when the client
+    used that field or the provider wants it (quirk), else in `max_tokens`."""
     out = dict(body)
     out["model"] = model_id
     if out.get("stream") and "no_stream_options" not in quirks:
         out["stream_options"] = {**(body.get("stream_options") or {}), "include_usage": True}
     elif "no_stream_options" in quirks:
         out.pop("stream_options", None)
-    if "max_completion_tokens" in quirks and "max_tokens" in out:
-        out.setdefault("max_completion_tokens", out.pop("max_tokens"))
+    completion = "max_completion_tokens" in quirks or body.get("max_completion_tokens") is not None
+    out.pop("max_tokens", None)
+    out.pop("max_completion_tokens", None)
+    out["max_completion_tokens" if completion else "max_tokens"] = output_limit
     return out
 
 

@@ -34,7 +34,23 @@ def from_openai(usage: Any) -> Usage | None:
         or completion < 0
     ):
         return None
-    return Usage(prompt, completion)
+    return Usage(prompt, completion + _reasoning_beside(usage, prompt, completion))
+
+
+def _reasoning_beside(usage: dict[str, Any], prompt: int, completion: int) -> int:
+    """Reasoning tokens an upstream reports beside its completion tokens, not inside them.
+
+    OpenAI counts reasoning in `completion_tokens` (`completion_tokens_details.reasoning_tokens`
+    is part of it: not counted again); some OpenAI-compatible providers report it apart,
+    which shows as more reasoning than completion tokens, or a `total_tokens` that adds it.
+    """
+    details = usage.get("completion_tokens_details")
+    reasoning = details.get("reasoning_tokens") if isinstance(details, dict) else None
+    if not isinstance(reasoning, int) or reasoning <= 0:
+        return 0
+    total = usage.get("total_tokens")
+    apart = isinstance(total, int) and total >= prompt + completion + reasoning
+    return reasoning if apart or reasoning > completion else 0
 
 
 def estimate(request_bytes: int, output_tokens: int) -> Usage:

@@ -3,10 +3,12 @@
 from functools import partial
 from typing import Any
 
+from gatewayz.billing.worst_case import Demand
 from gatewayz.errors import UpstreamError
 from gatewayz.history.answers import StreamedAnswer, reply_message
 from gatewayz.history.turns import Turn
 from gatewayz.protocols import openai_chat
+from gatewayz.protocols.input_parts import declares_tools, media_parts
 from gatewayz.protocols.usage import Usage, UsageTally
 from gatewayz.providers.base import EventStream
 from gatewayz.providers.catalog import Route
@@ -18,11 +20,19 @@ from gatewayz.routing.options import without_routing_fields
 _DONE = b"data: [DONE]\n\n"
 
 
-def upstream_chat_body(body: dict[str, Any], route: Route) -> dict[str, Any]:
-    """The chat request as the route's provider receives it."""
+def upstream_chat_body(body: dict[str, Any], route: Route, output_limit: int) -> dict[str, Any]:
+    """The chat request as the route's provider receives it, limited to `output_limit` (the
+    limit held for it, see Relay.output_limit)."""
     return openai_chat.upstream_request(
-        without_routing_fields(body), route.model.id, route.provider.spec.quirks
+        without_routing_fields(body), route.model.id, route.provider.spec.quirks, output_limit
     )
+
+
+def request_demand(
+    body: dict[str, Any], body_size: int, output_limit: int | None, choices: int = 1
+) -> Demand:
+    """What the credit hold counts of a request in any client format."""
+    return Demand(body_size, output_limit, choices, media_parts(body), declares_tools(body))
 
 
 def chat_usage(data: dict[str, Any], body_size: int) -> Usage:
@@ -78,10 +88,14 @@ def chat_exchange(
     if turn is not None:
         body, body_size = turn.body, turn.body_size
     wants_usage = openai_chat.wants_stream_usage(body)
+    demand = request_demand(
+        body, body_size, openai_chat.requested_output_limit(body), body.get("n") or 1
+    )
 
     async def upstream(route: Route) -> dict[str, Any]:
         """The request for the route; a session's history is read now, after the hold."""
-        return upstream_chat_body(body if turn is None else await turn.request(), route)
+        request = body if turn is None else await turn.request()
+        return upstream_chat_body(request, route, relay.output_limit(demand.output_limit, route))
 
     async def call(route: Route) -> Answer:
         reply = await relay.adapter(route).chat(route.provider, await upstream(route))
@@ -99,4 +113,5 @@ def chat_exchange(
         stream=bool(body.get("stream")),
         call=call,
         open=open_stream,
+        demand=demand,
     )

@@ -10,6 +10,8 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
+from sqlalchemy.ext.asyncio import AsyncEngine
+
 from gatewayz.accounts.auth import Principal
 from gatewayz.accounts.key_checks import KeyRestricted
 from gatewayz.billing import ledger
@@ -17,6 +19,7 @@ from gatewayz.billing.entitlements import Entitlements
 from gatewayz.billing.holds import CreditHolds
 from gatewayz.billing.key_spend import KeySpending
 from gatewayz.billing.money import call_cost_units, format_credits
+from gatewayz.billing.worst_case import Demand, InputBounds, worst_case_units
 from gatewayz.errors import GatewayError, InsufficientCredits, UpstreamError
 from gatewayz.limits.limiter import Admission, Limiter
 from gatewayz.protocols.openai_chat import UpstreamStreamError
@@ -27,6 +30,7 @@ from gatewayz.providers.sse import Batch
 from gatewayz.relay.departure import Departure, OutlivingCalls
 from gatewayz.relay.exchange import Answer, Exchange, Relayed, RelayedStream, StreamCodec
 from gatewayz.relay.own_keys import OwnKeyRouting
+from gatewayz.relay.shortfalls import Debts, report_shortfall
 from gatewayz.routing.failover import Failover
 from gatewayz.routing.health import HealthBoard
 from gatewayz.routing.options import parse_options
@@ -70,8 +74,12 @@ class Relay:
         key_spending: KeySpending | None = None,
         entitlements: Entitlements | None = None,
         own_keys: OwnKeyRouting | None = None,
+        bounds: InputBounds | None = None,
+        engine: AsyncEngine | None = None,
     ) -> None:
         self._holds = holds
+        self._bounds = bounds or InputBounds()
+        self._debts = Debts(engine, writer)
         self._own_keys = own_keys
         self._entitlements = entitlements
         self._key_spending = key_spending
@@ -88,19 +96,16 @@ class Relay:
         """The adapter for the wire protocol of the route's provider."""
         return self._adapters[route.provider.spec.protocol]
 
-    def output_limit(self, exchange: Exchange, route: Route) -> int:
-        """The most output tokens the call may produce on the route."""
-        body = exchange.body
-        return (
-            body.get("max_completion_tokens")
-            or body.get("max_tokens")
-            or route.model.max_output_tokens
-            or self.default_max_output_tokens
-        )
+    def output_limit(self, asked: int | None, route: Route) -> int:
+        """The output limit sent upstream on the route, and held: the one the client `asked`
+        for, else the model's max_output_tokens, else the default."""
+        return asked or route.model.max_output_tokens or self.default_max_output_tokens
 
     def token_worst_case(self, exchange: Exchange, route: Route) -> int:
-        """The request's size as input tokens plus its output limit, at the route's prices."""
-        return call_cost_units(route.model, exchange.body_size, self.output_limit(exchange, route))
+        """The most the call can cost on the route (see billing.worst_case)."""
+        demand = exchange.demand or Demand(exchange.body_size)
+        limit = self.output_limit(demand.output_limit, route)
+        return worst_case_units(route.model, demand, limit, self._bounds)
 
     def departure(self) -> Departure:
         """What the client of an unstreamed call leaving will do to it (call in its task)."""
@@ -270,22 +275,33 @@ class Relay:
         worst = exchange.worst_case or (lambda route: self.token_worst_case(exchange, route))
         worst_case = max(self._charge(route, worst(route)) for route in routes)
         try:
-            held = await self._holds.hold(principal.user_id, worst_case)
+            in_debt = await self._debts.blocks(principal.user_id, free=worst_case == 0)
+            held = not in_debt and await self._holds.hold(principal.user_id, worst_case)
+            if not held:
+                message = await self._refusal(principal.user_id, worst_case, in_debt)
         except BaseException:
             self._limiter.finish(admission, 0)
             raise
         if not held:
             self._limiter.finish(admission, 0)
-            raise InsufficientCredits(
-                f"Insufficient credits: this call may cost up to {format_credits(worst_case)} "
-                "credits. Add credits or lower max_tokens.",
-                headers=admission.headers if admission else None,
-            )
+            raise InsufficientCredits(message, headers=admission.headers if admission else None)
         call = _Call(request_id, principal, exchange, routes, worst_case, admission)
         limit = principal.policy.spend_limit_units
         if limit is not None and self._key_spending is not None:
             await self._hold_on_key(call, self._key_spending, limit)
         return call
+
+    async def _refusal(self, user_id: int, worst_case: int, in_debt: bool) -> str:
+        """Why a call is refused with 402: a debt, else a worst case above what is free."""
+        if in_debt or await self._debts.owed(user_id):
+            return (
+                "Insufficient credits: the balance is below zero (a call cost more than it "
+                "could hold). Add credits to continue."
+            )
+        return (
+            f"Insufficient credits: this call may cost up to {format_credits(worst_case)} "
+            "credits. Add credits or lower max_tokens."
+        )
 
     async def _hold_on_key(self, call: _Call, spending: KeySpending, limit: int) -> None:
         """Hold the call's worst case on its key too, or give back its other holds and refuse
@@ -317,7 +333,9 @@ class Relay:
         prompt = -(-exchange.body_size // 4)
         if exchange.kind != "chat":
             return prompt
-        return prompt + max(self.output_limit(exchange, route) for route in routes)
+        demand = exchange.demand or Demand(exchange.body_size)
+        limit = max(self.output_limit(demand.output_limit, route) for route in routes)
+        return prompt + demand.choices * limit
 
     def _finish(self, call: _Call, usage: Usage | None, status: int, error: str | None) -> None:
         """Queue the settlement and the request log row (written off the request path)."""
@@ -337,6 +355,7 @@ class Relay:
         user_id = call.principal.user_id
         used = billable.input_tokens + billable.output_tokens if billable else 0
         self._limiter.finish(call.admission, used)
+        shortfall = max(0, cost - call.reserved_units)
         self._writer.add(
             "settlements",
             ledger.Settlement(
@@ -348,8 +367,13 @@ class Relay:
                 key_id=call.principal.key_id,
                 key_held_units=call.key_held_units,
                 owner=self._holds.owner,
+                shortfall_units=shortfall,
             ),
         )
+        if route is not None and shortfall:
+            report_shortfall(call.request_id, call.principal, route, call.reserved_units, cost)
+            self._debts.note(user_id, call.request_id)
+            self._holds.give_back([user_id])  # the debt must stop the next call here at once
         self._writer.add(
             "request_logs",
             RequestLogRow(

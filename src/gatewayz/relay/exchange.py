@@ -5,6 +5,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any, Protocol
 
+from gatewayz.billing.worst_case import Demand
 from gatewayz.errors import UpstreamError
 from gatewayz.protocols.usage import Usage, UsageTally
 from gatewayz.providers.base import EventStream
@@ -45,9 +46,10 @@ class StreamCodec(Protocol):
 class Exchange:
     """One client request as the relay runs it.
 
-    `body` is the request in OpenAI chat terms as far as routing and holds need it (model,
-    routing options, output limit). `call` serves it unstreamed on one route, `open` starts
-    a stream on one route.
+    `body` is the request in OpenAI chat terms as far as routing needs it (model, routing
+    options). `demand` is what the credit hold counts of it (see billing.worst_case); media
+    calls give their own `worst_case` instead. `call` serves it unstreamed on one route, `open`
+    starts a stream on one route.
     """
 
     api: str
@@ -58,6 +60,7 @@ class Exchange:
     call: Callable[[Route], Awaitable[Answer]] | None = None
     open: Callable[[Route], Awaitable[tuple[EventStream, StreamCodec]]] | None = None
     worst_case: Callable[[Route], int] | None = None
+    demand: Demand | None = None
 
 
 @dataclass(frozen=True, slots=True)

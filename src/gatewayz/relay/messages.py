@@ -14,7 +14,7 @@ from gatewayz.protocols.usage import Usage, UsageTally, from_anthropic
 from gatewayz.providers.base import EventStream
 from gatewayz.providers.catalog import Route
 from gatewayz.providers.sse import Event
-from gatewayz.relay.chat import chat_usage, upstream_chat_body
+from gatewayz.relay.chat import chat_usage, request_demand, upstream_chat_body
 from gatewayz.relay.core import Relay
 from gatewayz.relay.exchange import Answer, Exchange, StreamCodec
 from gatewayz.relay.translated import PassthroughCodec, plan_body, sse
@@ -115,12 +115,14 @@ class _FromChat:
 def messages_exchange(relay: Relay, body: dict[str, Any], body_size: int) -> Exchange:
     stream = bool(body.get("stream"))
     native_body = without_routing_fields(body)
+    demand = request_demand(body, body_size, body["max_tokens"])
 
     def is_native(route: Route) -> bool:
         return route.provider.spec.protocol == "anthropic"
 
     def chat_body(route: Route) -> dict[str, Any]:
-        return upstream_chat_body(anthropic.messages_to_chat_request(native_body), route)
+        limit = relay.output_limit(demand.output_limit, route)  # the client's max_tokens
+        return upstream_chat_body(anthropic.messages_to_chat_request(native_body), route, limit)
 
     def native(route: Route) -> dict[str, Any]:
         provider = route.provider
@@ -147,9 +149,10 @@ def messages_exchange(relay: Relay, body: dict[str, Any], body_size: int) -> Exc
 
     return Exchange(
         api="messages",
-        body=plan_body(body, "max_tokens"),
+        body=plan_body(body),
         body_size=body_size,
         stream=stream,
         call=call,
         open=open_stream,
+        demand=demand,
     )

@@ -15,7 +15,7 @@ from gatewayz.protocols.usage import Usage, UsageTally, from_responses
 from gatewayz.providers.base import EventStream
 from gatewayz.providers.catalog import Route
 from gatewayz.providers.sse import Event
-from gatewayz.relay.chat import chat_usage, upstream_chat_body
+from gatewayz.relay.chat import chat_usage, request_demand, upstream_chat_body
 from gatewayz.relay.core import Relay
 from gatewayz.relay.exchange import Answer, Exchange, StreamCodec
 from gatewayz.relay.translated import PassthroughCodec, plan_body, sse
@@ -108,6 +108,7 @@ class _FromChat:
 
 def responses_exchange(relay: Relay, body: dict[str, Any], body_size: int) -> Exchange:
     native_body = without_routing_fields(body)
+    demand = request_demand(body, body_size, body.get("max_output_tokens"))
     response_id = "resp_" + secrets.token_hex(16)
     created = int(time.time())
 
@@ -115,14 +116,21 @@ def responses_exchange(relay: Relay, body: dict[str, Any], body_size: int) -> Ex
         spec = route.provider.spec
         return spec.protocol == "openai" and "responses_api" in spec.quirks
 
+    def limit(route: Route) -> int:
+        return relay.output_limit(demand.output_limit, route)
+
     def chat_body(route: Route) -> dict[str, Any]:
-        return upstream_chat_body(responses.responses_to_chat_request(native_body), route)
+        chat = responses.responses_to_chat_request(native_body)
+        return upstream_chat_body(chat, route, limit(route))
 
     def native(route: Route) -> dict[str, Any]:
+        """The body passed through under the row's field rules, with the limit held (also
+        when the client sent none)."""
         provider = route.provider
-        return native_request(
+        checked = native_request(
             native_body, route.model.id, provider.name, provider.spec.passthrough_fields
         )
+        return {**checked, "max_output_tokens": limit(route)}
 
     async def call(route: Route) -> Answer:
         adapter = relay.adapter(route)
@@ -143,9 +151,10 @@ def responses_exchange(relay: Relay, body: dict[str, Any], body_size: int) -> Ex
 
     return Exchange(
         api="responses",
-        body=plan_body(body, "max_output_tokens"),
+        body=plan_body(body),
         body_size=body_size,
         stream=bool(body.get("stream")),
         call=call,
         open=open_stream,
+        demand=demand,
     )

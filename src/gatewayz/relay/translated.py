@@ -48,8 +48,8 @@ class PassthroughCodec:
         return self._error_event(error.message)
 
 
-def plan_body(body: dict[str, Any], output_limit_field: str) -> dict[str, Any]:
-    """What routing and credit holds need from a request in another API's format."""
-    plan = {"model": body["model"], "max_tokens": body.get(output_limit_field)}
+def plan_body(body: dict[str, Any]) -> dict[str, Any]:
+    """What routing needs from a request in another API's format."""
+    plan = {"model": body["model"]}
     plan.update({field: body[field] for field in ROUTING_FIELDS if field in body})
     return plan

@@ -43,7 +43,6 @@ users = Table(
     # False for a user created by an administrator who may not grant credits: the free trial
     # is credits too, so such an account is offered none.
     Column("trial_offered", Boolean, nullable=False, default=True, server_default=true()),
-    CheckConstraint("balance_units >= 0", name="balance_not_negative"),
     CheckConstraint("reserved_units >= 0", name="reserved_not_negative"),
 )
 
@@ -82,6 +81,8 @@ ledger = Table(
     Column("reason", Text, nullable=True),
     Column("idempotency_key", String(200), nullable=False, unique=True),
     Column("request_id", String(64), nullable=True),
+    # The part of a call's cost its credit hold did not cover (billing.ledger.settle).
+    Column("shortfall_units", BigInteger, nullable=False, default=0, server_default="0"),
     Column("created_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
     Index("ix_ledger_user_created", "user_id", "created_at"),
 )

@@ -32,6 +32,7 @@ class RequestContext:
     input_tokens: int = 0
     output_tokens: int = 0
     cost_units: int = 0
+    shortfall_units: int = 0
     upstream_seconds: float = 0.0
     ttft_seconds: float | None = None
     upstream_errors: tuple[tuple[str, str], ...] = ()
@@ -83,6 +84,13 @@ def note_upstream_error(provider: str, code: str | None) -> None:
     context = _current.get()
     if context is not None:
         context.upstream_errors += ((provider, error_kind(code)),)
+
+
+def note_shortfall(units: int) -> None:
+    """The call cost `units` more than its credit hold covered (charged all the same)."""
+    context = _current.get()
+    if context is not None:
+        context.shortfall_units += units
 
 
 def note_rate_limited(scope: str) -> None:

@@ -108,6 +108,15 @@ class Metrics:
                 registry=registry,
             )
         )
+        self._shortfall = _Children(
+            Counter(
+                "gatewayz_shortfall_credits",
+                "Credits charged beyond calls' holds (upstreams that billed past the limits "
+                "they were sent), by provider.",
+                ["provider"],
+                registry=registry,
+            )
+        )
         self._upstream_errors = _Children(
             Counter(
                 "gatewayz_upstream_errors",
@@ -167,6 +176,8 @@ class Metrics:
             self._tokens(model, provider, "output").inc(context.output_tokens)
         if context.cost_units:
             self._cost(model, provider).inc(context.cost_units / UNITS_PER_CREDIT)
+        if context.shortfall_units:
+            self._shortfall(provider).inc(context.shortfall_units / UNITS_PER_CREDIT)
 
     def circuit_state(self, provider: str, model: str, state: str) -> None:
         """A circuit breaker's state now (`closed`, `half_open` or `open`)."""

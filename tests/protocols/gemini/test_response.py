@@ -5,6 +5,7 @@ import json
 import pytest
 
 from gatewayz.protocols.gemini import gemini_error_message, gemini_to_chat_response
+from gatewayz.protocols.gemini.response import chat_usage
 from tests.openai_spec import validate
 from tests.protocols.gemini.helpers import BLOCKED, counting_ids
 
@@ -188,3 +189,10 @@ def test_error_message_is_read_from_a_gemini_error_body() -> None:
     assert gemini_error_message(body) == "API key not valid."
     assert gemini_error_message({"candidates": []}) is None
     assert gemini_error_message({"error": "nope"}) is None
+
+
+def test_the_prompt_of_tool_use_counts_as_prompt_tokens() -> None:
+    meta = {"promptTokenCount": 8, "toolUsePromptTokenCount": 30, "candidatesTokenCount": 5}
+    usage = chat_usage(meta)
+    assert usage is not None
+    assert (usage["prompt_tokens"], usage["completion_tokens"]) == (38, 5)

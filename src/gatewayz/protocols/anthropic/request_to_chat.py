@@ -7,7 +7,7 @@ from typing import Any
 from gatewayz.errors import InvalidRequest
 from gatewayz.protocols.anthropic.common import at, only, text_block, typed
 from gatewayz.protocols.checks import Json, array, obj, refuse, string
-from gatewayz.protocols.json_body import decode_object, positive_int
+from gatewayz.protocols.json_body import MAX_OUTPUT_TOKENS, bounded_int, decode_object
 
 _MESSAGES_FIELDS = frozenset(
     [
@@ -33,7 +33,7 @@ _MESSAGES_FIELDS = frozenset(
 def parse_messages_request(raw: bytes) -> Json:
     """Decode a Messages request and check what every route relies on, native or not."""
     body = decode_object(raw)
-    positive_int(body, "max_tokens", required=True)
+    bounded_int(body, "max_tokens", MAX_OUTPUT_TOKENS, required=True)
     messages = body.get("messages")
     if not isinstance(messages, list) or not messages:
         raise InvalidRequest("messages: must be a non-empty array.", param="messages")

@@ -62,10 +62,11 @@ def candidate_thoughts(candidate: Json) -> str | None:
 
 
 def chat_usage(meta: Any) -> Json | None:
-    """OpenAI usage for a usageMetadata (thinking tokens count as completion tokens)."""
+    """OpenAI usage for a usageMetadata (thinking tokens count as completion tokens, and the
+    prompt of tool use as prompt tokens)."""
     if not isinstance(meta, dict):
         return None
-    prompt = meta.get("promptTokenCount", 0)
+    prompt = meta.get("promptTokenCount", 0) + meta.get("toolUsePromptTokenCount", 0)
     thoughts = meta.get("thoughtsTokenCount", 0)
     completion = meta.get("candidatesTokenCount", 0) + thoughts
     usage: Json = {

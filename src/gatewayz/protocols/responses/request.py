@@ -4,7 +4,7 @@ from typing import Any
 
 from gatewayz.errors import InvalidRequest
 from gatewayz.protocols.checks import Json, array, obj
-from gatewayz.protocols.json_body import decode_object
+from gatewayz.protocols.json_body import MAX_OUTPUT_TOKENS, bounded_int, decode_object
 from gatewayz.protocols.responses.common import only, string_field
 from gatewayz.protocols.responses.input import chat_messages
 
@@ -96,11 +96,7 @@ def _check_basics(body: Any) -> None:
         raise InvalidRequest("'model' is required and must be a non-empty string.", param="model")
     if body.get("stream") is not None and not _is(body["stream"], bool):
         raise InvalidRequest("'stream' must be a boolean.", param="stream")
-    limit = body.get("max_output_tokens")
-    if limit is not None and (not _is(limit, int) or limit < 1):
-        raise InvalidRequest(
-            "'max_output_tokens' must be a positive integer.", param="max_output_tokens"
-        )
+    bounded_int(body, "max_output_tokens", MAX_OUTPUT_TOKENS)
 
 
 def _check_fields(body: Json) -> None:
