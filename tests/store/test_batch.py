@@ -43,7 +43,7 @@ async def _stored(engine: AsyncEngine) -> list[str]:
 
 async def test_rows_are_written_on_flush(engine: AsyncEngine) -> None:
     writer = BatchWriter(engine, [("logs", write)], interval=60, max_batch=1000)
-    writer.start()
+    await writer.start()
     try:
         for i in range(3):
             writer.add("logs", _row(f"r{i}"))
@@ -57,7 +57,7 @@ async def test_rows_are_written_on_flush(engine: AsyncEngine) -> None:
 
 async def test_rows_are_written_in_the_background(engine: AsyncEngine) -> None:
     writer = BatchWriter(engine, [("logs", write)], interval=0.02, max_batch=1000)
-    writer.start()
+    await writer.start()
     try:
         writer.add("logs", _row("bg"))
         for _ in range(200):
@@ -71,7 +71,7 @@ async def test_rows_are_written_in_the_background(engine: AsyncEngine) -> None:
 
 async def test_pending_rows_are_written_on_stop(engine: AsyncEngine) -> None:
     writer = BatchWriter(engine, [("logs", write)], interval=60, max_batch=1000)
-    writer.start()
+    await writer.start()
     for i in range(250):
         writer.add("logs", _row(f"r{i}"))
     await writer.stop()

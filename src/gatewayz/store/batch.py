@@ -1,97 +1,399 @@
-"""Writes rows off the request path in batches: one transaction per batch, never dropped."""
+"""Writes rows off the request path in batches: one transaction per batch, each batch applied
+exactly once, no row dropped.
+
+Rows wait in memory. Past `memory_rows` of them, or once the database has been unreachable
+for `journal_after` seconds, they wait in this process's journal on disk instead
+(store.journal), and the batches there are written, in order, before newer rows. A batch that
+fails because the database cannot be reached is retried unchanged, backing off up to
+MAX_BACKOFF seconds, for as long as it takes. A batch the database refuses while it still
+takes a probe write is split in halves until the refused row is alone; refused ROW_ATTEMPTS
+times, that row is set aside in the dead-letter file with an error in the log. Each batch is
+committed under its writer's id and sequence number (store.batch_claims), so a batch whose
+commit outcome was lost, retried or replayed, is applied once. At shutdown, what the
+database cannot take goes to the journal; the next gateway started on the same database
+replays it before it serves.
+"""
 
 import asyncio
 import contextlib
 import logging
-from collections.abc import Awaitable, Callable, Sequence
-from typing import Any
+import secrets
+from collections import deque
+from collections.abc import Sequence
+from datetime import UTC, datetime
+from typing import Any, Protocol
 
-from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from gatewayz.store.batch_attempt import (
+    Batch,
+    Item,
+    OutageLog,
+    Sink,
+    SinkWrite,
+    answers,
+    attempt,
+    describe,
+    unreachable,
+)
+from gatewayz.store.batch_journal import JournalCodec, replay_orphans
+from gatewayz.store.journal import JournalFile, JournalPlace
+
+__all__ = ["BatchWriter", "JournalPlace", "Sink", "SinkWrite"]
 
 log = logging.getLogger(__name__)
 
-SinkWrite = Callable[[AsyncConnection, list[Any]], Awaitable[None]]
+MIN_BACKOFF, MAX_BACKOFF = 0.05, 5.0
+ROW_ATTEMPTS = 3
+
+
+class BacklogObserver(Protocol):
+    def writer_backlog(self, memory: int, journal: int) -> None: ...
+    def writer_set_aside(self, rows: int) -> None: ...
 
 
 class BatchWriter:
     """Collects rows for named sinks and writes them together every `interval` seconds.
 
-    Sinks are written in the order they were registered, all in one transaction. A batch
-    that fails is retried; if it keeps failing, each row is retried on its own so one bad
-    row cannot hold back the rest. Rows still pending at shutdown are written by `stop`.
+    Sinks are written in the order they were registered, all in one transaction. Without a
+    journal (tests of other parts), rows wait in memory only and rows set aside are logged.
     """
 
     def __init__(
         self,
         engine: AsyncEngine,
-        sinks: Sequence[tuple[str, SinkWrite]],
+        sinks: Sequence[Sink | tuple[str, SinkWrite]],
         *,
         interval: float,
         max_batch: int,
+        journal: JournalPlace | None = None,
+        memory_rows: int = 20_000,
+        journal_after: float = 5.0,
+        stop_seconds: float = 10.0,
+        observer: BacklogObserver | None = None,
     ) -> None:
+        self.id = secrets.token_hex(8)
         self._engine = engine
-        self._sinks = dict(sinks)
-        self._interval = interval
-        self._max_batch = max_batch
-        self._pending: list[tuple[str, Any]] = []
-        self._wake = asyncio.Event()
-        self._task: asyncio.Task[None] | None = None
-        self._flush_lock = asyncio.Lock()
+        self._sinks = [s if isinstance(s, Sink) else Sink(*s) for s in sinks]
+        self._names = {sink.name for sink in self._sinks}
+        self._interval, self._max_batch = interval, max_batch
+        self._memory_rows, self._journal_after = memory_rows, journal_after
+        self._stop_seconds = stop_seconds
+        self._place = journal
+        self._codec = JournalCodec(self._sinks, journal) if journal is not None else None
+        self._observer = observer
+        self._memory: deque[Item] = deque()
+        self._retry: deque[Batch] = deque()
+        self._current: Batch | None = None
+        self._own: JournalFile | None = None
+        self._journal_mode = False
+        self._journal_lock = asyncio.Lock()
+        self._outage = OutageLog()
+        self._delay = MIN_BACKOFF
+        self._seq = 0
+        self._added = self._resolved = 0
+        self._wake, self._spill_wake = asyncio.Event(), asyncio.Event()
+        self._stop_event, self._progress = asyncio.Event(), asyncio.Event()
+        self._tasks: list[asyncio.Task[None]] = []
         self._stopping = False
 
     def add(self, sink: str, row: Any) -> None:
         """Queue one row; never blocks the caller."""
-        if sink not in self._sinks:
+        if sink not in self._names:
             raise KeyError(f"unknown sink {sink!r}")
-        self._pending.append((sink, row))
-        if len(self._pending) >= self._max_batch:
+        if self._codec is not None and not self._codec.rows.accepts(sink, row):
+            raise TypeError(f"sink {sink!r} does not take {type(row).__name__} rows")
+        self._memory.append((sink, row))
+        self._added += 1
+        if len(self._memory) >= self._max_batch:
             self._wake.set()
+        if len(self._memory) > self._memory_rows:
+            self._spill_wake.set()
 
-    def start(self) -> None:
-        self._task = asyncio.create_task(self._run(), name="gatewayz-batch-writer")
-
-    async def stop(self) -> None:
-        if self._task is not None:
-            self._stopping = True
-            self._wake.set()
-            await self._task
-            self._task = None
-        while self._pending:
-            await self.flush()
+    async def start(self) -> None:
+        """Replay the journals of stopped processes of this database, then write in the
+        background."""
+        if self._codec is not None:
+            await replay_orphans(self._engine, self._codec, self._replay_one)
+        self._tasks.append(asyncio.create_task(self._run(), name="gatewayz-batch-writer"))
+        if self._codec is not None:
+            self._tasks.append(asyncio.create_task(self._spill_loop(), name="gatewayz-journal"))
 
     async def flush(self) -> None:
-        """Write everything queued so far."""
-        async with self._flush_lock:
-            batch, self._pending = self._pending, []
-            if batch:
-                await self._write(batch)
+        """Write everything queued so far (waiting for the database if it cannot be reached)."""
+        target = self._added
+        if not self._tasks:
+            await self._drain()
+            return
+        while self._resolved < target:
+            self._progress.clear()
+            self._wake.set()
+            await self._progress.wait()
+
+    async def stop(self) -> None:
+        """Write what is queued while the database takes it (for up to `stop_seconds`), and
+        journal the rest."""
+        self._stopping = True
+        self._stop_event.set()
+        self._wake.set()
+        runner = self._tasks[0] if self._tasks else asyncio.ensure_future(self._drain())
+        for task in self._tasks[1:]:
+            task.cancel()
+        done, _ = await asyncio.wait({runner}, timeout=self._stop_seconds)
+        if not done:
+            runner.cancel()
+        await asyncio.gather(runner, *self._tasks[1:], return_exceptions=True)
+        self._tasks = []
+        waiting = self._waiting_rows()
+        if waiting and self._codec is not None:
+            await self._spill()
+        elif waiting:
+            log.error("%d rows could not be written before shutdown and are lost", waiting)
+        if self._own is not None:
+            await self._close_journal()
+        self._report()
+
+    # The writing loop
 
     async def _run(self) -> None:
-        while not self._stopping:
+        while True:
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._wake.wait(), self._interval)
             self._wake.clear()
-            await self.flush()
-
-    async def _write(self, batch: list[tuple[str, Any]]) -> None:
-        for attempt in range(3):
-            try:
-                await self._write_once(batch)
+            await self._drain()
+            if self._stopping:
                 return
-            except Exception:
-                log.exception("batch write failed (attempt %d, %d rows)", attempt + 1, len(batch))
-                await asyncio.sleep(0.1 * 2**attempt)
-        for item in batch:
-            try:
-                await self._write_once([item])
-            except Exception:
-                log.exception("row could not be written: sink=%s row=%r", item[0], item[1])
 
-    async def _write_once(self, batch: list[tuple[str, Any]]) -> None:
-        grouped: dict[str, list[Any]] = {name: [] for name in self._sinks}
-        for sink, row in batch:
-            grouped[sink].append(row)
-        async with self._engine.begin() as conn:
-            for name, write in self._sinks.items():
-                if grouped[name]:
-                    await write(conn, grouped[name])
+    async def _drain(self) -> None:
+        """Write batches until nothing waits, or until the database cannot be reached while
+        the writer is stopping."""
+        while (batch := await self._next_batch()) is not None:
+            if await self._resolve(batch):
+                self._current = None
+            elif self._stopping and self._outage.since is not None:
+                return
+            self._report()
+
+    async def _next_batch(self) -> Batch | None:
+        if self._current is not None:
+            return self._current
+        if self._journal_mode:
+            async with self._journal_lock:
+                batch = await self._read_own()
+                if batch is None:
+                    await self._end_journal()
+            if batch is not None:
+                self._current = batch
+                return batch
+        if self._retry:
+            self._current = self._retry.popleft()
+        elif self._memory:
+            self._current = self._form()
+        return self._current
+
+    async def _resolve(self, batch: Batch) -> bool:
+        """One attempt at the batch; True once it needs no more (written, found written,
+        split, or set aside), False to try it again (after a pause if the database cannot be
+        reached)."""
+        try:
+            written = await attempt(self._engine, self._sinks, batch)
+        except Exception as exc:
+            if unreachable(exc) or not await answers(self._engine, self.id):
+                self._outage.unreachable(exc, self._waiting_rows(), self._journal_rows())
+                await self._pause()
+                return False
+            self._outage.reachable(self._waiting_rows())
+            return await self._refused(batch, exc)
+        self._outage.reachable(self._waiting_rows())
+        self._delay = MIN_BACKOFF
+        if not written:
+            log.warning(
+                "batch %d of writer %s (%d rows) was committed already; it is not applied again",
+                batch.seq,
+                batch.writer,
+                len(batch.items),
+            )
+        await self._finished(batch)
+        return True
+
+    async def _refused(self, batch: Batch, exc: BaseException) -> bool:
+        """The database refused the batch: write it in halves, or set its one row aside."""
+        if len(batch.items) > 1:
+            log.warning(
+                "the database refused a batch of %d rows (%s): writing it in halves",
+                len(batch.items),
+                describe(exc),
+            )
+            await self._split(batch)
+            return True
+        batch.refusals += 1
+        if batch.refusals < ROW_ATTEMPTS:
+            return False
+        sink, row = batch.items[0]
+        if self._codec is None:
+            log.error(
+                "the database refused a %s row (%s); it is lost: %r", sink, describe(exc), row
+            )
+        else:
+            await asyncio.to_thread(self._codec.set_aside, batch, describe(exc))
+            log.error(
+                "the database refused a %s row %d times (%s); it was set aside in %s",
+                sink,
+                ROW_ATTEMPTS,
+                describe(exc),
+                self._codec.dead_letters.path,
+            )
+        if self._observer is not None:
+            self._observer.writer_set_aside(1)
+        await self._finished(batch)
+        return True
+
+    async def _split(self, batch: Batch) -> None:
+        middle = len(batch.items) // 2
+        halves = [batch.items[:middle], batch.items[middle:]]
+        if batch.journal is None:
+            parts = [self._batch(items) for items in halves]
+            self._retry.extendleft(reversed(parts))
+            return
+        assert self._codec is not None and batch.ref is not None
+        journal, ref = batch.journal, batch.ref
+        if batch.writer == self.id:
+            seqs = [self._next_seq(), self._next_seq()]
+        else:  # a stopped process's batch: its sequence goes on in its journal
+            seqs = [journal.max_seq + 1, journal.max_seq + 2]
+        parts = [
+            Batch(items, batch.writer, seq, batch.created)
+            for items, seq in zip(halves, seqs, strict=True)
+        ]
+        encoded = [self._codec.encode(part) for part in parts]
+        async with self._journal_lock:
+            await asyncio.to_thread(journal.split, ref, encoded)
+
+    async def _finished(self, batch: Batch) -> None:
+        if batch.journal is not None and batch.ref is not None:
+            async with self._journal_lock:
+                await asyncio.to_thread(batch.journal.done, batch.ref)
+        if batch.counted:
+            self._resolved += len(batch.items)
+            self._progress.set()
+
+    async def _pause(self) -> None:
+        """Back off before the next attempt (cut short when the writer stops)."""
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self._stop_event.wait(), self._delay)
+        self._delay = min(MAX_BACKOFF, self._delay * 2)
+
+    async def _replay_one(self, batch: Batch) -> None:
+        """Write one batch of a stopped process's journal, however long it takes."""
+        while not await self._resolve(batch):
+            pass
+
+    # Batches and the journal
+
+    def _next_seq(self) -> int:
+        self._seq += 1
+        return self._seq
+
+    def _batch(self, items: list[Item]) -> Batch:
+        return Batch(items, self.id, self._next_seq(), datetime.now(UTC))
+
+    def _form(self) -> Batch:
+        count = min(self._max_batch, len(self._memory))
+        return self._batch([self._memory.popleft() for _ in range(count)])
+
+    async def _spill_loop(self) -> None:
+        """Move waiting rows to the journal when there are too many of them, or when the
+        database has been unreachable for `journal_after` seconds."""
+        while True:
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._spill_wake.wait(), self._interval)
+            self._spill_wake.clear()
+            outage = self._outage.lasted() >= self._journal_after
+            if len(self._memory) > self._memory_rows or (outage and self._memory_waiting()):
+                await self._spill()
+
+    def _memory_waiting(self) -> bool:
+        in_memory = self._current is not None and self._current.journal is None
+        return bool(self._memory or self._retry or in_memory)
+
+    async def _spill(self) -> None:
+        """Append what waits in memory to the journal (the current batch and its split parts
+        first, when the journal starts), in the order it is to be written."""
+        assert self._codec is not None
+        async with self._journal_lock:
+            batches: list[Batch] = []
+            current = self._current
+            starting = not self._journal_mode
+            if starting:
+                if current is not None and current.journal is None:
+                    batches.append(current)
+                batches.extend(self._retry)
+            taken = list(self._memory)
+            self._memory.clear()
+            for start in range(0, len(taken), self._max_batch):
+                batches.append(self._batch(taken[start : start + self._max_batch]))
+            if not batches:
+                return
+            try:
+                journal = self._own or await asyncio.to_thread(self._codec.create, self.id)
+                self._own = journal
+                encoded = [self._codec.encode(batch) for batch in batches]
+                refs = await asyncio.to_thread(journal.append, encoded)
+            except OSError as exc:
+                self._memory.extendleft(reversed(taken))
+                log.error("the journal cannot be written (%s): rows wait in memory", exc)
+                return
+            for batch, ref in zip(batches, refs, strict=True):
+                batch.journal, batch.ref = journal, ref
+            if starting:
+                if batches[0] is current and current.ref is not None:
+                    journal.claim(current.ref)  # being written now: not to be read back
+                self._retry.clear()
+            self._journal_mode = True
+        self._report()
+
+    async def _read_own(self) -> Batch | None:
+        """The next batch waiting in this process's journal (call holding the lock)."""
+        assert self._own is not None and self._codec is not None
+        while self._own.pending:
+            entry = self._own.pending.popleft()
+            data = await asyncio.to_thread(self._own.read, entry)
+            batch, unreadable = await self._codec.decode(data, self._own, entry.ref, counted=True)
+            self._resolved += unreadable
+            if batch is not None:
+                return batch
+        return None
+
+    async def _end_journal(self) -> None:
+        """Every batch of the journal is written: empty it (call holding the lock)."""
+        assert self._own is not None
+        await asyncio.to_thread(self._own.truncate)
+        self._journal_mode = False
+
+    async def _close_journal(self) -> None:
+        assert self._own is not None
+        drained = not self._journal_mode
+        await asyncio.to_thread(self._own.close, remove=drained)
+        if not drained:
+            log.warning(
+                "%d rows wait in the journal %s: the next gateway started on this database "
+                "writes them",
+                self._journal_rows(),
+                self._own.path,
+            )
+        self._own = None
+
+    # Counting
+
+    def _waiting_rows(self) -> int:
+        current = len(self._current.items) if self._current is not None else 0
+        in_memory = len(self._memory) + sum(len(b.items) for b in self._retry)
+        return in_memory + current + (self._own.pending_rows if self._own else 0)
+
+    def _journal_rows(self) -> int:
+        return self._own.pending_rows if self._own is not None else 0
+
+    def _report(self) -> None:
+        if self._observer is not None:
+            journal = self._journal_rows()
+            self._observer.writer_backlog(self._waiting_rows() - journal, journal)

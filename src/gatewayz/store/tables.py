@@ -338,3 +338,12 @@ process_holds = Table(
     Column("subject_id", Integer, primary_key=True),
     Column("units", BigInteger, nullable=False),
 )
+
+batch_writers = Table(
+    "batch_writers",
+    metadata,
+    Column("id", String(32), primary_key=True),
+    Column("last_seq", BigInteger, nullable=False),
+    Column("updated_at", DateTime(timezone=True), nullable=False),
+    Index("ix_batch_writers_updated_at", "updated_at"),
+)
