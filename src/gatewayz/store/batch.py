@@ -27,6 +27,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from gatewayz.store.batch_attempt import (
     Batch,
+    CommitUnknown,
     Item,
     OutageLog,
     Sink,
@@ -198,7 +199,17 @@ class BatchWriter:
         try:
             written = await attempt(self._engine, self._sinks, batch)
         except Exception as exc:
-            if unreachable(exc) or not await answers(self._engine, self.id):
+            unknown = isinstance(exc, CommitUnknown)
+            if unknown:
+                log.warning(
+                    "the commit of batch %d of writer %s (%d rows) was cut off (%s): it is "
+                    "tried again, and applied only if it was not committed",
+                    batch.seq,
+                    batch.writer,
+                    len(batch.items),
+                    exc,
+                )
+            if unknown or unreachable(exc) or not await answers(self._engine, self.id):
                 self._outage.unreachable(exc, self._waiting_rows(), self._journal_rows())
                 await self._pause()
                 return False
@@ -311,6 +322,7 @@ class BatchWriter:
             outage = self._outage.lasted() >= self._journal_after
             if len(self._memory) > self._memory_rows or (outage and self._memory_waiting()):
                 await self._spill()
+            self._report()
 
     def _memory_waiting(self) -> bool:
         in_memory = self._current is not None and self._current.journal is None
@@ -391,7 +403,11 @@ class BatchWriter:
         return in_memory + current + (self._own.pending_rows if self._own else 0)
 
     def _journal_rows(self) -> int:
-        return self._own.pending_rows if self._own is not None else 0
+        if self._own is None:
+            return 0
+        current = self._current
+        in_flight = len(current.items) if current and current.journal is self._own else 0
+        return self._own.pending_rows + in_flight
 
     def _report(self) -> None:
         if self._observer is not None:

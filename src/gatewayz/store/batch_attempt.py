@@ -1,10 +1,11 @@
 """One attempt to write one batch, and what its failure says: the database could not be
 reached (the same batch may succeed later, unchanged), or it refused the rows."""
 
+import contextlib
 import logging
 import time
 from collections.abc import Awaitable, Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
@@ -15,7 +16,7 @@ from sqlalchemy.exc import (
     OperationalError,
 )
 from sqlalchemy.exc import TimeoutError as PoolTimeout
-from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncTransaction
 
 from gatewayz.store import batch_claims
 from gatewayz.store.journal import JournalFile
@@ -57,6 +58,11 @@ class Batch:
     counted: bool = True  # queued by this process (not replayed from a journal)
 
 
+class CommitUnknown(Exception):
+    """A batch's COMMIT failed without the database saying it refused it (the connection was
+    lost, say): the batch may or may not be committed."""
+
+
 def unreachable(exc: BaseException) -> bool:
     """Whether a failed write says the database could not take it now (lost or refused
     connection, lock or disk trouble, shutdown, deadlock) rather than that it refused what
@@ -77,17 +83,49 @@ def describe(exc: BaseException) -> str:
 
 
 async def attempt(engine: AsyncEngine, sinks: Sequence[Sink], batch: Batch) -> bool:
-    """Write the batch in one transaction; False if it had been committed already."""
+    """Write the batch in one transaction; False if it had been committed already.
+
+    Raises CommitUnknown when the COMMIT itself fails other than by the database's refusal:
+    the batch must then be tried again unchanged (never split), so that its number tells.
+    """
     grouped: dict[str, list[Any]] = {sink.name: [] for sink in sinks}
     for name, row in batch.items:
         grouped[name].append(row)
-    async with engine.begin() as conn:
-        if not await batch_claims.claim(conn, batch.writer, batch.seq):
+    async with engine.connect() as conn:
+        transaction = await conn.begin()
+        try:
+            claimed = await batch_claims.claim(conn, batch.writer, batch.seq)
+            for sink in sinks if claimed else ():
+                if grouped[sink.name]:
+                    await sink.write(conn, grouped[sink.name])
+        except BaseException:
+            await _roll_back(transaction)
+            raise
+        if not claimed:
+            await _roll_back(transaction)
             return False
-        for sink in sinks:
-            if grouped[sink.name]:
-                await sink.write(conn, grouped[sink.name])
+        try:
+            await transaction.commit()
+        except Exception as exc:
+            if _refused_commit(exc):
+                raise
+            raise CommitUnknown(describe(exc)) from exc
     return True
+
+
+async def _roll_back(transaction: AsyncTransaction) -> None:
+    """Roll back, if the connection still can (a lost one rolls back on the server)."""
+    with contextlib.suppress(Exception):
+        await transaction.rollback()
+
+
+def _refused_commit(exc: BaseException) -> bool:
+    """Whether a failed COMMIT was answered by a PostgreSQL server with an error (so the
+    transaction was rolled back), rather than lost on the way."""
+    if not isinstance(exc, DBAPIError) or exc.connection_invalidated:
+        return False
+    state = getattr(exc.orig, "sqlstate", None)
+    return isinstance(state, str) and not state.startswith("08")
 
 
 async def answers(engine: AsyncEngine, writer: str) -> bool:
@@ -106,11 +144,9 @@ class OutageLog:
 
     since: float | None = None
     reported: float = 0.0
-    failures: int = field(default=0)
 
     def unreachable(self, exc: BaseException, waiting: int, journaled: int) -> None:
         now = time.monotonic()
-        self.failures += 1
         if self.since is None:
             self.since = self.reported = now
             log.warning(
@@ -135,7 +171,7 @@ class OutageLog:
                 time.monotonic() - self.since,
                 waiting,
             )
-        self.since, self.failures = None, 0
+        self.since = None
 
     def lasted(self) -> float:
         """Seconds since the database could last be reached (0 while it can)."""
