@@ -5,14 +5,14 @@ restart, and also when a commit's outcome was lost on the way."""
 import asyncio
 import dataclasses
 import re
-from collections.abc import AsyncIterator, Iterator
-from contextlib import asynccontextmanager, contextmanager
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
-from sqlalchemy import event, func, select, text
+from sqlalchemy import func, select, text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from gatewayz.billing import ledger
@@ -22,7 +22,7 @@ from gatewayz.store.tables import process_holds, request_logs
 from tests.conftest import serve
 from tests.e2e.conftest import e2e_settings
 from tests.e2e.support import HI, HI_COST, Caller, new_caller
-from tests.fakes.db_outage import DatabaseOutage, database_outage
+from tests.fakes.db_outage import DatabaseOutage, answer_lost_after_commit, database_outage
 from tests.fakes.openai_upstream import FakeOpenAIUpstream
 
 CHAT = "/v1/chat/completions"
@@ -75,6 +75,14 @@ async def _held(engine: AsyncEngine, user_id: int) -> list[int]:
             )
         )
         return [int(units) for (units,) in rows]
+
+
+async def _logs(engine: AsyncEngine, user_id: int) -> list[str]:
+    async with engine.connect() as conn:
+        rows = await conn.execute(
+            select(request_logs.c.request_id).where(request_logs.c.user_id == user_id)
+        )
+        return [request_id for (request_id,) in rows]
 
 
 async def _ledger_sum(engine: AsyncEngine, user_id: int) -> int:
@@ -187,7 +195,7 @@ async def _commit_answer_lost(
     never learns it: on PostgreSQL the connection is cut while the server commits (slowed by
     a deferred trigger); on SQLite the driver reports an I/O error after the commit."""
     if engine.dialect.name == "sqlite":
-        with _error_after_commit(state.engine) as lost:
+        with answer_lost_after_commit(state.engine, "INSERT INTO request_logs") as lost:
             yield
             await asyncio.wait_for(lost.wait(), 5)
         return
@@ -223,41 +231,3 @@ _COMMITTING = """
 SELECT count(*) FROM pg_stat_activity
 WHERE datname = current_database() AND state = 'active' AND wait_event = 'PgSleep'
 """
-
-
-@contextmanager
-def _error_after_commit(gateway_engine: AsyncEngine) -> Iterator[asyncio.Event]:
-    """SQLite: the first commit of a transaction that inserted request-log rows takes effect,
-    then raises as a disk error reported late would."""
-    lost = asyncio.Event()
-    sync_engine = gateway_engine.sync_engine
-
-    def noted(conn: Any, cursor: Any, statement: str, *args: Any) -> None:
-        if statement.startswith("INSERT INTO request_logs"):
-            conn.info["logged"] = True
-
-    def forgotten(conn: Any) -> None:
-        conn.info.pop("logged", None)
-
-    def committed(conn: Any) -> None:
-        if conn.info.pop("logged", False) and not lost.is_set():
-            conn.connection.dbapi_connection.commit()
-            lost.set()
-            raise OSError(5, "disk I/O error")
-
-    listeners = [("before_cursor_execute", noted), ("rollback", forgotten), ("commit", committed)]
-    for name, listener in listeners:
-        event.listen(sync_engine, name, listener)
-    try:
-        yield lost
-    finally:
-        for name, listener in listeners:
-            event.remove(sync_engine, name, listener)
-
-
-async def _logs(engine: AsyncEngine, user_id: int) -> list[str]:
-    async with engine.connect() as conn:
-        rows = await conn.execute(
-            select(request_logs.c.request_id).where(request_logs.c.user_id == user_id)
-        )
-        return [request_id for (request_id,) in rows]

@@ -80,7 +80,6 @@ class BatchWriter:
         self._interval, self._max_batch = interval, max_batch
         self._memory_rows, self._journal_after = memory_rows, journal_after
         self._stop_seconds = stop_seconds
-        self._place = journal
         self._codec = JournalCodec(self._sinks, journal) if journal is not None else None
         self._observer = observer
         self._memory: deque[Item] = deque()
@@ -137,19 +136,17 @@ class BatchWriter:
         self._stopping = True
         self._stop_event.set()
         self._wake.set()
+        self._spill_wake.set()
         runner = self._tasks[0] if self._tasks else asyncio.ensure_future(self._drain())
-        for task in self._tasks[1:]:
-            task.cancel()
         done, _ = await asyncio.wait({runner}, timeout=self._stop_seconds)
         if not done:
             runner.cancel()
         await asyncio.gather(runner, *self._tasks[1:], return_exceptions=True)
         self._tasks = []
-        waiting = self._waiting_rows()
-        if waiting and self._codec is not None:
+        if self._codec is not None and self._unjournaled_rows():
             await self._spill()
-        elif waiting:
-            log.error("%d rows could not be written before shutdown and are lost", waiting)
+        if lost := self._unjournaled_rows():
+            log.error("%d rows could be neither written nor journaled and are lost", lost)
         if self._own is not None:
             await self._close_journal()
         self._report()
@@ -196,6 +193,8 @@ class BatchWriter:
         """One attempt at the batch; True once it needs no more (written, found written,
         split, or set aside), False to try it again (after a pause if the database cannot be
         reached)."""
+        if batch.seq is None:
+            batch.seq = self._next_seq()
         try:
             written = await attempt(self._engine, self._sinks, batch)
         except Exception as exc:
@@ -268,7 +267,7 @@ class BatchWriter:
             return
         assert self._codec is not None and batch.ref is not None
         journal, ref = batch.journal, batch.ref
-        if batch.writer == self.id:
+        if batch.writer == self.id:  # numbered after every batch in the journal
             seqs = [self._next_seq(), self._next_seq()]
         else:  # a stopped process's batch: its sequence goes on in its journal
             seqs = [journal.max_seq + 1, journal.max_seq + 2]
@@ -306,7 +305,7 @@ class BatchWriter:
         return self._seq
 
     def _batch(self, items: list[Item]) -> Batch:
-        return Batch(items, self.id, self._next_seq(), datetime.now(UTC))
+        return Batch(items, self.id, None, datetime.now(UTC))
 
     def _form(self) -> Batch:
         count = min(self._max_batch, len(self._memory))
@@ -315,54 +314,55 @@ class BatchWriter:
     async def _spill_loop(self) -> None:
         """Move waiting rows to the journal when there are too many of them, or when the
         database has been unreachable for `journal_after` seconds."""
-        while True:
+        while not self._stopping:
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._spill_wake.wait(), self._interval)
             self._spill_wake.clear()
             outage = self._outage.lasted() >= self._journal_after
-            if len(self._memory) > self._memory_rows or (outage and self._memory_waiting()):
+            if len(self._memory) > self._memory_rows or (outage and self._unjournaled_rows()):
                 await self._spill()
             self._report()
 
-    def _memory_waiting(self) -> bool:
-        in_memory = self._current is not None and self._current.journal is None
-        return bool(self._memory or self._retry or in_memory)
-
     async def _spill(self) -> None:
-        """Append what waits in memory to the journal (the current batch and its split parts
-        first, when the journal starts), in the order it is to be written."""
-        assert self._codec is not None
+        """Append what waits in memory to the journal, in the order it is to be written (the
+        batch being written and the parts of a split one first, when the journal starts)."""
         async with self._journal_lock:
-            batches: list[Batch] = []
-            current = self._current
-            starting = not self._journal_mode
-            if starting:
-                if current is not None and current.journal is None:
-                    batches.append(current)
-                batches.extend(self._retry)
+            current, starting = self._current, not self._journal_mode
+            first = [current] if starting and current is not None and current.ref is None else []
+            retry = list(self._retry) if starting else []
             taken = list(self._memory)
+            self._retry.clear()
             self._memory.clear()
-            for start in range(0, len(taken), self._max_batch):
-                batches.append(self._batch(taken[start : start + self._max_batch]))
-            if not batches:
-                return
-            try:
-                journal = self._own or await asyncio.to_thread(self._codec.create, self.id)
-                self._own = journal
-                encoded = [self._codec.encode(batch) for batch in batches]
-                refs = await asyncio.to_thread(journal.append, encoded)
-            except OSError as exc:
+            size = self._max_batch
+            batches = [*first, *retry]
+            batches += [self._batch(taken[i : i + size]) for i in range(0, len(taken), size)]
+            if batches and await self._append(batches):
+                for batch in first:  # being written now: not to be read back
+                    assert self._own is not None and batch.ref is not None
+                    self._own.claim(batch.ref)
+                self._journal_mode = True
+            elif batches:
+                self._retry.extend(retry)
                 self._memory.extendleft(reversed(taken))
-                log.error("the journal cannot be written (%s): rows wait in memory", exc)
-                return
-            for batch, ref in zip(batches, refs, strict=True):
-                batch.journal, batch.ref = journal, ref
-            if starting:
-                if batches[0] is current and current.ref is not None:
-                    journal.claim(current.ref)  # being written now: not to be read back
-                self._retry.clear()
-            self._journal_mode = True
         self._report()
+
+    async def _append(self, batches: list[Batch]) -> bool:
+        """Number the batches and append them to this process's journal; False if the
+        journal cannot be written."""
+        assert self._codec is not None
+        for batch in batches:
+            if batch.seq is None:
+                batch.seq = self._next_seq()
+        try:
+            self._own = self._own or await asyncio.to_thread(self._codec.create, self.id)
+            encoded = [self._codec.encode(batch) for batch in batches]
+            refs = await asyncio.to_thread(self._own.append, encoded)
+        except OSError as exc:
+            log.error("the journal cannot be written (%s): rows wait in memory", exc)
+            return False
+        for batch, ref in zip(batches, refs, strict=True):
+            batch.journal, batch.ref = self._own, ref
+        return True
 
     async def _read_own(self) -> Batch | None:
         """The next batch waiting in this process's journal (call holding the lock)."""
@@ -384,7 +384,7 @@ class BatchWriter:
 
     async def _close_journal(self) -> None:
         assert self._own is not None
-        drained = not self._journal_mode
+        drained = self._own.finished
         await asyncio.to_thread(self._own.close, remove=drained)
         if not drained:
             log.warning(
@@ -398,9 +398,12 @@ class BatchWriter:
     # Counting
 
     def _waiting_rows(self) -> int:
-        current = len(self._current.items) if self._current is not None else 0
-        in_memory = len(self._memory) + sum(len(b.items) for b in self._retry)
-        return in_memory + current + (self._own.pending_rows if self._own else 0)
+        return self._unjournaled_rows() + self._journal_rows()
+
+    def _unjournaled_rows(self) -> int:
+        current = self._current
+        in_flight = len(current.items) if current and current.journal is None else 0
+        return len(self._memory) + sum(len(b.items) for b in self._retry) + in_flight
 
     def _journal_rows(self) -> int:
         if self._own is None:

@@ -46,11 +46,16 @@ class Sink:
 @dataclass(slots=True)
 class Batch:
     """Rows written in one transaction, as batch `seq` of `writer`, created at `created`;
-    `journal` and `ref` say where it waits on disk, if it does."""
+    `journal` and `ref` say where it waits on disk, if it does.
+
+    A writer numbers its batches in the order it writes them, when it first tries one (or
+    journals it), and never tries a higher number before a lower one is committed or known
+    not to be: a number at most the writer's last committed one is then a committed batch.
+    """
 
     items: list[Item]
     writer: str
-    seq: int
+    seq: int | None
     created: datetime
     journal: JournalFile | None = None
     ref: int | None = None
@@ -94,6 +99,7 @@ async def attempt(engine: AsyncEngine, sinks: Sequence[Sink], batch: Batch) -> b
     async with engine.connect() as conn:
         transaction = await conn.begin()
         try:
+            assert batch.seq is not None
             claimed = await batch_claims.claim(conn, batch.writer, batch.seq)
             for sink in sinks if claimed else ():
                 if grouped[sink.name]:

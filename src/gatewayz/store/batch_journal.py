@@ -33,7 +33,7 @@ class JournalCodec:
             raise ValueError(f"sinks without row types cannot be journaled: {untyped}")
         self.rows = RowCodec({sink.name: sink.row_types for sink in sinks})
         self.place = place
-        self.dead_letters = DeadLetters(dead_letter_path(place.directory, place.namespace))
+        self.dead_letters = DeadLetters(dead_letter_path(place))
 
     def create(self, writer: str) -> JournalFile:
         return JournalFile.create(self.place.directory, self.place.namespace, writer)
@@ -92,7 +92,7 @@ class JournalCodec:
         ]
         self.dead_letters.append(records)
 
-    def _record(self, writer: str, seq: int, value: list[Any], error: str) -> dict[str, Any]:
+    def _record(self, writer: str, seq: int | None, value: list[Any], error: str) -> dict[str, Any]:
         sink, kind, data = value
         return {
             "at": datetime.now(UTC).isoformat(),

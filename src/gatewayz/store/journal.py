@@ -85,6 +85,7 @@ class JournalFile:
         self.pending: deque[Entry] = deque()
         self.unreadable: list[bytes] = []
         self.max_seq = 0  # the highest batch number in the file
+        self._open: set[int] = set()  # batches neither done nor split
         self._next_ref = 0
         self._size = os.fstat(handle.fileno()).st_size
 
@@ -122,6 +123,11 @@ class JournalFile:
         return journal
 
     @property
+    def finished(self) -> bool:
+        """Whether every batch in the file is done (or split into parts that are)."""
+        return not self._open
+
+    @property
     def pending_rows(self) -> int:
         return sum(entry.rows for entry in self.pending)
 
@@ -142,6 +148,7 @@ class JournalFile:
         self._next_ref += len(parts)
         lines = [{"ref": r, "part_of": ref, **part} for r, part in zip(refs, parts, strict=True)]
         self._write([*lines, {"split": ref}])
+        self._open.discard(ref)
         return refs
 
     def done(self, ref: int) -> None:
@@ -149,6 +156,7 @@ class JournalFile:
         self._file.write(orjson.dumps({"done": ref}) + b"\n")
         self._file.flush()
         self._size = self._file.tell()
+        self._open.discard(ref)
 
     def read(self, entry: Entry) -> dict[str, Any]:
         data: dict[str, Any] = orjson.loads(
@@ -162,6 +170,7 @@ class JournalFile:
         os.fsync(self._file.fileno())
         self._size, self._next_ref = 0, 0
         self.pending.clear()
+        self._open.clear()
 
     def close(self, *, remove: bool = False) -> None:
         """Release the file (it is then another process's to adopt), or remove it."""
@@ -179,6 +188,7 @@ class JournalFile:
             if "ref" in obj:
                 self.pending.append(Entry(obj["ref"], offset, len(line), len(obj["rows"])))
                 self.max_seq = max(self.max_seq, obj["seq"])
+                self._open.add(obj["ref"])
             offset += len(line)
         self._size = offset
 
@@ -208,6 +218,7 @@ class JournalFile:
                 continue
             if part_of is None or part_of in split:
                 self.pending.append(entry)
+                self._open.add(entry.ref)
 
 
 class DeadLetters:
@@ -225,8 +236,9 @@ class DeadLetters:
             os.fsync(handle.fileno())
 
 
-def dead_letter_path(directory: Path, namespace: str) -> Path:
-    return directory / f"gatewayz-dead-letter-{namespace}.jsonl"
+def dead_letter_path(place: JournalPlace) -> Path:
+    """The dead-letter file of the database (shared by its processes)."""
+    return place.directory / f"gatewayz-dead-letter-{place.namespace}.jsonl"
 
 
 def _sync_directory(directory: Path) -> None:
