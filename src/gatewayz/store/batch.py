@@ -37,8 +37,8 @@ from gatewayz.store.batch_attempt import (
     describe,
     unreachable,
 )
-from gatewayz.store.batch_journal import JournalCodec, replay_orphans
-from gatewayz.store.journal import JournalFile, JournalPlace
+from gatewayz.store.batch_journal import JournalCodec, OwnJournal, replay_orphans
+from gatewayz.store.journal import JournalPlace
 
 __all__ = ["BatchWriter", "JournalPlace", "Sink", "SinkWrite"]
 
@@ -81,13 +81,12 @@ class BatchWriter:
         self._memory_rows, self._journal_after = memory_rows, journal_after
         self._stop_seconds = stop_seconds
         self._codec = JournalCodec(self._sinks, journal) if journal is not None else None
+        self._own = OwnJournal(self._codec, self.id) if self._codec is not None else None
         self._observer = observer
         self._memory: deque[Item] = deque()
         self._retry: deque[Batch] = deque()
         self._current: Batch | None = None
-        self._own: JournalFile | None = None
-        self._journal_mode = False
-        self._journal_lock = asyncio.Lock()
+        self._journal_lock = self._own.lock if self._own is not None else asyncio.Lock()
         self._outage = OutageLog()
         self._delay = MIN_BACKOFF
         self._seq = 0
@@ -143,12 +142,12 @@ class BatchWriter:
             runner.cancel()
         await asyncio.gather(runner, *self._tasks[1:], return_exceptions=True)
         self._tasks = []
-        if self._codec is not None and self._unjournaled_rows():
+        if self._own is not None and self._unjournaled_rows():
             await self._spill()
         if lost := self._unjournaled_rows():
             log.error("%d rows could be neither written nor journaled and are lost", lost)
         if self._own is not None:
-            await self._close_journal()
+            await self._own.close()
         self._report()
 
     # The writing loop
@@ -175,11 +174,10 @@ class BatchWriter:
     async def _next_batch(self) -> Batch | None:
         if self._current is not None:
             return self._current
-        if self._journal_mode:
+        if self._own is not None and self._own.active:
             async with self._journal_lock:
-                batch = await self._read_own()
-                if batch is None:
-                    await self._end_journal()
+                batch, unreadable = await self._own.next()
+            self._resolved += unreadable
             if batch is not None:
                 self._current = batch
                 return batch
@@ -326,8 +324,9 @@ class BatchWriter:
     async def _spill(self) -> None:
         """Append what waits in memory to the journal, in the order it is to be written (the
         batch being written and the parts of a split one first, when the journal starts)."""
+        assert self._own is not None
         async with self._journal_lock:
-            current, starting = self._current, not self._journal_mode
+            current, starting = self._current, not self._own.active
             first = [current] if starting and current is not None and current.ref is None else []
             retry = list(self._retry) if starting else []
             taken = list(self._memory)
@@ -336,64 +335,17 @@ class BatchWriter:
             size = self._max_batch
             batches = [*first, *retry]
             batches += [self._batch(taken[i : i + size]) for i in range(0, len(taken), size)]
-            if batches and await self._append(batches):
+            for batch in batches:
+                if batch.seq is None:
+                    batch.seq = self._next_seq()
+            if batches and await self._own.append(batches):
                 for batch in first:  # being written now: not to be read back
-                    assert self._own is not None and batch.ref is not None
-                    self._own.claim(batch.ref)
-                self._journal_mode = True
+                    assert batch.journal is not None and batch.ref is not None
+                    batch.journal.claim(batch.ref)
             elif batches:
                 self._retry.extend(retry)
                 self._memory.extendleft(reversed(taken))
         self._report()
-
-    async def _append(self, batches: list[Batch]) -> bool:
-        """Number the batches and append them to this process's journal; False if the
-        journal cannot be written."""
-        assert self._codec is not None
-        for batch in batches:
-            if batch.seq is None:
-                batch.seq = self._next_seq()
-        try:
-            self._own = self._own or await asyncio.to_thread(self._codec.create, self.id)
-            encoded = [self._codec.encode(batch) for batch in batches]
-            refs = await asyncio.to_thread(self._own.append, encoded)
-        except OSError as exc:
-            log.error("the journal cannot be written (%s): rows wait in memory", exc)
-            return False
-        for batch, ref in zip(batches, refs, strict=True):
-            batch.journal, batch.ref = self._own, ref
-        return True
-
-    async def _read_own(self) -> Batch | None:
-        """The next batch waiting in this process's journal (call holding the lock)."""
-        assert self._own is not None and self._codec is not None
-        while self._own.pending:
-            entry = self._own.pending.popleft()
-            data = await asyncio.to_thread(self._own.read, entry)
-            batch, unreadable = await self._codec.decode(data, self._own, entry.ref, counted=True)
-            self._resolved += unreadable
-            if batch is not None:
-                return batch
-        return None
-
-    async def _end_journal(self) -> None:
-        """Every batch of the journal is written: empty it (call holding the lock)."""
-        assert self._own is not None
-        await asyncio.to_thread(self._own.truncate)
-        self._journal_mode = False
-
-    async def _close_journal(self) -> None:
-        assert self._own is not None
-        drained = self._own.finished
-        await asyncio.to_thread(self._own.close, remove=drained)
-        if not drained:
-            log.warning(
-                "%d rows wait in the journal %s: the next gateway started on this database "
-                "writes them",
-                self._journal_rows(),
-                self._own.path,
-            )
-        self._own = None
 
     # Counting
 
@@ -409,8 +361,8 @@ class BatchWriter:
         if self._own is None:
             return 0
         current = self._current
-        in_flight = len(current.items) if current and current.journal is self._own else 0
-        return self._own.pending_rows + in_flight
+        in_flight = len(current.items) if current and current.journal is self._own.file else 0
+        return self._own.rows + in_flight
 
     def _report(self) -> None:
         if self._observer is not None:

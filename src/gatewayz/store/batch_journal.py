@@ -105,6 +105,70 @@ class JournalCodec:
         }
 
 
+class OwnJournal:
+    """This process's journal, made when first needed. While it is `active`, batches wait in
+    it and are written from it, in order, before anything that waits in memory."""
+
+    def __init__(self, codec: JournalCodec, writer: str) -> None:
+        self.codec = codec
+        self.file: JournalFile | None = None
+        self.lock = asyncio.Lock()  # one change of the file at a time
+        self.active = False
+        self._writer = writer
+
+    @property
+    def rows(self) -> int:
+        """Rows of the batches still to read back."""
+        return self.file.pending_rows if self.file is not None else 0
+
+    async def append(self, batches: list[Batch]) -> bool:
+        """Append numbered batches (call holding the lock); False if the journal cannot be
+        written."""
+        try:
+            if self.file is None:
+                self.file = await asyncio.to_thread(self.codec.create, self._writer)
+            encoded = [self.codec.encode(batch) for batch in batches]
+            refs = await asyncio.to_thread(self.file.append, encoded)
+        except OSError as exc:
+            log.error("the journal cannot be written (%s): rows wait in memory", exc)
+            return False
+        for batch, ref in zip(batches, refs, strict=True):
+            batch.journal, batch.ref = self.file, ref
+        self.active = True
+        return True
+
+    async def next(self) -> tuple[Batch | None, int]:
+        """The next batch to write, and how many rows could not be read back; once none is
+        left the file is emptied and the journal is no longer active (call holding the
+        lock)."""
+        assert self.file is not None
+        unreadable = 0
+        while (entry := self.file.take()) is not None:
+            data = await asyncio.to_thread(self.file.read, entry)
+            batch, lost = await self.codec.decode(data, self.file, entry.ref, counted=True)
+            unreadable += lost
+            if batch is not None:
+                return batch, unreadable
+        await asyncio.to_thread(self.file.truncate)
+        self.active = False
+        return None, unreadable
+
+    async def close(self) -> None:
+        """Release the file, or remove it if every batch in it was written."""
+        if self.file is None:
+            return
+        finished = self.file.finished
+        await asyncio.to_thread(self.file.close, remove=finished)
+        if not finished:
+            log.warning(
+                "%d rows wait in the journal %s: the next gateway started on this database "
+                "writes them",
+                self.rows,
+                self.file.path,
+            )
+        self.file = None
+
+
 async def replay_orphans(
     engine: AsyncEngine,
     codec: JournalCodec,
@@ -146,8 +210,7 @@ async def _replay(
     if rows:
         log.warning("writing %d rows from the journal %s", rows, journal.path)
     oldest = datetime.now(UTC) - timedelta(days=batch_claims.REPLAY_DAYS)
-    while journal.pending:
-        entry = journal.pending.popleft()
+    while (entry := journal.take()) is not None:
         data = await asyncio.to_thread(journal.read, entry)
         batch, _ = await codec.decode(data, journal, entry.ref, counted=False)
         if batch is None:

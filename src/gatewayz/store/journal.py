@@ -82,7 +82,8 @@ class JournalFile:
     def __init__(self, path: Path, handle: IO[bytes]) -> None:
         self.path = path
         self._file = handle
-        self.pending: deque[Entry] = deque()
+        self._pending: deque[Entry] = deque()
+        self.pending_rows = 0  # rows of the batches still to read back
         self.unreadable: list[bytes] = []
         self.max_seq = 0  # the highest batch number in the file
         self._open: set[int] = set()  # batches neither done nor split
@@ -127,13 +128,19 @@ class JournalFile:
         """Whether every batch in the file is done (or split into parts that are)."""
         return not self._open
 
-    @property
-    def pending_rows(self) -> int:
-        return sum(entry.rows for entry in self.pending)
+    def take(self) -> Entry | None:
+        """The next batch to read back, in file order."""
+        if not self._pending:
+            return None
+        entry = self._pending.popleft()
+        self.pending_rows -= entry.rows
+        return entry
 
     def claim(self, ref: int) -> None:
         """Batch `ref` is being written already: it is not to be read back."""
-        self.pending = deque(entry for entry in self.pending if entry.ref != ref)
+        for entry in [entry for entry in self._pending if entry.ref == ref]:
+            self._pending.remove(entry)
+            self.pending_rows -= entry.rows
 
     def append(self, batches: list[dict[str, Any]]) -> list[int]:
         """Write batches at the end and make them durable; returns their refs."""
@@ -169,7 +176,8 @@ class JournalFile:
         self._file.truncate(0)
         os.fsync(self._file.fileno())
         self._size, self._next_ref = 0, 0
-        self.pending.clear()
+        self._pending.clear()
+        self.pending_rows = 0
         self._open.clear()
 
     def close(self, *, remove: bool = False) -> None:
@@ -186,11 +194,15 @@ class JournalFile:
         os.fsync(self._file.fileno())
         for obj, line in zip(objects, lines, strict=True):
             if "ref" in obj:
-                self.pending.append(Entry(obj["ref"], offset, len(line), len(obj["rows"])))
+                self._queue(Entry(obj["ref"], offset, len(line), len(obj["rows"])))
                 self.max_seq = max(self.max_seq, obj["seq"])
-                self._open.add(obj["ref"])
             offset += len(line)
         self._size = offset
+
+    def _queue(self, entry: Entry) -> None:
+        self._pending.append(entry)
+        self.pending_rows += entry.rows
+        self._open.add(entry.ref)
 
     def _scan(self) -> None:
         """Find the batches still to replay, in file order."""
@@ -217,8 +229,7 @@ class JournalFile:
             if entry.ref in finished or entry.ref in split:
                 continue
             if part_of is None or part_of in split:
-                self.pending.append(entry)
-                self._open.add(entry.ref)
+                self._queue(entry)
 
 
 class DeadLetters:
