@@ -94,7 +94,7 @@ class BatchWriter:
         self._wake, self._spill_wake = asyncio.Event(), asyncio.Event()
         self._stop_event, self._progress = asyncio.Event(), asyncio.Event()
         self._tasks: list[asyncio.Task[None]] = []
-        self._stopping = False
+        self._stopping = self._stopped = False
 
     def add(self, sink: str, row: Any) -> None:
         """Queue one row; never blocks the caller."""
@@ -102,6 +102,8 @@ class BatchWriter:
             raise KeyError(f"unknown sink {sink!r}")
         if self._codec is not None and not self._codec.rows.accepts(sink, row):
             raise TypeError(f"sink {sink!r} does not take {type(row).__name__} rows")
+        if self._stopped:
+            log.error("a %s row was queued after the batch writer stopped: %r", sink, row)
         self._memory.append((sink, row))
         self._added += 1
         if len(self._memory) >= self._max_batch:
@@ -148,6 +150,7 @@ class BatchWriter:
             log.error("%d rows could be neither written nor journaled and are lost", lost)
         if self._own is not None:
             await self._own.close()
+        self._stopped = True
         self._report()
 
     # The writing loop
@@ -157,7 +160,11 @@ class BatchWriter:
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._wake.wait(), self._interval)
             self._wake.clear()
-            await self._drain()
+            try:
+                await self._drain()
+            except Exception:  # the journal or the dead-letter file failed: go on
+                log.exception("the batch writer failed; it tries again")
+                await self._pause()
             if self._stopping:
                 return
 
@@ -317,8 +324,11 @@ class BatchWriter:
                 await asyncio.wait_for(self._spill_wake.wait(), self._interval)
             self._spill_wake.clear()
             outage = self._outage.lasted() >= self._journal_after
-            if len(self._memory) > self._memory_rows or (outage and self._unjournaled_rows()):
-                await self._spill()
+            try:
+                if len(self._memory) > self._memory_rows or (outage and self._unjournaled_rows()):
+                    await self._spill()
+            except Exception:
+                log.exception("journaling rows failed; they wait in memory")
             self._report()
 
     async def _spill(self) -> None:

@@ -129,8 +129,8 @@ class OwnJournal:
                 self.file = await asyncio.to_thread(self.codec.create, self._writer)
             encoded = [self.codec.encode(batch) for batch in batches]
             refs = await asyncio.to_thread(self.file.append, encoded)
-        except OSError as exc:
-            log.error("the journal cannot be written (%s): rows wait in memory", exc)
+        except Exception as exc:
+            log.error("the journal cannot be written (%r): rows wait in memory", exc)
             return False
         for batch, ref in zip(batches, refs, strict=True):
             batch.journal, batch.ref = self.file, ref
