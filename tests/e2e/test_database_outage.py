@@ -96,7 +96,11 @@ async def _ledger_sum(engine: AsyncEngine, user_id: int) -> int:
 
 
 async def test_rows_wait_through_an_outage_and_land_once(
-    outage: DatabaseOutage, engine: AsyncEngine, upstream: FakeOpenAIUpstream, journal: Path
+    outage: DatabaseOutage,
+    engine: AsyncEngine,
+    upstream: FakeOpenAIUpstream,
+    journal: Path,
+    caplog: pytest.LogCaptureFixture,
 ) -> None:
     async with serve(_settings(outage, upstream, journal)) as (base_url, state):
         caller = await new_caller(base_url, engine, state, upstream, outage.url)
@@ -112,6 +116,9 @@ async def test_rows_wait_through_an_outage_and_land_once(
             assert len({log["request_id"] for log in logs}) == 9
             assert await _waiting_rows(http) == {"memory": 0, "journal": 0}
         assert await _held(engine, caller.user_id) == [0]
+    said = [r.getMessage() for r in caplog.records if r.name.startswith("gatewayz.store")]
+    assert sum("the database cannot be reached" in m for m in said) == 1, "once, not per try"
+    assert sum("the database can be reached again" in m for m in said) == 1
 
 
 async def test_a_gateway_stopped_during_an_outage_leaves_a_journal_the_next_one_replays(

@@ -264,29 +264,30 @@ class BatchWriter:
         return True
 
     async def _split(self, batch: Batch) -> None:
+        """Replace the batch by its two halves, to be written next (from memory), or at the
+        end of its journal. The lock is taken first: the journal may be taking the batch."""
         middle = len(batch.items) // 2
         halves = [batch.items[:middle], batch.items[middle:]]
-        if batch.journal is None:
-            parts = [self._batch(items) for items in halves]
-            self._retry.extendleft(reversed(parts))
-            return
-        assert self._codec is not None and batch.ref is not None
-        journal, ref = batch.journal, batch.ref
-        if batch.writer == self.id:  # numbered after every batch in the journal
-            seqs = [self._next_seq(), self._next_seq()]
-        else:  # a stopped process's batch: its sequence goes on in its journal
-            seqs = [journal.max_seq + 1, journal.max_seq + 2]
-        parts = [
-            Batch(items, batch.writer, seq, batch.created)
-            for items, seq in zip(halves, seqs, strict=True)
-        ]
-        encoded = [self._codec.encode(part) for part in parts]
         async with self._journal_lock:
+            journal, ref = batch.journal, batch.ref
+            if journal is None or ref is None:
+                self._retry.extendleft(reversed([self._batch(items) for items in halves]))
+                return
+            assert self._codec is not None
+            if batch.writer == self.id:  # numbered after every batch in the journal
+                seqs = [self._next_seq(), self._next_seq()]
+            else:  # a stopped process's batch: its sequence goes on in its journal
+                seqs = [journal.max_seq + 1, journal.max_seq + 2]
+            parts = [
+                Batch(items, batch.writer, seq, batch.created)
+                for items, seq in zip(halves, seqs, strict=True)
+            ]
+            encoded = [self._codec.encode(part) for part in parts]
             await asyncio.to_thread(journal.split, ref, encoded)
 
     async def _finished(self, batch: Batch) -> None:
-        if batch.journal is not None and batch.ref is not None:
-            async with self._journal_lock:
+        async with self._journal_lock:
+            if batch.journal is not None and batch.ref is not None:
                 await asyncio.to_thread(batch.journal.done, batch.ref)
         if batch.counted:
             self._resolved += len(batch.items)
