@@ -1,5 +1,6 @@
 """The journal file: what a process that adopts it replays, and who may adopt it."""
 
+import stat
 from pathlib import Path
 from typing import Any
 
@@ -24,6 +25,7 @@ def _pending_names(journal: JournalFile) -> list[list[str]]:
 def test_a_new_journal_is_locked_until_it_is_closed(tmp_path: Path) -> None:
     journal = JournalFile.create(tmp_path, "db1", "w1")
     journal.append([_batch(1, "a")])
+    assert stat.S_IMODE(journal.path.stat().st_mode) == 0o600, "billing data: owner only"
     assert JournalFile.adopt(journal.path) is None, "its process still holds it"
     journal.close()
     adopted = JournalFile.adopt(journal.path)

@@ -12,7 +12,8 @@ journal directory (beside the SQLite file by default, else `./gatewayz-journal/`
 
 A process that starts adopts every unlocked journal of its database and replays it before
 it serves. Rows the database refuses go to `gatewayz-dead-letter-<database>.jsonl` beside
-the journals. All methods do blocking file I/O: call them from a worker thread.
+the journals. Both are readable by their owner only. All methods do blocking file I/O: call
+them from a worker thread.
 """
 
 import fcntl
@@ -97,7 +98,8 @@ class JournalFile:
         directory.mkdir(parents=True, exist_ok=True)
         path = directory / f"{_PREFIX}{namespace}-{writer}.jsonl"
         staging = directory / f".{path.name}.new"
-        handle = open(staging, "a+b")  # noqa: SIM115 (kept open: it holds the lock)
+        fd = os.open(staging, os.O_RDWR | os.O_APPEND | os.O_CREAT, 0o600)
+        handle = os.fdopen(fd, "a+b")  # kept open: it holds the lock
         fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
         os.replace(staging, path)
         _sync_directory(directory)
@@ -240,7 +242,8 @@ class DeadLetters:
 
     def append(self, records: list[dict[str, Any]]) -> None:
         self.path.parent.mkdir(parents=True, exist_ok=True)
-        with open(self.path, "ab") as handle:
+        fd = os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
+        with os.fdopen(fd, "ab") as handle:
             fcntl.flock(handle, fcntl.LOCK_EX)
             handle.write(b"".join(orjson.dumps(record) + b"\n" for record in records))
             handle.flush()
