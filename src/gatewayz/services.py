@@ -15,7 +15,7 @@ from gatewayz.accounts.auth import Authenticator
 from gatewayz.accounts.key_checks import FailedLogins
 from gatewayz.accounts.provider_keyring import ProviderKeyring
 from gatewayz.accounts.secret_box import SecretBox
-from gatewayz.billing import ledger
+from gatewayz.billing import ledger, settlement_sink
 from gatewayz.billing.entitlements import Entitlements
 from gatewayz.billing.hold_owners import HoldOwner
 from gatewayz.billing.holds import CreditHolds
@@ -49,8 +49,9 @@ from gatewayz.routing.planner import Planner
 from gatewayz.routing.probes import probe_forever
 from gatewayz.settings import Settings, previous_server_secrets, secret_source, server_secret
 from gatewayz.store import migrate
-from gatewayz.store.batch import BatchWriter
+from gatewayz.store.batch import BatchWriter, Sink
 from gatewayz.store.engine import create_engine
+from gatewayz.store.journal import journal_location
 from gatewayz.telemetry import request_log
 from gatewayz.telemetry.setup import Telemetry
 
@@ -97,7 +98,9 @@ async def _open_core(stack: AsyncExitStack, settings: Settings, telemetry: Telem
     if settings.auto_migrate:
         await migrate.upgrade(settings.database_url)
     stack.push_async_callback(telemetry.close)
-    engine = create_engine(settings.database_url)
+    engine = create_engine(
+        settings.database_url, sqlite_busy_timeout=settings.sqlite_busy_timeout_seconds
+    )
     stack.push_async_callback(engine.dispose)
     telemetry.watch(engine)
     session = aiohttp.ClientSession(
@@ -108,19 +111,27 @@ async def _open_core(stack: AsyncExitStack, settings: Settings, telemetry: Telem
     hold_owner = HoldOwner(engine, settings.holds)
     await hold_owner.start()
     stack.push_async_callback(hold_owner.stop)
-    writer = BatchWriter(
+    writer = _writer(settings, engine, telemetry)
+    await writer.start()  # replays journals of stopped processes before the gateway serves
+    stack.push_async_callback(writer.stop)
+    return _Core(engine, session, writer, hold_owner)
+
+
+def _writer(settings: Settings, engine: AsyncEngine, telemetry: Telemetry) -> BatchWriter:
+    """Settlements, request-log rows and audit events, written in batches, never dropped."""
+    return BatchWriter(
         engine,
         [
-            ("settlements", ledger.settle),
-            ("request_logs", request_log.write),
-            (audit.SINK, audit.write),
+            Sink("settlements", settlement_sink.settle, (ledger.Settlement, ledger.HoldRelease)),
+            Sink("request_logs", request_log.write, (request_log.RequestLogRow,)),
+            Sink(audit.SINK, audit.write, (audit.AuditEvent,)),
         ],
         interval=settings.log_flush_seconds,
         max_batch=settings.log_batch_size,
+        journal=journal_location(settings.database_url, settings.journal_dir),
+        memory_rows=settings.log_memory_rows,
+        observer=telemetry.metrics,
     )
-    writer.start()
-    stack.push_async_callback(writer.stop)
-    return _Core(engine, session, writer, hold_owner)
 
 
 async def _open_accounts(

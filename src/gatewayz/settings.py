@@ -83,6 +83,9 @@ class Settings(BaseSettings):
     auth_cache_seconds: float = Field(default=10.0, ge=0)
     log_flush_seconds: float = Field(default=0.05, gt=0)
     log_batch_size: int = Field(default=500, gt=0)
+    log_memory_rows: int = Field(default=20_000, gt=0)
+    journal_dir: Path | None = None
+    sqlite_busy_timeout_seconds: float = Field(default=30.0, gt=0)
     bootstrap_admin_email: str = "admin@gatewayz.local"
     bootstrap_admin_credits: Decimal = Field(default=Decimal("0"), ge=0)
     environ: dict[str, str] = Field(

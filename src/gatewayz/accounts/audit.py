@@ -15,9 +15,11 @@ from fastapi import Request
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from gatewayz.store.batch import BatchWriter
+from gatewayz.store.bounded import fit, text_limits
 from gatewayz.store.tables import audit_logs
 
 SINK = "audit"
+_LIMITS = text_limits(audit_logs)
 
 
 @dataclass(frozen=True, slots=True)
@@ -63,5 +65,6 @@ def queue(writer: BatchWriter, event: AuditEvent) -> None:
 
 
 async def write(conn: AsyncConnection, events: list[AuditEvent]) -> None:
-    """The batch writer's sink for queued events."""
-    await conn.execute(audit_logs.insert(), [event.row() for event in events])
+    """The batch writer's sink for queued events; text longer than its column is cut to
+    fit, so that one event cannot fail the batch."""
+    await conn.execute(audit_logs.insert(), [fit(event.row(), _LIMITS) for event in events])

@@ -414,3 +414,12 @@ credit_revocations = Table(
     Index("ix_credit_revocations_created_at", "created_at"),
     sqlite_autoincrement=True,
 )
+
+batch_writers = Table(
+    "batch_writers",
+    metadata,
+    Column("id", String(32), primary_key=True),
+    Column("last_seq", BigInteger, nullable=False),
+    Column("updated_at", DateTime(timezone=True), nullable=False),
+    Index("ix_batch_writers_updated_at", "updated_at"),
+)

@@ -149,6 +149,21 @@ class Metrics:
             multiprocess_mode="livesum",
             registry=registry,
         )
+        self._writer_waiting = _Children(
+            Gauge(
+                "gatewayz_writer_waiting_rows",
+                "Settlements, request-log and audit rows not yet in the database, by where "
+                "they wait: memory or journal (summed over workers).",
+                ["place"],
+                multiprocess_mode="livesum",
+                registry=registry,
+            )
+        )
+        self._writer_set_aside = Counter(
+            "gatewayz_writer_set_aside_rows",
+            "Rows the database refused, set aside in the dead-letter file.",
+            registry=registry,
+        )
         self._pool_in_use = Gauge(
             "gatewayz_db_pool_connections_in_use",
             "Database connections checked out of the pools now (summed over workers).",
@@ -182,6 +197,14 @@ class Metrics:
     def circuit_state(self, provider: str, model: str, state: str) -> None:
         """A circuit breaker's state now (`closed`, `half_open` or `open`)."""
         self._circuit(provider, model).set(CIRCUIT_VALUES[state])
+
+    def writer_backlog(self, memory: int, journal: int) -> None:
+        """Rows of the batch writer waiting for the database now."""
+        self._writer_waiting("memory").set(memory)
+        self._writer_waiting("journal").set(journal)
+
+    def writer_set_aside(self, rows: int) -> None:
+        self._writer_set_aside.inc(rows)
 
     def watch_pool(self, engine: AsyncEngine) -> None:
         """Follow the engine's pool: its size, and connections checked out as they move."""

@@ -5,6 +5,7 @@ from datetime import datetime
 
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from gatewayz.store.bounded import fit, text_limits
 from gatewayz.store.tables import request_logs
 
 
@@ -30,9 +31,13 @@ class RequestLogRow:
 
 
 _FIELDS = tuple(f.name for f in fields(RequestLogRow))
+_LIMITS = text_limits(request_logs)
 
 
 async def write(conn: AsyncConnection, rows: list[RequestLogRow]) -> None:
+    """The batch writer's sink; text longer than its column (a model name sent by a client,
+    say) is cut to fit, so that one row cannot fail the batch."""
     await conn.execute(
-        request_logs.insert(), [{name: getattr(row, name) for name in _FIELDS} for row in rows]
+        request_logs.insert(),
+        [fit({name: getattr(row, name) for name in _FIELDS}, _LIMITS) for row in rows],
     )
