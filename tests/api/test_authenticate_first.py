@@ -1,0 +1,107 @@
+"""A request to an endpoint that needs an API key is refused before its body is read when the
+key is missing, unknown or outside its restrictions: a huge unauthenticated upload costs the
+gateway neither memory nor the time to receive it. Public endpoints keep taking bodies."""
+
+import time
+
+import httpx
+import pytest
+
+from tests.api.edge_support import MIB, Upload, memory_mib, peak_memory_mib, reset_peak_memory
+from tests.conftest import Gateway
+from tests.e2e.support import assert_openai_error
+
+HUGE = 300 * MIB
+JSON = {"content-type": "application/json"}
+# Endpoints taking a body: a relayed call, and three whose pydantic body FastAPI would parse
+# before it resolved the caller.
+WITH_BODIES = ("/v1/chat/completions", "/user/checkout", "/admin/users", "/user/api-keys")
+
+
+async def post_huge(
+    base_url: str, path: str, headers: dict[str, str]
+) -> tuple[httpx.Response, Upload]:
+    """POST a 300 MB body streamed from a generator (no Content-Length: chunked)."""
+    upload = Upload(HUGE)
+    async with httpx.AsyncClient(base_url=base_url, timeout=60) as http:
+        response = await http.post(path, content=upload.chunks(), headers={**JSON, **headers})
+    return response, upload
+
+
+@pytest.mark.parametrize("path", WITH_BODIES)
+@pytest.mark.parametrize(
+    "headers",
+    [{}, {"Authorization": "Bearer gw_live_not-a-real-key"}],
+    ids=["missing key", "unknown key"],
+)
+async def test_a_huge_unauthenticated_post_is_refused_before_its_body_is_read(
+    gateway: Gateway, path: str, headers: dict[str, str]
+) -> None:
+    reset_peak_memory()
+    before = memory_mib()
+    started = time.monotonic()
+    response, upload = await post_huge(gateway.base_url, path, headers)
+    elapsed = time.monotonic() - started
+
+    error = assert_openai_error(response, 401)
+    assert error["type"] == "authentication_error"
+    assert upload.sent < 16 * MIB, f"the client had to send {upload.sent // MIB} MiB"
+    assert peak_memory_mib() - before < 48, "the gateway's memory barely moves"
+    assert elapsed < 5
+
+
+async def test_an_unauthenticated_anthropic_call_is_refused_in_anthropic_format_unread(
+    gateway: Gateway,
+) -> None:
+    response, upload = await post_huge(gateway.base_url, "/v1/messages", {"x-api-key": "nope"})
+    assert response.status_code == 401
+    body = response.json()
+    assert body["type"] == "error" and body["error"]["type"] == "authentication_error"
+    assert body["request_id"] == response.headers["request-id"]
+    assert upload.sent < 16 * MIB
+
+
+async def test_a_key_used_outside_its_restrictions_is_refused_before_the_body(
+    gateway: Gateway,
+) -> None:
+    headers = {"Authorization": f"Bearer {gateway.api_key}"}
+    async with httpx.AsyncClient(base_url=gateway.base_url, headers=headers) as http:
+        created = await http.post(
+            "/user/api-keys", json={"name": "fenced", "ip_allowlist": ["10.9.8.7"]}
+        )
+    assert created.status_code == 201, created.text
+    headers = {"Authorization": f"Bearer {created.json()['key']}"}
+    response, upload = await post_huge(gateway.base_url, "/v1/chat/completions", headers)
+    error = assert_openai_error(response, 403)
+    assert error["code"] == "key_ip_allowlist"
+    assert upload.sent < 16 * MIB
+
+
+async def test_refused_keys_keep_the_connection_usable_for_small_bodies(gateway: Gateway) -> None:
+    """A refusal of a request whose whole body has arrived needs no new connection."""
+    async with httpx.AsyncClient(base_url=gateway.base_url, timeout=20) as http:
+        for _ in range(3):
+            refused = await http.post(
+                "/v1/chat/completions",
+                json={"model": "fake-model", "messages": [{"role": "user", "content": "hi"}]},
+                headers={"Authorization": "Bearer gw_live_wrong"},
+            )
+            assert_openai_error(refused, 401)
+        answer = await http.post(
+            "/v1/chat/completions",
+            json={"model": "fake-model", "messages": [{"role": "user", "content": "hi"}]},
+            headers={"Authorization": f"Bearer {gateway.api_key}"},
+        )
+    assert answer.status_code == 200, answer.text
+
+
+async def test_public_endpoints_with_bodies_still_take_them_without_a_key(
+    gateway: Gateway,
+) -> None:
+    async with httpx.AsyncClient(base_url=gateway.base_url, timeout=20) as http:
+        webhook = await http.post("/stripe/webhook", content=b'{"id": "evt_1"}', headers=JSON)
+        catalog = await http.get("/v1/models")
+    # No Stripe secret is configured here: the webhook itself answers, not authentication.
+    assert webhook.status_code == 503, webhook.text
+    assert webhook.json()["error"]["code"] == "payments_not_configured"
+    assert catalog.status_code == 200
