@@ -35,6 +35,8 @@ from gatewayz.api import (
 )
 from gatewayz.api import metrics as metrics_api
 from gatewayz.api.address_limits import AddressLimitMiddleware
+from gatewayz.api.authenticate_first import AuthenticateFirstMiddleware, KeyedRoutes
+from gatewayz.api.body_limit import BodyLimitMiddleware
 from gatewayz.api.prompt_log import PromptLogMiddleware
 from gatewayz.api.request_id import RequestIdMiddleware
 from gatewayz.errors import install_handlers
@@ -48,6 +50,7 @@ from gatewayz.telemetry.logs import configure_logging
 from gatewayz.telemetry.setup import Telemetry
 
 log = logging.getLogger(__name__)
+_MODEL_CALLS = (chat, messages, responses, media)  # their bodies have the larger limit
 _ROUTERS = tuple(
     module.router
     for module in (
@@ -115,13 +118,29 @@ def create_app(
     install_handlers(app)
     for router in _ROUTERS:
         app.include_router(router)
+    _add_middleware(app, settings, telemetry)
+    return app
+
+
+def _add_middleware(app: FastAPI, settings: Settings, telemetry: Telemetry) -> None:
+    """From the outside in: request id and telemetry, the body limit, the address limit of
+    the public endpoints, authentication (before any body is read), prompt logging."""
+    if settings.log_prompts:
+        app.add_middleware(PromptLogMiddleware)
+    routes = KeyedRoutes(route for router in _ROUTERS for route in router.routes)
+    app.add_middleware(AuthenticateFirstMiddleware, routes=routes)
     address = settings.limits.address
     if address.rpm or address.rpd:
         app.add_middleware(AddressLimitMiddleware, paths=address.paths)
-    if settings.log_prompts:
-        app.add_middleware(PromptLogMiddleware)
+    model_calls = {
+        route.path: settings.max_body_bytes
+        for module in _MODEL_CALLS
+        for route in module.router.routes
+    }
+    app.add_middleware(
+        BodyLimitMiddleware, default=settings.max_other_body_bytes, limits=model_calls
+    )
     app.add_middleware(RequestIdMiddleware, observer=telemetry.observer)
-    return app
 
 
 def _settle_heap() -> None:

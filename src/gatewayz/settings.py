@@ -74,6 +74,11 @@ class Settings(BaseSettings):
     catalog_refresh: bool = True
     default_max_output_tokens: int = Field(default=4096, gt=0)
     auth_cache_seconds: float = Field(default=10.0, ge=0)
+    # Largest request body of a model call, as Anthropic's own Messages API allows: room
+    # for several images sent as base64 (a third larger than the image itself).
+    max_body_bytes: int = Field(default=32 * 1024 * 1024, gt=0)
+    # Largest request body of every other endpoint: accounts, administration, the webhook.
+    max_other_body_bytes: int = Field(default=1024 * 1024, gt=0)
     log_flush_seconds: float = Field(default=0.05, gt=0)
     log_batch_size: int = Field(default=500, gt=0)
     bootstrap_admin_email: str = "admin@gatewayz.local"

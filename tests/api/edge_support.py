@@ -5,6 +5,9 @@ import re
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
+
+import aiohttp
 
 MIB = 1024 * 1024
 _STATUS = Path("/proc/self/status")
@@ -23,6 +26,24 @@ class Upload:
             part = chunk[: self.total - self.sent]
             self.sent += len(part)
             yield part
+
+
+@dataclass
+class Answer:
+    status: int
+    headers: dict[str, str]
+    body: Any
+
+
+async def post_upload(url: str, upload: Upload, headers: dict[str, str]) -> Answer:
+    """POST the upload chunked, with a client that reads the answer while it sends (as curl,
+    browsers and aiohttp do), so that an early answer ends the upload."""
+    async with (
+        aiohttp.ClientSession() as session,
+        session.post(url, data=upload.chunks(), headers=headers) as response,
+    ):
+        headers = {name.lower(): value for name, value in response.headers.items()}
+        return Answer(response.status, headers, await response.json())
 
 
 def reset_peak_memory() -> None:

@@ -9,7 +9,14 @@ import orjson
 import pytest
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from tests.api.edge_support import MIB, Upload, memory_mib, peak_memory_mib, reset_peak_memory
+from tests.api.edge_support import (
+    MIB,
+    Upload,
+    memory_mib,
+    peak_memory_mib,
+    post_upload,
+    reset_peak_memory,
+)
 from tests.conftest import Gateway, add_funded_user, gateway_settings, serve
 from tests.e2e.support import REPLY, assert_openai_error
 from tests.fakes.openai_upstream import FakeOpenAIUpstream
@@ -108,11 +115,12 @@ async def test_a_huge_authenticated_upload_is_cut_off_at_the_default_limit(
 ) -> None:
     """32 MiB by default: a 300 MB chunked upload is refused once 32 MiB have arrived."""
     upload = Upload(300 * MIB)
+    headers = {"Authorization": f"Bearer {gateway.api_key}", "content-type": "application/json"}
+    await post_upload(gateway.base_url + CHAT, Upload(1024), headers)  # warm up (a 400)
     reset_peak_memory()
     before = memory_mib()
-    async with client(gateway) as http:
-        response = await http.post(CHAT, content=upload.chunks())
-    error = assert_openai_error(response, 413)
-    assert error["code"] == "request_too_large"
+    response = await post_upload(gateway.base_url + CHAT, upload, headers)
+    assert response.status == 413
+    assert response.body["error"]["code"] == "request_too_large"
     assert upload.sent < 64 * MIB, f"the client had to send {upload.sent // MIB} MiB"
     assert peak_memory_mib() - before < 96, "at most about the limit is held"
