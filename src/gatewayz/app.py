@@ -90,12 +90,21 @@ def create_app(
     """
     settings = settings or load_settings()
     dsn = settings.sentry_dsn.get_secret_value() if settings.sentry_dsn else None
-    telemetry = Telemetry(
-        settings.environ, settings.access_log, settings.otlp_endpoint, dsn, span_exporter
-    )
     providers = enabled_providers(settings.providers, settings.environ)
     catalog = Catalog(providers, load_bundled())
     routing = settings.routing
+
+    def model_label(model: str) -> str | None:
+        return catalog.known_id(model) or (model if model in routing.models else None)
+
+    telemetry = Telemetry(
+        settings.environ,
+        settings.access_log,
+        settings.otlp_endpoint,
+        dsn,
+        span_exporter,
+        model_label,
+    )
     board = HealthBoard(
         routing.breaker_failures, routing.breaker_cooldown_seconds, telemetry.metrics.circuit_state
     )
