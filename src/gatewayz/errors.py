@@ -24,7 +24,7 @@ from starlette.requests import ClientDisconnect
 from starlette.responses import Response
 
 from gatewayz.telemetry.context import note_rate_limited
-from gatewayz.telemetry.redact import redact
+from gatewayz.telemetry.redact import redact_keys
 
 log = logging.getLogger(__name__)
 
@@ -138,7 +138,7 @@ class UpstreamError(GatewayError):
     code = "upstream_error"
 
     def __init__(self, provider: str, message: str, **kwargs: Any) -> None:
-        super().__init__(f"{provider}: {redact(message)}", **kwargs)
+        super().__init__(f"{provider}: {redact_keys(message)}", **kwargs)
         self.provider = provider
 
 
@@ -156,7 +156,7 @@ def api_format(path: str) -> ApiFormat:
 def error_body(error: GatewayError, fmt: ApiFormat, request_id: str | None) -> dict[str, Any]:
     """The error object the official SDK of `fmt` expects; anything key-like in the message
     (an upstream's words, a model name the client made up) is masked."""
-    message = redact(error.message)
+    message = redact_keys(error.message)
     if fmt == "anthropic":
         error_object = {"type": anthropic_error_type(error.status), "message": message}
         return {"type": "error", "error": error_object, "request_id": request_id}

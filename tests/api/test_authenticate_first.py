@@ -2,12 +2,18 @@
 key is missing, unknown or outside its restrictions: a huge unauthenticated upload costs the
 gateway neither memory nor the time to receive it. Public endpoints keep taking bodies."""
 
+import re
 import time
 from typing import Any
 
 import httpx
 import pytest
 
+from gatewayz.api.authenticate_first import KeyedRoutes
+from gatewayz.app import create_app
+from gatewayz.settings import Settings
+from tests.accounts.test_key_policy import _needs_key as takes_key
+from tests.accounts.test_key_policy import _routes as app_routes
 from tests.api.edge_support import (
     MIB,
     Answer,
@@ -127,3 +133,17 @@ async def test_public_endpoints_with_bodies_still_take_them_without_a_key(
     assert webhook.status_code == 503, webhook.text
     assert webhook.json()["error"]["code"] == "payments_not_configured"
     assert catalog.status_code == 200
+
+
+def test_every_route_that_takes_a_key_is_authenticated_before_its_body() -> None:
+    """The routes found to need a key are exactly those depending on the caller's identity."""
+    app = create_app(Settings(database_url="sqlite+aiosqlite:///:memory:", secret="s", environ={}))
+    routes = list(app_routes(app.routes))
+    keyed = KeyedRoutes(routes)
+    for route in routes:
+        sample = re.sub(r"\{[^}]+\}", "7", route.path)
+        for method in route.methods:
+            scope = {"type": "http", "method": method, "path": sample, "root_path": ""}
+            found = keyed.needing_key(scope)
+            assert (found is route) == takes_key(route.dependant), f"{method} {route.path}"
+    assert keyed.needing_key({"type": "http", "method": "POST", "path": "/nowhere"}) is None

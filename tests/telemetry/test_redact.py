@@ -7,7 +7,7 @@ import pytest
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from gatewayz.telemetry.redact import redact, redact_all
+from gatewayz.telemetry.redact import redact, redact_all, redact_keys
 from tests.conftest import add_funded_user, gateway_settings, serve
 from tests.fakes.openai_upstream import FakeOpenAIUpstream
 from tests.telemetry.test_tracing import spans_of
@@ -37,6 +37,14 @@ def test_every_kind_of_key_is_masked(secret: str, kept: str) -> None:
     assert redact(f"calling with {secret} now") == f"calling with {kept} now"
     assert redact(f"{{'api_key': '{secret}'}}") == "{'api_key': '***'}"
     assert redact_all({"sent": [secret]}) == {"sent": [kept]}
+    assert redact_keys(f"upstream said: {secret} is wrong") == f"upstream said: {kept} is wrong"
+
+
+def test_prose_in_error_messages_is_left_alone() -> None:
+    """Errors and spans are masked of key-shaped values only, not of words after "key:"."""
+    prose = "Spending limit reached for this API key: this call may cost more; the basic plan"
+    assert redact_keys(prose) == prose
+    assert redact_keys("sent Authorization: Bearer abc.def-123") == "sent Authorization: Bearer ***"
 
 
 @pytest.mark.parametrize(

@@ -4,8 +4,9 @@ errors and traces.
 Keys are recognised by their vendor prefix, which is kept so that a reader still sees the
 kind: Gatewayz (`gw_live_`, `gw_test_`), OpenAI, Anthropic and OpenRouter (`sk-`), Stripe
 (`sk_live_`, `sk_test_`, `rk_live_`, `rk_test_`, `whsec_`), Google (`AIza`), Groq (`gsk_`),
-xAI (`xai-`) and Hugging Face (`hf_`). Any other value is masked where it is named: after
-`Bearer`/`Basic`, or after a name holding key, authorization, password, secret or token
+xAI (`xai-`) and Hugging Face (`hf_`), and any value after `Bearer`: `redact_keys` masks
+these (error messages and spans, which are prose). `redact`, for logs, also masks any value
+after `Basic` or after a name holding key, authorization, password, secret or token
 (`x-api-key: ...`, `"api_key": "..."`, `('x-api-key', '...')`, `token=...`).
 """
 
@@ -30,6 +31,7 @@ _SCHEME = r"\b(?:Bearer|Basic)\s+"
 _SECRETS = re.compile(
     rf"(?P<keep>{_PREFIXES}|{_NAMED}(?:{_SCHEME})?|{_SCHEME})[\w.~+/=-]{{4,}}", re.IGNORECASE
 )
+_KEYS = re.compile(rf"(?P<keep>{_PREFIXES}|\bBearer\s+)[\w.~+/=-]{{4,}}", re.IGNORECASE)
 _REPLACEMENT = r"\g<keep>" + MASK
 
 
@@ -41,6 +43,12 @@ def might_hold_secret(text: str) -> bool:
 def redact(text: str) -> str:
     """`text` with every key-like value replaced by its kind and `***`."""
     return _SECRETS.sub(_REPLACEMENT, text) if might_hold_secret(text) else text
+
+
+def redact_keys(text: str) -> str:
+    """`text` with every value shaped like a key (see the module) replaced by its kind and
+    `***`; words that merely follow a name such as "key:" are left alone."""
+    return _KEYS.sub(_REPLACEMENT, text) if might_hold_secret(text) else text
 
 
 def redact_all(value: Any) -> Any:
