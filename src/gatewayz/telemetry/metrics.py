@@ -58,7 +58,8 @@ class Metrics:
 
     Labels only take values the gateway defines, so that no client can add series: routes
     are route templates, providers come from the catalog, and `model_label` turns the model a
-    call asked for into the catalog's id for it, or `other` (default: every model is other).
+    call asked for into the catalog's id for it, or None for `other` (without one, models are
+    labelled as they are noted).
     """
 
     def __init__(
@@ -67,7 +68,7 @@ class Metrics:
         model_label: Callable[[str], str | None] | None = None,
     ) -> None:
         self._dir = multiprocess_dir
-        self._model_label = model_label or (lambda _model: None)
+        self._model_label = model_label or (lambda model: model)
         self.registry = registry = CollectorRegistry()
         self._requests = _Children(
             Counter(
