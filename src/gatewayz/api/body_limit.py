@@ -1,6 +1,7 @@
 """Bounds every request body: 413, in the format of the API called, for a body over its
 endpoint's limit, at once when Content-Length announces it, else as soon as the chunks
-received pass the limit. Nothing more than the limit is ever read.
+received pass the limit. Nothing past the limit reaches the app or is kept (early_answer
+says what is received and dropped after the 413).
 
 A request with a Content-Length within the limit passes untouched (the server delivers no
 more than that), so the common case costs one look at the headers.
