@@ -49,6 +49,18 @@ def test_defaults_run_on_a_bare_machine() -> None:
     assert settings.providers == []
 
 
+def test_body_limits_default_to_32_mib_for_model_calls_and_1_mib_elsewhere(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    defaults = load_settings()
+    assert (defaults.max_body_bytes, defaults.max_other_body_bytes) == (32 << 20, 1 << 20)
+    monkeypatch.setenv("GATEWAYZ_MAX_BODY_BYTES", "1000")
+    assert load_settings().max_body_bytes == 1000
+    monkeypatch.setenv("GATEWAYZ_MAX_OTHER_BODY_BYTES", "0")
+    with pytest.raises(ConfigError, match="max_other_body_bytes"):
+        load_settings()
+
+
 def test_yaml_file_given_as_config(tmp_path: Path) -> None:
     path = _config(tmp_path, "port: 9001\nlog_level: WARNING\n" + PROVIDER)
     settings = load_settings(config=path)

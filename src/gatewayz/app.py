@@ -35,6 +35,8 @@ from gatewayz.api import (
 )
 from gatewayz.api import metrics as metrics_api
 from gatewayz.api.address_limits import AddressLimitMiddleware
+from gatewayz.api.authenticate_first import AuthenticateFirstMiddleware, KeyedRoutes
+from gatewayz.api.body_limit import BodyLimitMiddleware
 from gatewayz.api.prompt_log import PromptLogMiddleware
 from gatewayz.api.request_id import RequestIdMiddleware
 from gatewayz.errors import install_handlers
@@ -49,6 +51,7 @@ from gatewayz.telemetry.logs import configure_logging
 from gatewayz.telemetry.setup import Telemetry
 
 log = logging.getLogger(__name__)
+_MODEL_CALLS = (chat, messages, responses, media)  # their bodies have the larger limit
 _ROUTERS = tuple(
     module.router
     for module in (
@@ -88,14 +91,23 @@ def create_app(
     """
     settings = settings or load_settings()
     dsn = settings.sentry_dsn.get_secret_value() if settings.sentry_dsn else None
-    telemetry = Telemetry(
-        settings.environ, settings.access_log, settings.otlp_endpoint, dsn, span_exporter
-    )
     providers = enabled_providers(settings.providers, settings.environ)
     if settings.demo_provider:
         providers.append(demo_provider())
     catalog = Catalog(providers, load_bundled())
     routing = settings.routing
+
+    def model_label(model: str) -> str | None:
+        return catalog.known_id(model) or (model if model in routing.models else None)
+
+    telemetry = Telemetry(
+        settings.environ,
+        settings.access_log,
+        settings.otlp_endpoint,
+        dsn,
+        span_exporter,
+        model_label,
+    )
     board = HealthBoard(
         routing.breaker_failures, routing.breaker_cooldown_seconds, telemetry.metrics.circuit_state
     )
@@ -118,13 +130,29 @@ def create_app(
     install_handlers(app)
     for router in _ROUTERS:
         app.include_router(router)
+    _add_middleware(app, settings, telemetry)
+    return app
+
+
+def _add_middleware(app: FastAPI, settings: Settings, telemetry: Telemetry) -> None:
+    """From the outside in: request id and telemetry, the body limit, the address limit of
+    the public endpoints, authentication (before any body is read), prompt logging."""
+    if settings.log_prompts:
+        app.add_middleware(PromptLogMiddleware)
+    routes = KeyedRoutes(route for router in _ROUTERS for route in router.routes)
+    app.add_middleware(AuthenticateFirstMiddleware, routes=routes)
     address = settings.limits.address
     if address.rpm or address.rpd:
         app.add_middleware(AddressLimitMiddleware, paths=address.paths)
-    if settings.log_prompts:
-        app.add_middleware(PromptLogMiddleware)
+    model_calls = {
+        route.path: settings.max_body_bytes
+        for module in _MODEL_CALLS
+        for route in module.router.routes
+    }
+    app.add_middleware(
+        BodyLimitMiddleware, default=settings.max_other_body_bytes, limits=model_calls
+    )
     app.add_middleware(RequestIdMiddleware, observer=telemetry.observer)
-    return app
 
 
 def _settle_heap() -> None:

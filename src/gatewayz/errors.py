@@ -7,6 +7,7 @@ GatewayError
 ├── PermissionDenied        403
 ├── NotFound                404  unknown model or resource
 ├── Conflict                409  clashes with the current state
+├── RequestTooLarge         413  the body is over the endpoint's size limit
 ├── RateLimited             429
 └── UpstreamError           502 / 503 / 504, or the upstream's own 4xx/429,
                                  always naming the provider
@@ -23,6 +24,7 @@ from starlette.requests import ClientDisconnect
 from starlette.responses import Response
 
 from gatewayz.telemetry.context import note_rate_limited
+from gatewayz.telemetry.redact import redact_keys
 
 log = logging.getLogger(__name__)
 
@@ -110,6 +112,17 @@ class ModelNotFound(NotFound):
         )
 
 
+class RequestTooLarge(GatewayError):
+    """The request body is larger than the endpoint accepts; the message gives the limit."""
+
+    status = 413
+    type = "invalid_request_error"
+    code = "request_too_large"
+
+    def __init__(self, limit: int) -> None:
+        super().__init__(f"The request body is larger than this endpoint's limit of {limit} bytes.")
+
+
 class RateLimited(GatewayError):
     status = 429
     type = "rate_limit_error"
@@ -117,14 +130,15 @@ class RateLimited(GatewayError):
 
 
 class UpstreamError(GatewayError):
-    """The provider failed or refused; the message names it."""
+    """The provider failed or refused; the message names it, with anything key-like the
+    upstream said masked (also where it ends a stream)."""
 
     status = 502
     type = "upstream_error"
     code = "upstream_error"
 
     def __init__(self, provider: str, message: str, **kwargs: Any) -> None:
-        super().__init__(f"{provider}: {message}", **kwargs)
+        super().__init__(f"{provider}: {redact_keys(message)}", **kwargs)
         self.provider = provider
 
 
@@ -140,13 +154,15 @@ def api_format(path: str) -> ApiFormat:
 
 
 def error_body(error: GatewayError, fmt: ApiFormat, request_id: str | None) -> dict[str, Any]:
-    """The error object the official SDK of `fmt` expects."""
+    """The error object the official SDK of `fmt` expects; anything key-like in the message
+    (an upstream's words, a model name the client made up) is masked."""
+    message = redact_keys(error.message)
     if fmt == "anthropic":
-        error_object = {"type": anthropic_error_type(error.status), "message": error.message}
+        error_object = {"type": anthropic_error_type(error.status), "message": message}
         return {"type": "error", "error": error_object, "request_id": request_id}
     return {
         "error": {
-            "message": error.message,
+            "message": message,
             "type": error.type,
             "param": error.param,
             "code": error.code,

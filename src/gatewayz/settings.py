@@ -81,6 +81,11 @@ class Settings(BaseSettings):
     image_input_tokens: int = Field(default=IMAGE_INPUT_TOKENS, gt=0)
     tools_input_tokens: int = Field(default=TOOLS_INPUT_TOKENS, ge=0)
     auth_cache_seconds: float = Field(default=10.0, ge=0)
+    # Largest request body of a model call, as Anthropic's own Messages API allows: room
+    # for several images sent as base64 (a third larger than the image itself).
+    max_body_bytes: int = Field(default=32 * 1024 * 1024, gt=0)
+    # Largest request body of every other endpoint: accounts, administration, the webhook.
+    max_other_body_bytes: int = Field(default=1024 * 1024, gt=0)
     log_flush_seconds: float = Field(default=0.05, gt=0)
     log_batch_size: int = Field(default=500, gt=0)
     log_memory_rows: int = Field(default=20_000, gt=0)

@@ -1,6 +1,9 @@
 """GET /metrics after real calls through a gateway: counts, latencies, tokens, cost, errors,
 circuits, rate limits and the database pool, with their labels."""
 
+import asyncio
+import random
+
 import httpx
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
@@ -147,3 +150,52 @@ async def test_an_open_circuit_and_rate_limit_refusals_show_in_the_metrics(
         )
         == 1
     )
+
+
+def series(text: str) -> set[tuple[str, frozenset[tuple[str, str]]]]:
+    """Every time series of the exposition (name and labels), values aside."""
+    return set(samples(text))
+
+
+async def test_model_names_the_catalog_does_not_know_add_no_series(
+    database_url: str, engine: AsyncEngine, upstream: FakeOpenAIUpstream
+) -> None:
+    """Labels take catalog values only: a flood of made-up model names from a key without
+    credits (each call refused with 402) leaves /metrics as it was."""
+    _, key = await add_funded_user(engine, "broke@example.com", "0")
+    headers = {"Authorization": f"Bearer {key}"}
+    rng = random.Random(7)
+
+    def made_up(i: int) -> str:
+        kinds = (
+            f"nope-{rng.getrandbits(64):x}",  # unknown, served through the fallback
+            "".join(c.upper() if rng.random() < 0.5 else c for c in "fake-model"),  # canonical
+            f"fake-model:{rng.getrandbits(32):x}",
+        )
+        return kinds[i % len(kinds)]
+
+    async with (
+        serve(gateway_settings(database_url, upstream)) as (base_url, _),
+        httpx.AsyncClient(base_url=base_url, headers=headers, timeout=20) as client,
+    ):
+
+        async def refused(model: str) -> None:
+            body = {"model": model, "models": ["fake-model"], "messages": HI}
+            answer = await client.post(CHAT, json=body)
+            assert answer.status_code == 402, answer.text
+
+        for i in range(3):  # each kind once, so that its series exist (and /metrics' own)
+            await refused(made_up(i))
+        await client.get("/metrics")
+        before = (await client.get("/metrics")).text
+        for start in range(0, 1000, 50):
+            await asyncio.gather(*(refused(made_up(i)) for i in range(start, start + 50)))
+        after = (await client.get("/metrics")).text
+
+    assert series(after) == series(before)
+    labels = {
+        dict(labels)["model"]
+        for name, labels in series(after)
+        if name == "gatewayz_requests_total" and dict(labels)["status"] == "402"
+    }
+    assert "other" in labels and labels <= {"other", "fake-model"}, labels

@@ -210,9 +210,14 @@ def presented_key(request: Request) -> str | None:
     return request.headers.get("x-api-key") or None
 
 
-async def current_principal(request: Request) -> Principal:
-    """FastAPI dependency: the authenticated caller, or a 401 in the API's error format, or a
-    403 naming the key restriction the request breaks (both audited)."""
+# Where `identify` keeps the request's principal in its ASGI scope.
+PRINCIPAL_SCOPE_KEY = "gatewayz.principal"
+
+
+async def identify(request: Request) -> Principal:
+    """The authenticated caller, also kept in the request's scope; AuthenticationFailed (401)
+    for a missing, unknown or revoked key, KeyRestricted (403) for a request breaking one of
+    the key's restrictions (both audited). Reads the headers only, never the body."""
     presented = presented_key(request)
     try:
         principal: Principal = await request.app.state.authenticator.authenticate(presented)
@@ -222,4 +227,12 @@ async def current_principal(request: Request) -> Principal:
     note_key(principal.key_id)
     if principal.policy.restricted:
         enforce(request, principal.user_id, principal.key_id, principal.policy)
+    request.scope[PRINCIPAL_SCOPE_KEY] = principal
     return principal
+
+
+async def current_principal(request: Request) -> Principal:
+    """FastAPI dependency: the authenticated caller (see `identify`), as identified before
+    the body was read when the app's middleware did so."""
+    principal: Principal | None = request.scope.get(PRINCIPAL_SCOPE_KEY)
+    return principal if principal is not None else await identify(request)

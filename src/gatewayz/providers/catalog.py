@@ -103,6 +103,18 @@ class Catalog:
             routes = index.by_model.get(canonical_id(model, self._bundled.aliases))
         return list(routes or ())
 
+    def known_id(self, model: str) -> str | None:
+        """The catalog's own id for `model` when it names a route, a model or (a plain id) a
+        canonical id; None for a name the catalog does not know."""
+        index = self._index
+        if model in index.routes or model in index.by_model:
+            return model
+        if model and "/" not in model:
+            canonical = canonical_id(model, self._bundled.aliases)
+            if canonical in index.by_model:
+                return canonical
+        return None
+
     def routes(self) -> list[Route]:
         """Every callable route."""
         return list(self._index.routes.values())

@@ -7,7 +7,7 @@ to files there, and /metrics, whichever worker answers, reads them all together.
 
 import os
 import tempfile
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from typing import Any, Generic, TypeVar
 
@@ -30,6 +30,8 @@ MULTIPROC_ENV = "PROMETHEUS_MULTIPROC_DIR"
 CONTENT_TYPE = CONTENT_TYPE_LATEST
 CIRCUIT_VALUES = {"closed": 0, "half_open": 1, "open": 2}
 LATENCY_BUCKETS = (0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300)
+# The `model` label of a call whose model the catalog does not know (served by a fallback).
+OTHER_MODEL = "other"
 OVERHEAD_BUCKETS = (0.0002, 0.0005, 0.001, 0.002, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1)
 
 M = TypeVar("M", Counter, Gauge, Histogram)
@@ -52,10 +54,21 @@ class _Children(Generic[M]):
 
 
 class Metrics:
-    """Every metric the gateway exports, and its /metrics page."""
+    """Every metric the gateway exports, and its /metrics page.
 
-    def __init__(self, multiprocess_dir: str | None = None) -> None:
+    Labels only take values the gateway defines, so that no client can add series: routes
+    are route templates, providers come from the catalog, and `model_label` turns the model a
+    call asked for into the catalog's id for it, or None for `other` (without one, models are
+    labelled as they are noted).
+    """
+
+    def __init__(
+        self,
+        multiprocess_dir: str | None = None,
+        model_label: Callable[[str], str | None] | None = None,
+    ) -> None:
         self._dir = multiprocess_dir
+        self._model_label = model_label or (lambda model: model)
         self.registry = registry = CollectorRegistry()
         self._requests = _Children(
             Counter(
@@ -173,7 +186,8 @@ class Metrics:
 
     def observe_request(self, route: str, context: RequestContext, seconds: float) -> None:
         """One finished request: its count, latencies, tokens, cost and upstream errors."""
-        model, provider = context.model, context.provider
+        provider = context.provider
+        model = (self._model_label(context.model) or OTHER_MODEL) if context.model else ""
         self._requests(route, model, provider, context.status).inc()
         self._duration(route, model, provider).observe(seconds)
         for failed, kind in context.upstream_errors:

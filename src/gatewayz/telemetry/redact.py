@@ -1,39 +1,54 @@
-"""Masks anything that looks like a secret (API keys, bearer tokens) in text bound for logs."""
+"""Masks anything that looks like a secret (API keys, bearer tokens) in text bound for logs,
+errors and traces.
+
+Keys are recognised by their vendor prefix, which is kept so that a reader still sees the
+kind: Gatewayz (`gw_live_`, `gw_test_`), OpenAI, Anthropic and OpenRouter (`sk-`), Stripe
+(`sk_live_`, `sk_test_`, `rk_live_`, `rk_test_`, `whsec_`), Google (`AIza`), Groq (`gsk_`),
+xAI (`xai-`) and Hugging Face (`hf_`), and any value after `Bearer`: `redact_keys` masks
+these (error messages and spans, which are prose). `redact`, for logs, also masks any value
+after `Basic` or after a name holding key, authorization, password, secret or token
+(`x-api-key: ...`, `"api_key": "..."`, `('x-api-key', '...')`, `token=...`).
+"""
 
 import re
 from typing import Any
 
 MASK = "***"
 
-# Words every match contains: text without any of them is returned without running the regex.
-_TRIGGERS = (
-    "gw_live_",
-    "sk-",
-    "bearer",
-    "basic",
-    "key",
-    "authorization",
-    "password",
-    "secret",
-    "token",
+# Every match contains one of these: text without any is returned without running the regex.
+_TRIGGERS = re.compile(
+    r"gw_|sk-|[sr]k_|whsec_|AIza|gsk_|xai-|hf_|bearer|basic|key|authorization|password"
+    r"|secret|token",
+    re.IGNORECASE,
 )
-_NAMED = r"(?:key|authorization|password|secret|token)[\"']?\s*[:=]\s*[\"']?"
+_PREFIXES = (
+    r"\bgw_(?:live|test)_|\bsk-|\b[sr]k_(?:live|test)_|\bwhsec_|\b(?-i:AIza)|\bgsk_|\bxai-"
+    r"|\bhf_"
+)
+_NAME = r"(?:key|authorization|password|secret|token)"
+_NAMED = rf"{_NAME}(?:[\"']?\s*[:=]|[\"']\s*,)\s*(?:b?[\"'])?"
 _SCHEME = r"\b(?:Bearer|Basic)\s+"
 _SECRETS = re.compile(
-    rf"(?P<keep>gw_live_|\bsk-|{_NAMED}(?:{_SCHEME})?|{_SCHEME})[\w.~+/=-]{{4,}}", re.IGNORECASE
+    rf"(?P<keep>{_PREFIXES}|{_NAMED}(?:{_SCHEME})?|{_SCHEME})[\w.~+/=-]{{4,}}", re.IGNORECASE
 )
+_KEYS = re.compile(rf"(?P<keep>{_PREFIXES}|\bBearer\s+)[\w.~+/=-]{{4,}}", re.IGNORECASE)
 _REPLACEMENT = r"\g<keep>" + MASK
 
 
 def might_hold_secret(text: str) -> bool:
     """False when `text` surely holds nothing `redact` would mask (a quick test)."""
-    lowered = text.lower()
-    return any(trigger in lowered for trigger in _TRIGGERS)
+    return _TRIGGERS.search(text) is not None
 
 
 def redact(text: str) -> str:
     """`text` with every key-like value replaced by its kind and `***`."""
     return _SECRETS.sub(_REPLACEMENT, text) if might_hold_secret(text) else text
+
+
+def redact_keys(text: str) -> str:
+    """`text` with every value shaped like a key (see the module) replaced by its kind and
+    `***`; words that merely follow a name such as "key:" are left alone."""
+    return _KEYS.sub(_REPLACEMENT, text) if might_hold_secret(text) else text
 
 
 def redact_all(value: Any) -> Any:

@@ -1,7 +1,7 @@
 """The app's telemetry from its settings: metrics, tracing if configured, Sentry if configured."""
 
 import asyncio
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 
 from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.sdk.trace.export import SpanExporter
@@ -16,7 +16,8 @@ from gatewayz.telemetry.sentry import init_sentry
 
 class Telemetry:
     """Metrics always; an access-log line per request if `access_log`; traces when
-    `otlp_endpoint` (or a test's `span_exporter`) is given; Sentry when `sentry_dsn` is."""
+    `otlp_endpoint` (or a test's `span_exporter`) is given; Sentry when `sentry_dsn` is.
+    `model_label` names a requested model in the metrics (see Metrics)."""
 
     def __init__(
         self,
@@ -25,8 +26,9 @@ class Telemetry:
         otlp_endpoint: str | None,
         sentry_dsn: str | None,
         span_exporter: SpanExporter | None = None,
+        model_label: Callable[[str], str | None] | None = None,
     ) -> None:
-        self.metrics = Metrics(environ.get(MULTIPROC_ENV))
+        self.metrics = Metrics(environ.get(MULTIPROC_ENV), model_label)
         self.tracer_provider: TracerProvider | None = tracing.tracer_provider(
             otlp_endpoint, span_exporter
         )

@@ -2,8 +2,8 @@
 
 Tracing is off unless an OTLP endpoint is configured (or a test hands in an exporter); then
 the request path costs one check for a tracer. Spans are exported in batches from a
-background thread. They carry ids, names, routes and statuses: never a key, a prompt or
-an SQL parameter.
+background thread. They carry ids, names, routes and statuses: never a key (what the client
+sent is masked of anything key-like), a prompt or an SQL parameter.
 """
 
 from time import perf_counter
@@ -24,6 +24,7 @@ from starlette.types import Scope
 from gatewayz import __version__
 from gatewayz.errors import UpstreamError
 from gatewayz.telemetry.context import RequestContext, current, error_kind, note_upstream_error
+from gatewayz.telemetry.redact import redact_keys
 
 _PROPAGATOR = TraceContextTextMapPropagator()
 _TRACE_HEADERS = (b"traceparent", b"tracestate")
@@ -67,7 +68,7 @@ def start_request_span(context: RequestContext, scope: Scope) -> None:
         kind=SpanKind.SERVER,
         attributes={
             "http.request.method": scope["method"],
-            "url.path": scope["path"],
+            "url.path": redact_keys(scope["path"]),
             "gatewayz.request_id": context.request_id,
         },
     )
@@ -86,7 +87,7 @@ def end_request_span(context: RequestContext, method: str, route: str) -> None:
     if context.key_id is not None:
         span.set_attribute("gatewayz.key_id", context.key_id)
     if context.model:
-        span.set_attribute("gatewayz.model", context.model)
+        span.set_attribute("gatewayz.model", redact_keys(context.model))
     if context.provider:
         span.set_attribute("gatewayz.provider", context.provider)
     if context.status >= 500:
