@@ -1,5 +1,6 @@
 """OpenAI Chat Completions through the relay: every provider adapter speaks it."""
 
+from dataclasses import replace
 from functools import partial
 from typing import Any
 
@@ -91,6 +92,8 @@ def chat_exchange(
     demand = request_demand(
         body, body_size, openai_chat.requested_output_limit(body), body.get("n") or 1
     )
+    if turn is not None:  # the history's images, files and audio count as the request's do
+        demand = replace(demand, media_parts=demand.media_parts + turn.window.media_parts)
 
     async def upstream(route: Route) -> dict[str, Any]:
         """The request for the route; a session's history is read now, after the hold."""
