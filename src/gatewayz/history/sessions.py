@@ -12,9 +12,7 @@ from typing import Any
 import orjson
 from sqlalchemy import (
     ColumnElement,
-    LargeBinary,
     Row,
-    cast,
     delete,
     func,
     insert,
@@ -24,6 +22,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from gatewayz.store.functions import byte_length
 from gatewayz.store.tables import chat_messages, chat_sessions
 
 
@@ -164,7 +163,7 @@ async def history_window(
     latest = (
         select(
             chat_messages.c.id,
-            func.length(cast(content, LargeBinary)).label("size"),
+            byte_length(content).label("size"),
             sum(_occurrences(content, part) for part in _MEDIA_PARTS).label("media"),
         )
         .where(chat_messages.c.session_id == session_id)
