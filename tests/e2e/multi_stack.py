@@ -9,9 +9,10 @@ Providers (each with its own prices, so a bill shows which one served the call):
 - ``gem``: Gemini generateContent (tests/fakes/gemini_upstream.py), model ``gemini-fake``.
 - ``oresp``: an OpenAI-format provider with ``quirks: [responses_api]`` whose upstream serves
   only the Responses API (tests/fakes/responses_upstream.py), model ``resp-fake``.
-- ``oresp-open`` and ``claude-open``: the same Responses and Anthropic upstreams (models
-  ``resp-open``, ``claude-open``, at the prices of ``oresp`` and ``claude``) on rows whose
-  ``passthrough_fields`` allow what the others refuse: ``OPEN_RESPONSES``, ``OPEN_MESSAGES``.
+- ``fake-open``, ``oresp-open`` and ``claude-open``: the same chat, Responses and Anthropic
+  upstreams (models ``chat-open``, ``resp-open``, ``claude-open``, at the prices of ``fake``,
+  ``oresp`` and ``claude``) on rows whose ``passthrough_fields`` allow what the others refuse:
+  ``OPEN_CHAT``, ``OPEN_RESPONSES``, ``OPEN_MESSAGES``.
 
 One gateway per test module and database; each test gets its own funded user.
 """
@@ -54,6 +55,7 @@ OPEN_RESPONSES = [
     "tools.web_search",
     "future_option",
 ]
+OPEN_CHAT = ["web_search_options", "store", "service_tier", "tools.web_search"]
 OPEN_MESSAGES = ["mcp_servers", "tools.web_search", "speed", "messages.file_id", "future_option"]
 REPLY = "This is a fake reply."
 REPLY_TOKENS = 5
@@ -105,6 +107,14 @@ def providers(
             "base_url": openai.base_url,
             "api_key": openai.api_key,
             "models": [{"id": "fake-model", **_prices("fake")}],
+        },
+        {
+            "name": "fake-open",
+            "protocol": "openai",
+            "base_url": openai.base_url,
+            "api_key": openai.api_key,
+            "passthrough_fields": OPEN_CHAT,
+            "models": [{"id": "chat-open", **_prices("fake")}],
         },
         {
             "name": "claude",

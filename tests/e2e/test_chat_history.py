@@ -285,3 +285,20 @@ async def test_a_caller_without_credits_is_refused_before_the_history_is_read(
     assert len(poor.upstream.requests) == sent_before
     assert len(await stored(poor, session_id)) == len(rules)
     await poor.assert_books(calls=0, charged=0)
+
+
+async def test_images_in_the_history_count_in_the_hold_as_in_the_request(stack: Any) -> None:
+    """Three stored image parts hold 3 x 8,000 input tokens (48,000,000 units at 2 credits per
+    million): more than 0.03 credits, though their bytes are few."""
+    caller = await stack.caller(credits="0.03")
+    picture = {"type": "image_url", "image_url": {"url": "https://example.com/cat.png"}}
+    plain, pictured = await new_session(caller), await new_session(caller)
+    await seed(caller, plain, [user("look"), assistant("a cat")])
+    await seed(caller, pictured, [{"role": "user", "content": [picture] * 3}, assistant("cats")])
+    body = {"model": "fake/fake-model", "messages": [user("and now?")], "max_tokens": 1}
+    async with caller.http() as http:
+        served = await http.post("/v1/chat/completions", json={**body, "session_id": plain})
+        refused = await http.post("/v1/chat/completions", json={**body, "session_id": pictured})
+    assert served.status_code == 200, served.text
+    assert refused.status_code == 402, refused.text
+    assert "0.048" in refused.json()["error"]["message"]  # the three images' input bound

@@ -1,7 +1,8 @@
-"""What reaches a native upstream under the operator's key: a Responses request passed through
-to an OpenAI-format provider with `quirks: [responses_api]`, and a Messages request passed
-through to an Anthropic provider. Each field is understood and billed, allowed by the provider
-row (`passthrough_fields`), or refused with a 400 naming it before anything is sent."""
+"""What reaches a native upstream under the operator's key: a chat completion sent to an
+OpenAI-format provider, a Responses request passed through to an OpenAI-format provider with
+`quirks: [responses_api]`, and a Messages request passed through to an Anthropic provider.
+Each field is understood and billed, allowed by the provider row (`passthrough_fields`), or
+refused with a 400 naming it before anything is sent."""
 
 from collections.abc import AsyncIterator
 from typing import Any
@@ -11,6 +12,7 @@ import openai
 import pytest
 
 from tests.e2e.multi_stack import (
+    OPEN_CHAT,
     OPEN_MESSAGES,
     OPEN_RESPONSES,
     REPLY,
@@ -338,3 +340,56 @@ async def test_what_the_anthropic_row_allows_reaches_the_upstream(
     assert isinstance(caught.value.body, dict)
     assert "'container'" in caught.value.body["error"]["message"]
     assert len(stack.anthropic.requests) == before
+
+
+# --- Chat completions, sent to an OpenAI-format provider -----------------------------------
+
+REFUSED_CHAT = [
+    ({"web_search_options": {}}, "web_search_options"),
+    ({"search_parameters": {"mode": "on"}}, "search_parameters"),
+    ({"plugins": [{"id": "web"}]}, "plugins"),
+    ({"audio": {"voice": "alloy", "format": "wav"}}, "audio"),
+    ({"modalities": ["text", "audio"]}, "modalities"),
+    ({"service_tier": "priority"}, "service_tier"),
+    ({"store": True}, "store"),
+    ({"tools": [{"type": "web_search"}]}, "tools[0].type"),
+]
+
+
+@pytest.mark.parametrize(("extra", "param"), REFUSED_CHAT)
+async def test_chat_field_the_upstream_would_bill_beyond_the_usage_is_refused(
+    stack: MultiStack, caller: Caller, extra: dict[str, Any], param: str
+) -> None:
+    before = len(stack.openai.requests)
+    with pytest.raises(openai.BadRequestError) as caught:
+        await caller.client().chat.completions.create(
+            model="fake/fake-model",
+            messages=HI,  # type: ignore[arg-type]
+            extra_body=extra,
+        )
+    error = caught.value.body
+    assert isinstance(error, dict) and error["param"] == param
+    assert "is not passed through to fake" in error["message"]
+    assert len(stack.openai.requests) == before
+    await caller.assert_books(calls=1, charged=0)
+
+
+async def test_chat_fields_the_row_allows_and_sampling_extras_reach_the_upstream(
+    stack: MultiStack, caller: Caller
+) -> None:
+    assert set(OPEN_CHAT) >= {"web_search_options", "store", "service_tier"}
+    extra = {"web_search_options": {}, "store": True, "service_tier": "priority"}
+    await caller.client().chat.completions.create(
+        model="fake-open/chat-open",
+        messages=HI,  # type: ignore[arg-type]
+        extra_body={**extra, "top_k": 20, "repetition_penalty": 1.1},
+    )
+    sent = stack.openai.requests[-1].json
+    assert {k: sent[k] for k in extra} == extra
+    assert (sent["top_k"], sent["repetition_penalty"]) == (20, 1.1)
+    await caller.client().chat.completions.create(
+        model="fake/fake-model",
+        messages=HI,  # type: ignore[arg-type]
+        extra_body={"top_k": 20, "service_tier": "auto", "store": False},
+    )
+    assert stack.openai.requests[-1].json["top_k"] == 20

@@ -44,7 +44,8 @@ async def test_turns_are_read_back_in_order_as_whole_messages(engine: AsyncEngin
         "sunny",
         "hi there",
     ]
-    assert (window.count, window.characters) == (4, sum(len(text) for text in history))
+    assert (window.count, window.bytes) == (4, sum(len(text.encode()) for text in history))
+    assert window.media_parts == 0
 
 
 async def test_the_history_window_is_the_latest_messages_measured_in_the_database(
@@ -52,14 +53,14 @@ async def test_the_history_window_is_the_latest_messages_measured_in_the_databas
 ) -> None:
     user_id = await _user(engine, "window@example.com")
     created = await sessions.create_session(engine, user_id, None, None)
-    turns = [{"role": "user", "content": f"message {i}"} for i in range(7)]
+    turns = [{"role": "user", "content": f"message {i} é"} for i in range(7)]  # é: 2 bytes
     assert await sessions.append_turn(engine, user_id, created.id, turns, "req_1")
 
     window = await sessions.history_window(engine, user_id, created.id, 3)
     assert window is not None
     latest = await sessions.load_window(engine, user_id, created.id, window)
     assert [orjson.loads(text) for text in latest] == turns[-3:]
-    assert (window.count, window.characters) == (3, sum(len(text) for text in latest))
+    assert (window.count, window.bytes) == (3, sum(len(text.encode()) for text in latest))
     # A turn stored after the measure is not read with it: what is read is what was held.
     assert await sessions.append_turn(engine, user_id, created.id, turns[:1], "req_2")
     assert await sessions.load_window(engine, user_id, created.id, window) == latest
@@ -72,7 +73,7 @@ async def test_another_users_session_is_invisible(engine: AsyncEngine) -> None:
     assert await sessions.get_session(engine, other, created.id) is None
     assert await sessions.history_window(engine, other, created.id, 10) is None
     empty = await sessions.history_window(engine, owner, created.id, 10)
-    assert empty == sessions.HistoryWindow(None, None, 0, 0)
+    assert empty == sessions.HistoryWindow(None, None, 0, 0, 0)
     assert await sessions.load_window(engine, owner, created.id, empty) == []
     assert await sessions.list_sessions(engine, other, 10, None) == []
     assert not await sessions.delete_session(engine, other, created.id)
@@ -118,3 +119,15 @@ async def test_a_late_turn_never_lands_in_another_users_session(engine: AsyncEng
     assert not await sessions.append_turn(engine, owner, theirs.id, [HELLO], "req_late")
     found = await sessions.get_session(engine, other, theirs.id)
     assert found is not None and found[1] == []
+
+
+async def test_the_window_counts_the_media_parts_of_its_messages(engine: AsyncEngine) -> None:
+    user_id = await _user(engine, "media@example.com")
+    created = await sessions.create_session(engine, user_id, None, None)
+    image = {"type": "image_url", "image_url": {"url": "https://example.com/a.png"}}
+    audio = {"type": "input_audio", "input_audio": {"data": "AAAA", "format": "wav"}}
+    text = {"type": "text", "text": 'a message about "type":"image_url" is only text'}
+    turns = [{"role": "user", "content": [image, image, audio, text]}]
+    assert await sessions.append_turn(engine, user_id, created.id, turns, "req_1")
+    window = await sessions.history_window(engine, user_id, created.id, 10)
+    assert window is not None and window.media_parts == 3

@@ -10,9 +10,19 @@ from datetime import UTC, datetime
 from typing import Any
 
 import orjson
-from sqlalchemy import Row, delete, func, insert, select, true, update
+from sqlalchemy import (
+    ColumnElement,
+    Row,
+    delete,
+    func,
+    insert,
+    select,
+    true,
+    update,
+)
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from gatewayz.store.functions import byte_length
 from gatewayz.store.tables import chat_messages, chat_sessions
 
 
@@ -26,6 +36,12 @@ class SessionRecord:
     message_count: int
 
 
+# How a stored message (compact JSON, chat format) spells a media part: its tokens are not
+# bounded by its bytes (see billing.worst_case), so the hold counts them apart. The same text
+# inside a message's text would be escaped (\"type\"), so it is never miscounted.
+_MEDIA_PARTS = ('"type":"image_url"', '"type":"input_audio"', '"type":"file"')
+
+
 @dataclass(frozen=True, slots=True)
 class HistoryWindow:
     """The most recent messages of a session, measured but not read: their ids run from
@@ -34,7 +50,8 @@ class HistoryWindow:
     first_id: int | None
     last_id: int | None
     count: int
-    characters: int
+    bytes: int
+    media_parts: int
 
 
 @dataclass(frozen=True, slots=True)
@@ -142,8 +159,13 @@ async def history_window(
 ) -> HistoryWindow | None:
     """The last `limit` messages of the user's session, measured in the database (one small
     query, nothing read), or None if the user has no such session."""
+    content = chat_messages.c.content
     latest = (
-        select(chat_messages.c.id, func.length(chat_messages.c.content).label("size"))
+        select(
+            chat_messages.c.id,
+            byte_length(content).label("size"),
+            sum(_occurrences(content, part) for part in _MEDIA_PARTS).label("media"),
+        )
         .where(chat_messages.c.session_id == session_id)
         .order_by(chat_messages.c.id.desc())
         .limit(limit)
@@ -153,7 +175,8 @@ async def history_window(
         func.min(latest.c.id).label("first_id"),
         func.max(latest.c.id).label("last_id"),
         func.count().label("count"),
-        func.coalesce(func.sum(latest.c.size), 0).label("characters"),
+        func.coalesce(func.sum(latest.c.size), 0).label("bytes"),
+        func.coalesce(func.sum(latest.c.media), 0).label("media"),
     ).subquery()
     query = (
         select(window)
@@ -164,7 +187,12 @@ async def history_window(
         row = (await conn.execute(query)).first()
     if row is None:
         return None
-    return HistoryWindow(row.first_id, row.last_id, row.count, int(row.characters))
+    return HistoryWindow(row.first_id, row.last_id, row.count, int(row.bytes), int(row.media))
+
+
+def _occurrences(column: ColumnElement[str], text: str) -> ColumnElement[int]:
+    """How many times `text` occurs in the column's value, counted in the database."""
+    return (func.length(column) - func.length(func.replace(column, text, ""))) // len(text)
 
 
 async def load_window(

@@ -120,7 +120,7 @@ class ChatHistory:
         window = await history_window(self._engine, user_id, session_id, MAX_HISTORY_MESSAGES)
         if window is None:
             raise NotFound(f"No chat session with id {session_id}.", param=SESSION_FIELD)
-        size = body_size + window.characters + window.count
+        size = body_size + window.bytes + window.count
         return Turn(user_id, session_id, request_id, dict(body), size, window, self)
 
     async def read(self, user_id: int, session_id: int, window: HistoryWindow) -> list[str]:

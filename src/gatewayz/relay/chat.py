@@ -1,5 +1,6 @@
 """OpenAI Chat Completions through the relay: every provider adapter speaks it."""
 
+from dataclasses import replace
 from functools import partial
 from typing import Any
 
@@ -8,6 +9,7 @@ from gatewayz.errors import UpstreamError
 from gatewayz.history.answers import StreamedAnswer, reply_message
 from gatewayz.history.turns import Turn
 from gatewayz.protocols import openai_chat
+from gatewayz.protocols.chat_passthrough import check_chat_request
 from gatewayz.protocols.input_parts import declares_tools, media_parts
 from gatewayz.protocols.usage import Usage, UsageTally
 from gatewayz.providers.base import EventStream
@@ -22,9 +24,12 @@ _DONE = b"data: [DONE]\n\n"
 
 def upstream_chat_body(body: dict[str, Any], route: Route, output_limit: int) -> dict[str, Any]:
     """The chat request as the route's provider receives it, limited to `output_limit` (the
-    limit held for it, see Relay.output_limit)."""
+    limit held for it, see Relay.output_limit); a field the provider would bill beyond the
+    usage is refused (see protocols.chat_passthrough)."""
+    spec = route.provider.spec
+    check_chat_request(body, route.provider.name, spec.passthrough_fields)
     return openai_chat.upstream_request(
-        without_routing_fields(body), route.model.id, route.provider.spec.quirks, output_limit
+        without_routing_fields(body), route.model.id, spec.quirks, output_limit
     )
 
 
@@ -91,6 +96,8 @@ def chat_exchange(
     demand = request_demand(
         body, body_size, openai_chat.requested_output_limit(body), body.get("n") or 1
     )
+    if turn is not None:  # the history's images, files and audio count as the request's do
+        demand = replace(demand, media_parts=demand.media_parts + turn.window.media_parts)
 
     async def upstream(route: Route) -> dict[str, Any]:
         """The request for the route; a session's history is read now, after the hold."""
