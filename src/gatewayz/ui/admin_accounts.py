@@ -68,7 +68,7 @@ async def _user_page(view: Visit, user_id: int, status: int = 200, error: str = 
     api = view.client()
     found = _or_refuse(await api.get(f"/admin/users/{user_id}"))
     roles = await api.get("/admin/roles")
-    names = [r["name"] for r in roles.body["data"]] if roles.ok else ["admin", "user"]
+    names = [r["name"] for r in roles.body["roles"]] if roles.ok else [found["role"]]
     return page(
         view,
         "admin/user.html",
