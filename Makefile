@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
 
-.PHONY: install run test lint format bench browser
+.PHONY: install run test lint format bench browser screenshots
 
 $(BIN)/gatewayz: pyproject.toml
 	@$(PYTHON) -c 'import sys; sys.exit("Gatewayz needs Python 3.11 or newer") if sys.version_info < (3, 11) else None'
@@ -42,3 +42,7 @@ format: $(VENV)/.test-deps
 
 bench: $(VENV)/.test-deps
 	$(BIN)/python bench/run.py
+
+# The dashboard's pictures in docs/images/dashboard, taken by its browser tests.
+screenshots: $(VENV)/.test-deps browser
+	GATEWAYZ_SCREENSHOTS=docs/images/dashboard $(BIN)/pytest tests/ui/test_browser.py -k sqlite -q
