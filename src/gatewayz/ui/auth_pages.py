@@ -104,7 +104,11 @@ async def signin_with_key(view: Posting) -> Response:
 
 async def signed_in(view: Visit, user_id: int, method: str) -> Response:
     """Open a session for the user and go on to the page they wanted."""
-    return session_redirect(view, await open_session(view, user_id, method))
+    try:
+        token = await open_session(view, user_id, method)
+    except key_store.KeyStateError as exc:  # the account holds the most keys allowed
+        return _form(view, 409, f"{exc} Revoke one with the API to sign in here.")
+    return session_redirect(view, token)
 
 
 async def open_session(view: Visit, user_id: int, method: str) -> str:
