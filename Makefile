@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
 
-.PHONY: install run test lint format bench
+.PHONY: install run test lint format bench browser screenshots
 
 $(BIN)/gatewayz: pyproject.toml
 	@$(PYTHON) -c 'import sys; sys.exit("Gatewayz needs Python 3.11 or newer") if sys.version_info < (3, 11) else None'
@@ -21,7 +21,14 @@ install: $(BIN)/gatewayz
 run: $(BIN)/gatewayz
 	$(BIN)/gatewayz serve
 
-test: $(VENV)/.test-deps
+# Debian's Chromium for the dashboard's browser tests (installed when run as root, as in CI;
+# elsewhere those tests are skipped with a reason when it is missing).
+browser:
+	@command -v chromium >/dev/null 2>&1 || { [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null \
+		&& apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium chromium-driver; } \
+		|| echo "chromium is not installed: the browser tests will be skipped (CI=true makes them fail)"
+
+test: $(VENV)/.test-deps browser
 	$(BIN)/ruff check src tests bench
 	$(BIN)/pytest
 
@@ -35,3 +42,7 @@ format: $(VENV)/.test-deps
 
 bench: $(VENV)/.test-deps
 	$(BIN)/python bench/run.py
+
+# The dashboard's pictures in docs/images/dashboard, taken by its browser tests.
+screenshots: $(VENV)/.test-deps browser
+	GATEWAYZ_SCREENSHOTS=docs/images/dashboard $(BIN)/pytest tests/ui/test_browser.py -k sqlite -q

@@ -8,7 +8,7 @@ from contextlib import AsyncExitStack, asynccontextmanager
 from fastapi import FastAPI
 from opentelemetry.sdk.trace.export import SpanExporter
 
-from gatewayz import __version__
+from gatewayz import __version__, ui
 from gatewayz.api import (
     admin_audit,
     admin_credits,
@@ -130,6 +130,7 @@ def create_app(
     install_handlers(app)
     for router in _ROUTERS:
         app.include_router(router)
+    ui.install(app)  # the dashboard, under /ui: signed in by cookie, not by API key
     _add_middleware(app, settings, telemetry)
     return app
 

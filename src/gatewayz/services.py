@@ -5,6 +5,7 @@ import asyncio
 import logging
 from contextlib import AsyncExitStack
 from dataclasses import dataclass
+from datetime import timedelta
 from typing import Any
 
 import aiohttp
@@ -15,6 +16,8 @@ from gatewayz.accounts.auth import Authenticator
 from gatewayz.accounts.key_checks import FailedLogins
 from gatewayz.accounts.provider_keyring import ProviderKeyring
 from gatewayz.accounts.secret_box import SecretBox
+from gatewayz.accounts.signin_guard import SignInGuard
+from gatewayz.accounts.web_sessions import WebSessions
 from gatewayz.billing import ledger, settlement_sink
 from gatewayz.billing.entitlements import Entitlements
 from gatewayz.billing.hold_owners import HoldOwner
@@ -141,6 +144,7 @@ async def _open_accounts(
     secret, previous = server_secret(settings), previous_server_secrets(settings)
     log.info("using the server secret in %s", secret_source(settings))
     state.failed_logins = FailedLogins(state.writer)
+    _open_dashboard_sign_in(state, settings, engine, secret, previous)
     state.authenticator = Authenticator(engine, secret, settings.auth_cache_seconds, previous)
     state.secret_box = SecretBox(secret, previous)
     state.provider_keyring = ProviderKeyring(
@@ -160,6 +164,26 @@ async def _open_accounts(
     )
     low_balance.start()
     stack.push_async_callback(low_balance.stop)
+
+
+def _open_dashboard_sign_in(
+    state: Any, settings: Settings, engine: AsyncEngine, secret: bytes, previous: Any
+) -> None:
+    """The dashboard's browser sessions and its guard against password guessing."""
+    accounts = settings.accounts
+    state.web_sessions = WebSessions(
+        engine,
+        secret,
+        SecretBox(secret, previous),
+        timedelta(hours=accounts.session_hours),
+        settings.keys.max_keys_per_user,
+    )
+    state.signin_guard = SignInGuard(
+        engine,
+        timedelta(minutes=accounts.signin_window_minutes),
+        accounts.signin_failures_per_email,
+        accounts.signin_failures_per_address,
+    )
 
 
 async def _open_billing(

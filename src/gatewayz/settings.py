@@ -25,6 +25,7 @@ from sqlalchemy.engine import make_url
 
 from gatewayz.accounts.key_settings import KeySettings
 from gatewayz.accounts.provider_keys import ByokSettings
+from gatewayz.accounts.web_settings import AccountsSettings
 from gatewayz.billing.hold_owners import HoldSettings
 from gatewayz.billing.plan_settings import PlanSettings, TrialSettings
 from gatewayz.billing.stripe_settings import ReferralSettings, StripeSettings
@@ -70,6 +71,7 @@ class Settings(BaseSettings):
     plans: PlanSettings = Field(default_factory=PlanSettings)
     trial: TrialSettings = Field(default_factory=TrialSettings)
     keys: KeySettings = Field(default_factory=KeySettings)
+    accounts: AccountsSettings = Field(default_factory=AccountsSettings)
     stripe: StripeSettings = Field(default_factory=StripeSettings)
     referrals: ReferralSettings = Field(default_factory=ReferralSettings)
     mail: MailSettings = Field(default_factory=MailSettings)

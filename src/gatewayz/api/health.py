@@ -18,6 +18,7 @@ async def root() -> dict[str, str]:
         "name": "Gatewayz",
         "version": __version__,
         "docs": "/docs",
+        "dashboard": "/ui/",
         "openapi": "/openapi.json",
         "health": "/health",
     }

@@ -26,6 +26,15 @@ TEMPLATES: dict[str, tuple[str, str]] = {
         "The key '{name}' ({prefix}...) was created on your account. If this was not you, "
         "revoke it at once.",
     ),
+    "password_reset": (
+        "Set a new Gatewayz password",
+        "Someone asked to set a new password for this account. Open this link within "
+        "{minutes} minutes to do so: {link}\nIf this was not you, ignore this message.",
+    ),
+    "invitation": (
+        "You are invited to Gatewayz",
+        "You are invited to create a Gatewayz account. Open this link within {days} days: {link}",
+    ),
     "payment_received": (
         "Payment received",
         "We received your payment of {amount} {currency}; {credits} credits were added.",

@@ -423,3 +423,56 @@ batch_writers = Table(
     Column("updated_at", DateTime(timezone=True), nullable=False),
     Index("ix_batch_writers_updated_at", "updated_at"),
 )
+
+# The dashboard's sign-in: a user's password (argon2 hash), their browser sessions (each
+# acting through its own API key, kept encrypted), password resets and sign-up invitations.
+# Tokens are stored only as keyed hashes.
+user_passwords = Table(
+    "user_passwords",
+    metadata,
+    Column("user_id", Integer, ForeignKey("users.id", ondelete="CASCADE"), primary_key=True),
+    Column("password_hash", Text, nullable=False),
+    Column("updated_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+)
+
+web_sessions = Table(
+    "web_sessions",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("user_id", Integer, ForeignKey("users.id", ondelete="CASCADE"), nullable=False),
+    Column("key_id", Integer, ForeignKey("api_keys.id", ondelete="CASCADE"), nullable=False),
+    Column("token_hash", String(64), nullable=False, unique=True),
+    Column("key_box", Text, nullable=False),
+    Column("method", String(16), nullable=False),
+    Column("source_ip", String(64), nullable=True),
+    Column("user_agent", String(300), nullable=True),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    Column("expires_at", DateTime(timezone=True), nullable=False),
+    Column("ended_at", DateTime(timezone=True), nullable=True),
+    Index("ix_web_sessions_user_id", "user_id"),
+)
+
+password_resets = Table(
+    "password_resets",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("user_id", Integer, ForeignKey("users.id", ondelete="CASCADE"), nullable=False),
+    Column("token_hash", String(64), nullable=False, unique=True),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    Column("expires_at", DateTime(timezone=True), nullable=False),
+    Column("used_at", DateTime(timezone=True), nullable=True),
+    Index("ix_password_resets_user_id", "user_id"),
+)
+
+signup_invites = Table(
+    "signup_invites",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("token_hash", String(64), nullable=False, unique=True),
+    Column("email", String(320), nullable=True),
+    Column("created_by", Integer, ForeignKey("users.id", ondelete="SET NULL"), nullable=True),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    Column("expires_at", DateTime(timezone=True), nullable=False),
+    Column("used_at", DateTime(timezone=True), nullable=True),
+    Column("used_by", Integer, ForeignKey("users.id", ondelete="SET NULL"), nullable=True),
+)
