@@ -12,8 +12,8 @@ from gatewayz.store.tables import user_passwords
 
 async def test_sign_in_checks_the_stored_argon2_hash(engine: AsyncEngine) -> None:
     async with engine.begin() as conn:
-        user_id = await enrol(conn, "Pat@Example.com", "user", 0)
-        no_password = await enrol(conn, "keys-only@example.com", "user", 0)
+        user_id = await enrol(conn, "Pat@Example.com", "user", 0, trial_offered=True)
+        no_password = await enrol(conn, "keys-only@example.com", "user", 0, trial_offered=True)
         await passwords.store(conn, user_id, await passwords.hash_password("long enough pw"))
     async with engine.connect() as conn:
         stored = await conn.scalar(select(user_passwords.c.password_hash))

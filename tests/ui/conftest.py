@@ -73,7 +73,7 @@ class Dashboard:
         """A user with a password (and credits), as if made by an operator."""
         hashed = await passwords.hash_password(password)
         async with self.engine.begin() as conn:
-            user_id = await enrol(conn, email, role, 0)
+            user_id = await enrol(conn, email, role, 0, trial_offered=True)
             await passwords.store(conn, user_id, hashed)
         if Decimal(credits):
             await ledger.change_credits(

@@ -35,7 +35,7 @@ async def dashboard(
 async def with_password(engine: AsyncEngine, email: str, role: str = "user") -> int:
     hashed = await passwords.hash_password(PASSWORD)
     async with engine.begin() as conn:
-        user_id = await enrol(conn, email, role, 0)
+        user_id = await enrol(conn, email, role, 0, trial_offered=True)
         await passwords.store(conn, user_id, hashed)
     return user_id
 

@@ -36,7 +36,7 @@ async def sign_up(
         invite_id = None
         if invite is not None:
             invite_id = await _take_invite(conn, server_secret, invite, email, now)
-        user_id = await enrol(conn, email, USER_ROLE, 0)
+        user_id = await enrol(conn, email, USER_ROLE, 0, trial_offered=True)
         await passwords.store(conn, user_id, password_hash)
         if invite_id is not None:
             await conn.execute(

@@ -169,8 +169,18 @@ async def settle(conn: AsyncConnection, settlements: list[Settlement | HoldRelea
                 reserved_units=max(0, current[user_id][1] - released[user_id]),
             )
         )
-    await revocations.record_revocation(conn, sorted(short))
+    await revocations.record_revocation(conn, sorted(short | _over_hold(settlements)))
     return sorted(short)
+
+
+def _over_hold(settlements: list[Settlement | HoldRelease]) -> set[int]:
+    """The users of calls that cost more than the hold they release: the charge lowered the
+    balance past what their holds covered, so other processes' leases may now hold too much."""
+    return {
+        s.user_id
+        for s in settlements
+        if isinstance(s, Settlement) and s.cost_units > s.released_units
+    }
 
 
 def _usage_row(item: Settlement, balance_after: int) -> dict[str, Any]:
