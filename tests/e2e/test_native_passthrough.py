@@ -180,6 +180,7 @@ async def test_responses_store_is_turned_off_when_left_out(
         "input": PROMPT,
         "service_tier": "default",
         "store": False,
+        "max_output_tokens": 4096,  # the limit held, sent although the client set none
     }
     await caller.assert_books(calls=1, charged=cost("oresp", 3, REPLY_TOKENS))
 
@@ -200,7 +201,8 @@ async def test_what_the_provider_row_allows_reaches_the_upstream(
         model="oresp-open/resp-open", input=PROMPT, extra_body=extra
     )
     assert response.output_text == REPLY
-    assert stack.responses.requests[-1].json == {"model": "resp-open", "input": PROMPT, **extra}
+    sent = stack.responses.requests[-1].json
+    assert sent == {"model": "resp-open", "input": PROMPT, **extra, "max_output_tokens": 4096}
     await caller.assert_books(calls=1, charged=cost("oresp", 3, REPLY_TOKENS))
 
     before = len(stack.responses.requests)
