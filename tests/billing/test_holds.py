@@ -115,16 +115,3 @@ async def test_calls_waiting_for_a_small_lease_are_all_served_while_the_balance_
     held = await asyncio.gather(*(holds.hold(user_id, 1_000) for _ in range(100)))
     assert held.count(True) == 30
     assert await _reserved(engine, user_id) == 30_000
-
-
-async def test_give_back_all_returns_every_free_lease(
-    engine: AsyncEngine, writer: BatchWriter
-) -> None:
-    first, _ = await add_funded_user(engine, "first@example.com", "10")
-    second, _ = await add_funded_user(engine, "second@example.com", "10")
-    holds = CreditHolds(engine, writer, lease_factor=64)
-    assert await holds.hold(first, 1_000)
-    assert await holds.hold(second, 1_000)
-    holds.give_back_all()
-    await writer.flush()
-    assert [await _reserved(engine, u) for u in (first, second)] == [1_000, 1_000]

@@ -39,6 +39,7 @@ from gatewayz.store.batch import BatchWriter
 log = logging.getLogger(__name__)
 
 _ATTEMPTS = 4
+_FLUSH_SECONDS = 1.0
 _DEFAULT_SHARE = HoldSettings().lease_share
 
 
@@ -158,8 +159,7 @@ class CreditHolds:
         seen the balance before the decrease: the free part is given back at once."""
         try:
             if user_id in self._unflushed:  # so the reservation sees the units given back
-                self._unflushed.discard(user_id)
-                await self._writer.flush()
+                await self._flushed(user_id)
             grown = await self._reserve(user_id, lease, needed, wanted)
             lease.leased += grown
             if lease.revision != revision:
@@ -167,6 +167,16 @@ class CreditHolds:
             return grown
         finally:
             lease.growing = None
+
+    async def _flushed(self, user_id: int) -> None:
+        """Write the units this lease gave back before reserving again, waiting at most
+        `_FLUSH_SECONDS`: while the database is unreachable they stay queued, and the
+        reservation then sees them still held (it may refuse more, never allow more)."""
+        self._unflushed.discard(user_id)
+        try:
+            await asyncio.wait_for(asyncio.shield(self._writer.flush()), _FLUSH_SECONDS)
+        except TimeoutError:
+            self._unflushed.add(user_id)
 
     async def _reserve(self, user_id: int, lease: _Lease, needed: int, wanted: int) -> int:
         """Reserve `wanted` units, or fewer (at least `needed`) when the unheld balance is
@@ -229,10 +239,6 @@ class CreditHolds:
                 lease.revision += 1
                 lease.stale = lease.used
                 self._give_back(user_id, lease)
-
-    def give_back_all(self) -> None:
-        """`give_back` for every user this process holds a lease for."""
-        self.give_back(list(self._leases))
 
     def _give_back(self, user_id: int, lease: _Lease) -> None:
         free = lease.free

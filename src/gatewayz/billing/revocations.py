@@ -13,8 +13,11 @@ transaction; then
   (revocation_channel.py);
 - every process reads the rows written since its last look every `revocation_poll_seconds`
   (with Redis, every `revocation_backstop_seconds`, for a message that was lost) and gives
-  back those users' leases. A process that cannot read them for three intervals gives back
-  all its leases at every interval (`Leases.give_back_all`) until it can read them again.
+  back those users' leases. A process that cannot read them (the database is unreachable)
+  logs it and reads every row it missed once it can: meanwhile its leases serve at most
+  their free part, which cannot grow without the database, and every growth is taken from
+  the balance as it is then, so a missed decrease can be spent at most once per lease (the
+  bound of any stale lease, see billing/holds.py).
 
 Acting on a decrease before its commit has landed is safe: the decrease has already updated
 the user's row, so a lease taken again meanwhile waits for that row (its lock on PostgreSQL,
@@ -41,7 +44,6 @@ log = logging.getLogger(__name__)
 _PENDING = "gatewayz.revocations"
 _PAGE = 1000
 _MAX_SPAN = 10_000  # ids further below the newest read are not waited for
-_STALE_INTERVALS = 3
 _PRUNE_EVERY_SECONDS = 30.0
 
 
@@ -49,8 +51,6 @@ class Leases(Protocol):
     """What the watch needs of this process's credit leases (billing/holds.CreditHolds)."""
 
     def give_back(self, user_ids: Iterable[int]) -> None: ...
-
-    def give_back_all(self) -> None: ...
 
 
 @dataclass(slots=True)
@@ -239,7 +239,7 @@ class RevocationWatch:
             self._announce(user_ids)
 
     async def _run(self) -> None:
-        last_read = last_pruned = time.monotonic()
+        last_pruned = time.monotonic()
         failing = False
         while True:
             with contextlib.suppress(TimeoutError):
@@ -255,12 +255,10 @@ class RevocationWatch:
                 if not failing:
                     log.warning("cannot read credit revocations: %s", type(exc).__name__)
                 failing = True
-                if started - last_read > _STALE_INTERVALS * self._interval:
-                    self._leases.give_back_all()
                 continue
             if failing:
                 log.warning("credit revocations are read again")
-            failing, last_read = False, started
+            failing = False
 
     async def _read(self) -> None:
         assert self._cursor is not None
