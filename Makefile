@@ -4,6 +4,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 
 .PHONY: install run test lint format bench browser screenshots
+CLIENTS := tests/clients
 
 $(BIN)/gatewayz: pyproject.toml
 	@$(PYTHON) -c 'import sys; sys.exit("Gatewayz needs Python 3.11 or newer") if sys.version_info < (3, 11) else None'
@@ -28,7 +29,12 @@ browser:
 		&& apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium chromium-driver; } \
 		|| echo "chromium is not installed: the browser tests will be skipped (CI=true makes them fail)"
 
-test: $(VENV)/.test-deps browser
+# The real clients the end-to-end tests drive (Claude Code, Codex), pinned in package-lock.json.
+$(CLIENTS)/node_modules/.installed: $(CLIENTS)/package.json $(CLIENTS)/package-lock.json
+	npm ci --prefix $(CLIENTS) --no-audit --no-fund --loglevel=error
+	@touch $@
+
+test: $(VENV)/.test-deps browser $(CLIENTS)/node_modules/.installed
 	$(BIN)/ruff check src tests bench
 	$(BIN)/pytest
 

@@ -9,6 +9,8 @@ Providers (each with its own prices, so a bill shows which one served the call):
 - ``gem``: Gemini generateContent (tests/fakes/gemini_upstream.py), model ``gemini-fake``.
 - ``oresp``: an OpenAI-format provider with ``quirks: [responses_api]`` whose upstream serves
   only the Responses API (tests/fakes/responses_upstream.py), model ``resp-fake``.
+- ``strict``: the same chat upstream (model ``strict-model``, at the prices of ``fake``) on a row
+  with ``strict_fields: true``: what a translation would drop is refused instead.
 - ``fake-open``, ``oresp-open`` and ``claude-open``: the same chat, Responses and Anthropic
   upstreams (models ``chat-open``, ``resp-open``, ``claude-open``, at the prices of ``fake``,
   ``oresp`` and ``claude``) on rows whose ``passthrough_fields`` allow what the others refuse:
@@ -115,6 +117,14 @@ def providers(
             "api_key": openai.api_key,
             "passthrough_fields": OPEN_CHAT,
             "models": [{"id": "chat-open", **_prices("fake")}],
+        },
+        {
+            "name": "strict",
+            "protocol": "openai",
+            "base_url": openai.base_url,
+            "api_key": openai.api_key,
+            "strict_fields": True,
+            "models": [{"id": "strict-model", **_prices("fake")}],
         },
         {
             "name": "claude",

@@ -11,8 +11,8 @@ from gatewayz.errors import GatewayError
 from gatewayz.relay.exchange import Exchange
 
 
-def _served_by(provider: str, attempts: int, rate_headers: dict[str, str]) -> dict[str, str]:
-    return {"x-gatewayz-provider": provider, "x-gatewayz-attempts": str(attempts), **rate_headers}
+def _served_by(provider: str, attempts: int, headers: dict[str, str]) -> dict[str, str]:
+    return {"x-gatewayz-provider": provider, "x-gatewayz-attempts": str(attempts), **headers}
 
 
 async def respond(request: Request, principal: Principal, exchange: Exchange) -> Response:
@@ -35,7 +35,7 @@ async def _respond(request: Request, principal: Principal, exchange: Exchange) -
         )
         if isinstance(opened, Response):
             return opened
-        headers = _served_by(opened.provider, opened.attempts, opened.rate_headers)
+        headers = _served_by(opened.provider, opened.attempts, opened.headers)
         return EventStreamResponse(opened.events, headers)
     return await _answer(request, principal, exchange)
 
@@ -59,5 +59,5 @@ async def _answer(request: Request, principal: Principal, exchange: Exchange) ->
     return Response(
         answer.body,
         media_type="application/json",
-        headers=_served_by(answer.provider, answer.attempts, answer.rate_headers),
+        headers=_served_by(answer.provider, answer.attempts, answer.headers),
     )

@@ -7,6 +7,7 @@ import aiohttp
 import orjson
 
 from gatewayz.protocols import anthropic
+from gatewayz.protocols.fields import Dropped
 from gatewayz.providers.base import UpstreamReply
 from gatewayz.providers.http import open_stream, post_json
 from gatewayz.providers.sse import Event, SSEStream, TranslatedStream
@@ -48,15 +49,23 @@ class AnthropicAdapter:
             is_last=_is_last,
         )
 
-    async def chat(self, provider: Provider, body: dict[str, Any]) -> UpstreamReply:
-        request = anthropic.chat_to_messages_request(body, body["model"], self._default_max_tokens)
+    async def chat(
+        self, provider: Provider, body: dict[str, Any], dropped: Dropped | None = None
+    ) -> UpstreamReply:
+        request = anthropic.chat_to_messages_request(
+            body, body["model"], self._default_max_tokens, dropped
+        )
         request.pop("stream", None)
         reply = await self.messages(provider, request)
         chat = anthropic.messages_to_chat_response(reply.data, body["model"])
         return UpstreamReply(orjson.dumps(chat), chat)
 
-    async def chat_stream(self, provider: Provider, body: dict[str, Any]) -> TranslatedStream:
-        request = anthropic.chat_to_messages_request(body, body["model"], self._default_max_tokens)
+    async def chat_stream(
+        self, provider: Provider, body: dict[str, Any], dropped: Dropped | None = None
+    ) -> TranslatedStream:
+        request = anthropic.chat_to_messages_request(
+            body, body["model"], self._default_max_tokens, dropped
+        )
         request["stream"] = True
         source = await self.messages_stream(provider, request)
         translator = anthropic.MessagesStreamToChat(

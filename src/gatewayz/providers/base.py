@@ -3,6 +3,7 @@
 from dataclasses import dataclass
 from typing import Any, Protocol
 
+from gatewayz.protocols.fields import Dropped
 from gatewayz.providers.sse import Batch
 from gatewayz.providers.table import Provider
 
@@ -26,12 +27,18 @@ class EventStream(Protocol):
 class ChatAdapter(Protocol):
     """Serves OpenAI-format chat requests from a provider in its own wire format.
 
-    `chat` answers a chat.completion, `chat_stream` yields chat.completion.chunk events.
+    `chat` answers a chat.completion, `chat_stream` yields chat.completion.chunk events. An
+    adapter that translates the request into its upstream's format notes in `dropped` the
+    fields it leaves out (see protocols.fields).
     Both raise gatewayz.errors.UpstreamError, naming the provider, when the upstream cannot
     be reached, refuses, or answers with something unusable. Adapters may offer more
     (native Messages or Responses passthrough, embeddings, images).
     """
 
-    async def chat(self, provider: Provider, body: dict[str, Any]) -> UpstreamReply: ...
+    async def chat(
+        self, provider: Provider, body: dict[str, Any], dropped: Dropped | None = None
+    ) -> UpstreamReply: ...
 
-    async def chat_stream(self, provider: Provider, body: dict[str, Any]) -> EventStream: ...
+    async def chat_stream(
+        self, provider: Provider, body: dict[str, Any], dropped: Dropped | None = None
+    ) -> EventStream: ...

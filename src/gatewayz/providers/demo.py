@@ -15,6 +15,7 @@ from typing import Any
 
 import orjson
 
+from gatewayz.protocols.fields import Dropped
 from gatewayz.providers import demo_model
 from gatewayz.providers.base import UpstreamReply
 from gatewayz.providers.spec import ModelSpec, ProviderSpec
@@ -55,12 +56,16 @@ def demo_provider() -> Provider:
 class DemoAdapter:
     """Chat completions (streamed too) and embeddings, answered in process."""
 
-    async def chat(self, provider: Provider, body: dict[str, Any]) -> UpstreamReply:
+    async def chat(
+        self, provider: Provider, body: dict[str, Any], dropped: Dropped | None = None
+    ) -> UpstreamReply:
         reply = _Reply(body)
         data = reply.completion()
         return UpstreamReply(orjson.dumps(data), data)
 
-    async def chat_stream(self, provider: Provider, body: dict[str, Any]) -> "DemoStream":
+    async def chat_stream(
+        self, provider: Provider, body: dict[str, Any], dropped: Dropped | None = None
+    ) -> "DemoStream":
         return DemoStream(_Reply(body).chunks())
 
     async def embeddings(self, provider: Provider, body: dict[str, Any]) -> UpstreamReply:

@@ -7,6 +7,7 @@ import aiohttp
 import orjson
 
 from gatewayz.protocols import gemini
+from gatewayz.protocols.fields import Dropped
 from gatewayz.providers.base import UpstreamReply
 from gatewayz.providers.google_tokens import GoogleTokens
 from gatewayz.providers.http import open_stream, post_json
@@ -28,8 +29,10 @@ class GeminiAdapter:
         self._session = session
         self._tokens = GoogleTokens(session)
 
-    async def chat(self, provider: Provider, body: dict[str, Any]) -> UpstreamReply:
-        request = gemini.chat_to_gemini_request(body)
+    async def chat(
+        self, provider: Provider, body: dict[str, Any], dropped: Dropped | None = None
+    ) -> UpstreamReply:
+        request = gemini.chat_to_gemini_request(body, dropped)
         _, data = await post_json(
             self._session,
             provider,
@@ -40,8 +43,10 @@ class GeminiAdapter:
         chat = gemini.gemini_to_chat_response(data, body["model"])
         return UpstreamReply(orjson.dumps(chat), chat)
 
-    async def chat_stream(self, provider: Provider, body: dict[str, Any]) -> TranslatedStream:
-        request = gemini.chat_to_gemini_request(body)
+    async def chat_stream(
+        self, provider: Provider, body: dict[str, Any], dropped: Dropped | None = None
+    ) -> TranslatedStream:
+        request = gemini.chat_to_gemini_request(body, dropped)
         source = await open_stream(
             self._session,
             provider,

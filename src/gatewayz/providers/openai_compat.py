@@ -5,6 +5,7 @@ from typing import Any
 import aiohttp
 
 from gatewayz.errors import UpstreamError
+from gatewayz.protocols.fields import Dropped
 from gatewayz.providers.base import UpstreamReply
 from gatewayz.providers.http import open_stream, post_json
 from gatewayz.providers.sse import SSEStream
@@ -19,7 +20,9 @@ class OpenAICompatAdapter:
     def __init__(self, session: aiohttp.ClientSession) -> None:
         self._session = session
 
-    async def chat(self, provider: Provider, body: dict[str, Any]) -> UpstreamReply:
+    async def chat(
+        self, provider: Provider, body: dict[str, Any], dropped: Dropped | None = None
+    ) -> UpstreamReply:
         raw, data = await post_json(
             self._session, provider, f"{provider.base_url}/chat/completions", body
         )
@@ -27,7 +30,9 @@ class OpenAICompatAdapter:
             raise UpstreamError(provider.name, "answered without choices")
         return UpstreamReply(raw, data)
 
-    async def chat_stream(self, provider: Provider, body: dict[str, Any]) -> SSEStream:
+    async def chat_stream(
+        self, provider: Provider, body: dict[str, Any], dropped: Dropped | None = None
+    ) -> SSEStream:
         return await open_stream(
             self._session, provider, f"{provider.base_url}/chat/completions", body
         )

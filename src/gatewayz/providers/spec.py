@@ -24,6 +24,7 @@ class ModelSpec(BaseModel):
     image_price: Decimal | None = Field(default=None, ge=0)
     context_length: int | None = Field(default=None, gt=0)
     max_output_tokens: int | None = Field(default=None, gt=0)
+    strict_fields: bool | None = None  # None: as its provider says
 
     @model_validator(mode="after")
     def _priced(self) -> "ModelSpec":
@@ -65,6 +66,9 @@ class ProviderSpec(BaseModel):
     bills: top-level fields (`store`, `previous_response_id`, `service_tier`, ...), tool types
     (`tools.web_search`), `include` values (`include.<value>`) and references to what is
     stored at the upstream (`input.item_reference`, `input.file_id`, `messages.file_id`)."""
+    strict_fields: bool = False
+    """Refuse (400) what a translation into this provider's format would drop (see
+    protocols.fields); a model's own `strict_fields` wins."""
     docs: str | None = None
     models: tuple[ModelSpec, ...] = ()
     connect_timeout_seconds: float = Field(default=10.0, gt=0)

@@ -17,6 +17,7 @@ from gatewayz.providers.catalog import Route
 from gatewayz.providers.sse import Event
 from gatewayz.relay.core import Relay
 from gatewayz.relay.exchange import Answer, Exchange, StreamCodec
+from gatewayz.relay.translated import translation_notes
 from gatewayz.routing.options import without_routing_fields
 
 _DONE = b"data: [DONE]\n\n"
@@ -27,7 +28,8 @@ def upstream_chat_body(body: dict[str, Any], route: Route, output_limit: int) ->
     limit held for it, see Relay.output_limit); a field the provider would bill beyond the
     usage is refused (see protocols.chat_passthrough)."""
     spec = route.provider.spec
-    check_chat_request(body, route.provider.name, spec.passthrough_fields)
+    if spec.protocol == "openai":  # sent in its own format; the others translate it
+        check_chat_request(body, route.provider.name, spec.passthrough_fields)
     return openai_chat.upstream_request(
         without_routing_fields(body), route.model.id, spec.quirks, output_limit
     )
@@ -105,15 +107,18 @@ def chat_exchange(
         return upstream_chat_body(request, route, relay.output_limit(demand.output_limit, route))
 
     async def call(route: Route) -> Answer:
-        reply = await relay.adapter(route).chat(route.provider, await upstream(route))
+        dropped = translation_notes(exchange, route)
+        reply = await relay.adapter(route).chat(route.provider, await upstream(route), dropped)
         stored = None if turn is None else partial(turn.finish, reply_message(reply.data))
         return Answer(reply.body, chat_usage(reply.data, body_size), stored)
 
     async def open_stream(route: Route) -> tuple[EventStream, StreamCodec]:
-        stream = await relay.adapter(route).chat_stream(route.provider, await upstream(route))
+        dropped = translation_notes(exchange, route)
+        request = await upstream(route)
+        stream = await relay.adapter(route).chat_stream(route.provider, request, dropped)
         return stream, ChatCodec(wants_usage, turn)
 
-    return Exchange(
+    exchange = Exchange(
         api="chat.completions",
         body=body,
         body_size=body_size,
@@ -122,3 +127,4 @@ def chat_exchange(
         open=open_stream,
         demand=demand,
     )
+    return exchange

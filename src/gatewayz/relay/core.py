@@ -22,6 +22,7 @@ from gatewayz.billing.money import call_cost_units, format_credits
 from gatewayz.billing.worst_case import Demand, InputBounds, worst_case_units
 from gatewayz.errors import GatewayError, InsufficientCredits, UpstreamError
 from gatewayz.limits.limiter import Admission, Limiter
+from gatewayz.protocols import fields
 from gatewayz.protocols.openai_chat import UpstreamStreamError
 from gatewayz.protocols.usage import Usage
 from gatewayz.providers.base import EventStream
@@ -138,7 +139,7 @@ class Relay:
             if departure.stays() and served.value.on_delivery is not None:
                 served.value.on_delivery()
             return Relayed(
-                served.value.body, served.route.provider.name, served.attempts, _headers(call)
+                served.value.body, served.route.provider.name, served.attempts, _served(call)
             )
         except GatewayError as exc:
             status, error = exc.status, exc.message
@@ -179,7 +180,7 @@ class Relay:
             raise
         stream, codec, first = served.value
         events = self._forward(call, served.route, stream, codec, first)
-        return RelayedStream(events, served.route.provider.name, served.attempts, _headers(call))
+        return RelayedStream(events, served.route.provider.name, served.attempts, _served(call))
 
     async def _open(self, call: _Call, route: Route) -> tuple[EventStream, StreamCodec, bytes]:
         """Open the upstream stream and convert its first event within the first-byte limit."""
@@ -394,6 +395,7 @@ class Relay:
                 latency_ms=round((time.perf_counter() - call.started) * 1000),
                 ttft_ms=round((call.first_byte - call.started) * 1000) if call.first_byte else None,
                 created_at=datetime.now(UTC),
+                dropped=exchange.dropped.header() if exchange.dropped else None,
             ),
         )
 
@@ -407,6 +409,12 @@ def _left(error: str | None) -> str:
 def _headers(call: _Call) -> dict[str, str]:
     """The rate limit headers of the call, if any limit applies to it."""
     return call.admission.headers if call.admission else {}
+
+
+def _served(call: _Call) -> dict[str, str]:
+    """The headers of an answer: the rate limits, and the fields its translation dropped."""
+    dropped = call.exchange.dropped.header() if call.exchange.dropped else None
+    return _headers(call) if dropped is None else {**_headers(call), fields.HEADER: dropped}
 
 
 def _convert(provider: str, codec: StreamCodec, batch: Batch) -> bytes:

@@ -7,6 +7,7 @@ from typing import Any, Protocol
 
 from gatewayz.billing.worst_case import Demand
 from gatewayz.errors import UpstreamError
+from gatewayz.protocols.fields import Dropped
 from gatewayz.protocols.usage import Usage, UsageTally
 from gatewayz.providers.base import EventStream
 from gatewayz.providers.catalog import Route
@@ -61,6 +62,8 @@ class Exchange:
     open: Callable[[Route], Awaitable[tuple[EventStream, StreamCodec]]] | None = None
     worst_case: Callable[[Route], int] | None = None
     demand: Demand | None = None
+    dropped: Dropped | None = None
+    """What the translation for the route last tried left out (see protocols.fields)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -70,7 +73,7 @@ class Relayed:
     body: bytes
     provider: str
     attempts: int
-    rate_headers: dict[str, str]
+    headers: dict[str, str]
 
 
 @dataclass(frozen=True, slots=True)
@@ -78,4 +81,4 @@ class RelayedStream:
     events: AsyncIterator[bytes]
     provider: str
     attempts: int
-    rate_headers: dict[str, str]
+    headers: dict[str, str]

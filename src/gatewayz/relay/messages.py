@@ -9,6 +9,7 @@ import orjson
 from gatewayz.errors import UpstreamError
 from gatewayz.protocols import anthropic, openai_chat
 from gatewayz.protocols.anthropic.passthrough import native_request
+from gatewayz.protocols.fields import Dropped
 from gatewayz.protocols.openai_chat import UpstreamStreamError
 from gatewayz.protocols.usage import Usage, UsageTally, from_anthropic
 from gatewayz.providers.base import EventStream
@@ -17,7 +18,7 @@ from gatewayz.providers.sse import Event
 from gatewayz.relay.chat import chat_usage, request_demand, upstream_chat_body
 from gatewayz.relay.core import Relay
 from gatewayz.relay.exchange import Answer, Exchange, StreamCodec
-from gatewayz.relay.translated import PassthroughCodec, plan_body, sse
+from gatewayz.relay.translated import PassthroughCodec, plan_body, sse, translation_notes
 from gatewayz.routing.options import without_routing_fields
 
 
@@ -120,11 +121,13 @@ def messages_exchange(relay: Relay, body: dict[str, Any], body_size: int) -> Exc
     def is_native(route: Route) -> bool:
         return route.provider.spec.protocol == "anthropic"
 
-    def chat_body(route: Route) -> dict[str, Any]:
+    def chat_body(route: Route, dropped: Dropped) -> dict[str, Any]:
         limit = relay.output_limit(demand.output_limit, route)  # the client's max_tokens
-        return upstream_chat_body(anthropic.messages_to_chat_request(native_body), route, limit)
+        chat = anthropic.messages_to_chat_request(native_body, dropped)
+        return upstream_chat_body(chat, route, limit)
 
     def native(route: Route) -> dict[str, Any]:
+        exchange.dropped = None  # passed through: nothing left out
         provider = route.provider
         return native_request(
             native_body, route.model.id, provider.name, provider.spec.passthrough_fields
@@ -135,7 +138,8 @@ def messages_exchange(relay: Relay, body: dict[str, Any], body_size: int) -> Exc
         if is_native(route):
             reply = await adapter.messages(route.provider, native(route))
             return Answer(reply.body, message_usage(reply.data, body_size))
-        reply = await adapter.chat(route.provider, chat_body(route))
+        dropped = translation_notes(exchange, route)
+        reply = await adapter.chat(route.provider, chat_body(route, dropped), dropped)
         message = anthropic.chat_to_messages_response(reply.data, body["model"])
         return Answer(orjson.dumps(message), chat_usage(reply.data, body_size))
 
@@ -144,10 +148,11 @@ def messages_exchange(relay: Relay, body: dict[str, Any], body_size: int) -> Exc
         if is_native(route):
             source = await adapter.messages_stream(route.provider, native(route))
             return source, PassthroughCodec(_NativeUsage(), _error_event)
-        source = await adapter.chat_stream(route.provider, chat_body(route))
+        dropped = translation_notes(exchange, route)
+        source = await adapter.chat_stream(route.provider, chat_body(route, dropped), dropped)
         return source, _FromChat(body["model"])
 
-    return Exchange(
+    exchange = Exchange(
         api="messages",
         body=plan_body(body),
         body_size=body_size,
@@ -156,3 +161,4 @@ def messages_exchange(relay: Relay, body: dict[str, Any], body_size: int) -> Exc
         open=open_stream,
         demand=demand,
     )
+    return exchange

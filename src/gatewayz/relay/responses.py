@@ -9,6 +9,7 @@ import orjson
 
 from gatewayz.errors import UpstreamError
 from gatewayz.protocols import openai_chat, responses
+from gatewayz.protocols.fields import Dropped
 from gatewayz.protocols.openai_chat import UpstreamStreamError
 from gatewayz.protocols.responses.passthrough import native_request
 from gatewayz.protocols.usage import Usage, UsageTally, from_responses
@@ -18,7 +19,7 @@ from gatewayz.providers.sse import Event
 from gatewayz.relay.chat import chat_usage, request_demand, upstream_chat_body
 from gatewayz.relay.core import Relay
 from gatewayz.relay.exchange import Answer, Exchange, StreamCodec
-from gatewayz.relay.translated import PassthroughCodec, plan_body, sse
+from gatewayz.relay.translated import PassthroughCodec, plan_body, sse, translation_notes
 from gatewayz.routing.options import without_routing_fields
 
 _FINAL = frozenset({"response.completed", "response.incomplete", "response.failed"})
@@ -119,13 +120,14 @@ def responses_exchange(relay: Relay, body: dict[str, Any], body_size: int) -> Ex
     def limit(route: Route) -> int:
         return relay.output_limit(demand.output_limit, route)
 
-    def chat_body(route: Route) -> dict[str, Any]:
-        chat = responses.responses_to_chat_request(native_body)
+    def chat_body(route: Route, dropped: Dropped) -> dict[str, Any]:
+        chat = responses.responses_to_chat_request(native_body, dropped)
         return upstream_chat_body(chat, route, limit(route))
 
     def native(route: Route) -> dict[str, Any]:
         """The body passed through under the row's field rules, with the limit held (also
         when the client sent none)."""
+        exchange.dropped = None  # passed through: nothing left out
         provider = route.provider
         checked = native_request(
             native_body, route.model.id, provider.name, provider.spec.passthrough_fields
@@ -137,7 +139,8 @@ def responses_exchange(relay: Relay, body: dict[str, Any], body_size: int) -> Ex
         if is_native(route):
             reply = await adapter.responses(route.provider, native(route))
             return Answer(reply.body, response_usage(reply.data, body_size))
-        reply = await adapter.chat(route.provider, chat_body(route))
+        dropped = translation_notes(exchange, route)
+        reply = await adapter.chat(route.provider, chat_body(route, dropped), dropped)
         answer = responses.chat_to_response(reply.data, body, response_id, created)
         return Answer(orjson.dumps(answer), chat_usage(reply.data, body_size))
 
@@ -146,10 +149,11 @@ def responses_exchange(relay: Relay, body: dict[str, Any], body_size: int) -> Ex
         if is_native(route):
             source = await adapter.responses_stream(route.provider, native(route))
             return source, PassthroughCodec(_inspect, _error_event)
-        source = await adapter.chat_stream(route.provider, chat_body(route))
+        dropped = translation_notes(exchange, route)
+        source = await adapter.chat_stream(route.provider, chat_body(route, dropped), dropped)
         return source, _FromChat(responses.ChatStreamToResponses(body, response_id, created))
 
-    return Exchange(
+    exchange = Exchange(
         api="responses",
         body=plan_body(body),
         body_size=body_size,
@@ -158,3 +162,4 @@ def responses_exchange(relay: Relay, body: dict[str, Any], body_size: int) -> Ex
         open=open_stream,
         demand=demand,
     )
+    return exchange

@@ -1,13 +1,16 @@
-"""Stream codecs shared by the client APIs that are not OpenAI chat: event framing, and
-passthrough of a provider's native events."""
+"""What the client-API front ends share: event framing, passthrough of a provider's native
+events, and the record of what a translation leaves out."""
 
 from collections.abc import Callable
 from typing import Any
 
 import orjson
 
+from gatewayz.protocols.fields import Dropped
 from gatewayz.protocols.usage import UsageTally
+from gatewayz.providers.catalog import Route
 from gatewayz.providers.sse import Event
+from gatewayz.relay.exchange import Exchange
 from gatewayz.routing.options import ROUTING_FIELDS
 
 
@@ -53,3 +56,13 @@ def plan_body(body: dict[str, Any]) -> dict[str, Any]:
     plan = {"model": body["model"]}
     plan.update({field: body[field] for field in ROUTING_FIELDS if field in body})
     return plan
+
+
+def translation_notes(exchange: Exchange, route: Route) -> Dropped:
+    """A fresh record of what translating the exchange for `route` leaves out, kept as the
+    exchange's (the answer names it); strict when the route's model or provider says so."""
+    strict = route.model.strict_fields
+    if strict is None:
+        strict = route.provider.spec.strict_fields
+    exchange.dropped = Dropped(route.provider.name, strict)
+    return exchange.dropped

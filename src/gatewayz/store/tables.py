@@ -108,6 +108,7 @@ request_logs = Table(
     Column("latency_ms", Integer, nullable=False),
     Column("ttft_ms", Integer, nullable=True),
     Column("created_at", DateTime(timezone=True), nullable=False),
+    Column("dropped", Text, nullable=True),  # fields a translation left out (protocols.fields)
     Index("ix_request_logs_key_created", "key_id", "created_at"),
     Index("ix_request_logs_user_created", "user_id", "created_at"),
     Index("ix_request_logs_created", "created_at"),

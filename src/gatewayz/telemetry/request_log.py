@@ -28,6 +28,7 @@ class RequestLogRow:
     latency_ms: int
     ttft_ms: int | None
     created_at: datetime
+    dropped: str | None = None
 
 
 _FIELDS = tuple(f.name for f in fields(RequestLogRow))

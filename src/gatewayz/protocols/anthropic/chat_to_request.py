@@ -5,6 +5,7 @@ from typing import Any
 
 from gatewayz.protocols.anthropic.common import at, only, text_block, tool_input, typed
 from gatewayz.protocols.checks import Json, array, obj, refuse, string
+from gatewayz.protocols.fields import Dropped
 
 _MEDIA_TYPES = frozenset({"image/jpeg", "image/png", "image/gif", "image/webp"})
 _CHAT_FIELDS = frozenset(
@@ -42,8 +43,11 @@ _CHAT_NEUTRAL: dict[str, Any] = {
 }
 
 
-def chat_to_messages_request(body: Json, model: str, default_max_tokens: int) -> Json:
-    """An OpenAI chat completion request as an Anthropic Messages request for `model`."""
+def chat_to_messages_request(
+    body: Json, model: str, default_max_tokens: int, dropped: Dropped | None = None
+) -> Json:
+    """An OpenAI chat completion request as an Anthropic Messages request for `model`;
+    `dropped` records the hints a translation leaves out (see protocols.fields)."""
     only(body, _CHAT_FIELDS | set(_CHAT_NEUTRAL), "", "Anthropic Messages")
     for key, neutral in _CHAT_NEUTRAL.items():
         if body.get(key) is not None and body[key] != neutral:

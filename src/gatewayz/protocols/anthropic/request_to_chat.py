@@ -7,6 +7,7 @@ from typing import Any
 from gatewayz.errors import InvalidRequest
 from gatewayz.protocols.anthropic.common import at, only, text_block, typed
 from gatewayz.protocols.checks import Json, array, obj, refuse, string
+from gatewayz.protocols.fields import Dropped
 from gatewayz.protocols.json_body import MAX_OUTPUT_TOKENS, bounded_int, decode_object
 
 _MESSAGES_FIELDS = frozenset(
@@ -42,9 +43,13 @@ def parse_messages_request(raw: bytes) -> Json:
     return body
 
 
-def messages_to_chat_request(body: Json) -> Json:
-    """An Anthropic Messages request as an OpenAI chat completion request."""
+def messages_to_chat_request(body: Json, dropped: Dropped | None = None) -> Json:
+    """An Anthropic Messages request as an OpenAI chat completion request;
+    `dropped` records the hints a translation leaves out (see protocols.fields)."""
+    dropped = dropped or Dropped()
     only(body, _MESSAGES_FIELDS, "", "OpenAI chat")
+    if body.get("cache_control") is not None:  # automatic prompt caching: a hint
+        dropped.drop("cache_control", "OpenAI chat has no cache breakpoints")
     max_tokens = body.get("max_tokens")
     if not isinstance(max_tokens, int) or isinstance(max_tokens, bool) or max_tokens < 1:
         raise refuse("max_tokens", "is required and must be a positive integer.")

@@ -4,6 +4,7 @@ from typing import Any
 
 from gatewayz.errors import InvalidRequest
 from gatewayz.protocols.checks import Json, array, obj, string
+from gatewayz.protocols.fields import Dropped
 from gatewayz.protocols.gemini.contents import to_contents
 from gatewayz.protocols.gemini.schema import SchemaBudget, root_schema
 
@@ -29,8 +30,9 @@ _PASSIVE = frozenset(
 _NEUTRAL = {"logprobs": False, "parallel_tool_calls": True, "modalities": ["text"]}
 
 
-def chat_to_gemini_request(body: Json) -> Json:
-    """The Gemini GenerateContentRequest for an OpenAI chat completion request."""
+def chat_to_gemini_request(body: Json, dropped: Dropped | None = None) -> Json:
+    """The Gemini GenerateContentRequest for an OpenAI chat completion request;
+    `dropped` records the hints a translation leaves out (see protocols.fields)."""
     for field, value in body.items():
         if field in _TRANSLATED or field in _PASSIVE or value is None:
             continue

@@ -4,6 +4,7 @@ from typing import Any
 
 from gatewayz.errors import InvalidRequest
 from gatewayz.protocols.checks import Json, array, obj
+from gatewayz.protocols.fields import Dropped
 from gatewayz.protocols.json_body import MAX_OUTPUT_TOKENS, bounded_int, decode_object
 from gatewayz.protocols.responses.common import only, string_field
 from gatewayz.protocols.responses.input import chat_messages
@@ -60,8 +61,9 @@ def parse_request(raw: bytes) -> Json:
     return body
 
 
-def responses_to_chat_request(body: Json) -> Json:
-    """The chat completion request for a CreateResponse body; InvalidRequest for the rest."""
+def responses_to_chat_request(body: Json, dropped: Dropped | None = None) -> Json:
+    """The chat completion request for a CreateResponse body; InvalidRequest for the rest.
+    `dropped` records the hints a translation leaves out (see protocols.fields)."""
     _check_basics(body)
     _check_fields(body)
     messages = (
