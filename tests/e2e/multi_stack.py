@@ -16,7 +16,7 @@ Providers (each with its own prices, so a bill shows which one served the call):
 One gateway per test module and database; each test gets its own funded user.
 """
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from typing import Any
@@ -97,6 +97,7 @@ def providers(
     anthropic: FakeAnthropicUpstream,
     gemini: FakeGeminiUpstream,
     responses: FakeResponsesUpstream,
+    extra_openai_models: Sequence[dict[str, Any]] = (),
 ) -> list[dict[str, Any]]:
     return [
         {
@@ -104,7 +105,7 @@ def providers(
             "protocol": "openai",
             "base_url": openai.base_url,
             "api_key": openai.api_key,
-            "models": [{"id": "fake-model", **_prices("fake")}],
+            "models": [{"id": "fake-model", **_prices("fake")}, *extra_openai_models],
         },
         {
             "name": "claude",
@@ -158,8 +159,17 @@ def providers(
 
 
 @asynccontextmanager
-async def multi_stack(database: str, tmp_dir: Any) -> AsyncIterator[MultiStack]:
-    """Migrate the database, start the four fakes and a gateway in front of them."""
+async def multi_stack(
+    database: str,
+    tmp_dir: Any,
+    extra_openai_models: Sequence[dict[str, Any]] = (),
+    **overrides: Any,
+) -> AsyncIterator[MultiStack]:
+    """Migrate the database, start the four fakes and a gateway in front of them.
+
+    `extra_openai_models` join `fake-model` on the `fake` provider; `overrides` go to the
+    gateway's settings (e.g. `demo_provider=True`).
+    """
     if database == "sqlite":
         url = f"sqlite+aiosqlite:///{tmp_dir / 'gatewayz.db'}"
     else:
@@ -178,11 +188,12 @@ async def multi_stack(database: str, tmp_dir: Any) -> AsyncIterator[MultiStack]:
             settings = gateway_settings(
                 url,
                 openai,
-                providers=providers(openai, anthropic, gemini, responses),
+                providers=providers(openai, anthropic, gemini, responses, extra_openai_models),
                 routing={
                     **ONE_ATTEMPT,
                     "models": {"sonnet": {"candidates": ["claude/claude-fake"]}},
                 },
+                **overrides,
             )
             async with serve(settings) as (base_url, state):
                 yield MultiStack(url, engine, openai, anthropic, gemini, responses, base_url, state)
