@@ -9,6 +9,7 @@ from typing import Annotated, Any
 
 from fastapi import Query
 
+from gatewayz.api.admin_params import MAX_ID
 from gatewayz.errors import InvalidRequest
 from gatewayz.store.times import utc
 from gatewayz.telemetry.log_query import LogFilter, status_clause
@@ -76,8 +77,8 @@ Until = Annotated[datetime | None, Query(description="End, exclusive (default no
 Window = Annotated[str | None, Query(description="A span ending at `until`: 15m, 1h, 24h, 7d.")]
 Model = Annotated[str | None, Query(description="The model id as clients sent it.")]
 Provider = Annotated[str | None, Query()]
-UserId = Annotated[int | None, Query(ge=1)]
-KeyId = Annotated[int | None, Query(ge=1)]
+UserId = Annotated[int | None, Query(ge=1, le=MAX_ID)]
+KeyId = Annotated[int | None, Query(ge=1, le=MAX_ID)]
 Status = Annotated[
     str | None, Query(description="ok, error, cancelled, 2xx, 4xx, 5xx or one status code.")
 ]
@@ -98,7 +99,10 @@ def decode_cursor(cursor: str | None) -> tuple[datetime, int] | None:
     try:
         raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode()
         moment, row_id = raw.split("|")
-        return utc(datetime.fromisoformat(moment)), int(row_id)
+        after = utc(datetime.fromisoformat(moment)), int(row_id)
+        if not 1 <= after[1] <= MAX_ID:
+            raise ValueError("not a row id")
+        return after
     except (ValueError, binascii.Error, UnicodeDecodeError):
         raise InvalidRequest(
             "cursor: not a cursor this endpoint returned.", param="cursor"
