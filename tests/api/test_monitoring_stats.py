@@ -182,6 +182,8 @@ async def test_chat_requests_are_paged_by_cursor(monitor: Monitor) -> None:
         ("/api/monitoring/chat-requests/counts", {"key_id": str(2**31)}, "key_id"),
         ("/api/monitoring/chat-requests", {"cursor": _cursor("2025-01-01T00:00:00", 2**31)},
          "cursor"),
+        ("/api/monitoring/error-rates", {"until": "0001-01-01T00:00:00Z", "window": "1d"},
+         "window"),
     ],
 )  # fmt: skip
 async def test_bad_parameters_are_refused_naming_them(

@@ -51,7 +51,10 @@ def time_window(
     if window is None:
         return None, end
     end = end or datetime.now(UTC)
-    return end - duration(window, "window"), end
+    span = duration(window, "window")
+    if end - datetime.min.replace(tzinfo=UTC) < span:
+        raise InvalidRequest("window: starts before the year 1; move until.", param="window")
+    return end - span, end
 
 
 def log_filter(
