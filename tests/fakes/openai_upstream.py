@@ -56,6 +56,7 @@ TOOL_ARGUMENTS = '{"city": "Paris"}'
 TOOL_ARGUMENT_FRAGMENTS = ('{"city": ', '"Paris"', "}")
 SYSTEM_FINGERPRINT = "fp_fake"
 EMBEDDING_DIMENSIONS = 8
+MAX_EMBEDDING_DIMENSIONS = 3072  # OpenAI's largest, text-embedding-3-large
 
 _ERROR_MODEL = re.compile(r"fake-error-(\d{3})")
 _SLOW_MODEL = re.compile(r"fake-slow-(\d+)")
@@ -175,6 +176,9 @@ class FakeOpenAIUpstream(FakeServer):
         if not isinstance(inputs, list) or not inputs or not isinstance(body.get("model"), str):
             return self._error(400, "'model' and a non-empty 'input' are required.", "input")
         dimensions = body.get("dimensions") or EMBEDDING_DIMENSIONS
+        if not isinstance(dimensions, int) or not 0 < dimensions <= MAX_EMBEDDING_DIMENSIONS:
+            message = f"'dimensions' must be an integer from 1 to {MAX_EMBEDDING_DIMENSIONS}."
+            return self._error(400, message, "dimensions")
         data = []
         tokens = 0
         for index, item in enumerate(inputs):
