@@ -45,7 +45,9 @@ from tests.e2e.multi_stack import MODELS, MultiStack, multi_stack
 from tests.fakes.stripe_api import FakeStripeAPI
 
 T = TypeVar("T")
-MAX_EXAMPLES = {"admin": 20, "user": 8, "anonymous": 4}
+# Examples per operation and caller: (other operations, calls relayed to a model).
+MAX_EXAMPLES = {"admin": (20, 50), "user": (8, 25), "anonymous": (4, 4)}
+RELAYED = "^/v1/(chat/completions|messages|responses|embeddings|images/generations)$"
 REQUEST_TIMEOUT = 10.0
 FUNDS_UNITS = 100 * 10**9  # 100 credits for each funded caller
 MEDIA_MODELS = (
@@ -57,18 +59,22 @@ MEDIA_MODELS = (
     },
     {"id": "fake-image", "type": "images", "image_price": "0.04"},
 )
-# Models the fuzzed bodies name besides random strings, so calls reach every upstream.
-SERVED_MODELS = (
+CHAT_MODELS = (
     *MODELS.values(),
     "sonnet",
     "claude/fake-stream-error",
     "oresp-open/resp-open",
     "claude-open/claude-open",
     "demo/demo-chat",
-    "demo/demo-embed",
-    "fake/fake-embedding",
-    "fake/fake-image",
 )
+# The models a fuzzed body names, by path, so that calls reach every upstream.
+SERVED_MODELS = {
+    "/v1/chat/completions": CHAT_MODELS,
+    "/v1/messages": CHAT_MODELS,
+    "/v1/responses": CHAT_MODELS,
+    "/v1/embeddings": ("fake/fake-embedding", "demo/demo-embed"),
+    "/v1/images/generations": ("fake/fake-image",),
+}
 
 
 class ServedStack:
@@ -169,14 +175,12 @@ def caller(request: pytest.FixtureRequest) -> str:
 
 
 def with_served_models(schema: dict[str, Any]) -> dict[str, Any]:
-    """The schema, each JSON body's `model` also drawn from the models the stack serves."""
-    for path in schema["paths"].values():
-        for operation in path.values():
-            content = operation.get("requestBody", {}).get("content", {})
-            body = content.get("application/json", {}).get("schema", {})
-            model = body.get("properties", {}).get("model")
-            if model is not None:
-                body["properties"]["model"] = {"anyOf": [{"enum": list(SERVED_MODELS)}, model]}
+    """The schema, each relayed body's `model` (and its example's) one the stack serves: an
+    unknown model is a plain 404; schema-violating cases still send anything else."""
+    for path, models in SERVED_MODELS.items():
+        body = schema["paths"][path]["post"]["requestBody"]["content"]["application/json"]
+        body["schema"]["properties"]["model"] = {"type": "string", "enum": list(models)}
+        body["schema"]["examples"][0]["model"] = models[0]
     return schema
 
 
@@ -189,13 +193,20 @@ def gateway_schema(served: ServedStack, caller: str) -> schemathesis.BaseSchema:
             "seed": 20_240_601,
             "base-url": base_url,
             "request-timeout": REQUEST_TIMEOUT,
+            "max-stream-events": 1_000_000,  # only the timeout cuts a stream short
             "suppress-health-check": ["all"],
             "phases": {"coverage": {"enabled": False}},
             "generation": {
-                "max-examples": MAX_EXAMPLES[caller],
+                "max-examples": MAX_EXAMPLES[caller][0],
                 "deterministic": True,
                 "database": "none",
             },
+            "operations": [
+                {
+                    "include-path-regex": RELAYED,
+                    "generation": {"max-examples": MAX_EXAMPLES[caller][1]},
+                }
+            ],
         }
     )
     return schemathesis.openapi.from_dict(with_served_models(raw), config=config)
