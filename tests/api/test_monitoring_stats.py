@@ -184,6 +184,10 @@ async def test_chat_requests_are_paged_by_cursor(monitor: Monitor) -> None:
          "cursor"),
         ("/api/monitoring/error-rates", {"until": "0001-01-01T00:00:00Z", "window": "1d"},
          "window"),
+        ("/api/monitoring/chat-requests", {"model": "a\x00b"}, "model"),
+        ("/api/monitoring/error-rates", {"provider": "a\x00b"}, "provider"),
+        ("/api/monitoring/chat-requests/counts", {"api": "a\x00b"}, "api"),
+        ("/api/monitoring/cost-analysis", {"status": "a\x00b"}, "status"),
     ],
 )  # fmt: skip
 async def test_bad_parameters_are_refused_naming_them(

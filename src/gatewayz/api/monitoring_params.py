@@ -9,7 +9,7 @@ from typing import Annotated, Any
 
 from fastapi import Query
 
-from gatewayz.api.admin_params import MAX_ID
+from gatewayz.api.admin_params import MAX_ID, Text
 from gatewayz.errors import InvalidRequest
 from gatewayz.store.times import utc
 from gatewayz.telemetry.log_query import LogFilter, status_clause
@@ -78,8 +78,8 @@ def log_filter(
 Since = Annotated[datetime | None, Query(description="Start (ISO 8601; UTC if no offset).")]
 Until = Annotated[datetime | None, Query(description="End, exclusive (default now).")]
 Window = Annotated[str | None, Query(description="A span ending at `until`: 15m, 1h, 24h, 7d.")]
-Model = Annotated[str | None, Query(description="The model id as clients sent it.")]
-Provider = Annotated[str | None, Query()]
+Model = Annotated[Text | None, Query(description="The model id as clients sent it.")]
+Provider = Annotated[Text | None, Query()]
 UserId = Annotated[int | None, Query(ge=1, le=MAX_ID)]
 KeyId = Annotated[int | None, Query(ge=1, le=MAX_ID)]
 Status = Annotated[
@@ -112,7 +112,7 @@ def decode_cursor(cursor: str | None) -> tuple[datetime, int] | None:
         ) from None
 
 
-Api = Annotated[str | None, Query(description="chat.completions, messages, responses, ...")]
+Api = Annotated[Text | None, Query(description="chat.completions, messages, responses, ...")]
 
 
 def filters(default_window: str | None) -> Callable[..., LogFilter]:
