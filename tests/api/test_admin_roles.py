@@ -108,6 +108,20 @@ async def test_unknown_roles_and_users_are_refused(site: Site) -> None:  # noqa:
     assert await _audit(site, "role.changed") == []
 
 
+async def test_role_names_with_a_nul_character_are_refused_naming_the_field(
+    site: Site,  # noqa: F811
+) -> None:
+    """PostgreSQL stores no NUL character: such a name is bad input, not a database error."""
+    assigned = await site.admin.put(f"/admin/users/{site.user_id}/role", json={"role": "a\x00"})
+    assert (assigned.status_code, error_of(assigned)["param"]) == (400, "role")
+    created = await site.admin.post("/admin/roles", json={"name": "a\x00", "permissions": []})
+    assert (created.status_code, error_of(created)["param"]) == (400, "name")
+    changed = await site.admin.patch("/admin/roles/a%00", json={"description": "x"})
+    assert (changed.status_code, error_of(changed)["param"]) == (400, "name")
+    deleted = await site.admin.delete("/admin/roles/a%00")
+    assert (deleted.status_code, error_of(deleted)["param"]) == (400, "name")
+
+
 async def test_the_last_admin_cannot_demote_themselves(site: Site) -> None:  # noqa: F811
     refused = await site.admin.put(f"/admin/users/{site.admin_id}/role", json={"role": "user"})
     assert refused.status_code == 409

@@ -54,6 +54,7 @@ async def test_bad_new_users_are_refused_naming_the_field(site: Site) -> None:  
         ({"email": "not-an-email"}, 400, "email"),
         ({"email": "plain@example.com"}, 409, "email"),
         ({"email": "x@example.com", "role": "ghost"}, 400, "role"),
+        ({"email": "x@example.com", "role": "gh\x00st"}, 400, "role"),
         ({"email": "x@example.com", "credits": "-1"}, 400, "credits"),
         ({"email": "x@example.com", "credits": "ten"}, 400, "credits"),
         ({"email": "x@example.com", "credits": "0.0000000001"}, 400, "credits"),

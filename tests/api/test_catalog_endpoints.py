@@ -363,3 +363,18 @@ async def test_catalog_endpoints_need_no_api_key(database_url: str, engine: Asyn
     ):
         statuses = [(await http.get(path)).status_code for path in paths]
     assert statuses == [200] * len(paths)
+
+
+async def test_a_min_samples_past_a_billion_is_refused_naming_it(
+    database_url: str, engine: AsyncEngine
+) -> None:
+    async with (
+        serve(await _seeded(database_url, engine)) as (base_url, _),
+        httpx.AsyncClient(base_url=base_url) as http,
+    ):
+        most = await http.get("/v1/models/low-latency", params={"min_samples": 10**9})
+        huge = await http.get("/v1/models/low-latency", params={"min_samples": 10**30})
+    assert most.status_code == 200, most.text
+    assert most.json()["min_samples"] == 10**9
+    assert huge.status_code == 400, huge.text
+    assert huge.json()["error"]["param"] == "min_samples"

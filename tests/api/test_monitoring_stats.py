@@ -1,5 +1,6 @@
 """The monitoring statistics endpoints, on a gateway served over HTTP (SQLite and PostgreSQL)."""
 
+import base64
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -54,6 +55,11 @@ async def monitor(
         httpx.AsyncClient(base_url=base_url, headers=_bearer(user_key)) as user_client,
     ):
         yield Monitor(admin_client, user_client, engine)
+
+
+def _cursor(moment: str, row_id: int) -> str:
+    """A cursor as the endpoint makes them, for a row the endpoint never returned."""
+    return base64.urlsafe_b64encode(f"{moment}|{row_id}".encode()).decode().rstrip("=")
 
 
 def _bearer(key: str) -> dict[str, str]:
@@ -172,6 +178,16 @@ async def test_chat_requests_are_paged_by_cursor(monitor: Monitor) -> None:
         ("/api/monitoring/chat-requests", {"status": "bad"}, "status"),
         ("/api/monitoring/stats/realtime", {"minutes": "61"}, "minutes"),
         ("/api/monitoring/anomalies", {"baseline": "0h"}, "baseline"),
+        ("/api/monitoring/chat-requests", {"user_id": str(2**31)}, "user_id"),
+        ("/api/monitoring/chat-requests/counts", {"key_id": str(2**31)}, "key_id"),
+        ("/api/monitoring/chat-requests", {"cursor": _cursor("2025-01-01T00:00:00", 2**31)},
+         "cursor"),
+        ("/api/monitoring/error-rates", {"until": "0001-01-01T00:00:00Z", "window": "1d"},
+         "window"),
+        ("/api/monitoring/chat-requests", {"model": "a\x00b"}, "model"),
+        ("/api/monitoring/error-rates", {"provider": "a\x00b"}, "provider"),
+        ("/api/monitoring/chat-requests/counts", {"api": "a\x00b"}, "api"),
+        ("/api/monitoring/cost-analysis", {"status": "a\x00b"}, "status"),
     ],
 )  # fmt: skip
 async def test_bad_parameters_are_refused_naming_them(

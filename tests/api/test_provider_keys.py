@@ -113,6 +113,15 @@ async def test_only_known_providers_that_take_a_key_accept_one(
     assert message in answer.json()["error"]["message"]
 
 
+async def test_a_provider_name_with_a_nul_character_is_refused_naming_it(users: Users) -> None:
+    for method in ("PUT", "DELETE"):
+        answer = await users.ana.request(
+            method, "/user/provider-keys/gr%00oq", json={"api_key": KEY}
+        )
+        assert answer.status_code == 400, (method, answer.text)
+        assert answer.json()["error"]["param"] == "provider"
+
+
 @pytest.mark.parametrize(
     "body",
     [

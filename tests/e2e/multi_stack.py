@@ -19,7 +19,7 @@ Providers (each with its own prices, so a bill shows which one served the call):
 One gateway per test module and database; each test gets its own funded user.
 """
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from typing import Any
@@ -101,6 +101,7 @@ def providers(
     anthropic: FakeAnthropicUpstream,
     gemini: FakeGeminiUpstream,
     responses: FakeResponsesUpstream,
+    extra_openai_models: Sequence[dict[str, Any]] = (),
 ) -> list[dict[str, Any]]:
     return [
         {
@@ -108,7 +109,7 @@ def providers(
             "protocol": "openai",
             "base_url": openai.base_url,
             "api_key": openai.api_key,
-            "models": [{"id": "fake-model", **_prices("fake")}],
+            "models": [{"id": "fake-model", **_prices("fake")}, *extra_openai_models],
         },
         {
             "name": "fake-open",
@@ -193,10 +194,18 @@ def with_models(rows: list[dict[str, Any]], extra: dict[str, list[str]]) -> list
 
 @asynccontextmanager
 async def multi_stack(
-    database: str, tmp_dir: Any, extra_models: dict[str, list[str]] | None = None
+    database: str,
+    tmp_dir: Any,
+    extra_models: dict[str, list[str]] | None = None,
+    extra_openai_models: Sequence[dict[str, Any]] = (),
+    **overrides: Any,
 ) -> AsyncIterator[MultiStack]:
-    """Migrate the database, start the four fakes and a gateway in front of them (serving
-    `extra_models` too: provider name -> more model ids)."""
+    """Migrate the database, start the four fakes and a gateway in front of them.
+
+    `extra_models` (provider name -> more model ids) and `extra_openai_models` (model rows
+    joining `fake-model` on the `fake` provider) are served too; `overrides` go to the
+    gateway's settings (e.g. `demo_provider=True`).
+    """
     if database == "sqlite":
         url = f"sqlite+aiosqlite:///{tmp_dir / 'gatewayz.db'}"
     else:
@@ -216,12 +225,14 @@ async def multi_stack(
                 url,
                 openai,
                 providers=with_models(
-                    providers(openai, anthropic, gemini, responses), extra_models or {}
+                    providers(openai, anthropic, gemini, responses, extra_openai_models),
+                    extra_models or {},
                 ),
                 routing={
                     **ONE_ATTEMPT,
                     "models": {"sonnet": {"candidates": ["claude/claude-fake"]}},
                 },
+                **overrides,
             )
             async with serve(settings) as (base_url, state):
                 yield MultiStack(url, engine, openai, anthropic, gemini, responses, base_url, state)

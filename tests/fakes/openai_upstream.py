@@ -75,6 +75,7 @@ EMBEDDING_DIMENSIONS = 8
 REASONING = "Let me think this through carefully first."
 STALL_SECONDS = 10.0
 OVERBILL_TOKENS = 1_000_000
+MAX_EMBEDDING_DIMENSIONS = 3072  # OpenAI's largest, text-embedding-3-large
 
 _ERROR_MODEL = re.compile(r"fake-error-(\d{3})")
 _SLOW_MODEL = re.compile(r"fake-slow-(\d+)")
@@ -202,6 +203,9 @@ class FakeOpenAIUpstream(FakeServer):
         if not isinstance(inputs, list) or not inputs or not isinstance(body.get("model"), str):
             return self._error(400, "'model' and a non-empty 'input' are required.", "input")
         dimensions = body.get("dimensions") or EMBEDDING_DIMENSIONS
+        if not isinstance(dimensions, int) or not 0 < dimensions <= MAX_EMBEDDING_DIMENSIONS:
+            message = f"'dimensions' must be an integer from 1 to {MAX_EMBEDDING_DIMENSIONS}."
+            return self._error(400, message, "dimensions")
         data = []
         tokens = 0
         for index, item in enumerate(inputs):

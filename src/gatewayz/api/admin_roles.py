@@ -8,7 +8,7 @@ grant, take away or hand out permissions they do not hold themselves (`within_ow
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Request
+from fastapi import APIRouter, Depends, Path, Request
 from pydantic import BaseModel, ConfigDict, Field
 
 from gatewayz.accounts import audit
@@ -23,12 +23,13 @@ from gatewayz.errors import InvalidRequest
 router = APIRouter(prefix="/admin", tags=["admin"])
 
 Manager = Annotated[Principal, Depends(require_permission("roles:manage"))]
+RoleName = Annotated[Text, Path(max_length=64)]
 
 
 class NewRole(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    name: str = Field(min_length=1, max_length=64)
+    name: Text = Field(min_length=1, max_length=64)
     description: Text | None = Field(default=None, max_length=1000)
     permissions: list[str] = Field(default_factory=list)
 
@@ -43,7 +44,7 @@ class RoleChange(BaseModel):
 class RoleAssignment(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    role: str = Field(min_length=1, max_length=64)
+    role: Text = Field(min_length=1, max_length=64)
 
 
 def role_view(role: Role) -> dict[str, Any]:
@@ -82,7 +83,7 @@ async def create_role(request: Request, body: NewRole, actor: Manager) -> dict[s
 
 @router.patch("/roles/{name}")
 async def update_role(
-    request: Request, name: str, body: RoleChange, actor: Manager
+    request: Request, name: RoleName, body: RoleChange, actor: Manager
 ) -> dict[str, Any]:
     """Change a custom role's description and/or permissions; holders get them at once."""
     changes: dict[str, Any] = {}
@@ -112,7 +113,7 @@ async def update_role(
 
 
 @router.delete("/roles/{name}")
-async def delete_role(request: Request, name: str, actor: Manager) -> dict[str, Any]:
+async def delete_role(request: Request, name: RoleName, actor: Manager) -> dict[str, Any]:
     """Delete a custom role (409 while users hold it)."""
     async with request.app.state.engine.begin() as conn:
         role = await role_store.delete_role(conn, name)

@@ -36,7 +36,7 @@ class NewUser(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     email: Text = Field(min_length=3, max_length=320)
-    role: str = Field(default=USER_ROLE, min_length=1, max_length=64)
+    role: Text = Field(default=USER_ROLE, min_length=1, max_length=64)
     credits: str = Field(default="0", description="Starting credits, a decimal string.")
     create_key: bool = False
     key_name: Text = Field(default="default", min_length=1, max_length=200)

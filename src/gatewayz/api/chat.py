@@ -8,6 +8,7 @@ from starlette.responses import Response
 from gatewayz.accounts.auth import Principal, current_principal
 from gatewayz.accounts.key_checks import require_scope
 from gatewayz.api.relaying import respond
+from gatewayz.api.request_bodies import CHAT_COMPLETION, json_body
 from gatewayz.history.turns import SESSION_FIELD
 from gatewayz.protocols import openai_chat
 from gatewayz.relay.chat import chat_exchange
@@ -15,7 +16,7 @@ from gatewayz.relay.chat import chat_exchange
 router = APIRouter(tags=["chat"])
 
 
-@router.post("/v1/chat/completions", response_model=None)
+@router.post("/v1/chat/completions", response_model=None, openapi_extra=json_body(CHAT_COMPLETION))
 @router.post("/chat/completions", response_model=None, include_in_schema=False)
 async def chat_completions(
     request: Request, principal: Annotated[Principal, Depends(current_principal)]

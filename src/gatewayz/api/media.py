@@ -7,13 +7,14 @@ from starlette.responses import Response
 
 from gatewayz.accounts.auth import Principal, current_principal
 from gatewayz.api.relaying import respond
+from gatewayz.api.request_bodies import EMBEDDINGS, IMAGES, json_body
 from gatewayz.protocols import openai_media
 from gatewayz.relay.media import embeddings_exchange, images_exchange
 
 router = APIRouter(tags=["media"])
 
 
-@router.post("/v1/embeddings", response_model=None)
+@router.post("/v1/embeddings", response_model=None, openapi_extra=json_body(EMBEDDINGS))
 @router.post("/embeddings", response_model=None, include_in_schema=False)
 async def embeddings(
     request: Request, principal: Annotated[Principal, Depends(current_principal)]
@@ -26,7 +27,7 @@ async def embeddings(
     )
 
 
-@router.post("/v1/images/generations", response_model=None)
+@router.post("/v1/images/generations", response_model=None, openapi_extra=json_body(IMAGES))
 @router.post("/images/generations", response_model=None, include_in_schema=False)
 async def images(
     request: Request, principal: Annotated[Principal, Depends(current_principal)]

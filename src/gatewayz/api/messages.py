@@ -7,6 +7,7 @@ from starlette.responses import Response
 
 from gatewayz.accounts.auth import Principal, current_principal
 from gatewayz.api.relaying import respond
+from gatewayz.api.request_bodies import MESSAGE, json_body
 from gatewayz.errors import InvalidRequest
 from gatewayz.protocols import anthropic
 from gatewayz.relay.messages import messages_exchange
@@ -14,7 +15,7 @@ from gatewayz.relay.messages import messages_exchange
 router = APIRouter(tags=["anthropic"])
 
 
-@router.post("/v1/messages", response_model=None)
+@router.post("/v1/messages", response_model=None, openapi_extra=json_body(MESSAGE))
 async def create_message(
     request: Request, principal: Annotated[Principal, Depends(current_principal)]
 ) -> Response:

@@ -103,7 +103,7 @@ async def trending_models(request: Request, hours: Hours = 24, limit: Limit = 20
 async def low_latency_models(
     request: Request,
     hours: Hours = 24,
-    min_samples: Annotated[int, Query(ge=1)] = 5,
+    min_samples: Annotated[int, Query(ge=1, le=10**9)] = 5,
     metric: Literal["latency", "ttft"] = "latency",
     limit: Limit = 20,
 ) -> Response:

@@ -9,6 +9,7 @@ from typing import Annotated, Any
 
 from fastapi import Query
 
+from gatewayz.api.admin_params import MAX_ID, Text
 from gatewayz.errors import InvalidRequest
 from gatewayz.store.times import utc
 from gatewayz.telemetry.log_query import LogFilter, status_clause
@@ -50,7 +51,10 @@ def time_window(
     if window is None:
         return None, end
     end = end or datetime.now(UTC)
-    return end - duration(window, "window"), end
+    span = duration(window, "window")
+    if end - datetime.min.replace(tzinfo=UTC) < span:
+        raise InvalidRequest("window: starts before the year 1; move until.", param="window")
+    return end - span, end
 
 
 def log_filter(
@@ -74,10 +78,10 @@ def log_filter(
 Since = Annotated[datetime | None, Query(description="Start (ISO 8601; UTC if no offset).")]
 Until = Annotated[datetime | None, Query(description="End, exclusive (default now).")]
 Window = Annotated[str | None, Query(description="A span ending at `until`: 15m, 1h, 24h, 7d.")]
-Model = Annotated[str | None, Query(description="The model id as clients sent it.")]
-Provider = Annotated[str | None, Query()]
-UserId = Annotated[int | None, Query(ge=1)]
-KeyId = Annotated[int | None, Query(ge=1)]
+Model = Annotated[Text | None, Query(description="The model id as clients sent it.")]
+Provider = Annotated[Text | None, Query()]
+UserId = Annotated[int | None, Query(ge=1, le=MAX_ID)]
+KeyId = Annotated[int | None, Query(ge=1, le=MAX_ID)]
 Status = Annotated[
     str | None, Query(description="ok, error, cancelled, 2xx, 4xx, 5xx or one status code.")
 ]
@@ -98,14 +102,17 @@ def decode_cursor(cursor: str | None) -> tuple[datetime, int] | None:
     try:
         raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode()
         moment, row_id = raw.split("|")
-        return utc(datetime.fromisoformat(moment)), int(row_id)
+        after = utc(datetime.fromisoformat(moment)), int(row_id)
+        if not 1 <= after[1] <= MAX_ID:
+            raise ValueError("not a row id")
+        return after
     except (ValueError, binascii.Error, UnicodeDecodeError):
         raise InvalidRequest(
             "cursor: not a cursor this endpoint returned.", param="cursor"
         ) from None
 
 
-Api = Annotated[str | None, Query(description="chat.completions, messages, responses, ...")]
+Api = Annotated[Text | None, Query(description="chat.completions, messages, responses, ...")]
 
 
 def filters(default_window: str | None) -> Callable[..., LogFilter]:

@@ -14,6 +14,7 @@ from gatewayz.accounts import audit
 from gatewayz.accounts.auth import Principal, current_principal
 from gatewayz.accounts.permissions import require_permission
 from gatewayz.api.admin_params import QueryId
+from gatewayz.api.request_bodies import stripe_webhook_body
 from gatewayz.billing.money import format_credits
 from gatewayz.billing.payment_events import MalformedEvent, Outcome, PaymentNote, apply_event
 from gatewayz.billing.payments import (
@@ -136,7 +137,7 @@ def _record_view(record: PaymentRecord) -> dict[str, Any]:
     }
 
 
-@router.post("/stripe/webhook")
+@router.post("/stripe/webhook", openapi_extra=stripe_webhook_body())
 async def stripe_webhook(request: Request) -> dict[str, Any]:
     """Stripe's event deliveries; the Stripe-Signature header is the authentication."""
     state = request.app.state

@@ -3,19 +3,21 @@
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Request, Response
+from fastapi import APIRouter, Depends, Path, Request, Response
 from pydantic import BaseModel, ConfigDict, SecretStr
 
 from gatewayz.accounts import audit, provider_keys
 from gatewayz.accounts.auth import Principal, current_principal
 from gatewayz.accounts.key_store import Actor
 from gatewayz.accounts.provider_keys import ProviderKeyError, ProviderKeyInfo
+from gatewayz.api.admin_params import Text
 from gatewayz.errors import InvalidRequest, NotFound
 from gatewayz.providers.table import merged_specs
 from gatewayz.store.times import iso
 
 router = APIRouter(prefix="/user/provider-keys", tags=["provider keys"])
 Caller = Annotated[Principal, Depends(current_principal)]
+ProviderName = Annotated[Text, Path(description="A provider's name, as in GET /v1/providers.")]
 
 
 class NewProviderKey(BaseModel):
@@ -33,7 +35,11 @@ async def list_provider_keys(request: Request, caller: Caller) -> dict[str, Any]
 
 @router.put("/{provider}")
 async def put_provider_key(
-    request: Request, response: Response, caller: Caller, provider: str, body: NewProviderKey
+    request: Request,
+    response: Response,
+    caller: Caller,
+    provider: ProviderName,
+    body: NewProviderKey,
 ) -> dict[str, Any]:
     """Store the caller's key for `provider` (201) or replace it (200); from now on the
     caller's calls to that provider carry it."""
@@ -52,7 +58,9 @@ async def put_provider_key(
 
 
 @router.delete("/{provider}")
-async def delete_provider_key(request: Request, caller: Caller, provider: str) -> dict[str, Any]:
+async def delete_provider_key(
+    request: Request, caller: Caller, provider: ProviderName
+) -> dict[str, Any]:
     """Remove the caller's key for `provider`: their calls use the gateway's key again."""
     state = request.app.state
     if not await provider_keys.delete_key(state.engine, _actor(request, caller), provider):

@@ -3,7 +3,8 @@ and has telemetry observe it: the request's context for logs and metrics, its sp
 `x-trace-id` header when tracing.
 
 Ids only need to be unique, not secret, so they come from the fast non-cryptographic
-generator.
+generator: a private one, since an id is also the key of the call's settlement and whoever
+seeds the global `random` (a library, a test framework) must not make ids repeat.
 """
 
 import random
@@ -17,12 +18,13 @@ class RequestIdMiddleware:
     def __init__(self, app: ASGIApp, observer: RequestObserver) -> None:
         self.app = app
         self.observer = observer
+        self._ids = random.Random()
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        request_id = f"req_{random.getrandbits(96):024x}"
+        request_id = f"req_{self._ids.getrandbits(96):024x}"
         scope.setdefault("state", {})["request_id"] = request_id
         context = self.observer.start(scope, request_id)
         headers = [(b"x-request-id", request_id.encode())]

@@ -7,13 +7,14 @@ from starlette.responses import Response
 
 from gatewayz.accounts.auth import Principal, current_principal
 from gatewayz.api.relaying import respond
+from gatewayz.api.request_bodies import RESPONSE, json_body
 from gatewayz.protocols import responses
 from gatewayz.relay.responses import responses_exchange
 
 router = APIRouter(tags=["responses"])
 
 
-@router.post("/v1/responses", response_model=None)
+@router.post("/v1/responses", response_model=None, openapi_extra=json_body(RESPONSE))
 @router.post("/responses", response_model=None, include_in_schema=False)
 async def create_response(
     request: Request, principal: Annotated[Principal, Depends(current_principal)]
