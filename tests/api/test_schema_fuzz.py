@@ -125,7 +125,7 @@ class ServedStack:
             multi_stack(
                 self._database,
                 self._tmp_dir,
-                MEDIA_MODELS,
+                extra_openai_models=MEDIA_MODELS,
                 demo_provider=True,
                 stripe={
                     "secret_key": STRIPE_KEY,

@@ -10,7 +10,8 @@ from gatewayz import __version__
 router = APIRouter(tags=["health"])
 
 
-@router.api_route("/", methods=["GET", "HEAD"])
+@router.get("/")
+@router.head("/", include_in_schema=False)
 async def root() -> dict[str, str]:
     """The gateway's name and version, and where its documentation is (clients such as Claude
     Code probe `HEAD /` before their first call)."""
