@@ -3,8 +3,9 @@
 A beta is sent on when what it enables is billed in the usage the answer reports, or is a
 field the passthrough rules check in the body itself (see protocols.anthropic.passthrough):
 thinking, effort, context edits, caching, tool streaming, larger output limits (`max_tokens`
-is held), structured outputs, and the betas of server tools, MCP, files, compaction,
-fallbacks and threads, whose fields are refused unless the provider row allows them. Any other
+is held), structured outputs, deferred tools, and the betas of server tools (tool search
+included), MCP, files, compaction, fallbacks and threads, whose fields are refused unless the
+provider row allows them. Any other
 beta (one that prices the model differently, `context-1m`, or one the gateway does not know)
 is left out, and named as `anthropic-beta.<name>`, unless the provider row's
 `passthrough_fields` allows it (`anthropic-beta.<name>`, with or without its date, or
@@ -26,9 +27,9 @@ _SENT_ON = frozenset(
         "output-128k", "output-300k", "structured-outputs", "pdfs", "token-counting",
         "computer-use", "model-context-window-exceeded", "mid-conversation-tool-changes",
         "mid-conversation-output-config", "mid-conversation-system-clear-at",
-        "mcp-client", "code-execution", "web-fetch", "web-search", "files-api", "skills",
-        "compact", "advisor-tool", "fast-mode", "server-side-fallback", "fallback-credit",
-        "message-threads", "cache-diagnosis",
+        "advanced-tool-use", "mcp-client", "code-execution", "web-fetch", "web-search",
+        "files-api", "skills", "compact", "advisor-tool", "fast-mode", "server-side-fallback",
+        "fallback-credit", "message-threads", "cache-diagnosis",
     }
 )  # fmt: skip
 
