@@ -254,7 +254,7 @@ def test_what_claude_code_sends_is_mapped_and_its_hints_named() -> None:
     dropped = Dropped("fake")
     chat = messages_to_chat_request(body, dropped, reasoning_for="fake")
     validate("CreateChatCompletionRequest", chat)
-    assert chat["reasoning_effort"] == "high"
+    assert "reasoning_effort" not in chat  # adaptive thinking at effort high: the default
     assert chat["user"] == body["metadata"]["user_id"]
     assert [t["function"]["name"] for t in chat["tools"]] == ["Bash"]
     assert [m["role"] for m in chat["messages"]] == [
@@ -284,7 +284,8 @@ def test_what_claude_code_sends_is_mapped_and_its_hints_named() -> None:
 @pytest.mark.parametrize(
     ("fields", "effort"),
     [
-        ({"thinking": {"type": "adaptive"}}, "high"),
+        ({"thinking": {"type": "adaptive"}}, None),  # Anthropic's default: the upstream's
+        ({"thinking": {"type": "adaptive"}, "output_config": {"effort": "high"}}, None),
         ({"thinking": {"type": "adaptive"}, "output_config": {"effort": "low"}}, "low"),
         ({"output_config": {"effort": "medium"}}, "medium"),
         ({"thinking": {"type": "adaptive"}, "output_config": {"effort": "max"}}, "xhigh"),
@@ -292,6 +293,13 @@ def test_what_claude_code_sends_is_mapped_and_its_hints_named() -> None:
         ({"thinking": {"type": "enabled", "budget_tokens": 8192}}, "medium"),
         ({"thinking": {"type": "enabled", "budget_tokens": 8193}}, "high"),
         ({"thinking": {"type": "enabled", "budget_tokens": 9000}, "output_config": {}}, "high"),
+        (
+            {
+                "thinking": {"type": "enabled", "budget_tokens": 2000},
+                "output_config": {"effort": "high"},
+            },
+            "medium",
+        ),
         ({"thinking": {"type": "disabled"}}, None),
         ({}, None),
     ],

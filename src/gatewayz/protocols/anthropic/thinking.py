@@ -1,11 +1,14 @@
 """How hard the model thinks, both ways between Anthropic Messages and OpenAI chat.
 
-Messages to chat (`reasoning_effort`): `output_config.effort` when set (low, medium, high and
-xhigh as they are, max as xhigh, OpenAI's highest level), else from `thinking`: adaptive is
-high (Anthropic's default effort), enabled with `budget_tokens` the effort its budget falls in
-(up to 1,024 low, up to 8,192 medium, above that high). With thinking disabled (or
-`between_tools`) no effort is sent; an effort given then is dropped (named). `display` is
-kept by the answer: omitted thinking arrives with empty text and its signature.
+Messages to chat (`reasoning_effort`): Anthropic's defaults, adaptive thinking at effort high
+("exactly the same as omitting it", as Anthropic documents it), become the upstream model's
+own default: no `reasoning_effort` is sent, so that models without reasoning settings answer
+too (Claude Code sends these defaults with every request). Any other `output_config.effort`
+is sent (low, medium and xhigh as they are, max as xhigh, OpenAI's highest level), and so is a
+thinking budget (`enabled` with `budget_tokens`: up to 1,024 low, up to 8,192 medium, above
+that high). With thinking disabled (or `between_tools`) no effort is sent; an effort given then
+is dropped (named). `display` is kept by the answer: omitted thinking arrives with empty text
+and its signature.
 
 Chat to Messages (`thinking`): `reasoning_effort` is a budget, `{"type": "enabled",
 "budget_tokens": B}`: minimal and low 1,024 (Anthropic's minimum), medium 8,192, high 24,576,
@@ -45,10 +48,10 @@ def chat_effort(body: Json, dropped: Dropped) -> str | None:
         if effort is not None:
             dropped.drop("output_config.effort", f"thinking is {kind}")
         return None
-    if effort is None and kind == "enabled":
+    if effort in (None, "high") and kind == "enabled":
         effort = _budget_effort(thinking.get("budget_tokens"))
-    elif effort is None and kind == "adaptive":
-        effort = "high"
+    elif effort == "high":
+        return None  # Anthropic's default effort: the upstream's default
     return "xhigh" if effort == "max" else effort
 
 
