@@ -18,7 +18,7 @@ from gatewayz.store.engine import create_engine
 from gatewayz.store.migrate import upgrade
 from tests.conftest import POSTGRES_URL, _reset_postgres, gateway_settings, require_service, serve
 from tests.e2e.conftest import ONE_ATTEMPT
-from tests.e2e.multi_stack import PRICES, MultiStack, cost, providers
+from tests.e2e.multi_stack import MultiStack, cost, providers
 from tests.e2e.support import Caller, assert_openai_error
 from tests.fakes.anthropic_upstream import FakeAnthropicUpstream
 from tests.fakes.gemini_upstream import FakeGeminiUpstream
@@ -51,9 +51,11 @@ async def overbilling_stack(database: str, tmp_dir: Any) -> AsyncIterator[MultiS
             FakeResponsesUpstream() as responses,
         ):
             rows = providers(openai, anthropic, gemini, responses)
-            for row in rows:
-                price_in, price_out = PRICES[row["name"]]
-                prices = {"input_price_per_mtok": price_in, "output_price_per_mtok": price_out}
+            for row in rows:  # at the prices of the row's first model
+                first = row["models"][0]
+                prices = {
+                    key: first[key] for key in ("input_price_per_mtok", "output_price_per_mtok")
+                }
                 row["models"] = [*row["models"], {"id": "fake-overbill", **prices}]
             settings = gateway_settings(url, openai, providers=rows, routing=ONE_ATTEMPT)
             async with serve(settings) as (base_url, state):
