@@ -149,9 +149,8 @@ class _Native:
         provider = route.provider
         allowed = provider.spec.passthrough_fields
         body = native_request(self.body, route.model.id, provider.name, allowed)
-        return without_gateway_thinking(body, dropped), betas_sent(
-            self.beta_header, allowed, dropped
-        )
+        betas = betas_sent(self.beta_header, allowed, dropped)
+        return without_gateway_thinking(body, dropped), betas
 
 
 def messages_exchange(
@@ -218,7 +217,7 @@ def count_tokens_exchange(
         if not _is_native(route):
             return Answer(orjson.dumps({"input_tokens": estimate_input_tokens(body)}), None)
         request = without_gateway_thinking({**native.body, "model": route.model.id}, dropped)
-        betas = betas_sent(beta_header, route.provider.spec.passthrough_fields, dropped)
+        betas = betas_sent(native.beta_header, route.provider.spec.passthrough_fields, dropped)
         reply = await relay.adapter(route).count_tokens(route.provider, request, betas)
         return Answer(reply.body, None)
 
