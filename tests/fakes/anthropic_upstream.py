@@ -21,6 +21,21 @@ SDK's ``types/raw_*.py``. The requested model name selects the behaviour:
   ``get_weather``: ``TOOL_INPUT_FRAGMENTS``).
 - ``fake-overbill``: a normal answer whose usage reports ``OVERBILL_TOKENS`` output tokens,
   whatever ``max_tokens`` it was sent (an upstream billing past the limits it was given).
+- ``claude-thinker``: with ``thinking`` enabled (or adaptive), a ``thinking`` block (``THINKING``,
+  a word per ``thinking_delta``; empty with ``display: "omitted"``) signed by the fake, then the
+  reply; its words count as output (``output_tokens_details.thinking_tokens`` says how many).
+  Like the real API it refuses ``budget_tokens`` below 1,024 or not below ``max_tokens``, and a
+  ``temperature`` other than 1 or ``top_k`` with thinking.
+- ``claude-bash-agent``: what a coding agent's model does: given a tool named ``Bash`` and no
+  tool result yet, it thinks (as ``claude-thinker``) and calls ``Bash`` with ``BASH_INPUT``;
+  given the result, it answers ``tool_answer(result)``. With thinking on, the assistant turn that
+  called the tool must come back starting with its thinking block (400 otherwise).
+
+Thinking blocks sent back must carry a signature this fake made (400 ``Invalid `signature` in
+`thinking` block`` otherwise), as the real API checks. Messages of role ``system`` after the
+first are accepted with the ``mid-conversation-tool-changes`` beta (``anthropic-beta``), as
+Claude Code sends them. ``POST /v1/messages/count_tokens`` answers ``{"input_tokens"}``: the
+words of the prompt and of the tools' names and descriptions.
 
 Every request needs ``x-api-key: <api_key>`` or ``Authorization: Bearer <api_key>`` (401
 ``authentication_error`` otherwise) and an ``anthropic-version`` header (400 otherwise). Every
@@ -37,13 +52,19 @@ from __future__ import annotations
 import asyncio
 import contextvars
 import itertools
+import json
 import re
 from typing import Any
 
 import orjson
 from aiohttp import web
 
-from tests.fakes.openai_upstream import OVERBILL_TOKENS, count_words
+from tests.fakes.openai_upstream import (
+    BASH_INPUT,
+    OVERBILL_TOKENS,
+    count_words,
+    tool_answer,
+)
 from tests.fakes.server import (
     FakeServer,
     RecordedRequest,
@@ -61,6 +82,8 @@ MODELS = (
     "fake-error-400",
     "fake-error-429",
     "fake-error-529",
+    "claude-thinker",
+    "claude-bash-agent",
 )
 MODELS_CREATED_AT = "2025-01-01T00:00:00Z"
 TOOL_USE_ID = "toolu_fake_1"
@@ -68,6 +91,8 @@ TOOL_INPUT: dict[str, Any] = {"city": "Paris"}
 TOOL_INPUT_JSON = '{"city": "Paris"}'
 TOOL_INPUT_FRAGMENTS = ('{"city": ', '"Paris"}')
 THINKING = "Let me think this through carefully first."
+_THINKERS = ("claude-thinker", "claude-bash-agent")
+_MID_CONVERSATION_SYSTEM = "mid-conversation-tool-changes"
 STALL_SECONDS = 10.0
 
 # Set per request by the middleware; aiohttp runs a request's handler and prepare in one task.
@@ -127,8 +152,11 @@ def prompt_word_count(body: dict[str, Any]) -> int:
     return total
 
 
-def validation_error(body: dict[str, Any]) -> str | None:
-    """The message of the 400 the real API gives this body, or None when it is acceptable."""
+def validation_error(
+    body: dict[str, Any], betas: str = "", signatures: frozenset[str] = frozenset()
+) -> str | None:
+    """The message of the 400 the real API gives this body, or None when it is acceptable
+    (`betas`: the anthropic-beta header; `signatures`: the thinking signatures it made)."""
     if not isinstance(body.get("model"), str) or not body["model"]:
         return "model: Field required"
     max_tokens = body.get("max_tokens")
@@ -142,8 +170,11 @@ def validation_error(body: dict[str, Any]) -> str | None:
     if not isinstance(messages, list) or not messages:
         return "messages: at least one message is required"
     previous = None
+    system_allowed = _MID_CONVERSATION_SYSTEM in betas
     for index, message in enumerate(messages):
         role = message.get("role") if isinstance(message, dict) else None
+        if role == "system" and system_allowed and index > 0:
+            continue
         if role not in ("user", "assistant"):
             return f"messages.{index}.role: Input should be 'user' or 'assistant'"
         if "content" not in message:
@@ -156,7 +187,51 @@ def validation_error(body: dict[str, Any]) -> str | None:
                 f'but found multiple "{role}" roles in a row'
             )
         previous = role
+        if role == "assistant" and (problem := _signature_error(message, index, signatures)):
+            return problem
+    return thinking_error(body)
+
+
+def _signature_error(message: dict[str, Any], index: int, signatures: frozenset[str]) -> str | None:
+    content = message.get("content")
+    for j, block in enumerate(content if isinstance(content, list) else ()):
+        thinking = isinstance(block, dict) and block.get("type") == "thinking"
+        if thinking and block.get("signature") not in signatures:
+            return f"messages.{index}.content.{j}: Invalid `signature` in `thinking` block"
     return None
+
+
+def thinking_error(body: dict[str, Any]) -> str | None:
+    """The 400 the real API gives a thinking configuration it refuses, or None."""
+    thinking = body.get("thinking")
+    if not isinstance(thinking, dict) or thinking.get("type") != "enabled":
+        return None
+    budget = thinking.get("budget_tokens")
+    if not isinstance(budget, int) or budget < 1024:
+        return "thinking.enabled.budget_tokens: Input should be greater than or equal to 1024"
+    if budget >= body["max_tokens"]:
+        return "`max_tokens` must be greater than `thinking.budget_tokens`"
+    if body.get("temperature") not in (None, 1) or body.get("top_k") is not None:
+        return "`temperature` may only be set to 1 when thinking is enabled"
+    return None
+
+
+def thinks(body: dict[str, Any]) -> bool:
+    """Whether a request turns thinking on."""
+    thinking = body.get("thinking")
+    return isinstance(thinking, dict) and thinking.get("type") in ("enabled", "adaptive")
+
+
+def _last_tool_result(body: dict[str, Any]) -> str | None:
+    """The text of the tool results in the last message, if it holds any."""
+    last = body["messages"][-1]
+    content = last.get("content") if isinstance(last, dict) else None
+    results = [
+        block
+        for block in (content if isinstance(content, list) else ())
+        if isinstance(block, dict) and block.get("type") == "tool_result"
+    ]
+    return orjson.dumps(results).decode() if results else None
 
 
 def _sse(event: str, payload: dict[str, Any]) -> bytes:
@@ -177,10 +252,12 @@ class FakeAnthropicUpstream(FakeServer):
         self.api_key = api_key
         self.reply = reply
         self.requests: list[RecordedRequest] = []
+        self.signatures: set[str] = set()
         self._ids = itertools.count(1)
 
     def configure(self, app: web.Application) -> None:
         app.router.add_post("/v1/messages", self._messages)
+        app.router.add_post("/v1/messages/count_tokens", self._count_tokens)
         app.router.add_get("/v1/models", self._models)
         app.middlewares.append(self._record_and_authenticate)
         app.on_response_prepare.append(_add_request_id)
@@ -225,10 +302,24 @@ class FakeAnthropicUpstream(FakeServer):
         payload = {"data": data, "has_more": False, "first_id": MODELS[0], "last_id": MODELS[-1]}
         return web.json_response(payload, dumps=_dumps)
 
+    async def _count_tokens(self, request: web.Request) -> web.Response:
+        body = await request.json(loads=orjson.loads)
+        if not isinstance(body.get("model"), str) or not isinstance(body.get("messages"), list):
+            return _error(400, "model and messages: Field required")
+        tools = sum(
+            count_words(str(tool.get("name", ""))) + count_words(str(tool.get("description", "")))
+            for tool in body.get("tools") or ()
+            if isinstance(tool, dict)
+        )
+        return web.json_response({"input_tokens": prompt_word_count(body) + tools})
+
     async def _messages(self, request: web.Request) -> web.StreamResponse:
         body = await request.json(loads=orjson.loads)
-        if problem := validation_error(body):
+        betas = request.headers.get("anthropic-beta", "")
+        if problem := validation_error(body, betas, frozenset(self.signatures)):
             return _error(400, problem)
+        if self._agent_turn_lost_its_thinking(body):
+            return _error(400, _LOST_THINKING)
         model = body["model"]
         if error := _ERROR_MODEL.fullmatch(model):
             return _error(int(error.group(1)))
@@ -240,6 +331,24 @@ class FakeAnthropicUpstream(FakeServer):
             return await answer.stream(request, delay)
         return await answer.respond(request)
 
+    @staticmethod
+    def _agent_turn_lost_its_thinking(body: dict[str, Any]) -> bool:
+        """With thinking on, an assistant turn with a tool call must start with its thinking."""
+        if body["model"] != "claude-bash-agent" or not thinks(body):
+            return False
+        for message in body["messages"]:
+            content = message.get("content") if message.get("role") == "assistant" else None
+            calls = isinstance(content, list) and any(b.get("type") == "tool_use" for b in content)
+            if calls and content[0].get("type") not in ("thinking", "redacted_thinking"):
+                return True
+        return False
+
+
+_LOST_THINKING = (
+    "messages: Expected `thinking` or `redacted_thinking`, but found `tool_use`. When "
+    "`thinking` is enabled, a final `assistant` message must start with a thinking block."
+)
+
 
 class _Answer:
     """One Messages answer, rendered whole or as a stream of events."""
@@ -249,6 +358,7 @@ class _Answer:
         self.id = f"msg_fake{next(upstream._ids):06d}"
         tools = body.get("tools")
         self.tool_name: str | None = None
+        self.tool_input: dict[str, Any] = dict(TOOL_INPUT)
         if isinstance(tools, list) and tools and isinstance(tools[0], dict):
             self.tool_name = str(tools[0].get("name"))
         stall = _STALL_MODEL.fullmatch(self.model)
@@ -256,29 +366,64 @@ class _Answer:
         if self.stall and self.stall[0] == "tools":
             self.tool_name = self.tool_name or "get_weather"
         self.thinking = bool(self.stall and self.stall[0] == "thinking")
-        pieces = _REPLY_PIECE.findall(THINKING if self.thinking else upstream.reply)
+        reply = upstream.reply
+        self.thought: list[str] = []  # the thinking block before the answer, if any
+        self.signature = ""
+        self.show_thought = True
+        if self.model in _THINKERS:
+            self.tool_name = self._agent_tool(body)
+            result = _last_tool_result(body) if self.model == "claude-bash-agent" else None
+            reply = tool_answer(result) if result is not None else reply
+            if thinks(body):
+                self.thought = _REPLY_PIECE.findall(THINKING)
+                self.signature = f"fake-signature-{self.id}"
+                upstream.signatures.add(self.signature)
+            self.show_thought = (body.get("thinking") or {}).get("display") != "omitted"
+        pieces = _REPLY_PIECE.findall(THINKING if self.thinking else reply)
         self.stop_reason = "end_turn"
         if self.tool_name:
             self.stop_reason = "tool_use"
-            self.output_tokens = count_words(TOOL_INPUT_JSON)
+            self.output_tokens = count_words(json.dumps(self.tool_input))
         else:
             if len(pieces) > body["max_tokens"]:
                 pieces = pieces[: body["max_tokens"]]
                 self.stop_reason = "max_tokens"
             self.output_tokens = len(pieces)
+        self.output_tokens += len(self.thought)
         if self.model == "fake-overbill":
             self.output_tokens = OVERBILL_TOKENS
         self.pieces: list[str] = pieces
         self.input_tokens = prompt_word_count(body)
 
+    def _agent_tool(self, body: dict[str, Any]) -> str | None:
+        """The tool a bash agent calls (none once it has the result, or for the thinker)."""
+        names = [t.get("name") for t in body.get("tools") or () if isinstance(t, dict)]
+        if self.model != "claude-bash-agent" or "Bash" not in names:
+            return None
+        if _last_tool_result(body) is not None:
+            return None
+        self.tool_input = dict(BASH_INPUT)
+        return "Bash"
+
     def usage(self, output_tokens: int) -> dict[str, Any]:
-        return {
+        usage: dict[str, Any] = {
             "input_tokens": self.input_tokens,
             "cache_creation_input_tokens": 0,
             "cache_read_input_tokens": 0,
             "output_tokens": output_tokens,
             "service_tier": "standard",
         }
+        if self.model in _THINKERS:  # the current wire format, in full
+            usage["cache_creation"] = {
+                "ephemeral_5m_input_tokens": 0,
+                "ephemeral_1h_input_tokens": 0,
+            }
+            usage["output_tokens_details"] = {"thinking_tokens": len(self.thought)}
+        return usage
+
+    def thinking_block(self) -> dict[str, Any]:
+        text = "".join(self.thought) if self.show_thought else ""
+        return {"type": "thinking", "thinking": text, "signature": self.signature}
 
     def message(self, content: list[dict[str, Any]], stop_reason: str | None) -> dict[str, Any]:
         return {
@@ -293,10 +438,11 @@ class _Answer:
         }
 
     def content(self) -> list[dict[str, Any]]:
+        thought = [self.thinking_block()] if self.thought else []
         if self.tool_name:
             block = {"type": "tool_use", "id": TOOL_USE_ID, "name": self.tool_name}
-            return [{**block, "input": dict(TOOL_INPUT)}]
-        return [{"type": "text", "text": "".join(self.pieces)}]
+            return [*thought, {**block, "input": dict(self.tool_input)}]
+        return [*thought, {"type": "text", "text": "".join(self.pieces)}]
 
     async def respond(self, request: web.Request) -> web.StreamResponse:
         body = orjson.dumps(self.message(self.content(), self.stop_reason))
@@ -313,12 +459,50 @@ class _Answer:
         """Every event of the full stream, in order: (event name, data)."""
         start = {"type": "message_start", "message": self.message([], None)}
         events: list[tuple[str, dict[str, Any]]] = [("message_start", start)]
+        blocks = self._streamed_blocks()
+        for index, (block, deltas) in enumerate(blocks):
+            events.append(
+                (
+                    "content_block_start",
+                    {"type": "content_block_start", "index": index, "content_block": block},
+                )
+            )
+            if index == 0:
+                events.append(("ping", {"type": "ping"}))
+            events.extend(
+                (
+                    "content_block_delta",
+                    {"type": "content_block_delta", "index": index, "delta": delta},
+                )
+                for delta in deltas
+            )
+            events.append(("content_block_stop", {"type": "content_block_stop", "index": index}))
+        usage = self.usage(self.output_tokens) if self.model in _THINKERS else {}
+        message_delta = {
+            "type": "message_delta",
+            "delta": {"stop_reason": self.stop_reason, "stop_sequence": None},
+            "usage": {**usage, "output_tokens": self.output_tokens},
+        }
+        events.append(("message_delta", message_delta))
+        events.append(("message_stop", {"type": "message_stop"}))
+        return events
+
+    def _streamed_blocks(self) -> list[tuple[dict[str, Any], list[dict[str, Any]]]]:
+        """Each content block as it starts, and its deltas."""
+        blocks: list[tuple[dict[str, Any], list[dict[str, Any]]]] = []
+        if self.thought:
+            shown = self.thought if self.show_thought else []
+            deltas = [{"type": "thinking_delta", "thinking": piece} for piece in shown]
+            deltas.append({"type": "signature_delta", "signature": self.signature})
+            blocks.append(({"type": "thinking", "thinking": "", "signature": ""}, deltas))
         if self.tool_name:
             block: dict[str, Any] = {"type": "tool_use", "id": TOOL_USE_ID, "name": self.tool_name}
             block["input"] = {}
-            deltas = [
-                {"type": "input_json_delta", "partial_json": part} for part in TOOL_INPUT_FRAGMENTS
-            ]
+            fragments: tuple[str, ...] = TOOL_INPUT_FRAGMENTS
+            if self.tool_input != TOOL_INPUT:
+                whole = json.dumps(self.tool_input)
+                fragments = (whole[: len(whole) // 2], whole[len(whole) // 2 :])
+            deltas = [{"type": "input_json_delta", "partial_json": part} for part in fragments]
         elif self.thinking:
             block = {"type": "thinking", "thinking": "", "signature": ""}
             deltas = [{"type": "thinking_delta", "thinking": piece} for piece in self.pieces]
@@ -326,26 +510,7 @@ class _Answer:
         else:
             block = {"type": "text", "text": ""}
             deltas = [{"type": "text_delta", "text": piece} for piece in self.pieces]
-        events.append(
-            (
-                "content_block_start",
-                {"type": "content_block_start", "index": 0, "content_block": block},
-            )
-        )
-        events.append(("ping", {"type": "ping"}))
-        events.extend(
-            ("content_block_delta", {"type": "content_block_delta", "index": 0, "delta": delta})
-            for delta in deltas
-        )
-        events.append(("content_block_stop", {"type": "content_block_stop", "index": 0}))
-        message_delta = {
-            "type": "message_delta",
-            "delta": {"stop_reason": self.stop_reason, "stop_sequence": None},
-            "usage": {"output_tokens": self.output_tokens},
-        }
-        events.append(("message_delta", message_delta))
-        events.append(("message_stop", {"type": "message_stop"}))
-        return events
+        return [*blocks, (block, deltas)]
 
     async def stream(self, request: web.Request, delay: float) -> web.StreamResponse:
         response = await open_event_stream(request)

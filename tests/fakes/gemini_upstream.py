@@ -21,6 +21,11 @@ The requested model name selects the behaviour:
   limits it was given).
 - ``fake-safety``: a candidate with no ``content``, ``finishReason: SAFETY`` and safety ratings;
   ``usageMetadata`` then has no ``candidatesTokenCount``, as the real API omits zero counts.
+- ``gemini-bash-agent``: what a coding agent's model does: given a function named ``Bash`` and
+  no ``functionResponse`` yet, it calls ``Bash`` with ``BASH_INPUT`` (the call carrying a
+  ``thoughtSignature``, as Gemini 3 sends them); given the response, it answers
+  ``tool_answer(response)``. With ``thinkingConfig.includeThoughts`` its answers start with
+  ``THOUGHT`` as a thought part, counted in ``thoughtsTokenCount``.
 - ``gemini-stall-<kind>-<n>``: a stream that sends its first ``n`` chunks at once, then nothing
   until the gateway hangs up (at most ``STALL_SECONDS``, then the rest). Kinds: ``text`` (the
   reply), ``thought`` (``THOUGHT`` a word per ``{"text", "thought": true}`` part, then the reply).
@@ -44,13 +49,14 @@ from __future__ import annotations
 
 import asyncio
 import itertools
+import json
 import re
 from typing import Any
 
 import orjson
 from aiohttp import web
 
-from tests.fakes.openai_upstream import OVERBILL_TOKENS, count_words
+from tests.fakes.openai_upstream import BASH_INPUT, OVERBILL_TOKENS, count_words, tool_answer
 from tests.fakes.server import (
     FakeServer,
     RecordedRequest,
@@ -67,6 +73,7 @@ MODELS = (
     "fake-error-400",
     "fake-error-429",
     "fake-error-503",
+    "gemini-bash-agent",
 )
 FUNCTION_ARGS: dict[str, Any] = {"city": "Paris"}
 FUNCTION_ARGS_JSON = '{"city": "Paris"}'
@@ -77,6 +84,7 @@ _ERROR_MODEL = re.compile(r"fake-error-(\d{3})")
 _SLOW_MODEL = re.compile(r"fake-slow-(\d+)")
 _STALL_MODEL = re.compile(r"gemini-stall-(text|thought)-(\d+)")
 THOUGHT = "Let me think this through carefully first."
+THOUGHT_SIGNATURE = "ZmFrZSB0aG91Z2h0IHNpZ25hdHVyZQ=="
 STALL_SECONDS = 10.0
 _REPLY_PIECE = re.compile(r"\s*\S+\s*")
 _VERSIONS = "v1|v1beta|v1alpha"
@@ -164,6 +172,28 @@ def first_function_name(body: dict[str, Any]) -> str | None:
             if isinstance(declaration, dict) and isinstance(declaration.get("name"), str):
                 return declaration["name"]
     return None
+
+
+def _function_responses(body: dict[str, Any]) -> str | None:
+    """The function responses of the last content, as JSON text (None if it has none)."""
+    contents = body.get("contents") or []
+    parts = contents[-1].get("parts") if contents and isinstance(contents[-1], dict) else None
+    responses = [
+        _field(part, "functionResponse", "function_response")
+        for part in (parts if isinstance(parts, list) else ())
+        if isinstance(part, dict) and _field(part, "functionResponse", "function_response")
+    ]
+    return orjson.dumps(responses).decode() if responses else None
+
+
+def _declared(body: dict[str, Any]) -> list[Any]:
+    return [
+        declaration.get("name")
+        for tool in body.get("tools") or ()
+        if isinstance(tool, dict)
+        for declaration in _field(tool, "functionDeclarations", "function_declarations") or ()
+        if isinstance(declaration, dict)
+    ]
 
 
 def validation_error(body: dict[str, Any]) -> str | None:
@@ -313,17 +343,25 @@ class _Answer:
         self.model = model
         self.response_id = f"fakeResponse{next(upstream._ids):06d}"
         self.function_name = first_function_name(body)
+        self.function_args: dict[str, Any] = dict(FUNCTION_ARGS)
         self.prompt_tokens = prompt_word_count(body)
         self.finish_reason = "STOP"
-        pieces = _REPLY_PIECE.findall(upstream.reply)
+        reply = upstream.reply
         config = _field(body, "generationConfig", "generation_config")
         limit = _field(config, "maxOutputTokens", "max_output_tokens") if config else None
+        self.thoughts: list[str] = []
+        if self.model == "gemini-bash-agent":
+            reply = self._agent(body, reply)
+            thinking = _field(config or {}, "thinkingConfig", "thinking_config") or {}
+            if _field(thinking, "includeThoughts", "include_thoughts"):
+                self.thoughts = _REPLY_PIECE.findall(THOUGHT)
+        pieces = _REPLY_PIECE.findall(reply)
         if self.model == "fake-safety":
             self.finish_reason = "SAFETY"
             pieces = []
             self.output_tokens = 0
         elif self.function_name:
-            self.output_tokens = count_words(FUNCTION_ARGS_JSON)
+            self.output_tokens = count_words(json.dumps(self.function_args))
         else:
             if isinstance(limit, int) and len(pieces) > limit:
                 pieces = pieces[:limit]
@@ -331,11 +369,22 @@ class _Answer:
             self.output_tokens = len(pieces)
         self.pieces: list[str] = pieces
 
+    def _agent(self, body: dict[str, Any], reply: str) -> str:
+        """A bash agent calls Bash until it has the response, then answers with it."""
+        self.function_name = None
+        responses = _function_responses(body)
+        if responses is not None:
+            return tool_answer(responses)
+        if "Bash" in _declared(body):
+            self.function_name = "Bash"
+            self.function_args = dict(BASH_INPUT)
+        return reply
+
     def usage(self) -> dict[str, Any]:
         usage: dict[str, Any] = {"promptTokenCount": self.prompt_tokens}
         if self.output_tokens:
             usage["candidatesTokenCount"] = self.output_tokens
-        thoughts = OVERBILL_TOKENS if self.model == "fake-overbill" else 0
+        thoughts = OVERBILL_TOKENS if self.model == "fake-overbill" else len(self.thoughts)
         if thoughts:
             usage["thoughtsTokenCount"] = thoughts
         usage["totalTokenCount"] = self.prompt_tokens + self.output_tokens + thoughts
@@ -361,9 +410,15 @@ class _Answer:
     def parts(self) -> list[dict[str, Any]] | None:
         if self.finish_reason == "SAFETY":
             return None
+        thought = [{"text": "".join(self.thoughts), "thought": True}] if self.thoughts else []
         if self.function_name:
-            return [{"functionCall": {"name": self.function_name, "args": dict(FUNCTION_ARGS)}}]
-        return [{"text": "".join(self.pieces)}]
+            call: dict[str, Any] = {
+                "functionCall": {"name": self.function_name, "args": dict(self.function_args)}
+            }
+            if self.model == "gemini-bash-agent":
+                call["thoughtSignature"] = THOUGHT_SIGNATURE
+            return [*thought, call]
+        return [*thought, {"text": "".join(self.pieces)}]
 
     def chunks(self) -> list[dict[str, Any]]:
         """Every response of the full stream, in order."""
@@ -374,9 +429,10 @@ class _Answer:
             self.response([{"text": piece}], final=index == last)
             for index, piece in enumerate(self.pieces)
         ]
+        thoughts = self.thoughts
         if self.model.startswith("gemini-stall-thought-"):
             thoughts = _REPLY_PIECE.findall(THOUGHT)
-            chunks[:0] = [self.response([{"text": t, "thought": True}], False) for t in thoughts]
+        chunks[:0] = [self.response([{"text": t, "thought": True}], False) for t in thoughts]
         return chunks
 
     async def respond(self, request: web.Request) -> web.StreamResponse:

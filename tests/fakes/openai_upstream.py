@@ -20,6 +20,13 @@ The requested model name selects the behaviour, so one server serves many tests:
   of ``get_weather``: its name rides in the first of ``TOOL_ARGUMENT_FRAGMENTS``).
 - ``fake-overbill``: a normal answer whose usage reports ``OVERBILL_TOKENS`` completion tokens,
   whatever output limit it was sent (an upstream billing past the limits it was given).
+- ``fake-reasoner``: a reasoning model as DeepSeek and vLLM serve them: ``REASONING`` as
+  ``reasoning_content`` (a word per delta), then the reply; the reasoning counts in
+  ``completion_tokens`` (``completion_tokens_details.reasoning_tokens`` says how many).
+- ``fake-bash-agent``: what a coding agent's model does, as ``fake-reasoner`` reasons: given a
+  tool named ``Bash`` and no tool result yet, it calls ``Bash`` with ``BASH_INPUT``; given the
+  result, it answers ``tool_answer(result)``. Like DeepSeek in thinking mode, it refuses (400)
+  an assistant message with tool calls that comes back without its ``reasoning_content``.
 
 ``/v1/embeddings`` answers deterministic vectors; ``/v1/images/generations`` answers ``n`` image
 URLs (or base64 data), and ``fake-error-<status>`` works there too.
@@ -38,6 +45,7 @@ import asyncio
 import base64
 import hashlib
 import itertools
+import json
 import re
 import struct
 import time
@@ -73,6 +81,9 @@ TOOL_ARGUMENT_FRAGMENTS = ('{"city": ', '"Paris"', "}")
 SYSTEM_FINGERPRINT = "fp_fake"
 EMBEDDING_DIMENSIONS = 8
 REASONING = "Let me think this through carefully first."
+TOOL_MARKER = "gatewayz-tool-ok"
+BASH_INPUT = {"command": f"echo {TOOL_MARKER}", "description": "Print a word"}
+_REASONERS = ("fake-reasoner", "fake-bash-agent")
 STALL_SECONDS = 10.0
 OVERBILL_TOKENS = 1_000_000
 MAX_EMBEDDING_DIMENSIONS = 3072  # OpenAI's largest, text-embedding-3-large
@@ -96,6 +107,12 @@ _SERVER_ERROR = ("server_error", "The server had an error while processing your 
 def count_words(text: str) -> int:
     """Token count the fake upstream charges for ``text``."""
     return len(text.split())
+
+
+def tool_answer(result: str) -> str:
+    """What the agent models answer once they see a tool's result (``result``: as sent)."""
+    said = TOOL_MARKER if TOOL_MARKER in result else "something else"
+    return f"The tool said {said}."
 
 
 def prompt_word_count(messages: Any) -> int:
@@ -237,6 +254,13 @@ class FakeOpenAIUpstream(FakeServer):
             return self._error(400, "'model' and 'messages' are required.", "messages")
         if error := _ERROR_MODEL.fullmatch(model):
             return self._error(int(error.group(1)))
+        if model == "fake-bash-agent" and (index := _lost_reasoning(body["messages"])) is not None:
+            return self._error(
+                400,
+                f"Missing `reasoning_content` field in the assistant message at message index "
+                f"{index}. For more information, please refer to "
+                "https://api-docs.deepseek.com/guides/thinking_mode#tool-calls",
+            )
         if late := _LATE_MODEL.fullmatch(model):
             return await self._late(request, body, failing=bool(late.group(1)), ms=late.group(2))
         delay = int(slow.group(1)) / 1000 if (slow := _SLOW_MODEL.fullmatch(model)) else 0.0
@@ -265,6 +289,25 @@ def _dumps(obj: Any) -> str:
     return orjson.dumps(obj).decode()
 
 
+def _lost_reasoning(messages: list[Any]) -> int | None:
+    """The index of an assistant message with tool calls but no reasoning_content, if any."""
+    for index, message in enumerate(messages):
+        assistant = isinstance(message, dict) and message.get("role") == "assistant"
+        if assistant and message.get("tool_calls") and not message.get("reasoning_content"):
+            return index
+    return None
+
+
+def _tool_result(messages: list[Any]) -> str | None:
+    """The tool results the conversation ends with, as JSON text (None if it ends otherwise)."""
+    results = []
+    for message in reversed(messages):
+        if not isinstance(message, dict) or message.get("role") != "tool":
+            break
+        results.append(message.get("content"))
+    return orjson.dumps(results).decode() if results else None
+
+
 class _Completion:
     """One chat completion answer, rendered whole or as a stream."""
 
@@ -282,9 +325,14 @@ class _Completion:
         if self.stall and self.stall[0] == "tools":
             self.tool_name = self.tool_name or "get_weather"
         self.reply = upstream.reply
-        output = TOOL_ARGUMENTS if self.tool_name else self.reply
+        self.arguments = TOOL_ARGUMENTS
+        self.reasoning: list[str] = []
+        if self.model in _REASONERS:
+            self.reasoning = _REPLY_PIECE.findall(REASONING)
+            self._agent(body)
+        output = self.arguments if self.tool_name else self.reply
         prompt_tokens = prompt_word_count(body["messages"])
-        completion_tokens = count_words(output)
+        completion_tokens = count_words(output) + len(self.reasoning)
         if self.model == "fake-overbill":
             completion_tokens = OVERBILL_TOKENS
         self.usage: dict[str, Any] | None = None
@@ -295,7 +343,7 @@ class _Completion:
                 "total_tokens": prompt_tokens + completion_tokens,
                 "prompt_tokens_details": {"cached_tokens": 0, "audio_tokens": 0},
                 "completion_tokens_details": {
-                    "reasoning_tokens": 0,
+                    "reasoning_tokens": len(self.reasoning),
                     "audio_tokens": 0,
                     "accepted_prediction_tokens": 0,
                     "rejected_prediction_tokens": 0,
@@ -303,6 +351,23 @@ class _Completion:
             }
         options = body.get("stream_options")
         self.include_usage = isinstance(options, dict) and options.get("include_usage") is True
+
+    def _agent(self, body: dict[str, Any]) -> None:
+        """A bash agent calls Bash until it has the result, then answers with it."""
+        self.tool_name = None
+        if self.model != "fake-bash-agent":
+            return
+        result = _tool_result(body["messages"])
+        names = [
+            (tool.get("function") or {}).get("name")
+            for tool in body.get("tools") or ()
+            if isinstance(tool, dict)
+        ]
+        if result is not None:
+            self.reply = tool_answer(result)
+        elif "Bash" in names:
+            self.tool_name = "Bash"
+            self.arguments = json.dumps(BASH_INPUT)
 
     @property
     def finish_reason(self) -> str:
@@ -326,8 +391,10 @@ class _Completion:
             "annotations": [],
         }
         if self.tool_name:
-            function = {"name": self.tool_name, "arguments": TOOL_ARGUMENTS}
+            function = {"name": self.tool_name, "arguments": self.arguments}
             message["tool_calls"] = [{"id": TOOL_CALL_ID, "type": "function", "function": function}]
+        if self.reasoning:
+            message["reasoning_content"] = "".join(self.reasoning)
         return message
 
     async def respond(self, request: web.Request) -> web.StreamResponse:
@@ -356,8 +423,21 @@ class _Completion:
 
     def deltas(self) -> list[dict[str, Any]]:
         """The delta of each chunk before the final one, the first carrying the role."""
+        if self.reasoning:
+            thoughts = [{"reasoning_content": piece} for piece in self.reasoning]
+            head = {"role": "assistant", "content": None, "reasoning_content": ""}
+            first, *rest = self._answer_deltas()
+            first = {key: value for key, value in first.items() if key != "role"}
+            return [head, *thoughts, first, *rest]
+        return self._answer_deltas()
+
+    def _answer_deltas(self) -> list[dict[str, Any]]:
         if self.tool_name:
-            first, *rest = TOOL_ARGUMENT_FRAGMENTS
+            fragments: tuple[str, ...] = TOOL_ARGUMENT_FRAGMENTS
+            if self.arguments != TOOL_ARGUMENTS:
+                half = len(self.arguments) // 2
+                fragments = (self.arguments[:half], self.arguments[half:])
+            first, *rest = fragments
             call = {
                 "index": 0,
                 "id": TOOL_CALL_ID,

@@ -70,3 +70,9 @@ def test_declared_tools() -> None:
     assert not declares_tools({"tools": []})
     assert not declares_tools({"tools": None})
     assert not declares_tools({"messages": []})
+
+
+def test_json_mode_counts_as_declared_tools() -> None:
+    # Anthropic models answer JSON mode with a tool, whose instructions the provider adds.
+    assert declares_tools({"response_format": {"type": "json_object"}})
+    assert not declares_tools({"response_format": {"type": "json_schema"}})

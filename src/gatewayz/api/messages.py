@@ -1,4 +1,5 @@
-"""POST /v1/messages: the Anthropic Messages API, for any model."""
+"""POST /v1/messages and /v1/messages/count_tokens: the Anthropic Messages API, for any model
+(`?beta=true`, as Anthropic's SDKs add for beta features, changes nothing)."""
 
 from typing import Annotated
 
@@ -10,9 +11,16 @@ from gatewayz.api.relaying import respond
 from gatewayz.api.request_bodies import MESSAGE, json_body
 from gatewayz.errors import InvalidRequest
 from gatewayz.protocols import anthropic
-from gatewayz.relay.messages import messages_exchange
+from gatewayz.protocols.anthropic.betas import HEADER as BETA_HEADER
+from gatewayz.relay.messages import count_tokens_exchange, messages_exchange
 
 router = APIRouter(tags=["anthropic"])
+
+
+def _betas(request: Request) -> str | None:
+    """The `anthropic-beta` values the client sent (in one header or several)."""
+    values = request.headers.getlist(BETA_HEADER)
+    return ",".join(values) if values else None
 
 
 @router.post("/v1/messages", response_model=None, openapi_extra=json_body(MESSAGE))
@@ -26,5 +34,17 @@ async def create_message(
         raise InvalidRequest(
             "session_id: chat sessions work only on /v1/chat/completions.", param="session_id"
         )
-    exchange = messages_exchange(request.app.state.relay, body, len(raw))
+    exchange = messages_exchange(request.app.state.relay, body, len(raw), _betas(request))
+    return await respond(request, principal, exchange)
+
+
+@router.post("/v1/messages/count_tokens", response_model=None)
+async def count_message_tokens(
+    request: Request, principal: Annotated[Principal, Depends(current_principal)]
+) -> Response:
+    """Count a Messages request's input tokens: Anthropic's count for its models, an estimate
+    for the others (see docs/clients/claude-code.md). Free."""
+    raw = await request.body()
+    body = anthropic.parse_count_tokens_request(raw)
+    exchange = count_tokens_exchange(request.app.state.relay, body, len(raw), _betas(request))
     return await respond(request, principal, exchange)

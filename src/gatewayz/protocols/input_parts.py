@@ -47,6 +47,9 @@ def media_parts(body: dict[str, Any]) -> int:
 
 
 def declares_tools(body: dict[str, Any]) -> bool:
-    """Whether the request declares tools (`tools` in every wire format)."""
+    """Whether the request declares tools (`tools` in every wire format), or asks for JSON
+    mode (`response_format: json_object`), which Anthropic models answer with a tool."""
     tools = body.get("tools")
-    return isinstance(tools, list) and bool(tools)
+    response_format = body.get("response_format")
+    json_mode = isinstance(response_format, dict) and response_format.get("type") == "json_object"
+    return (isinstance(tools, list) and bool(tools)) or json_mode

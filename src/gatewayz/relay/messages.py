@@ -1,14 +1,18 @@
-"""Anthropic Messages (`POST /v1/messages`) through the relay: passed through to Anthropic
-upstreams, translated onto chat completions for every other provider."""
+"""Anthropic Messages (`POST /v1/messages`, `POST /v1/messages/count_tokens`) through the
+relay: passed through to Anthropic upstreams, translated onto chat completions for every other
+provider."""
 
 import secrets
 from typing import Any
 
 import orjson
 
+from gatewayz.billing.worst_case import Demand
 from gatewayz.errors import UpstreamError
 from gatewayz.protocols import anthropic, openai_chat
-from gatewayz.protocols.anthropic.passthrough import native_request
+from gatewayz.protocols.anthropic.betas import betas_sent
+from gatewayz.protocols.anthropic.passthrough import native_request, without_gateway_thinking
+from gatewayz.protocols.anthropic.token_estimate import estimate_input_tokens
 from gatewayz.protocols.fields import Dropped
 from gatewayz.protocols.openai_chat import UpstreamStreamError
 from gatewayz.protocols.usage import Usage, UsageTally, from_anthropic
@@ -97,8 +101,10 @@ def message_usage(message: dict[str, Any], body_size: int) -> Usage:
 class _FromChat:
     """OpenAI chunks to Anthropic events."""
 
-    def __init__(self, model: str) -> None:
-        self._translator = anthropic.ChatStreamToMessages(model, "msg_" + secrets.token_hex(12))
+    def __init__(self, model: str, provider: str, input_tokens: int, show_thinking: bool) -> None:
+        self._translator = anthropic.ChatStreamToMessages(
+            model, "msg_" + secrets.token_hex(12), input_tokens, provider, show_thinking
+        )
         self.tally = UsageTally()
 
     def convert(self, event: Event) -> list[bytes]:
@@ -113,44 +119,78 @@ class _FromChat:
         return _error_event(error.message)
 
 
-def messages_exchange(relay: Relay, body: dict[str, Any], body_size: int) -> Exchange:
-    stream = bool(body.get("stream"))
-    native_body = without_routing_fields(body)
-    demand = request_demand(body, body_size, body["max_tokens"])
+def _is_native(route: Route) -> bool:
+    return route.provider.spec.protocol == "anthropic"
 
-    def is_native(route: Route) -> bool:
-        return route.provider.spec.protocol == "anthropic"
+
+def _reasoning_for(route: Route) -> str | None:
+    """The provider that takes its own reasoning back in chat messages: an OpenAI-compatible
+    one (not one served through the Responses API, nor Gemini: they keep reasoning their way)."""
+    spec = route.provider.spec
+    if spec.protocol != "openai" or "responses_api" in spec.quirks:
+        return None
+    return route.provider.name
+
+
+def _shows_thinking(body: dict[str, Any]) -> bool:
+    thinking = body.get("thinking")
+    return not (isinstance(thinking, dict) and thinking.get("display") == "omitted")
+
+
+class _Native:
+    """A request as an Anthropic upstream receives it: the passthrough rules (see
+    protocols.anthropic.passthrough), and the betas they allow (see .betas)."""
+
+    def __init__(self, body: dict[str, Any], beta_header: str | None) -> None:
+        self.body = without_routing_fields(body)
+        self.beta_header = beta_header
+
+    def request(self, route: Route, dropped: Dropped) -> tuple[dict[str, Any], list[str]]:
+        provider = route.provider
+        allowed = provider.spec.passthrough_fields
+        body = native_request(self.body, route.model.id, provider.name, allowed)
+        betas = betas_sent(self.beta_header, allowed, dropped)
+        return without_gateway_thinking(body, dropped), betas
+
+
+def messages_exchange(
+    relay: Relay, body: dict[str, Any], body_size: int, beta_header: str | None = None
+) -> Exchange:
+    """A Messages request, passed through to Anthropic upstreams (with the betas of
+    `beta_header` that may go on), translated onto chat completions for the others."""
+    stream = bool(body.get("stream"))
+    native = _Native(body, beta_header)
+    demand = request_demand(body, body_size, body["max_tokens"])
+    show_thinking = _shows_thinking(body)
 
     def chat_body(route: Route, dropped: Dropped) -> dict[str, Any]:
         limit = relay.output_limit(demand.output_limit, route)  # the client's max_tokens
-        chat = anthropic.messages_to_chat_request(native_body, dropped)
+        chat = anthropic.messages_to_chat_request(native.body, dropped, _reasoning_for(route))
         return upstream_chat_body(chat, route, limit)
-
-    def native(route: Route) -> dict[str, Any]:
-        exchange.dropped = None  # passed through: nothing left out
-        provider = route.provider
-        return native_request(
-            native_body, route.model.id, provider.name, provider.spec.passthrough_fields
-        )
 
     async def call(route: Route) -> Answer:
         adapter = relay.adapter(route)
-        if is_native(route):
-            reply = await adapter.messages(route.provider, native(route))
-            return Answer(reply.body, message_usage(reply.data, body_size))
         dropped = translation_notes(exchange, route)
+        if _is_native(route):
+            request, betas = native.request(route, dropped)
+            reply = await adapter.messages(route.provider, request, betas)
+            return Answer(reply.body, message_usage(reply.data, body_size))
         reply = await adapter.chat(route.provider, chat_body(route, dropped), dropped)
-        message = anthropic.chat_to_messages_response(reply.data, body["model"])
+        message = anthropic.chat_to_messages_response(
+            reply.data, body["model"], route.provider.name, show_thinking
+        )
         return Answer(orjson.dumps(message), chat_usage(reply.data, body_size))
 
     async def open_stream(route: Route) -> tuple[EventStream, StreamCodec]:
         adapter = relay.adapter(route)
-        if is_native(route):
-            source = await adapter.messages_stream(route.provider, native(route))
-            return source, PassthroughCodec(_NativeUsage(), _error_event)
         dropped = translation_notes(exchange, route)
+        if _is_native(route):
+            request, betas = native.request(route, dropped)
+            source = await adapter.messages_stream(route.provider, request, betas)
+            return source, PassthroughCodec(_NativeUsage(), _error_event)
         source = await adapter.chat_stream(route.provider, chat_body(route, dropped), dropped)
-        return source, _FromChat(body["model"])
+        estimate = estimate_input_tokens(body)
+        return source, _FromChat(body["model"], route.provider.name, estimate, show_thinking)
 
     exchange = Exchange(
         api="messages",
@@ -160,5 +200,34 @@ def messages_exchange(relay: Relay, body: dict[str, Any], body_size: int) -> Exc
         call=call,
         open=open_stream,
         demand=demand,
+    )
+    return exchange
+
+
+def count_tokens_exchange(
+    relay: Relay, body: dict[str, Any], body_size: int, beta_header: str | None = None
+) -> Exchange:
+    """A token count of a Messages request (`POST /v1/messages/count_tokens`): passed
+    through to Anthropic upstreams, estimated for the others (see
+    protocols.anthropic.token_estimate). It costs nothing and holds nothing."""
+    native = _Native(body, beta_header)
+
+    async def call(route: Route) -> Answer:
+        dropped = translation_notes(exchange, route)
+        if not _is_native(route):
+            return Answer(orjson.dumps({"input_tokens": estimate_input_tokens(body)}), None)
+        request = without_gateway_thinking({**native.body, "model": route.model.id}, dropped)
+        betas = betas_sent(native.beta_header, route.provider.spec.passthrough_fields, dropped)
+        reply = await relay.adapter(route).count_tokens(route.provider, request, betas)
+        return Answer(reply.body, None)
+
+    exchange = Exchange(
+        api="messages.count_tokens",
+        body=plan_body(body),
+        body_size=body_size,
+        stream=False,
+        call=call,
+        worst_case=lambda route: 0,
+        demand=Demand(body_size, output_limit=1),  # what it takes of a token rate limit
     )
     return exchange

@@ -5,12 +5,15 @@ import copy
 import itertools
 import json
 from typing import Any
+from unittest.mock import ANY
 
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from gatewayz.protocols.anthropic import chat_to_messages_request
+from gatewayz.protocols.anthropic.json_mode import json_tool
+from gatewayz.protocols.fields import Dropped
 from tests.openai_spec import validate
 from tests.protocols.anthropic.helpers import (
     ARGS,
@@ -23,6 +26,11 @@ from tests.protocols.anthropic.helpers import (
 )
 
 # --- OpenAI chat request -> Anthropic request --------------------------------------------
+
+TOOLS = [
+    {"type": "function", "function": {"name": "get_weather", "parameters": {"type": "object"}}}
+]
+CALL = {"id": "call_1", "type": "function", "function": {"name": "get_weather", "arguments": "{}"}}
 
 # OpenAI's "Functions" request example, continued with the calls, their results and images.
 OPENAI_REQUEST = """{
@@ -158,8 +166,7 @@ def _image(url: str) -> str:
         ('{"seed": 7}', "seed"),
         ('{"logit_bias": {"50256": -100}}', "logit_bias"),
         ('{"temperature": 1.5}', "temperature"),
-        ('{"reasoning_effort": "high"}', "reasoning_effort"),
-        ('{"response_format": {"type": "json_object"}}', "response_format"),
+        ('{"reasoning_effort": "extreme"}', "reasoning_effort"),
         (
             '{"response_format": {"type": "json_schema",'
             ' "json_schema": {"name": "x", "description": "d", "schema": {}}}}',
@@ -203,11 +210,138 @@ def test_neutral_values_of_unsupported_options_are_accepted() -> None:
         },
         **{"store": False, "metadata": {"a": "b"}, "response_format": {"type": "text"}},
     }
-    assert chat_to_messages_request(body, "claude", 100) == {
+    dropped = Dropped()
+    assert chat_to_messages_request(body, "claude", 100, dropped) == {
         "model": "claude",
         "max_tokens": 100,
         "messages": [{"role": "user", "content": "hi"}],
     }
+    assert dropped.paths == ["metadata"]
+
+
+def test_hints_without_an_anthropic_field_are_named() -> None:
+    body = {
+        "messages": [
+            {"role": "user", "content": "hi"},
+            {"role": "assistant", "content": "ok", "reasoning_content": "They said hi."},
+            {"role": "user", "content": "bye"},
+        ],
+        "store": True,
+        "prompt_cache_key": "k",
+        "service_tier": "flex",
+        "user": "u1",
+        "safety_identifier": "s1",
+        "stream_options": {"include_usage": True},
+    }
+    dropped = Dropped()
+    request = chat_to_messages_request(body, "claude", 100, dropped)
+    assert request["metadata"] == {"user_id": "s1"}
+    assert request["messages"][1] == {"role": "assistant", "content": "ok"}
+    assert dropped.paths == [
+        "messages.1.reasoning_content",
+        "user",
+        "store",
+        "prompt_cache_key",
+        "service_tier",
+    ]
+
+
+def test_cache_control_on_parts_is_kept_as_a_breakpoint() -> None:
+    cached = {"type": "ephemeral", "ttl": "1h"}
+    body = {
+        "messages": [
+            {
+                "role": "system",
+                "content": [{"type": "text", "text": "Rules.", "cache_control": cached}],
+            },
+            {"role": "user", "content": [{"type": "text", "text": "hi", "cache_control": cached}]},
+        ]
+    }
+    request = chat_to_messages_request(body, "claude", 100)
+    assert request["system"] == [{"type": "text", "text": "Rules.", "cache_control": cached}]
+    assert request["messages"] == [
+        {"role": "user", "content": [{"type": "text", "text": "hi", "cache_control": cached}]}
+    ]
+
+
+@pytest.mark.parametrize(
+    ("effort", "max_tokens", "budget"),
+    [
+        ("minimal", 64_000, 1024),
+        ("low", 64_000, 1024),
+        ("medium", 64_000, 8192),
+        ("high", 64_000, 24576),
+        ("xhigh", 64_000, 32000),  # at most half of max_tokens
+        ("high", 4096, 2048),
+        ("low", 1500, 1024),  # at least Anthropic's minimum
+    ],
+)
+def test_reasoning_effort_becomes_a_thinking_budget_inside_max_tokens(
+    effort: str, max_tokens: int, budget: int
+) -> None:
+    body = {"messages": [{"role": "user", "content": "hi"}], "reasoning_effort": effort}
+    dropped = Dropped()
+    request = chat_to_messages_request({**body, "max_tokens": max_tokens}, "claude", 100, dropped)
+    assert request["thinking"] == {"type": "enabled", "budget_tokens": budget}
+    assert request["max_tokens"] == max_tokens
+    assert dropped.paths == []
+
+
+@pytest.mark.parametrize(
+    "change",
+    [
+        {"max_tokens": 1024},
+        {"temperature": 0.2},
+        {"top_k": 5},
+        {"top_p": 0.5},
+        {"tools": TOOLS, "tool_choice": "required"},
+        {
+            "messages": [
+                {"role": "user", "content": "weather?"},
+                {"role": "assistant", "tool_calls": [CALL]},
+                {"role": "tool", "tool_call_id": "call_1", "content": "sunny"},
+            ],
+            "tools": TOOLS,
+        },
+    ],
+)
+def test_reasoning_effort_anthropic_refuses_with_the_request_is_dropped(change: Json) -> None:
+    body = {"messages": [{"role": "user", "content": "hi"}], "reasoning_effort": "low", **change}
+    dropped = Dropped()
+    assert "thinking" not in chat_to_messages_request(body, "claude", 4096, dropped)
+    assert dropped.paths == ["reasoning_effort"]
+    none = {**body, "reasoning_effort": "none"}
+    assert "thinking" not in chat_to_messages_request(none, "claude", 4096, Dropped())
+
+
+def test_json_mode_is_a_forced_tool() -> None:
+    body = {
+        "messages": [{"role": "user", "content": "hi"}],
+        "response_format": {"type": "json_object"},
+    }
+    request = chat_to_messages_request(body, "claude", 100)
+    assert request["tools"] == [
+        {"name": "json_answer", "description": ANY, "input_schema": {"type": "object"}}
+    ]
+    assert request["tool_choice"] == {"type": "tool", "name": "json_answer"}
+    assert "output_config" not in request
+    assert json_tool(body) == "json_answer"
+    with_tools = {
+        **body,
+        "tools": [{**TOOLS[0], "function": {**TOOLS[0]["function"], "name": "json_answer"}}],
+    }
+    request = chat_to_messages_request(with_tools, "claude", 100)
+    assert [t["name"] for t in request["tools"]] == ["json_answer", "json_answer_"]
+    assert request["tool_choice"] == {"type": "any"}
+    assert json_tool(with_tools) == "json_answer_"
+    forced = {**with_tools, "tool_choice": "required"}
+    assert json_tool(forced) is None
+    request = chat_to_messages_request(forced, "claude", 100)
+    assert [t["name"] for t in request["tools"]] == ["json_answer"]
+    effort = {**body, "reasoning_effort": "high"}
+    dropped = Dropped()
+    assert "thinking" not in chat_to_messages_request(effort, "claude", 4096, dropped)
+    assert dropped.paths == ["reasoning_effort"]
 
 
 # --- properties --------------------------------------------------------------------------

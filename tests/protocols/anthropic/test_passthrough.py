@@ -12,6 +12,8 @@ from anthropic.types.beta import message_create_params as beta_params
 from gatewayz.errors import InvalidRequest
 from gatewayz.protocols.anthropic import passthrough
 from gatewayz.protocols.anthropic.passthrough import native_request
+from gatewayz.protocols.anthropic.signature import Reasoning, sign
+from gatewayz.protocols.fields import Dropped
 
 NONE: frozenset[str] = frozenset()
 HI = [{"role": "user", "content": "hi"}]
@@ -154,3 +156,32 @@ def test_inline_and_url_sources_pass() -> None:
     ]
     messages = [{"role": "user", "content": content}]
     assert sent({"messages": messages})["messages"] == messages
+
+
+def test_thinking_the_gateway_signed_is_left_out() -> None:
+    own = {"type": "thinking", "thinking": "", "signature": sign(Reasoning("ds", "reasoning", "x"))}
+    anthropic = {"type": "thinking", "thinking": "hm", "signature": "EqQB"}
+    text = {"type": "text", "text": "ok"}
+    messages = [
+        {"role": "user", "content": "hi"},
+        {"role": "assistant", "content": [own, text]},
+        {"role": "user", "content": "more"},
+        {"role": "assistant", "content": [own]},
+        {"role": "user", "content": "and"},
+        {"role": "assistant", "content": [anthropic, text]},
+        {"role": "user", "content": "end"},
+    ]
+    body = {"model": "c", "max_tokens": 5, "messages": messages}
+    dropped = Dropped()
+    kept = passthrough.without_gateway_thinking(body, dropped)["messages"]
+    assert kept == [
+        messages[0],
+        {"role": "assistant", "content": [text]},
+        *messages[2:3],
+        *messages[4:],
+    ]
+    assert dropped.paths == ["messages.*.content.*.thinking"]
+    untouched = Dropped()
+    plain = {**body, "messages": messages[4:]}
+    assert passthrough.without_gateway_thinking(plain, untouched) is plain
+    assert untouched.paths == []

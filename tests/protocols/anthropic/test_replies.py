@@ -6,6 +6,7 @@ import json
 import pytest
 
 from gatewayz.protocols.anthropic import chat_to_messages_response, messages_to_chat_response
+from gatewayz.protocols.anthropic.signature import Reasoning, read
 from tests.openai_spec import validate
 from tests.protocols.anthropic.helpers import validate_message
 
@@ -141,3 +142,49 @@ def test_stop_reasons_map_to_finish_reasons(stop_reason: str, finish_reason: str
         "total_tokens": 128,
         "prompt_tokens_details": {"cached_tokens": 100},
     }
+
+
+# --- reasoning both ways, JSON mode ------------------------------------------------------
+
+
+def _reasoning_reply(**message: object) -> dict[str, object]:
+    choice = {"message": {"role": "assistant", **message}, "finish_reason": "stop"}
+    return {"id": "c", "choices": [choice], "usage": {"prompt_tokens": 3, "completion_tokens": 8}}
+
+
+@pytest.mark.parametrize("field", ["reasoning_content", "reasoning"])
+def test_reasoning_becomes_a_thinking_block_the_gateway_signs(field: str) -> None:
+    reply = _reasoning_reply(content="Hi.", **{field: "Greet back."})
+    message = chat_to_messages_response(reply, "m", provider="deepseek")
+    validate_message(message)
+    thinking, text = message["content"]
+    assert thinking["type"] == "thinking" and thinking["thinking"] == "Greet back."
+    assert read(thinking["signature"]) == Reasoning("deepseek", field, "Greet back.")
+    assert text == {"type": "text", "text": "Hi."}
+    hidden = chat_to_messages_response(reply, "m", provider="deepseek", show_thinking=False)
+    assert hidden["content"][0]["thinking"] == ""
+    assert hidden["content"][0]["signature"] == thinking["signature"]
+
+
+def test_thinking_becomes_reasoning_content_and_json_mode_the_answer_text() -> None:
+    message = {
+        "id": "msg_1",
+        "content": [
+            {"type": "thinking", "thinking": "Keys first.", "signature": "EqQB"},
+            {"type": "redacted_thinking", "data": "EmwK"},
+            {"type": "tool_use", "id": "toolu_1", "name": "json_answer", "input": {"a": 1}},
+        ],
+        "stop_reason": "tool_use",
+        "usage": {"input_tokens": 5, "output_tokens": 30},
+    }
+    completion = messages_to_chat_response(message, "m", json_tool="json_answer")
+    validate("CreateChatCompletionResponse", completion)
+    reply = completion["choices"][0]["message"]
+    assert reply["reasoning_content"] == "Keys first."
+    assert json.loads(reply["content"]) == {"a": 1}
+    assert "tool_calls" not in reply
+    assert completion["choices"][0]["finish_reason"] == "stop"
+    assert completion["usage"]["completion_tokens"] == 30  # thinking is output
+    plain = messages_to_chat_response(message, "m")
+    assert plain["choices"][0]["message"]["tool_calls"][0]["function"]["name"] == "json_answer"
+    assert plain["choices"][0]["finish_reason"] == "tool_calls"

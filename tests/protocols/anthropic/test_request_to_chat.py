@@ -10,7 +10,10 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from gatewayz.errors import InvalidRequest
 from gatewayz.protocols.anthropic import chat_to_messages_request, messages_to_chat_request
+from gatewayz.protocols.anthropic.signature import Reasoning, sign
+from gatewayz.protocols.fields import Dropped
 from tests.openai_spec import validate
 from tests.protocols.anthropic.helpers import (
     ARGS,
@@ -150,30 +153,30 @@ def _user(*blocks: str) -> str:
 @pytest.mark.parametrize(
     ("change", "param"),
     [
-        ('{"thinking": {"type": "enabled", "budget_tokens": 2048}}', "thinking"),
-        ('{"service_tier": "auto"}', "service_tier"),
+        ('{"thinking": {"type": "sometimes"}}', "thinking.type"),
+        ('{"thinking": {"type": "enabled"}}', "thinking.budget_tokens"),
+        ('{"output_config": {"effort": "extreme"}}', "output_config.effort"),
         ('{"max_tokens": null}', "max_tokens"),
-        ('{"metadata": {"user_id": "u", "team": "x"}}', "metadata.team"),
-        ('{"tools": [{"type": "web_search_20250305", "name": "web_search"}]}', "tools.0.type"),
+        ('{"metadata": {"user_id": 7}}', "metadata.user_id"),
         (
-            '{"tools": [{"name": "f", "input_schema": {}, "input_examples": [{}]}]}',
-            "tools.0.input_examples",
+            '{"tools": [{"type": "web_search_20250305", "name": "web_search"}], '
+            '"tool_choice": {"type": "tool", "name": "web_search"}}',
+            "tools.0.type",
+        ),
+        (
+            '{"tools": [{"type": "web_search_20250305", "name": "web_search"}], '
+            '"tool_choice": {"type": "any"}}',
+            "tool_choice",
         ),
         ('{"tool_choice": {"type": "sometimes"}}', "tool_choice.type"),
-        ('{"output_config": {"effort": "high"}}', "output_config.effort"),
         (_user('{"type": "document", "source": {}}'), "messages.0.content.0.type"),
         (
             _user('{"type": "image", "source": {"type": "file", "file_id": "f"}}'),
             "messages.0.content.0.source.type",
         ),
         (
-            _user('{"type": "tool_result", "tool_use_id": "t", "content": [{"type": "image"}]}'),
+            _user('{"type": "tool_result", "tool_use_id": "t", "content": [{"type": "document"}]}'),
             "messages.0.content.0.content.0.type",
-        ),
-        (
-            '{"messages": [{"role": "assistant", "content": '
-            '[{"type": "thinking", "thinking": "hm", "signature": "s"}]}]}',
-            "messages.0.content.0.type",
         ),
         (
             _user('{"type": "text", "text": "hi", "citations": [{}]}'),
@@ -201,10 +204,230 @@ def test_cache_control_hints_are_accepted() -> None:
         "messages": [{"role": "user", "content": [text]}],
         "tools": [tool],
     }
-    chat = messages_to_chat_request(body)
+    dropped = Dropped()
+    chat = messages_to_chat_request(body, dropped)
     assert chat["messages"] == [{"role": "user", "content": "hi"}]
     function = {"name": "f", "parameters": {"type": "object"}}
     assert chat["tools"] == [{"type": "function", "function": function}]
+    assert dropped.paths == [
+        "cache_control",
+        "messages.0.content.0.cache_control",
+        "tools.0.cache_control",
+    ]
+
+
+# What Claude Code 2.1 sends (POST /v1/messages?beta=true), its prompts and schemas cut short.
+CLAUDE_CODE_REQUEST = """{
+  "model": "fake/fake-model", "max_tokens": 32000, "stream": true,
+  "system": [
+    {"type": "text", "text": "x-anthropic-billing-header: cc_version=2.1.332;"},
+    {"type": "text", "text": "You are a Claude agent.", "cache_control": {"type": "ephemeral"}},
+    {"type": "text", "text": "You are an agent.", "cache_control": {"type": "ephemeral"}}],
+  "messages": [
+    {"role": "user", "content": [
+      {"type": "text", "text": "<system-reminder>Attribution</system-reminder>"},
+      {"type": "text", "text": "say hi"}]},
+    {"role": "system", "content": [{"type": "text", "text": "# Environment"}]},
+    {"role": "assistant", "content": [
+      {"type": "thinking", "thinking": "", "signature": "EqQBCkYIBxgCKkD"},
+      {"type": "text", "text": "Running it.", "citations": null},
+      {"type": "tool_use", "id": "toolu_1", "name": "Bash", "input": {"command": "echo hi"}}]},
+    {"role": "user", "content": [
+      {"type": "tool_result", "tool_use_id": "toolu_1", "content": "hi", "is_error": false,
+       "cache_control": {"type": "ephemeral"}}]}],
+  "tools": [
+    {"name": "Bash", "description": "Run a command.",
+     "input_schema": {"$schema": "https://json-schema.org/draft/2020-12/schema",
+                      "type": "object", "properties": {"command": {"type": "string"}},
+                      "required": ["command"]}},
+    {"name": "DeferredToolPlaceholder", "description": "Never call this tool.",
+     "input_schema": {"type": "object", "properties": {}}, "defer_loading": true}],
+  "metadata": {"user_id": "{\\"device_id\\":\\"c5ca\\",\\"session_id\\":\\"9317\\"}"},
+  "thinking": {"type": "adaptive", "display": "omitted"},
+  "context_management": {"edits": [{"type": "clear_thinking_20251015", "keep": "all"}]},
+  "output_config": {"effort": "high"}
+}"""
+
+
+def test_what_claude_code_sends_is_mapped_and_its_hints_named() -> None:
+    body = json.loads(CLAUDE_CODE_REQUEST)
+    dropped = Dropped("fake")
+    chat = messages_to_chat_request(body, dropped, reasoning_for="fake")
+    validate("CreateChatCompletionRequest", chat)
+    assert "reasoning_effort" not in chat  # adaptive thinking at effort high: the default
+    assert chat["user"] == body["metadata"]["user_id"]
+    assert [t["function"]["name"] for t in chat["tools"]] == ["Bash"]
+    assert [m["role"] for m in chat["messages"]] == [
+        "system",
+        "user",
+        "system",
+        "assistant",
+        "tool",
+    ]
+    assert chat["messages"][3]["content"] == "Running it."
+    assert "reasoning_content" not in chat["messages"][3]  # Anthropic's own thinking
+    assert chat["messages"][4] == {"role": "tool", "tool_call_id": "toolu_1", "content": "hi"}
+    assert dropped.paths == [
+        "system.1.cache_control",
+        "system.2.cache_control",
+        "messages.*.content.*.thinking",
+        "messages.3.content.0.cache_control",
+        "context_management",
+        "tools.1",
+    ]
+    strict = Dropped("strict", strict=True)
+    with pytest.raises(InvalidRequest) as caught:
+        messages_to_chat_request(body, strict)
+    assert caught.value.param == "system.1.cache_control"
+
+
+@pytest.mark.parametrize(
+    ("fields", "effort"),
+    [
+        ({"thinking": {"type": "adaptive"}}, None),  # Anthropic's default: the upstream's
+        ({"thinking": {"type": "adaptive"}, "output_config": {"effort": "high"}}, None),
+        ({"thinking": {"type": "adaptive"}, "output_config": {"effort": "low"}}, "low"),
+        ({"output_config": {"effort": "medium"}}, "medium"),
+        ({"thinking": {"type": "adaptive"}, "output_config": {"effort": "max"}}, "xhigh"),
+        ({"thinking": {"type": "enabled", "budget_tokens": 1024}}, "low"),
+        ({"thinking": {"type": "enabled", "budget_tokens": 8192}}, "medium"),
+        ({"thinking": {"type": "enabled", "budget_tokens": 8193}}, "high"),
+        ({"thinking": {"type": "enabled", "budget_tokens": 9000}, "output_config": {}}, "high"),
+        (
+            {
+                "thinking": {"type": "enabled", "budget_tokens": 2000},
+                "output_config": {"effort": "high"},
+            },
+            "medium",
+        ),
+        ({"thinking": {"type": "disabled"}}, None),
+        ({}, None),
+    ],
+)
+def test_thinking_and_effort_become_reasoning_effort(fields: Json, effort: str | None) -> None:
+    body = {"model": "m", "max_tokens": 5, "messages": [{"role": "user", "content": "hi"}]}
+    dropped = Dropped()
+    chat = messages_to_chat_request({**body, **fields}, dropped)
+    assert chat.get("reasoning_effort") == effort
+    assert dropped.paths == []
+
+
+def test_an_effort_without_thinking_is_dropped() -> None:
+    body = {
+        "model": "m",
+        "max_tokens": 5,
+        "messages": [{"role": "user", "content": "hi"}],
+        "thinking": {"type": "disabled"},
+        "output_config": {"effort": "low"},
+    }
+    dropped = Dropped()
+    assert "reasoning_effort" not in messages_to_chat_request(body, dropped)
+    assert dropped.paths == ["output_config.effort"]
+
+
+def _thinking(provider: str, field: str, text: str) -> Json:
+    return {"type": "thinking", "thinking": "", "signature": sign(Reasoning(provider, field, text))}
+
+
+def test_thinking_goes_back_as_reasoning_only_to_the_provider_that_wrote_it() -> None:
+    call = {"type": "tool_use", "id": "c1", "name": "f", "input": {}}
+    body = {
+        "model": "m",
+        "max_tokens": 5,
+        "messages": [
+            {"role": "user", "content": "go"},
+            {
+                "role": "assistant",
+                "content": [
+                    _thinking("deepseek", "reasoning_content", "First "),
+                    _thinking("deepseek", "reasoning_content", "then."),
+                    call,
+                ],
+            },
+            {"role": "user", "content": [{"type": "tool_result", "tool_use_id": "c1"}]},
+            {"role": "assistant", "content": [_thinking("router", "reasoning", "Hm.")]},
+            {"role": "user", "content": "and?"},
+            {"role": "assistant", "content": [{"type": "redacted_thinking", "data": "x"}]},
+            {"role": "user", "content": "well?"},
+        ],
+    }
+    dropped = Dropped()
+    chat = messages_to_chat_request(body, dropped, reasoning_for="deepseek")
+    assistant = chat["messages"][1]
+    assert assistant["reasoning_content"] == "First then."
+    assert assistant["tool_calls"][0]["id"] == "c1"
+    assert [m["role"] for m in chat["messages"]] == ["user", "assistant", "tool", "user", "user"]
+    assert dropped.paths == [
+        "messages.*.content.*.thinking",
+        "messages.*.content.*.redacted_thinking",
+    ]
+    elsewhere = Dropped()
+    chat = messages_to_chat_request(body, elsewhere, reasoning_for="gem")
+    assert "reasoning_content" not in chat["messages"][1]
+    assert elsewhere.paths == dropped.paths
+
+
+def test_anthropic_tool_types_and_tool_hints_are_dropped() -> None:
+    tool = {"name": "f", "input_schema": {"type": "object"}}
+    body = {
+        "model": "m",
+        "max_tokens": 5,
+        "messages": [{"role": "user", "content": "hi"}],
+        "tools": [
+            {"type": "web_search_20250305", "name": "web_search"},
+            {**tool, "input_examples": [{"a": 1}], "eager_input_streaming": True},
+            {"type": "bash_20250124", "name": "bash"},
+        ],
+        "tool_choice": {"type": "any"},
+        "metadata": {"user_id": "u", "team": "x"},
+        "service_tier": "priority",
+    }
+    dropped = Dropped()
+    chat = messages_to_chat_request(body, dropped)
+    assert chat["tools"] == [
+        {"type": "function", "function": {"name": "f", "parameters": {"type": "object"}}}
+    ]
+    assert chat["tool_choice"] == "required"
+    assert chat["user"] == "u"
+    assert dropped.paths == [
+        "metadata.team",
+        "service_tier",
+        "tools.0",
+        "tools.1.input_examples",
+        "tools.1.eager_input_streaming",
+        "tools.2",
+    ]
+    only_server = {**body, "tools": body["tools"][:1], "tool_choice": {"type": "auto"}}
+    chat = messages_to_chat_request(only_server, Dropped())
+    assert "tools" not in chat and "tool_choice" not in chat
+
+
+def test_tool_result_images_follow_the_tool_message() -> None:
+    image = {"type": "image", "source": {"type": "url", "url": "https://example.com/a.png"}}
+    result = {
+        "type": "tool_result",
+        "tool_use_id": "c1",
+        "content": [{"type": "text", "text": "a picture"}, image],
+    }
+    call = {"type": "tool_use", "id": "c1", "name": "Read", "input": {"file_path": "a.png"}}
+    body = {
+        "model": "m",
+        "max_tokens": 5,
+        "messages": [
+            {"role": "user", "content": "look"},
+            {"role": "assistant", "content": [call]},
+            {"role": "user", "content": [result, {"type": "text", "text": "what is it?"}]},
+        ],
+    }
+    messages = messages_to_chat_request(body)["messages"]
+    assert messages[2] == {"role": "tool", "tool_call_id": "c1", "content": "a picture"}
+    assert messages[3] == {
+        "role": "user",
+        "content": [
+            {"type": "image_url", "image_url": {"url": "https://example.com/a.png"}},
+            {"type": "text", "text": "what is it?"},
+        ],
+    }
 
 
 # --- round trip and properties -----------------------------------------------------------

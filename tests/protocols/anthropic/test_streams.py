@@ -19,6 +19,7 @@ from gatewayz.protocols.anthropic import (
     chat_to_messages_response,
     messages_to_chat_response,
 )
+from gatewayz.protocols.anthropic.signature import Reasoning, read
 from gatewayz.protocols.openai_chat import UpstreamStreamError
 from tests.openai_spec import validate
 from tests.protocols.anthropic.helpers import (
@@ -427,3 +428,105 @@ def test_thinking_streams_as_reasoning_content_and_its_signature_not_at_all() ->
         {"role": "assistant", "content": ""},
         {"reasoning_content": "Hm"},
     ]
+
+
+# --- reasoning and thinking, JSON mode, the input tokens message_start reports ------------
+
+REASONING_STREAM = [
+    _chunk({"role": "assistant", "content": ""}),
+    _chunk({"reasoning_content": "Think "}),
+    _chunk({"reasoning_content": "twice."}),
+    _chunk({"content": "Hi."}),
+    _chunk({}, "stop"),
+    _chunk(None, usage={"prompt_tokens": 40, "completion_tokens": 9, "total_tokens": 49}),
+]
+
+
+def _sdk_final(events: list[Event]) -> Any:
+    anthropic = pytest.importorskip("anthropic")
+    event_type = pydantic.TypeAdapter(anthropic.types.RawMessageStreamEvent)
+    for name, data in events:
+        assert event_type.validate_python(data).type == name
+    sse = "".join(f"event: {name}\ndata: {json.dumps(data)}\n\n" for name, data in events)
+    client = mock_client(anthropic.Anthropic, sse.encode())
+    hello = [{"role": "user", "content": "hi"}]
+    with client.messages.stream(model="m", max_tokens=50, messages=hello) as stream:
+        return stream.get_final_message()
+
+
+def test_reasoning_streams_as_a_thinking_block_the_gateway_signs() -> None:
+    events = _events(ChatStreamToMessages("m", "msg_1", 17, "deepseek"), REASONING_STREAM)
+    blocks = [e for e in events if e[0].startswith("content_block")]
+    assert [(name, data.get("delta", {}).get("type")) for name, data in blocks] == [
+        ("content_block_start", None),
+        ("content_block_delta", "thinking_delta"),
+        ("content_block_delta", "thinking_delta"),
+        ("content_block_delta", "signature_delta"),
+        ("content_block_stop", None),
+        ("content_block_start", None),
+        ("content_block_delta", "text_delta"),
+        ("content_block_stop", None),
+    ]
+    assert blocks[0][1]["content_block"] == {"type": "thinking", "thinking": "", "signature": ""}
+    signature = blocks[3][1]["delta"]["signature"]
+    assert read(signature) == Reasoning("deepseek", "reasoning_content", "Think twice.")
+    final = _sdk_final(events)
+    assert [b.type for b in final.content] == ["thinking", "text"]
+    assert final.content[0].thinking == "Think twice."
+    assert final.content[0].signature == signature
+    assert final.stop_reason == "end_turn"
+
+
+def test_omitted_thinking_keeps_its_text_in_the_signature_only() -> None:
+    stream = ChatStreamToMessages("m", "msg_1", 17, "vllm", show_thinking=False)
+    chunks = [_chunk({"reasoning": "Hidden."}), _chunk({"content": "Hi."}), _chunk({}, "stop")]
+    events = _events(stream, chunks)
+    assert not [e for e in events if e[1].get("delta", {}).get("type") == "thinking_delta"]
+    final = _sdk_final(events)
+    assert final.content[0].thinking == ""
+    assert read(final.content[0].signature) == Reasoning("vllm", "reasoning", "Hidden.")
+
+
+def test_message_start_estimates_the_input_and_message_delta_says_it_exactly() -> None:
+    events = _events(ChatStreamToMessages("m", "msg_1", 17, "p"), REASONING_STREAM)
+    assert events[0][1]["message"]["usage"]["input_tokens"] == 17
+    assert events[-2][1]["usage"] == {"input_tokens": 40, "output_tokens": 9}
+    final = _sdk_final(events)
+    assert (final.usage.input_tokens, final.usage.output_tokens) == (40, 9)
+
+
+JSON_MODE_STREAM = """
+event: message_start
+data: {"type":"message_start","message":{"id":"msg_1","type":"message","role":"assistant","model":"claude","content":[],"stop_reason":null,"stop_sequence":null,"usage":{"input_tokens":12,"output_tokens":1}}}
+
+event: content_block_start
+data: {"type":"content_block_start","index":0,"content_block":{"type":"tool_use","id":"toolu_1","name":"json_answer","input":{}}}
+
+event: content_block_delta
+data: {"type":"content_block_delta","index":0,"delta":{"type":"input_json_delta","partial_json":"{\\"a\\": "}}
+
+event: content_block_delta
+data: {"type":"content_block_delta","index":0,"delta":{"type":"input_json_delta","partial_json":"1}"}}
+
+event: content_block_stop
+data: {"type":"content_block_stop","index":0}
+
+event: message_delta
+data: {"type":"message_delta","delta":{"stop_reason":"tool_use","stop_sequence":null},"usage":{"output_tokens":6}}
+
+event: message_stop
+data: {"type":"message_stop"}
+"""  # noqa: E501
+
+
+def test_json_mode_tool_call_streams_as_the_answer_text() -> None:
+    stream = MessagesStreamToChat(
+        "claude", "chatcmpl-7", include_usage=False, json_tool="json_answer"
+    )
+    chunks = _chunks(stream, sse_events(JSON_MODE_STREAM.strip()))
+    assert "".join(c["choices"][0]["delta"].get("content") or "" for c in chunks) == '{"a": 1}'
+    assert not any(c["choices"][0]["delta"].get("tool_calls") for c in chunks)
+    assert chunks[-1]["choices"][0]["finish_reason"] == "stop"
+    other = MessagesStreamToChat("claude", "chatcmpl-7", include_usage=False)
+    chunks = _chunks(other, sse_events(JSON_MODE_STREAM.strip()))
+    assert chunks[-1]["choices"][0]["finish_reason"] == "tool_calls"

@@ -183,3 +183,20 @@ def test_a_ref_to_no_local_definition_is_refused(ref: Any) -> None:
     assert refused(chat_request(tools=tools(parameters))).param == (
         "tools.0.function.parameters.properties.x.$ref"
     )
+
+
+def test_exclusive_bounds_become_inclusive_ones() -> None:
+    # Claude Code's Read tool: {"limit": {"type": "integer", "exclusiveMinimum": 0}}
+    parameters = {
+        "type": "object",
+        "properties": {
+            "limit": {"type": "integer", "exclusiveMinimum": 0, "exclusiveMaximum": 10},
+            "ratio": {"type": "number", "exclusiveMinimum": 0.5},
+            "kept": {"type": "integer", "minimum": 3, "exclusiveMinimum": 0},
+        },
+    }
+    request = chat_to_gemini_request(chat_request(tools=tools(parameters)))
+    properties = request["tools"][0]["functionDeclarations"][0]["parameters"]["properties"]
+    assert properties["limit"] == {"type": "INTEGER", "minimum": 1, "maximum": 9}
+    assert properties["ratio"] == {"type": "NUMBER", "minimum": 0.5}
+    assert properties["kept"] == {"type": "INTEGER", "minimum": 3}

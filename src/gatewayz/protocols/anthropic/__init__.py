@@ -1,9 +1,9 @@
 """Anthropic Messages <-> OpenAI Chat Completions: requests, responses, streams and errors.
 
-Pure translation on wire dicts. Whatever the target format cannot express is refused with
-InvalidRequest naming the field. The only input dropped are hints that change cost, caching
-or storage but not the answer: `cache_control`, `eager_input_streaming`, an image's `detail`,
-OpenAI's `store`, `metadata`, `prompt_cache_key` and `stream_options` (read by the caller).
+Pure translation on wire dicts, under the field rule (see protocols.fields): fields of
+meaning are translated or refused with InvalidRequest naming them; hints are mapped where the
+target has an equivalent (thinking and effort both ways, JSON mode, the user id) and otherwise
+dropped and named in the `Dropped` record each entry point takes.
 Malformed upstream data raises ValueError and a mid-stream upstream error raises
 UpstreamStreamError, as the relay expects of a stream codec.
 """
@@ -16,6 +16,7 @@ from gatewayz.protocols.anthropic.replies import (
 )
 from gatewayz.protocols.anthropic.request_to_chat import (
     messages_to_chat_request,
+    parse_count_tokens_request,
     parse_messages_request,
 )
 from gatewayz.protocols.anthropic.streams import ChatStreamToMessages, MessagesStreamToChat
@@ -29,5 +30,6 @@ __all__ = [
     "error_body",
     "messages_to_chat_request",
     "messages_to_chat_response",
+    "parse_count_tokens_request",
     "parse_messages_request",
 ]

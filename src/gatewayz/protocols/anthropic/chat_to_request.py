@@ -1,9 +1,18 @@
 """OpenAI chat requests in: the Anthropic Messages request for one (sent to an Anthropic
-upstream)."""
+upstream).
+
+Hints without an Anthropic equivalent are dropped and named: `store`, `metadata`,
+`prompt_cache_key`, `service_tier`, the second of `user` and `safety_identifier` (the first
+becomes `metadata.user_id`) and reasoning sent back in assistant messages (Anthropic takes
+back only the thinking blocks it signed). `reasoning_effort` becomes a thinking budget and
+JSON mode a forced tool (see protocols.anthropic.thinking and .json_mode).
+"""
 
 from typing import Any
 
 from gatewayz.protocols.anthropic.common import at, only, text_block, tool_input, typed
+from gatewayz.protocols.anthropic.json_mode import json_tool, with_json_tool
+from gatewayz.protocols.anthropic.thinking import anthropic_thinking
 from gatewayz.protocols.checks import Json, array, obj, refuse, string
 from gatewayz.protocols.fields import Dropped
 
@@ -29,8 +38,17 @@ _CHAT_FIELDS = frozenset(
         "store",
         "metadata",
         "prompt_cache_key",
+        "service_tier",
+        "reasoning_effort",
     ]
 )
+_HINTS = {
+    "store": "the upstream keeps no completions",
+    "metadata": "Anthropic's metadata holds only a user id",
+    "prompt_cache_key": "Anthropic caches by cache_control breakpoints",
+    "service_tier": "Anthropic's tiers are chosen by the provider row",
+}
+_REASONING_BACK = "Anthropic takes back only the thinking blocks it signed"
 # OpenAI options Anthropic lacks: accepted only at the value that changes nothing.
 _CHAT_NEUTRAL: dict[str, Any] = {
     "n": 1,
@@ -48,6 +66,7 @@ def chat_to_messages_request(
 ) -> Json:
     """An OpenAI chat completion request as an Anthropic Messages request for `model`;
     `dropped` records the hints a translation leaves out (see protocols.fields)."""
+    dropped = dropped or Dropped()
     only(body, _CHAT_FIELDS | set(_CHAT_NEUTRAL), "", "Anthropic Messages")
     for key, neutral in _CHAT_NEUTRAL.items():
         if body.get(key) is not None and body[key] != neutral:
@@ -57,7 +76,8 @@ def chat_to_messages_request(
         isinstance(temperature, int | float) and 0 <= temperature <= 1
     ):
         raise refuse("temperature", "must be between 0 and 1 for Anthropic models.")
-    system, turns = _anthropic_turns(array(body.get("messages"), "messages"))
+    messages = array(body.get("messages"), "messages")
+    system, turns = _anthropic_turns(messages, dropped)
     max_tokens = body.get("max_completion_tokens") or body.get("max_tokens") or default_max_tokens
     out: Json = {"model": model, "max_tokens": max_tokens, "messages": turns}
     if system:
@@ -69,9 +89,39 @@ def chat_to_messages_request(
     if stop:
         stops = [stop] if isinstance(stop, str) else array(stop, "stop")
         out["stop_sequences"] = [string(s, "stop") for s in stops]
-    user_field = "safety_identifier" if body.get("safety_identifier") else "user"
-    if body.get(user_field) is not None:
-        out["metadata"] = {"user_id": string(body[user_field], user_field)}
+    _hints(body, out, dropped)
+    _tools(body, out)
+    thinking = anthropic_thinking(
+        body.get("reasoning_effort"), out, _answers_tool_calls(messages), dropped
+    )
+    if thinking is not None:
+        out["thinking"] = thinking
+    return out
+
+
+def _hints(body: Json, out: Json, dropped: Dropped) -> None:
+    """The user id as metadata; the hints Anthropic has no field for are dropped."""
+    user_fields = [f for f in ("safety_identifier", "user") if body.get(f) is not None]
+    if user_fields:
+        out["metadata"] = {"user_id": string(body[user_fields[0]], user_fields[0])}
+    for field in user_fields[1:]:
+        dropped.drop(field, "Anthropic takes one user id")
+    for field, why in _HINTS.items():
+        if _left_out(field, body.get(field)):
+            dropped.drop(field, why)
+
+
+def _left_out(field: str, value: Any) -> bool:
+    """Whether a hint asks for something Anthropic's defaults do not already do."""
+    if field == "store":
+        return value not in (None, False)  # Anthropic keeps no completions
+    if field == "service_tier":
+        return value not in (None, "auto", "default")
+    return value not in (None, {}, "")
+
+
+def _tools(body: Json, out: Json) -> None:
+    """Tools, the tool choice and the output format (JSON mode as a forced tool)."""
     if body.get("tools"):
         tools = array(body["tools"], "tools")
         out["tools"] = [_anthropic_tool(t, f"tools.{i}") for i, t in enumerate(tools)]
@@ -82,14 +132,26 @@ def chat_to_messages_request(
             choice["disable_parallel_tool_use"] = True
     if choice is not None:
         out["tool_choice"] = choice
-    if body.get("response_format") is not None:
-        output_format = _anthropic_output_format(obj(body["response_format"], "response_format"))
-        if output_format is not None:
-            out["output_config"] = {"format": output_format}
-    return out
+    if body.get("response_format") is None:
+        return
+    name = json_tool(body)
+    if name is not None:
+        with_json_tool(out, name, body.get("tool_choice"))
+        return
+    output_format = _anthropic_output_format(obj(body["response_format"], "response_format"))
+    if output_format is not None:
+        out["output_config"] = {"format": output_format}
 
 
-def _anthropic_turns(messages: list[Any]) -> tuple[list[Json], list[Json]]:
+def _answers_tool_calls(messages: list[Any]) -> bool:
+    """Whether the last assistant message called tools (the request sends their results)."""
+    for message in reversed(messages):
+        if isinstance(message, dict) and message.get("role") == "assistant":
+            return bool(message.get("tool_calls"))
+    return False
+
+
+def _anthropic_turns(messages: list[Any], dropped: Dropped) -> tuple[list[Json], list[Json]]:
     """System text blocks, and the other messages as alternating user/assistant turns."""
     system: list[Json] = []
     turns: list[Json] = []
@@ -105,7 +167,7 @@ def _anthropic_turns(messages: list[Any]) -> tuple[list[Json], list[Json]]:
             only(message, frozenset({"role", "content"}), path, "Anthropic Messages")
             blocks = _anthropic_user(message.get("content"), at(path, "content"))
         elif role == "assistant":
-            blocks = _anthropic_assistant(message, path)
+            blocks = _anthropic_assistant(message, path, dropped)
         elif role == "tool":
             role, blocks = "user", [_anthropic_tool_result(message, path)]
         else:
@@ -119,8 +181,9 @@ def _anthropic_turns(messages: list[Any]) -> tuple[list[Json], list[Json]]:
     if not turns:
         raise refuse("messages", "must hold at least one user or assistant message.")
     for turn in turns:
-        if len(turn["content"]) == 1 and turn["content"][0]["type"] == "text":
-            turn["content"] = turn["content"][0]["text"]
+        blocks = turn["content"]
+        if len(blocks) == 1 and blocks[0]["type"] == "text" and "cache_control" not in blocks[0]:
+            turn["content"] = blocks[0]["text"]
     return system, turns
 
 
@@ -139,7 +202,15 @@ def _anthropic_text(content: Any, path: str) -> list[Json]:
 
 def _anthropic_part_text(part: Json, path: str) -> list[Json]:
     text = text_block(part, path, "Anthropic Messages")
-    return [{"type": "text", "text": text}] if text else []
+    return [_cached({"type": "text", "text": text}, part)] if text else []
+
+
+def _cached(block: Json, part: Json) -> Json:
+    """The block with the part's `cache_control` breakpoint, as OpenRouter's chat API takes
+    it for Anthropic models."""
+    if isinstance(part.get("cache_control"), dict):
+        block["cache_control"] = part["cache_control"]
+    return block
 
 
 def _anthropic_user(content: Any, path: str) -> list[Json]:
@@ -163,18 +234,24 @@ def _anthropic_image(part: Json, path: str) -> Json:
     image = obj(part.get("image_url"), at(path, "image_url"))
     url = string(image.get("url"), at(path, "image_url.url"))
     if url.startswith(("http://", "https://")):
-        return {"type": "image", "source": {"type": "url", "url": url}}
+        return _cached({"type": "image", "source": {"type": "url", "url": url}}, part)
     header, _, data = url.partition(",")
     media_type = header.removeprefix("data:").removesuffix(";base64")
     if not header.startswith("data:") or not header.endswith(";base64") or not data:
         raise refuse(at(path, "image_url.url"), "must be an http(s) or base64 data: URL.")
     if media_type not in _MEDIA_TYPES:
         raise refuse(at(path, "image_url.url"), f"has type {media_type!r}, not JPEG/PNG/GIF/WebP.")
-    return {"type": "image", "source": {"type": "base64", "media_type": media_type, "data": data}}
+    source = {"type": "base64", "media_type": media_type, "data": data}
+    return _cached({"type": "image", "source": source}, part)
 
 
-def _anthropic_assistant(message: Json, path: str) -> list[Json]:
-    allowed = frozenset({"role", "content", "tool_calls", "refusal"})
+def _anthropic_assistant(message: Json, path: str, dropped: Dropped) -> list[Json]:
+    for field in ("reasoning_content", "reasoning"):
+        if message.get(field):
+            dropped.drop(at(path, field), _REASONING_BACK)
+    allowed = frozenset(
+        {"role", "content", "tool_calls", "refusal", "reasoning_content", "reasoning"}
+    )
     only(message, allowed, path, "Anthropic Messages")
     content = message.get("content")
     blocks: list[Json] = []
@@ -263,7 +340,7 @@ def _anthropic_tool_choice(choice: Any) -> Json | None:
 
 def _anthropic_output_format(response_format: Json) -> Json | None:
     kind = response_format.get("type")
-    if kind == "text":
+    if kind in ("text", "json_object"):  # JSON mode: see protocols.anthropic.json_mode
         return None
     if kind != "json_schema":
         raise refuse("response_format", f"type {kind!r} has no Anthropic equivalent.")

@@ -4,10 +4,11 @@ import json
 from typing import Any
 
 from gatewayz.protocols.checks import Json, obj, refuse, string
+from gatewayz.protocols.fields import Dropped
 
 Event = tuple[str, Json]
 
-_HINTS = frozenset({"cache_control"})
+_HINTS = {"cache_control": "the target format has no cache breakpoints"}
 _ABSENT: tuple[Any, ...] = (None, [], {})
 
 
@@ -16,11 +17,18 @@ def at(path: str, key: str | int) -> str:
     return f"{path}.{key}" if path else str(key)
 
 
-def only(body: Json, allowed: frozenset[str], path: str, target: str) -> None:
-    """Refuse any field outside `allowed` that carries a value."""
+def only(
+    body: Json, allowed: frozenset[str], path: str, target: str, dropped: Dropped | None = None
+) -> None:
+    """Refuse any field outside `allowed` that carries a value, except hints
+    (`cache_control`), which are left out (named in `dropped` when given)."""
     for key, value in body.items():
-        if key not in allowed and key not in _HINTS and value not in _ABSENT:
+        if key in allowed or value in _ABSENT:
+            continue
+        if key not in _HINTS:
             raise refuse(at(path, key), f"cannot be expressed in the {target} API.")
+        if dropped is not None:
+            dropped.drop(at(path, key), _HINTS[key])
 
 
 def typed(block: Any, path: str) -> tuple[Json, str]:
@@ -29,9 +37,9 @@ def typed(block: Any, path: str) -> tuple[Json, str]:
     return block, string(block.get("type"), at(path, "type"))
 
 
-def text_block(block: Json, path: str, target: str) -> str:
-    """The text of a text block or part that carries nothing else."""
-    only(block, frozenset({"type", "text"}), path, target)
+def text_block(block: Json, path: str, target: str, dropped: Dropped | None = None) -> str:
+    """The text of a text block or part that carries nothing else (but hints)."""
+    only(block, frozenset({"type", "text"}), path, target, dropped)
     return string(block.get("text"), at(path, "text"))
 
 

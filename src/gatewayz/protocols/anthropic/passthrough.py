@@ -2,7 +2,9 @@
 
 Every field is one the gateway understands and bills (its cost is in the tokens the answer's
 usage reports, held before the call as the request's size plus `max_tokens`), one the
-provider row allows in `passthrough_fields`, or refused with a 400 naming it. Refused unless
+provider row allows in `passthrough_fields`, or refused with a 400 naming it. Thinking
+blocks the gateway made from another format's reasoning (see protocols.anthropic.signature)
+are left out, and named: Anthropic refuses a signature it did not make. Refused unless
 allowed: server tools (web search, web fetch, code execution, MCP, tool search, advisor...,
 billed by the upstream per use or per hour), `mcp_servers`, `container`, conversations
 (`thread`) and files stored at the upstream, fallback models, compaction, and tiers, speeds
@@ -11,7 +13,9 @@ or regions priced above the model.
 
 from typing import Any
 
+from gatewayz.protocols.anthropic.signature import is_gateway_signature
 from gatewayz.protocols.checks import Json
+from gatewayz.protocols.fields import Dropped
 from gatewayz.protocols.passthrough import family, refuse, tool_allowed
 
 _BILLED = frozenset(
@@ -50,6 +54,37 @@ def native_request(body: Json, model: str, provider: str, allowed: frozenset[str
         if value is not None and key not in allowed:
             policy.field(key, value)
     return {**body, "model": model}
+
+
+def without_gateway_thinking(body: Json, dropped: Dropped) -> Json:
+    """The body without the thinking blocks the gateway signed (an assistant message left
+    empty goes too: Anthropic joins the turns around it)."""
+    messages = body.get("messages")
+    if not isinstance(messages, list) or not any(_signed_by_gateway(m) for m in messages):
+        return body
+    dropped.drop("messages.*.content.*.thinking", "Anthropic refuses a signature it did not make")
+    kept = []
+    for message in messages:
+        if not _signed_by_gateway(message):
+            kept.append(message)
+            continue
+        content = [block for block in message["content"] if not _gateway_block(block)]
+        if content:
+            kept.append({**message, "content": content})
+    return {**body, "messages": kept}
+
+
+def _gateway_block(block: Any) -> bool:
+    return (
+        isinstance(block, dict)
+        and block.get("type") == "thinking"
+        and is_gateway_signature(block.get("signature"))
+    )
+
+
+def _signed_by_gateway(message: Any) -> bool:
+    content = message.get("content") if isinstance(message, dict) else None
+    return isinstance(content, list) and any(_gateway_block(block) for block in content)
 
 
 class _Policy:

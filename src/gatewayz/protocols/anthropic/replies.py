@@ -7,6 +7,7 @@ import uuid
 from typing import Any
 
 from gatewayz.protocols.anthropic.common import tool_input, upstream
+from gatewayz.protocols.anthropic.signature import Reasoning, sign
 from gatewayz.protocols.checks import Json
 
 _STOP_REASONS = {
@@ -36,14 +37,34 @@ def stop_reason(finish: Any, called_tools: bool) -> str:
     return "tool_use" if called_tools and reason == "end_turn" else reason
 
 
-def chat_to_messages_response(chat: Json, model: str) -> Json:
-    """An OpenAI chat.completion as an Anthropic Message."""
+def reasoning_field(message: Json) -> str | None:
+    """Which field of a chat message or delta carries reasoning (`reasoning_content`, as
+    DeepSeek and vLLM send it, else `reasoning`, as OpenRouter does), None if none does."""
+    for field in ("reasoning_content", "reasoning"):
+        if isinstance(message.get(field), str) and message[field]:
+            return field
+    return None
+
+
+def chat_to_messages_response(
+    chat: Json, model: str, provider: str = "", show_thinking: bool = True
+) -> Json:
+    """An OpenAI chat.completion as an Anthropic Message; its reasoning as a thinking block
+    signed by the gateway for `provider` (see protocols.anthropic.signature), without its
+    text unless `show_thinking`."""
     choices = upstream(chat, "completion").get("choices")
     if not isinstance(choices, list) or not choices:
         raise ValueError("upstream completion has no choices")
     choice = upstream(choices[0], "choice")
     message = upstream(choice.get("message"), "message")
-    content: list[Json] = [
+    content: list[Json] = []
+    field = reasoning_field(message)
+    if field is not None:
+        text = message[field]
+        signature = sign(Reasoning(provider, field, text))
+        thinking = text if show_thinking else ""
+        content.append({"type": "thinking", "thinking": thinking, "signature": signature})
+    content += [
         {"type": "text", "text": text}
         for text in (message.get("content"), message.get("refusal"))
         if isinstance(text, str) and text
@@ -100,17 +121,29 @@ def anthropic_usage(usage: Any) -> Json:
 # --- Anthropic Message -> OpenAI chat.completion -----------------------------------------
 
 
-def messages_to_chat_response(message: Json, request_model: str) -> Json:
-    """An Anthropic Message as an OpenAI chat.completion (thinking blocks are not shown)."""
+def messages_to_chat_response(
+    message: Json, request_model: str, json_tool: str | None = None
+) -> Json:
+    """An Anthropic Message as an OpenAI chat.completion: thinking as `reasoning_content`
+    (as OpenAI-compatible reasoning models send it; signatures and redacted thinking have no
+    place there), and the call of `json_tool` (JSON mode, see protocols.anthropic.json_mode)
+    as the answer's text."""
     content = upstream(message, "message").get("content")
     if not isinstance(content, list):
         raise ValueError("upstream message has no content array")
     texts: list[str] = []
+    thoughts: list[str] = []
     calls: list[Json] = []
+    answered = False  # by the JSON mode tool
     for raw in content:
         block = upstream(raw, "content block")
         if block.get("type") == "text":
             texts.append(str(block.get("text", "")))
+        elif block.get("type") == "thinking" and block.get("thinking"):
+            thoughts.append(str(block["thinking"]))
+        elif block.get("type") == "tool_use" and json_tool and block.get("name") == json_tool:
+            texts.append(json.dumps(block.get("input") or {}, ensure_ascii=False))
+            answered = True
         elif block.get("type") == "tool_use":
             calls.append(_openai_tool_call(block))
     reply: Json = {
@@ -118,13 +151,16 @@ def messages_to_chat_response(message: Json, request_model: str) -> Json:
         "content": "".join(texts) if texts or not calls else None,
         "refusal": None,
     }
+    if thoughts:
+        reply["reasoning_content"] = "".join(thoughts)
     if calls:
         reply["tool_calls"] = calls
+    finish = FINISH_REASONS.get(str(message.get("stop_reason")), "stop")
     choice = {
         "index": 0,
         "message": reply,
         "logprobs": None,
-        "finish_reason": FINISH_REASONS.get(str(message.get("stop_reason")), "stop"),
+        "finish_reason": "stop" if finish == "tool_calls" and answered and not calls else finish,
     }
     return {
         "id": "chatcmpl-" + str(message.get("id") or uuid.uuid4().hex).removeprefix("msg_"),

@@ -10,9 +10,11 @@ from gatewayz.protocols.anthropic.replies import (
     FINISH_REASONS,
     anthropic_usage,
     openai_usage,
+    reasoning_field,
     stop_reason,
     token_counts,
 )
+from gatewayz.protocols.anthropic.signature import Reasoning, sign
 from gatewayz.protocols.checks import Json
 from gatewayz.protocols.openai_chat import UpstreamStreamError
 
@@ -20,11 +22,29 @@ from gatewayz.protocols.openai_chat import UpstreamStreamError
 
 
 class ChatStreamToMessages:
-    """OpenAI chat.completion.chunk objects in, Anthropic Messages stream events out."""
+    """OpenAI chat.completion.chunk objects in, Anthropic Messages stream events out.
 
-    def __init__(self, model: str, message_id: str) -> None:
+    Reasoning (`reasoning_content` or `reasoning` deltas) becomes thinking blocks signed by the
+    gateway for `provider` (see protocols.anthropic.signature), their text left out when
+    `show_thinking` is false (`thinking.display: "omitted"`). The upstream reports usage only
+    at the end: message_start carries `input_tokens`, an estimate (see
+    protocols.anthropic.token_estimate), and message_delta the input and output tokens used.
+    """
+
+    def __init__(
+        self,
+        model: str,
+        message_id: str,
+        input_tokens: int = 0,
+        provider: str = "",
+        show_thinking: bool = True,
+    ) -> None:
         self._model = model
         self._id = message_id
+        self._input_tokens = input_tokens
+        self._provider = provider
+        self._show_thinking = show_thinking
+        self._thinking: tuple[str, list[str]] | None = None  # the open block's field and text
         self._started = False
         self._blocks = 0
         self._open: tuple[str, int] | None = None
@@ -56,6 +76,9 @@ class ChatStreamToMessages:
             return events
         choice = upstream(choices[0], "choice")
         delta = upstream(choice.get("delta") or {}, "delta")
+        reasoning = reasoning_field(delta)
+        if reasoning is not None:
+            events += self._reason(reasoning, delta[reasoning])
         for text in (delta.get("content"), delta.get("refusal")):
             if isinstance(text, str) and text:
                 events += self._text(text)
@@ -89,6 +112,8 @@ class ChatStreamToMessages:
             "stop_sequence": None,
             "usage": {**anthropic_usage(self._usage), "output_tokens": 0},
         }
+        if self._usage is None:
+            message["usage"]["input_tokens"] = self._input_tokens
         return [("message_start", {"type": "message_start", "message": message})]
 
     def _open_block(self, kind: tuple[str, int], block: Json) -> list[Event]:
@@ -101,14 +126,33 @@ class ChatStreamToMessages:
     def _close(self) -> list[Event]:
         if self._open is None:
             return []
+        events: list[Event] = []
         if self._open[0] == "tool":
             self._closed_tools.add(self._open[1])
+        if self._open[0] == "thinking" and self._thinking is not None:
+            field, texts = self._thinking
+            reasoning = Reasoning(self._provider, field, "".join(texts))
+            events.append(self._delta({"type": "signature_delta", "signature": sign(reasoning)}))
+            self._thinking = None
         self._open = None
-        return [("content_block_stop", {"type": "content_block_stop", "index": self._blocks - 1})]
+        stop = {"type": "content_block_stop", "index": self._blocks - 1}
+        return [*events, ("content_block_stop", stop)]
 
     def _delta(self, delta: Json) -> Event:
         data = {"type": "content_block_delta", "index": self._blocks - 1, "delta": delta}
         return ("content_block_delta", data)
+
+    def _reason(self, field: str, text: str) -> list[Event]:
+        events: list[Event] = []
+        if self._open != ("thinking", 0):
+            block = {"type": "thinking", "thinking": "", "signature": ""}
+            events = self._open_block(("thinking", 0), block)
+            self._thinking = (field, [])
+        assert self._thinking is not None
+        self._thinking[1].append(text)
+        if self._show_thinking:
+            events.append(self._delta({"type": "thinking_delta", "thinking": text}))
+        return events
 
     def _text(self, text: str) -> list[Event]:
         events: list[Event] = []
@@ -141,14 +185,20 @@ class ChatStreamToMessages:
 
 
 class MessagesStreamToChat:
-    """Anthropic Messages stream events in, OpenAI chat.completion.chunk objects out."""
+    """Anthropic Messages stream events in, OpenAI chat.completion.chunk objects out: thinking
+    as `reasoning_content`, and the call of `json_tool` (JSON mode, see
+    protocols.anthropic.json_mode) as the answer's text."""
 
-    def __init__(self, model: str, chunk_id: str, include_usage: bool) -> None:
+    def __init__(
+        self, model: str, chunk_id: str, include_usage: bool, json_tool: str | None = None
+    ) -> None:
         self._model = model
         self._id = chunk_id
         self._include_usage = include_usage
+        self._json_tool = json_tool
         self._created = int(time.time())
         self._tools: dict[int, int] = {}
+        self._json_blocks: set[Any] = set()
         self._finish = "stop"
         self._usage: Json | None = None
 
@@ -207,6 +257,10 @@ class MessagesStreamToChat:
             return [self._chunk({"content": block["text"]})]
         if block.get("type") != "tool_use":
             return []
+        if self._json_tool is not None and block.get("name") == self._json_tool:
+            self._json_blocks.add(data.get("index", -1))
+            answer = json.dumps(block["input"], ensure_ascii=False) if block.get("input") else ""
+            return [self._chunk({"content": answer})] if answer else []
         self._tools[data.get("index", -1)] = position = len(self._tools)
         arguments = json.dumps(block["input"], ensure_ascii=False) if block.get("input") else ""
         call = {
@@ -224,6 +278,9 @@ class MessagesStreamToChat:
         if delta.get("type") == "thinking_delta" and delta.get("thinking"):
             # As OpenAI-compatible reasoning models stream it (and so that it is counted).
             return [self._chunk({"reasoning_content": delta["thinking"]})]
+        if delta.get("type") == "input_json_delta" and data.get("index", -1) in self._json_blocks:
+            text = delta.get("partial_json")
+            return [self._chunk({"content": text})] if isinstance(text, str) and text else []
         position = self._tools.get(data.get("index", -1))
         if (
             delta.get("type") == "input_json_delta"
@@ -235,7 +292,10 @@ class MessagesStreamToChat:
         return []
 
     def _close(self) -> list[Json]:
-        chunks = [self._chunk({}, self._finish)]
+        finish = self._finish
+        if finish == "tool_calls" and self._json_blocks and not self._tools:  # JSON mode only
+            finish = "stop"
+        chunks = [self._chunk({}, finish)]
         if self._include_usage:
             usage = openai_usage(self._usage or {})
             chunks.append({**self._chunk({}), "choices": [], "usage": usage})

@@ -37,6 +37,12 @@ _SCHEMA_STRIPPED = frozenset(
 )
 # fmt: on
 _VALUES_COPIED = _SCHEMA_COPIED | {"enum", "const"}
+# Gemini has no exclusive bounds: an integer's is the next one in, a number's kept inclusive.
+_EXCLUSIVE = {"exclusiveMinimum": ("minimum", 1), "exclusiveMaximum": ("maximum", -1)}
+
+
+def _is_number(value: Any) -> bool:
+    return isinstance(value, int | float) and not isinstance(value, bool)
 
 
 class SchemaBudget:
@@ -125,6 +131,9 @@ class _Expansion:
                     out.setdefault(merged_key, merged)
             elif key in _SCHEMA_COPIED:
                 out[key] = value
+            elif key in _EXCLUSIVE and _is_number(value):
+                bound, step = _EXCLUSIVE[key]
+                out.setdefault(bound, value + step if node.get("type") == "integer" else value)
             else:
                 raise InvalidRequest(
                     f"The JSON schema keyword '{key}' is not supported by Gemini models.",
