@@ -21,6 +21,8 @@ SDK's ``types/raw_*.py``. The requested model name selects the behaviour:
   ``get_weather``: ``TOOL_INPUT_FRAGMENTS``).
 - ``fake-overbill``: a normal answer whose usage reports ``OVERBILL_TOKENS`` output tokens,
   whatever ``max_tokens`` it was sent (an upstream billing past the limits it was given).
+- ``agent-reply``, ``agent-shell``: a coding agent's turns, a ``thinking`` block first
+  (tests/fakes/agent_turns.py).
 
 Every request needs ``x-api-key: <api_key>`` or ``Authorization: Bearer <api_key>`` (401
 ``authentication_error`` otherwise) and an ``anthropic-version`` header (400 otherwise). Every
@@ -43,6 +45,7 @@ from typing import Any
 import orjson
 from aiohttp import web
 
+from tests.fakes import agent_turns
 from tests.fakes.openai_upstream import OVERBILL_TOKENS, count_words
 from tests.fakes.server import (
     FakeServer,
@@ -235,10 +238,25 @@ class FakeAnthropicUpstream(FakeServer):
         delay = int(slow.group(1)) / 1000 if (slow := _SLOW_MODEL.fullmatch(model)) else 0.0
         if delay:
             await asyncio.sleep(delay)
+        if (turn := agent_turns.messages_turn(body)) is not None:
+            return await _agent(request, body, turn)
         answer = _Answer(self, body)
         if body.get("stream"):
             return await answer.stream(request, delay)
         return await answer.respond(request)
+
+
+async def _agent(
+    request: web.Request, body: dict[str, Any], turn: agent_turns.AgentTurn
+) -> web.StreamResponse:
+    tokens = prompt_word_count(body)
+    if not body.get("stream"):
+        return web.json_response(agent_turns.message(turn, body, tokens), dumps=_dumps)
+    response = await open_event_stream(request)
+    for event, data in agent_turns.message_events(turn, body, tokens):
+        await response.write(_sse(event, data))
+    await response.write_eof()
+    return response
 
 
 class _Answer:

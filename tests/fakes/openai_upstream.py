@@ -20,6 +20,8 @@ The requested model name selects the behaviour, so one server serves many tests:
   of ``get_weather``: its name rides in the first of ``TOOL_ARGUMENT_FRAGMENTS``).
 - ``fake-overbill``: a normal answer whose usage reports ``OVERBILL_TOKENS`` completion tokens,
   whatever output limit it was sent (an upstream billing past the limits it was given).
+- ``agent-reply``, ``agent-shell``: a coding agent's turns, reasoning first
+  (tests/fakes/agent_turns.py).
 
 ``/v1/embeddings`` answers deterministic vectors; ``/v1/images/generations`` answers ``n`` image
 URLs (or base64 data), and ``fake-error-<status>`` works there too.
@@ -46,6 +48,7 @@ from typing import Any
 import orjson
 from aiohttp import web
 
+from tests.fakes import agent_turns
 from tests.fakes.server import (
     FakeServer,
     RecordedRequest,
@@ -233,6 +236,8 @@ class FakeOpenAIUpstream(FakeServer):
             return self._error(400, "'model' and 'messages' are required.", "messages")
         if error := _ERROR_MODEL.fullmatch(model):
             return self._error(int(error.group(1)))
+        if (turn := agent_turns.chat_turn(body)) is not None:
+            return await self._agent(request, body, turn)
         if late := _LATE_MODEL.fullmatch(model):
             return await self._late(request, body, failing=bool(late.group(1)), ms=late.group(2))
         delay = int(slow.group(1)) / 1000 if (slow := _SLOW_MODEL.fullmatch(model)) else 0.0
@@ -242,6 +247,20 @@ class FakeOpenAIUpstream(FakeServer):
         if body.get("stream"):
             return await completion.stream(request, delay)
         return await completion.respond(request)
+
+    async def _agent(
+        self, request: web.Request, body: dict[str, Any], turn: agent_turns.AgentTurn
+    ) -> web.StreamResponse:
+        prompt = prompt_word_count(body["messages"])
+        if not body.get("stream"):
+            answer = agent_turns.chat_completion(turn, body, prompt)
+            return web.json_response(answer, dumps=_dumps)
+        response = await open_event_stream(request)
+        for chunk in agent_turns.chat_chunks(turn, body, prompt):
+            await response.write(_sse(chunk))
+        await response.write(_sse("[DONE]"))
+        await response.write_eof()
+        return response
 
     async def _late(
         self, request: web.Request, body: dict[str, Any], failing: bool, ms: str
