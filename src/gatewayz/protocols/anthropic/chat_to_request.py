@@ -29,6 +29,7 @@ _CHAT_FIELDS = frozenset(
         "store",
         "metadata",
         "prompt_cache_key",
+        "reasoning_effort",
     ]
 )
 # OpenAI options Anthropic lacks: accepted only at the value that changes nothing.
@@ -57,6 +58,8 @@ def chat_to_messages_request(
         isinstance(temperature, int | float) and 0 <= temperature <= 1
     ):
         raise refuse("temperature", "must be between 0 and 1 for Anthropic models.")
+    if body.get("reasoning_effort") is not None and dropped is not None:
+        dropped.drop("reasoning_effort", "it is not translated into a thinking budget")
     system, turns = _anthropic_turns(array(body.get("messages"), "messages"))
     max_tokens = body.get("max_completion_tokens") or body.get("max_tokens") or default_max_tokens
     out: Json = {"model": model, "max_tokens": max_tokens, "messages": turns}
