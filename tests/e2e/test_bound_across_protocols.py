@@ -18,7 +18,7 @@ from gatewayz.store.engine import create_engine
 from gatewayz.store.migrate import upgrade
 from tests.conftest import POSTGRES_URL, _reset_postgres, gateway_settings, require_service, serve
 from tests.e2e.conftest import ONE_ATTEMPT
-from tests.e2e.multi_stack import PRICES, MultiStack, cost, providers
+from tests.e2e.multi_stack import MultiStack, cost, providers
 from tests.e2e.support import Caller, assert_openai_error
 from tests.fakes.anthropic_upstream import FakeAnthropicUpstream
 from tests.fakes.gemini_upstream import FakeGeminiUpstream
@@ -52,8 +52,8 @@ async def overbilling_stack(database: str, tmp_dir: Any) -> AsyncIterator[MultiS
         ):
             rows = providers(openai, anthropic, gemini, responses)
             for row in rows:
-                price_in, price_out = PRICES[row["name"]]
-                prices = {"input_price_per_mtok": price_in, "output_price_per_mtok": price_out}
+                first = row["models"][0]  # the prices of the row
+                prices = {key: first[key] for key in first if key.endswith("_price_per_mtok")}
                 row["models"] = [*row["models"], {"id": "fake-overbill", **prices}]
             settings = gateway_settings(url, openai, providers=rows, routing=ONE_ATTEMPT)
             async with serve(settings) as (base_url, state):

@@ -11,6 +11,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from gatewayz.protocols.anthropic import chat_to_messages_request
+from gatewayz.protocols.fields import Dropped
 from tests.openai_spec import validate
 from tests.protocols.anthropic.helpers import (
     ARGS,
@@ -158,7 +159,6 @@ def _image(url: str) -> str:
         ('{"seed": 7}', "seed"),
         ('{"logit_bias": {"50256": -100}}', "logit_bias"),
         ('{"temperature": 1.5}', "temperature"),
-        ('{"reasoning_effort": "high"}', "reasoning_effort"),
         ('{"response_format": {"type": "json_object"}}', "response_format"),
         (
             '{"response_format": {"type": "json_schema",'
@@ -189,6 +189,17 @@ def test_openai_features_without_an_anthropic_equivalent_are_refused(
 ) -> None:
     body = {"model": "gpt", "messages": [{"role": "user", "content": "hi"}], **json.loads(change)}
     assert refused(chat_to_messages_request, body, "claude", 100) == param
+
+
+def test_reasoning_effort_is_a_hint_left_out_and_named() -> None:
+    dropped = Dropped("claude")
+    body = {"messages": [{"role": "user", "content": "hi"}], "reasoning_effort": "low"}
+    assert chat_to_messages_request(body, "claude", 100, dropped) == {
+        "model": "claude",
+        "max_tokens": 100,
+        "messages": [{"role": "user", "content": "hi"}],
+    }
+    assert dropped.paths == ["reasoning_effort"]
 
 
 def test_neutral_values_of_unsupported_options_are_accepted() -> None:

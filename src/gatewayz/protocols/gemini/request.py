@@ -36,8 +36,9 @@ def chat_to_gemini_request(body: Json, dropped: Dropped | None = None) -> Json:
     for field, value in body.items():
         if field in _TRANSLATED or field in _PASSIVE or value is None:
             continue
-        if field == "reasoning_effort" and dropped is not None:
-            dropped.drop(field, "it is not translated into a thinkingConfig")
+        if field == "reasoning_effort":  # a hint: left out, named
+            if dropped is not None:
+                dropped.drop(field, "it is not translated into a thinkingConfig")
             continue
         if field not in _NEUTRAL or _NEUTRAL[field] != value:
             raise InvalidRequest(f"'{field}' is not supported by Gemini models.", param=field)
