@@ -10,7 +10,8 @@ Providers (each with its own prices, so a bill shows which one served the call):
 - ``oresp``: an OpenAI-format provider with ``quirks: [responses_api]`` whose upstream serves
   only the Responses API (tests/fakes/responses_upstream.py), model ``resp-fake``.
 - ``strict``: the same chat upstream (model ``strict-model``, at the prices of ``fake``) on a row
-  with ``strict_fields: true``: what a translation would drop is refused instead.
+  with ``strict_fields: true``: what a translation would drop is refused instead;
+  ``oresp-strict`` likewise for the Responses upstream (model ``resp-strict``).
 - ``fake-open``, ``oresp-open`` and ``claude-open``: the same chat, Responses and Anthropic
   upstreams (models ``chat-open``, ``resp-open``, ``claude-open``, at the prices of ``fake``,
   ``oresp`` and ``claude``) on rows whose ``passthrough_fields`` allow what the others refuse:
@@ -155,6 +156,15 @@ def providers(
             "api_key": responses.api_key,
             "quirks": ["responses_api"],
             "models": [{"id": "resp-fake", **_prices("oresp")}],
+        },
+        {
+            "name": "oresp-strict",
+            "protocol": "openai",
+            "base_url": responses.base_url,
+            "api_key": responses.api_key,
+            "quirks": ["responses_api"],
+            "strict_fields": True,
+            "models": [{"id": "resp-strict", **_prices("oresp")}],
         },
         {
             "name": "oresp-open",

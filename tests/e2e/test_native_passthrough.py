@@ -70,16 +70,17 @@ REFUSED_RESPONSES = [
     ({"context_management": [{"type": "compaction"}]}, "context_management"),
     ({"moderation": {"model": "omni-moderation-latest"}}, "moderation"),
     ({"future_option": {"depth": 2}}, "future_option"),
-    ({"tools": [{"type": "web_search"}]}, "tools[0].type"),
-    ({"tools": [FUNCTION, {"type": "web_search_preview_2025_03_11"}]}, "tools[1].type"),
-    ({"tools": [{"type": "file_search", "vector_store_ids": ["vs_1"]}]}, "tools[0].type"),
-    ({"tools": [{"type": "code_interpreter", "container": {"type": "auto"}}]}, "tools[0].type"),
-    ({"tools": [{"type": "computer_use_preview", "display_width": 1024}]}, "tools[0].type"),
-    ({"tools": [{"type": "image_generation"}]}, "tools[0].type"),
-    ({"tools": [{"type": "mcp", "server_label": "x", "server_url": "https://x"}]}, "tools[0].type"),
-    ({"tools": [{"type": "shell", "environment": {"type": "container_auto"}}]}, "tools[0].type"),
-    ({"tools": [{"type": "tool_search"}]}, "tools[0].type"),
-    ({"tools": [{"type": "openrouter:web_search"}]}, "tools[0].type"),
+    (
+        {"tools": [{"type": "web_search"}], "tool_choice": {"type": "web_search"}},
+        "tools[0].type",
+    ),
+    (
+        {
+            "tools": [FUNCTION, {"type": "mcp", "server_label": "x", "server_url": "https://x"}],
+            "tool_choice": {"type": "mcp", "server_label": "x"},
+        },
+        "tools[1].type",
+    ),
     ({"tool_choice": {"type": "web_search_preview"}}, "tool_choice.type"),
     ({"include": ["reasoning.encrypted_content", "not.a.value"]}, "include[1]"),
     ({"input": [{"type": "item_reference", "id": "msg_stored"}]}, "input[0]"),
@@ -107,6 +108,47 @@ async def test_responses_field_the_gateway_cannot_bill_is_refused_before_the_ups
     assert param.split("[")[0].split(".")[0] in error["message"]
     assert len(stack.responses.requests) == before  # nothing reached the upstream
     await caller.assert_books(calls=1, charged=0)
+
+
+HOSTED_TOOLS = [
+    {"type": "web_search", "external_web_access": False},
+    {"type": "web_search_preview_2025_03_11"},
+    {"type": "file_search", "vector_store_ids": ["vs_1"]},
+    {"type": "code_interpreter", "container": {"type": "auto"}},
+    {"type": "computer_use_preview", "display_width": 1024},
+    {"type": "image_generation"},
+    {"type": "mcp", "server_label": "x", "server_url": "https://x"},
+    {"type": "shell", "environment": {"type": "container_auto"}},
+    {"type": "tool_search"},
+    {"type": "openrouter:web_search"},
+]
+
+
+@pytest.mark.parametrize("tool", HOSTED_TOOLS, ids=[t["type"] for t in HOSTED_TOOLS])
+async def test_a_hosted_tool_the_row_does_not_allow_is_left_out_and_named(
+    stack: MultiStack, caller: Caller, tool: dict[str, Any]
+) -> None:
+    """It would bill its use at the upstream, beyond the usage: the client cannot have it
+    through this row, and the rest of the request is served (Codex sends web_search always)."""
+    raw = await caller.client().responses.with_raw_response.create(
+        model="oresp/resp-fake",
+        input=PROMPT,
+        tools=[FUNCTION, tool],  # type: ignore[list-item]
+    )
+    assert raw.headers["x-gatewayz-dropped"] == "tools.1"
+    assert stack.responses.requests[-1].json["tools"] == [FUNCTION]
+    (log,) = await caller.assert_books(calls=1, charged=cost("oresp", 3, 2))
+    assert log["dropped"] == "tools.1"
+
+
+async def test_a_strict_row_refuses_the_hosted_tool(stack: MultiStack, caller: Caller) -> None:
+    before = len(stack.responses.requests)
+    with pytest.raises(openai.BadRequestError) as caught:
+        await caller.client().responses.create(
+            model="oresp-strict/resp-strict", input=PROMPT, tools=[{"type": "web_search"}]
+        )
+    assert isinstance(caught.value.body, dict) and caught.value.body["param"] == "tools.0"
+    assert len(stack.responses.requests) == before
 
 
 async def test_responses_streamed_refusal_is_a_400_too(stack: MultiStack, caller: Caller) -> None:
@@ -206,9 +248,12 @@ async def test_what_the_provider_row_allows_reaches_the_upstream(
     await caller.assert_books(calls=1, charged=cost("oresp", 3, REPLY_TOKENS))
 
     before = len(stack.responses.requests)
-    with pytest.raises(openai.BadRequestError) as caught:  # what the row does not name
+    with pytest.raises(openai.BadRequestError) as caught:  # what the row does not name, forced
         await caller.client().responses.create(
-            model="oresp-open/resp-open", input=PROMPT, tools=[{"type": "file_search"}]
+            model="oresp-open/resp-open",
+            input=PROMPT,
+            tools=[{"type": "file_search", "vector_store_ids": ["vs_1"]}],
+            tool_choice={"type": "file_search"},
         )
     assert isinstance(caught.value.body, dict) and caught.value.body["param"] == "tools[0].type"
     assert "oresp-open" in caught.value.body["message"]

@@ -446,9 +446,12 @@ async def test_translated_stream_that_breaks_off_ends_with_response_failed(
     ("extra", "param"),
     [
         ({"previous_response_id": "resp_earlier"}, "previous_response_id"),
-        ({"tools": [{"type": "web_search"}]}, "tools[0].type"),
+        (
+            {"tools": [{"type": "web_search"}], "tool_choice": {"type": "web_search"}},
+            "tool_choice",
+        ),
     ],
-    ids=["stored-state", "built-in-tool"],
+    ids=["stored-state", "forced-built-in-tool"],
 )
 async def test_what_only_openai_can_do_is_refused_when_translated(
     stack: MultiStack, caller: Caller, extra: dict[str, Any], param: str

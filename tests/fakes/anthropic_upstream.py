@@ -36,6 +36,8 @@ Thinking blocks sent back must carry a signature this fake made (400 ``Invalid `
 first are accepted with the ``mid-conversation-tool-changes`` beta (``anthropic-beta``), as
 Claude Code sends them. ``POST /v1/messages/count_tokens`` answers ``{"input_tokens"}``: the
 words of the prompt and of the tools' names and descriptions.
+- ``agent-reply``, ``agent-shell``: a coding agent's turns, a ``thinking`` block first
+  (tests/fakes/agent_turns.py).
 
 Every request needs ``x-api-key: <api_key>`` or ``Authorization: Bearer <api_key>`` (401
 ``authentication_error`` otherwise) and an ``anthropic-version`` header (400 otherwise). Every
@@ -59,6 +61,7 @@ from typing import Any
 import orjson
 from aiohttp import web
 
+from tests.fakes import agent_turns
 from tests.fakes.openai_upstream import (
     BASH_INPUT,
     OVERBILL_TOKENS,
@@ -326,6 +329,8 @@ class FakeAnthropicUpstream(FakeServer):
         delay = int(slow.group(1)) / 1000 if (slow := _SLOW_MODEL.fullmatch(model)) else 0.0
         if delay:
             await asyncio.sleep(delay)
+        if (turn := agent_turns.messages_turn(body)) is not None:
+            return await _agent(request, body, turn)
         answer = _Answer(self, body)
         if body.get("stream"):
             return await answer.stream(request, delay)
@@ -348,6 +353,19 @@ _LOST_THINKING = (
     "messages: Expected `thinking` or `redacted_thinking`, but found `tool_use`. When "
     "`thinking` is enabled, a final `assistant` message must start with a thinking block."
 )
+
+
+async def _agent(
+    request: web.Request, body: dict[str, Any], turn: agent_turns.AgentTurn
+) -> web.StreamResponse:
+    tokens = prompt_word_count(body)
+    if not body.get("stream"):
+        return web.json_response(agent_turns.message(turn, body, tokens), dumps=_dumps)
+    response = await open_event_stream(request)
+    for event, data in agent_turns.message_events(turn, body, tokens):
+        await response.write(_sse(event, data))
+    await response.write_eof()
+    return response
 
 
 class _Answer:

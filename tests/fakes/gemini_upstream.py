@@ -30,6 +30,8 @@ The requested model name selects the behaviour:
   until the gateway hangs up (at most ``STALL_SECONDS``, then the rest). Kinds: ``text`` (the
   reply), ``thought`` (``THOUGHT`` a word per ``{"text", "thought": true}`` part, then the reply).
   Only with ``alt=sse``.
+- ``agent-reply``, ``agent-shell``: a coding agent's turns, ``thought`` parts first (with
+  ``alt=sse`` when streamed; tests/fakes/agent_turns.py).
 
 The key goes in ``x-goog-api-key`` or ``?key=``. Like the real API, a missing key is 403
 ``PERMISSION_DENIED`` and a wrong one 400 ``INVALID_ARGUMENT`` (reason ``API_KEY_INVALID``).
@@ -56,6 +58,7 @@ from typing import Any
 import orjson
 from aiohttp import web
 
+from tests.fakes import agent_turns
 from tests.fakes.openai_upstream import BASH_INPUT, OVERBILL_TOKENS, count_words, tool_answer
 from tests.fakes.server import (
     FakeServer,
@@ -306,10 +309,30 @@ class FakeGeminiUpstream(FakeServer):
         delay = int(slow.group(1)) / 1000 if (slow := _SLOW_MODEL.fullmatch(model)) else 0.0
         if delay:
             await asyncio.sleep(delay)
+        if (turn := agent_turns.gemini_turn(model, body)) is not None:
+            return await _agent(request, model, body, turn, method == "streamGenerateContent")
         answer = _Answer(self, model, body)
         if method == "streamGenerateContent":
             return await answer.stream(request, delay, sse=request.query.get("alt") == "sse")
         return await answer.respond(request)
+
+
+async def _agent(
+    request: web.Request,
+    model: str,
+    body: dict[str, Any],
+    turn: agent_turns.AgentTurn,
+    stream: bool,
+) -> web.StreamResponse:
+    tokens = prompt_word_count(body)
+    if not stream:
+        return web.json_response(agent_turns.gemini_response(turn, model, tokens), dumps=_dumps)
+    response = web.StreamResponse(headers={"Content-Type": "text/event-stream"})
+    await response.prepare(request)
+    for chunk in agent_turns.gemini_responses(turn, model, tokens):
+        await response.write(_sse(chunk))
+    await response.write_eof()
+    return response
 
 
 def _error(

@@ -27,6 +27,8 @@ The requested model name selects the behaviour, so one server serves many tests:
   tool named ``Bash`` and no tool result yet, it calls ``Bash`` with ``BASH_INPUT``; given the
   result, it answers ``tool_answer(result)``. Like DeepSeek in thinking mode, it refuses (400)
   an assistant message with tool calls that comes back without its ``reasoning_content``.
+- ``agent-reply``, ``agent-shell``: a coding agent's turns, reasoning first
+  (tests/fakes/agent_turns.py).
 
 ``/v1/embeddings`` answers deterministic vectors; ``/v1/images/generations`` answers ``n`` image
 URLs (or base64 data), and ``fake-error-<status>`` works there too.
@@ -54,6 +56,7 @@ from typing import Any
 import orjson
 from aiohttp import web
 
+from tests.fakes import agent_turns
 from tests.fakes.server import (
     FakeServer,
     RecordedRequest,
@@ -261,6 +264,8 @@ class FakeOpenAIUpstream(FakeServer):
                 f"{index}. For more information, please refer to "
                 "https://api-docs.deepseek.com/guides/thinking_mode#tool-calls",
             )
+        if (turn := agent_turns.chat_turn(body)) is not None:
+            return await self._agent(request, body, turn)
         if late := _LATE_MODEL.fullmatch(model):
             return await self._late(request, body, failing=bool(late.group(1)), ms=late.group(2))
         delay = int(slow.group(1)) / 1000 if (slow := _SLOW_MODEL.fullmatch(model)) else 0.0
@@ -270,6 +275,20 @@ class FakeOpenAIUpstream(FakeServer):
         if body.get("stream"):
             return await completion.stream(request, delay)
         return await completion.respond(request)
+
+    async def _agent(
+        self, request: web.Request, body: dict[str, Any], turn: agent_turns.AgentTurn
+    ) -> web.StreamResponse:
+        prompt = prompt_word_count(body["messages"])
+        if not body.get("stream"):
+            answer = agent_turns.chat_completion(turn, body, prompt)
+            return web.json_response(answer, dumps=_dumps)
+        response = await open_event_stream(request)
+        for chunk in agent_turns.chat_chunks(turn, body, prompt):
+            await response.write(_sse(chunk))
+        await response.write(_sse("[DONE]"))
+        await response.write_eof()
+        return response
 
     async def _late(
         self, request: web.Request, body: dict[str, Any], failing: bool, ms: str

@@ -15,6 +15,8 @@ can be checked end to end. The wire format follows OpenAI's OpenAPI spec (``Resp
   request's first function tool, or of ``get_weather``).
 - ``fake-overbill``: a normal answer whose usage reports ``OVERBILL_TOKENS`` output tokens (all
   but the reply's as reasoning), whatever ``max_output_tokens`` it was sent.
+- ``agent-reply``, ``agent-shell``: a coding agent's turns, a ``reasoning`` item first (with
+  ``encrypted_content`` when ``include`` asks for it; tests/fakes/agent_turns.py).
 
 Every request needs ``Authorization: Bearer <api_key>`` (401 otherwise). Streams (``"stream":
 true``) send named events (``event: <type>``) with increasing ``sequence_number``:
@@ -40,6 +42,7 @@ from typing import Any
 import orjson
 from aiohttp import web
 
+from tests.fakes import agent_turns
 from tests.fakes.openai_upstream import OVERBILL_TOKENS, count_words, error_body
 from tests.fakes.server import (
     FakeServer,
@@ -134,6 +137,17 @@ class FakeResponsesUpstream(FakeServer):
         body = request[_BODY]
         if error := _ERROR_MODEL.fullmatch(body["model"]):
             return _error(int(error.group(1)))
+        if (turn := agent_turns.responses_turn(body)) is not None:
+            agent = agent_turns.ResponsesAnswer(
+                turn, body, next(self._ids), prompt_word_count(body)
+            )
+            if not body.get("stream"):
+                return web.json_response(agent.response(True))
+            response = await open_event_stream(request)
+            for event in agent.events():
+                await response.write(_sse(event))
+            await response.write_eof()
+            return response
         answer = _Answer(self, body)
         if body.get("stream"):
             return await answer.stream(request)

@@ -23,6 +23,8 @@ from gatewayz.relay.translated import PassthroughCodec, plan_body, sse, translat
 from gatewayz.routing.options import without_routing_fields
 
 _FINAL = frozenset({"response.completed", "response.incomplete", "response.failed"})
+# Chat upstreams that take OpenAI's own hints (prompt caching, service tier, verbosity).
+_OPENAI_FORMAT = frozenset({"openai", "demo"})
 
 
 def _events(events: list[dict[str, Any]]) -> list[bytes]:
@@ -121,16 +123,20 @@ def responses_exchange(relay: Relay, body: dict[str, Any], body_size: int) -> Ex
         return relay.output_limit(demand.output_limit, route)
 
     def chat_body(route: Route, dropped: Dropped) -> dict[str, Any]:
-        chat = responses.responses_to_chat_request(native_body, dropped)
+        openai_format = route.provider.spec.protocol in _OPENAI_FORMAT
+        chat = responses.responses_to_chat_request(native_body, dropped, openai_format)
         return upstream_chat_body(chat, route, limit(route))
 
     def native(route: Route) -> dict[str, Any]:
-        """The body passed through under the row's field rules, with the limit held (also
-        when the client sent none)."""
-        exchange.dropped = None  # passed through: nothing left out
+        """The body passed through under the row's field rules (the hosted tools it may not
+        run left out and named), with the limit held (also when the client sent none)."""
         provider = route.provider
         checked = native_request(
-            native_body, route.model.id, provider.name, provider.spec.passthrough_fields
+            native_body,
+            route.model.id,
+            provider.name,
+            provider.spec.passthrough_fields,
+            translation_notes(exchange, route),
         )
         return {**checked, "max_output_tokens": limit(route)}
 

@@ -198,6 +198,17 @@ def test_openai_features_without_an_anthropic_equivalent_are_refused(
     assert refused(chat_to_messages_request, body, "claude", 100) == param
 
 
+def test_reasoning_effort_is_a_hint_left_out_and_named() -> None:
+    dropped = Dropped("claude")
+    body = {"messages": [{"role": "user", "content": "hi"}], "reasoning_effort": "low"}
+    assert chat_to_messages_request(body, "claude", 100, dropped) == {
+        "model": "claude",
+        "max_tokens": 100,
+        "messages": [{"role": "user", "content": "hi"}],
+    }
+    assert dropped.paths == ["reasoning_effort"]
+
+
 def test_neutral_values_of_unsupported_options_are_accepted() -> None:
     body = {
         "messages": [{"role": "user", "content": "hi"}],

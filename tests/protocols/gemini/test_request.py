@@ -5,6 +5,7 @@ from typing import Any
 
 import pytest
 
+from gatewayz.protocols.fields import Dropped
 from gatewayz.protocols.gemini import chat_to_gemini_request
 from tests.protocols.gemini.helpers import PLACEHOLDER, chat_request, refused
 
@@ -176,7 +177,6 @@ def test_request_with_system_turns_images_and_tools() -> None:
         ("top_logprobs", 3),
         ("logit_bias", {"50256": -100}),
         ("audio", {"voice": "alloy", "format": "mp3"}),
-        ("reasoning_effort", "low"),
         ("parallel_tool_calls", False),
         ("web_search_options", {}),
         ("some_vendor_extension", 1),
@@ -184,6 +184,14 @@ def test_request_with_system_turns_images_and_tools() -> None:
 )
 def test_fields_gemini_cannot_express_are_refused_by_name(field: str, value: Any) -> None:
     assert refused(chat_request(**{field: value})).param == field
+
+
+def test_reasoning_effort_is_a_hint_left_out_and_named() -> None:
+    dropped = Dropped("gem")
+    assert chat_to_gemini_request(chat_request(reasoning_effort="low"), dropped) == {
+        "contents": [{"role": "user", "parts": [{"text": "hi"}]}]
+    }
+    assert dropped.paths == ["reasoning_effort"]
 
 
 def test_fields_at_their_neutral_or_null_values_are_accepted() -> None:

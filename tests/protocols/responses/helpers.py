@@ -46,6 +46,10 @@ EVENT_SCHEMAS = {
     "response.output_item.done": "ResponseOutputItemDoneEvent",
     "response.function_call_arguments.delta": "ResponseFunctionCallArgumentsDeltaEvent",
     "response.function_call_arguments.done": "ResponseFunctionCallArgumentsDoneEvent",
+    "response.reasoning_summary_part.added": "ResponseReasoningSummaryPartAddedEvent",
+    "response.reasoning_summary_text.delta": "ResponseReasoningSummaryTextDeltaEvent",
+    "response.reasoning_summary_text.done": "ResponseReasoningSummaryTextDoneEvent",
+    "response.reasoning_summary_part.done": "ResponseReasoningSummaryPartDoneEvent",
     "response.completed": "ResponseCompletedEvent",
     "response.incomplete": "ResponseIncompleteEvent",
     "response.failed": "ResponseFailedEvent",
@@ -60,9 +64,12 @@ def completion(
     tool_calls: list[tuple[str, str, str]] = (),  # type: ignore[assignment]
     finish_reason: str = "stop",
     refusal: str | None = None,
+    reasoning: str | None = None,
 ) -> dict[str, Any]:
     """A chat.completion as an upstream returns it; tool calls are (id, name, arguments)."""
     message: dict[str, Any] = {"role": "assistant", "content": content, "refusal": refusal}
+    if reasoning is not None:
+        message["reasoning_content"] = reasoning
     if tool_calls:
         message["tool_calls"] = [
             {"id": id_, "type": "function", "function": {"name": name, "arguments": args}}
@@ -93,9 +100,12 @@ def stream_chunks(
     pieces: list[str],
     tool_calls: list[tuple[str, str, list[str]]] = (),  # type: ignore[assignment]
     finish_reason: str = "stop",
+    thoughts: list[str] = (),  # type: ignore[assignment]
 ) -> list[dict[str, Any]]:
-    """A chat stream as the SDKs expect it: role once, a call's id and name only first."""
+    """A chat stream as the SDKs expect it: role once, reasoning (`reasoning_content`) first,
+    a call's id and name only in its first fragment."""
     chunks = [chunk({"role": "assistant", "content": ""})]
+    chunks += [chunk({"reasoning_content": thought}) for thought in thoughts]
     chunks += [chunk({"content": piece}) for piece in pieces]
     for index, (id_, name, fragments) in enumerate(tool_calls):
         first = {"index": index, "id": id_, "type": "function"}

@@ -7,6 +7,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from gatewayz.errors import InvalidRequest
+from gatewayz.protocols.fields import Dropped
 from gatewayz.protocols.responses import responses_to_chat_request
 from tests.protocols.responses.helpers import IDS, WEATHER, refused
 
@@ -143,7 +145,7 @@ def _user(part: dict[str, Any]) -> dict[str, Any]:
     ("body", "param"),
     [
         ({"input": [{"type": "item_reference", "id": "msg_1"}]}, "input[0].type"),
-        ({"input": [{"type": "reasoning", "id": "rs_1", "summary": []}]}, "input[0].type"),
+        ({"input": [{"type": "reasoning", "id": "rs_1", "summary": []}]}, "input"),
         (
             {"input": [{"role": "assistant", "content": "x", "phase": "commentary"}]},
             "input[0].phase",
@@ -290,3 +292,59 @@ def test_translation_keeps_every_text_tool_and_call_id(
         i["call_id"] for i in items if i.get("type") == "function_call_output"
     ]
     assert [t["function"]["name"] for t in chat.get("tools", [])] == names
+
+
+def test_replayed_reasoning_is_dropped_and_named() -> None:
+    """Codex sends its whole conversation each turn, reasoning items with their encrypted
+    content too: a chat model takes none back."""
+    body = {
+        "model": "m",
+        "input": [
+            {"type": "message", "role": "user", "content": [{"type": "input_text", "text": "hi"}]},
+            {
+                "type": "reasoning",
+                "id": "rs_1",
+                "summary": [{"type": "summary_text", "text": "Thinking."}],
+                "content": None,
+                "encrypted_content": "gAAAA...",
+            },
+            {"type": "message", "role": "assistant", "content": "Hello."},
+        ],
+    }
+    dropped = Dropped()
+    chat = responses_to_chat_request(body, dropped)
+    assert chat["messages"] == [
+        {"role": "user", "content": [{"type": "text", "text": "hi"}]},
+        {"role": "assistant", "content": "Hello."},
+    ]
+    assert dropped.paths == ["input.1"]
+    with pytest.raises(InvalidRequest) as caught:
+        responses_to_chat_request(body, Dropped("up", strict=True))
+    assert caught.value.param == "input.1"
+
+
+def test_a_namespaced_call_takes_its_chat_name() -> None:
+    namespace = {"type": "namespace", "name": "crm", "description": "CRM.", "tools": [WEATHER]}
+    body = {
+        "model": "m",
+        "tools": [namespace],
+        "input": [
+            {"role": "user", "content": "Weather?"},
+            {
+                "type": "function_call",
+                "id": "fc_1",
+                "status": "completed",
+                "call_id": "call_1",
+                "namespace": "crm",
+                "name": "get_weather",
+                "arguments": "{}",
+            },
+            {"type": "function_call_output", "call_id": "call_1", "output": "sunny"},
+        ],
+    }
+    messages = responses_to_chat_request(body)["messages"]
+    assert messages[1]["tool_calls"][0]["function"] == {
+        "name": "crm__get_weather",
+        "arguments": "{}",
+    }
+    assert messages[2] == {"role": "tool", "tool_call_id": "call_1", "content": "sunny"}

@@ -8,7 +8,8 @@ import pytest
 import yaml
 
 from gatewayz.errors import InvalidRequest
-from gatewayz.protocols.responses import passthrough
+from gatewayz.protocols.fields import Dropped
+from gatewayz.protocols.responses import common, passthrough
 from gatewayz.protocols.responses.passthrough import native_request
 from tests.openai_spec import SPEC_PATH
 
@@ -54,12 +55,12 @@ def test_every_create_response_field_is_billed_or_refused_unless_allowed() -> No
 
 
 def test_include_values_and_tool_types_are_the_specs() -> None:
-    assert set(schemas()["IncludeEnum"]["enum"]) == passthrough._INCLUDE
+    assert set(schemas()["IncludeEnum"]["enum"]) == common.INCLUDE
     types: set[str] = set()
     for ref in schemas()["Tool"]["oneOf"]:
         types |= set(schemas()[ref["$ref"].rsplit("/", 1)[-1]]["properties"]["type"]["enum"])
-    assert types >= passthrough._CLIENT_TOOLS
-    hosted = types - passthrough._CLIENT_TOOLS - {"shell"}
+    assert types >= common.CLIENT_TOOLS
+    hosted = types - common.CLIENT_TOOLS - {"shell"}
     assert {"web_search", "file_search", "code_interpreter", "mcp", "image_generation"} <= hosted
     for kind in sorted(hosted):
         assert refused({"tools": [{"type": kind}]}).param == "tools[0].type"
@@ -202,3 +203,42 @@ def test_inline_files_and_images_pass() -> None:
     ]
     body = {"input": [{"role": "user", "content": parts}]}
     assert sent(body)["input"] == body["input"]
+
+
+def test_a_hosted_tool_the_row_does_not_allow_is_dropped_and_named() -> None:
+    """Codex sends a web_search tool every turn: left out (named), the rest passed through."""
+    dropped = Dropped("oai")
+    tools = [FUNCTION, {"type": "web_search", "external_web_access": False}, FUNCTION]
+    body = {"model": "gpt-x", "input": "hi", "tools": tools, "tool_choice": "auto"}
+    out = native_request(body, "up", "oai", NONE, dropped)
+    assert out == {**body, "model": "up", "tools": [FUNCTION, FUNCTION], "store": False}
+    assert dropped.paths == ["tools.1"]
+    allowed = frozenset({"tools.web_search"})
+    assert native_request(body, "up", "oai", allowed, Dropped("oai"))["tools"] == tools
+
+
+@pytest.mark.parametrize(
+    "choice",
+    [
+        {"type": "web_search"},
+        {"type": "allowed_tools", "mode": "required", "tools": [{"type": "web_search"}]},
+    ],
+)
+def test_a_hosted_tool_the_request_forces_is_still_refused(choice: dict[str, Any]) -> None:
+    dropped = Dropped("oai")
+    body = {
+        "model": "gpt-x",
+        "input": "hi",
+        "tools": [{"type": "web_search"}],
+        "tool_choice": choice,
+    }
+    with pytest.raises(InvalidRequest) as caught:
+        native_request(body, "up", "oai", NONE, dropped)
+    assert caught.value.param in ("tools[0].type", "tool_choice.tools[0].type")
+
+
+def test_a_strict_row_refuses_the_hosted_tool_instead() -> None:
+    body = {"model": "gpt-x", "input": "hi", "tools": [{"type": "web_search"}]}
+    with pytest.raises(InvalidRequest) as caught:
+        native_request(body, "up", "oai", NONE, Dropped("oai", strict=True))
+    assert caught.value.param == "tools.0"

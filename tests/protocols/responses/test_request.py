@@ -10,6 +10,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from gatewayz.errors import InvalidRequest
+from gatewayz.protocols.fields import Dropped
 from gatewayz.protocols.responses import chat_to_response, parse_request, responses_to_chat_request
 from tests.protocols.responses.helpers import (
     CREATED_AT,
@@ -150,37 +151,33 @@ def test_values_that_change_nothing_are_accepted(field: str, value: Any) -> None
 @pytest.mark.parametrize(
     ("body", "param"),
     [
-        ({"tools": [{"type": "web_search"}]}, "tools[0].type"),
-        (
-            {"tools": [WEATHER, {"type": "file_search", "vector_store_ids": ["vs_1"]}]},
-            "tools[1].type",
-        ),
-        (
-            {
-                "tools": [
-                    {
-                        "type": "computer_use_preview",
-                        "display_width": 1,
-                        "display_height": 1,
-                        "environment": "linux",
-                    }
-                ]
-            },
-            "tools[0].type",
-        ),
-        ({"tools": [{"type": "code_interpreter", "container": {"type": "auto"}}]}, "tools[0].type"),
-        ({"tools": [{"type": "mcp", "server_label": "x"}]}, "tools[0].type"),
+        ({"tools": [{"type": "custom", "name": "apply_patch"}]}, "tools[0].type"),
+        ({"tools": [{"type": "local_shell"}]}, "tools[0].type"),
         ({"tools": [WEATHER | {"defer_loading": True}]}, "tools[0].defer_loading"),
         ({"tools": [WEATHER], "tool_choice": {"type": "web_search_preview"}}, "tool_choice"),
+        ({"tools": [{"type": "web_search"}], "tool_choice": {"type": "web_search"}}, "tool_choice"),
+        (
+            {
+                "tools": [WEATHER, {"type": "web_search"}],
+                "tool_choice": {
+                    "type": "allowed_tools",
+                    "mode": "required",
+                    "tools": [{"type": "web_search"}],
+                },
+            },
+            "tool_choice",
+        ),
+        ({"tools": [{"type": "web_search"}], "tool_choice": "required"}, "tool_choice"),
         ({"tool_choice": "required"}, "tool_choice"),
         ({"previous_response_id": "resp_1"}, "previous_response_id"),
         ({"conversation": "conv_1"}, "conversation"),
         ({"background": True}, "background"),
         ({"store": True}, "store"),
-        ({"include": ["reasoning.encrypted_content"]}, "include"),
+        ({"include": ["message.output_text.logprobs"]}, "include[0]"),
+        ({"include": ["reasoning.everything"]}, "include[0]"),
         ({"truncation": "auto"}, "truncation"),
         ({"prompt": {"id": "pmpt_1"}}, "prompt"),
-        ({"reasoning": {"effort": "low", "summary": "auto"}}, "reasoning.summary"),
+        ({"reasoning": {"effort": "low", "depth": 3}}, "reasoning.depth"),
         ({"stream_options": {"include_obfuscation": True}}, "stream_options"),
         ({"frobnicate": 1}, "frobnicate"),
         ({"text": {"format": {"type": "grammar"}}}, "text.format.type"),
@@ -284,7 +281,15 @@ CREATE_RESPONSE_FIELDS = frozenset(
 )
 
 
-@given(field=st.text(min_size=1, max_size=20).filter(lambda f: f not in CREATE_RESPONSE_FIELDS))
+# Sent by OpenAI's own clients beyond the spec (Codex): dropped and named.
+CLIENT_FIELDS = frozenset(["client_metadata"])
+
+
+@given(
+    field=st.text(min_size=1, max_size=20).filter(
+        lambda f: f not in CREATE_RESPONSE_FIELDS | CLIENT_FIELDS
+    )
+)
 def test_unknown_fields_are_refused(field: str) -> None:
     error = refused({"model": "m", "input": "hi", field: 1})
     assert (error.param, error.message) == (field, f"Unknown parameter: '{field}'.")
@@ -296,3 +301,92 @@ def test_no_spec_field_is_unknown(field: str) -> None:
         responses_to_chat_request({"model": "m", "input": "hi", field: {"x": 1}})
     except InvalidRequest as error:
         assert not error.message.startswith("Unknown parameter")
+
+
+# --- what Codex sends ----------------------------------------------------------------------
+
+CODEX_BODY: dict[str, Any] = {
+    "model": "m",
+    "instructions": None,
+    "input": [
+        {
+            "type": "message",
+            "id": "msg_1",
+            "role": "developer",
+            "content": [{"type": "input_text", "text": "You are a coding agent."}],
+        },
+        {"type": "message", "role": "user", "content": [{"type": "input_text", "text": "hi"}]},
+    ],
+    "tools": [WEATHER, {"type": "web_search", "external_web_access": False}],
+    "tool_choice": "auto",
+    "parallel_tool_calls": True,
+    "reasoning": {"effort": "high", "summary": "auto"},
+    "store": False,
+    "stream": True,
+    "include": ["reasoning.encrypted_content"],
+    "prompt_cache_key": "thread-1",
+    "client_metadata": {"session_id": "s-1", "x-codex-window-id": "w-1"},
+    "text": {"verbosity": "low"},
+}
+
+
+@pytest.mark.parametrize("openai_format", [True, False])
+def test_what_codex_sends_is_mapped_or_dropped_and_named(openai_format: bool) -> None:
+    dropped = Dropped("up")
+    chat = responses_to_chat_request(CODEX_BODY, dropped, openai_format)
+    assert chat["messages"] == [
+        {"role": "developer", "content": [{"type": "text", "text": "You are a coding agent."}]},
+        {"role": "user", "content": [{"type": "text", "text": "hi"}]},
+    ]
+    assert [tool["function"]["name"] for tool in chat["tools"]] == ["get_weather"]
+    assert (chat["tool_choice"], chat["parallel_tool_calls"]) == ("auto", True)
+    assert chat["reasoning_effort"] == "high"
+    assert chat["stream_options"] == {"include_usage": True}
+    assert "store" not in chat and "client_metadata" not in chat and "include" not in chat
+    named = ["client_metadata", "include.0", "tools.1"]
+    if openai_format:
+        assert (chat["prompt_cache_key"], chat["verbosity"]) == ("thread-1", "low")
+    else:
+        assert "prompt_cache_key" not in chat and "verbosity" not in chat
+        named += ["prompt_cache_key", "text.verbosity"]
+    assert sorted(dropped.paths) == sorted(named)
+
+
+def test_a_strict_row_refuses_what_codex_would_have_dropped() -> None:
+    with pytest.raises(InvalidRequest) as caught:
+        responses_to_chat_request(CODEX_BODY, Dropped("strict", strict=True))
+    assert caught.value.param == "client_metadata"
+    assert "strict_fields" in caught.value.message
+
+
+@pytest.mark.parametrize(
+    ("field", "value", "name"),
+    [
+        ("metadata", {"ticket": "42"}, "metadata"),
+        ("max_tool_calls", 3, "max_tool_calls"),
+        (
+            "context_management",
+            [{"type": "compaction", "compact_threshold": 1000}],
+            "context_management",
+        ),
+        ("include", ["web_search_call.action.sources", "reasoning.encrypted_content"], "include.1"),
+        ("service_tier", "flex", "service_tier"),
+    ],
+)
+def test_hints_without_a_chat_field_are_dropped_and_named(
+    field: str, value: Any, name: str
+) -> None:
+    dropped = Dropped("up")
+    chat = responses_to_chat_request({"model": "m", "input": "hi", field: value}, dropped, False)
+    assert chat == {"model": "m", "messages": [{"role": "user", "content": "hi"}]}
+    assert name in dropped.paths
+
+
+@pytest.mark.parametrize("summary", ["auto", "concise", "detailed", None])
+def test_a_reasoning_summary_is_accepted(summary: str | None) -> None:
+    """The reasoning an upstream returns is the summary the gateway sends back: nothing to
+    leave out."""
+    dropped = Dropped("up")
+    body = {"model": "m", "input": "hi", "reasoning": {"summary": summary, "effort": "low"}}
+    assert responses_to_chat_request(body, dropped)["reasoning_effort"] == "low"
+    assert dropped.paths == []

@@ -107,3 +107,19 @@ def test_a_refusal_is_a_refusal_part() -> None:
     parsed = check_response(response)
     assert response["output"][0]["content"] == [{"type": "refusal", "refusal": "I can't help."}]
     assert parsed.output_text == ""
+
+
+def test_reasoning_becomes_a_reasoning_item_before_the_answer() -> None:
+    request = {"model": "m", "input": "hi", "tools": [WEATHER]}
+    answer = completion(
+        None, [("call_a", "get_weather", "{}")], "tool_calls", reasoning="The user wants weather."
+    )
+    response = chat_to_response(answer, request, RESPONSE_ID, CREATED_AT)
+    parsed = check_response(response)
+    assert response["output"][0] == {
+        "id": "rs_0123abcd",
+        "type": "reasoning",
+        "summary": [{"type": "summary_text", "text": "The user wants weather."}],
+    }
+    assert [item.type for item in parsed.output] == ["reasoning", "function_call"]
+    assert parsed.usage is not None and parsed.usage.output_tokens_details.reasoning_tokens == 4

@@ -175,6 +175,7 @@ def test_a_stream_that_fails_before_its_first_chunk_still_opens() -> None:
 
 @settings(max_examples=60, deadline=None)
 @given(
+    thoughts=st.lists(st.text(min_size=1, max_size=6), max_size=3),
     pieces=st.lists(st.text(min_size=1, max_size=6), max_size=5),
     calls=st.lists(
         st.tuples(IDS, st.lists(st.text(min_size=1, max_size=6), max_size=4)), max_size=3
@@ -182,14 +183,17 @@ def test_a_stream_that_fails_before_its_first_chunk_still_opens() -> None:
     finish_reason=st.sampled_from(["stop", "tool_calls", "length", "content_filter"]),
 )
 def test_a_stream_ends_as_its_unstreamed_twin(
-    pieces: list[str], calls: list[tuple[str, list[str]]], finish_reason: str
+    thoughts: list[str], pieces: list[str], calls: list[tuple[str, list[str]]], finish_reason: str
 ) -> None:
     request = {"model": "m", "input": "hi"}
     tool_calls = [(f"call_{n}", name, fragments) for n, (name, fragments) in enumerate(calls)]
-    events = run_stream(request, stream_chunks(pieces, tool_calls, finish_reason))
+    events = run_stream(request, stream_chunks(pieces, tool_calls, finish_reason, thoughts))
     emitted = check_events(events)
     answer = completion(
-        "".join(pieces) or None, [(i, n, "".join(f)) for i, n, f in tool_calls], finish_reason
+        "".join(pieces) or None,
+        [(i, n, "".join(f)) for i, n, f in tool_calls],
+        finish_reason,
+        reasoning="".join(thoughts) or None,
     )
     assert events[-1]["response"] == chat_to_response(answer, request, RESPONSE_ID, CREATED_AT)
     assert emitted[-1].response.output_text == "".join(pieces)
@@ -197,3 +201,97 @@ def test_a_stream_ends_as_its_unstreamed_twin(
         e.item_id: e.snapshot for e in emitted if e.type == "response.function_call_arguments.delta"
     }
     assert arguments == {f"fc_0123abcd_{n}": "".join(f) for n, (_, f) in enumerate(calls) if f}
+    summaries = [e.text for e in emitted if e.type == "response.reasoning_summary_text.done"]
+    assert summaries == (["".join(thoughts)] if thoughts else [])
+
+
+# --- reasoning -----------------------------------------------------------------------------
+
+# OpenAI's order for a reasoning model's streamed answer with a summary (the Responses API
+# reference and the SDK's event types): the reasoning item closes before the message opens.
+NATIVE_ORDER = [
+    "response.created",
+    "response.in_progress",
+    "response.output_item.added",
+    "response.reasoning_summary_part.added",
+    "response.reasoning_summary_text.delta",
+    "response.reasoning_summary_text.delta",
+    "response.reasoning_summary_text.done",
+    "response.reasoning_summary_part.done",
+    "response.output_item.done",
+    "response.output_item.added",
+    "response.content_part.added",
+    "response.output_text.delta",
+    "response.output_text.done",
+    "response.content_part.done",
+    "response.output_item.done",
+    "response.completed",
+]
+
+
+def test_streamed_reasoning_is_a_reasoning_item_with_its_summary() -> None:
+    request = {"model": "m", "input": "hi", "reasoning": {"summary": "auto"}}
+    events = run_stream(request, stream_chunks(["Hi."], thoughts=["Think", "ing."]))
+    emitted = check_events(events)
+    assert [e["type"] for e in events] == NATIVE_ORDER
+    added = events[2]
+    assert added["item"] == {"id": "rs_0123abcd", "type": "reasoning", "summary": []}
+    where = {"item_id": "rs_0123abcd", "output_index": 0, "summary_index": 0}
+    assert events[3] == {
+        "type": "response.reasoning_summary_part.added",
+        "sequence_number": 3,
+        **where,
+        "part": {"type": "summary_text", "text": ""},
+    }
+    assert [e["delta"] for e in events[4:6]] == ["Think", "ing."]
+    assert events[6]["text"] == events[7]["part"]["text"] == "Thinking."
+    reasoning = {
+        "id": "rs_0123abcd",
+        "type": "reasoning",
+        "summary": [{"type": "summary_text", "text": "Thinking."}],
+    }
+    assert events[8]["item"] == reasoning
+    assert events[9]["output_index"] == 1  # the message comes after the reasoning
+    final = emitted[-1].response
+    assert [item.type for item in final.output] == ["reasoning", "message"]
+    assert final.output_text == "Hi."
+    assert final.usage is not None and final.usage.output_tokens_details.reasoning_tokens == 4
+    assert events[-1]["response"] == chat_to_response(
+        completion("Hi.", reasoning="Thinking."), request, RESPONSE_ID, CREATED_AT
+    )
+
+
+def test_reasoning_in_the_reasoning_field_and_resumed_after_text() -> None:
+    """Some OpenAI-compatible upstreams send `reasoning`; reasoning that resumes once the
+    answer started is a second reasoning item (the message stays open)."""
+    chunks = [
+        chunk({"role": "assistant", "reasoning": "First."}),
+        chunk({"content": "Partly"}),
+        chunk({"reasoning": "Second."}),
+        chunk({"tool_calls": [{"index": 0, "id": "call_1", "function": {"name": "f"}}]}),
+        chunk(finish_reason="tool_calls"),
+    ]
+    events = run_stream({"model": "m", "input": "hi", "tools": [WEATHER]}, chunks)
+    check_events(events)
+    output = events[-1]["response"]["output"]
+    assert [(item["type"], item["id"]) for item in output] == [
+        ("reasoning", "rs_0123abcd"),
+        ("message", "msg_0123abcd"),
+        ("reasoning", "rs_0123abcd_1"),
+        ("function_call", "fc_0123abcd_0"),
+    ]
+    assert [item["summary"][0]["text"] for item in output if item["type"] == "reasoning"] == [
+        "First.",
+        "Second.",
+    ]
+    done = [e["output_index"] for e in events if e["type"] == "response.output_item.done"]
+    assert done == [0, 2, 1, 3]  # each reasoning item closes when the answer resumes
+
+
+def test_a_failure_mid_reasoning_keeps_what_was_reasoned() -> None:
+    stream = ChatStreamToResponses({"model": "m", "input": "hi"}, RESPONSE_ID, CREATED_AT)
+    events = stream.feed(chunk({"role": "assistant", "reasoning_content": "Hmm"}))
+    events += stream.fail("upstream closed the connection")
+    emitted = check_events(events)
+    (item,) = emitted[-1].response.output
+    assert item.type == "reasoning" and item.summary[0].text == "Hmm"

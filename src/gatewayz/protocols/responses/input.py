@@ -4,14 +4,20 @@ from typing import Any
 
 from gatewayz.errors import InvalidRequest
 from gatewayz.protocols.checks import Json, obj
+from gatewayz.protocols.fields import Dropped
 from gatewayz.protocols.responses.common import only, string_field
+from gatewayz.protocols.responses.tools import ToolNames
 
 _ROLES = frozenset({"user", "assistant", "system", "developer"})
 _IMAGE_DETAIL = frozenset({"auto", "low", "high"})
+_CALL = frozenset({"type", "id", "status", "call_id", "name", "arguments", "namespace"})
+_OUTPUT = frozenset({"type", "id", "status", "call_id", "output", "name", "namespace"})
+_REPLAYED = "reasoning from an earlier turn, which a chat completions model takes no part of back"
 
 
-def chat_messages(input_: Any) -> list[Json]:
-    """Chat messages for the `input` string or item list."""
+def chat_messages(input_: Any, names: ToolNames, dropped: Dropped) -> list[Json]:
+    """Chat messages for the `input` string or item list; a function call of a namespace
+    takes its chat name (see protocols.responses.tools), replayed reasoning is dropped."""
     if isinstance(input_, str):
         return [{"role": "user", "content": input_}]
     if not isinstance(input_, list) or not input_:
@@ -23,23 +29,17 @@ def chat_messages(input_: Any) -> list[Json]:
         kind = item.get("type") or "message"
         if kind == "message":
             messages.append(_message(item, where))
+        elif kind == "reasoning":
+            dropped.drop(f"input.{i}", _REPLAYED)
         elif kind == "function_call":
-            only(item, frozenset({"type", "id", "status", "call_id", "name", "arguments"}), where)
-            call = {
-                "id": string_field(item, "call_id", where),
-                "type": "function",
-                "function": {
-                    "name": string_field(item, "name", where),
-                    "arguments": string_field(item, "arguments", where),
-                },
-            }
+            call = _call(item, where, names)
             last = messages[-1] if messages else {}
             if last.get("role") == "assistant":
                 last.setdefault("tool_calls", []).append(call)
             else:
                 messages.append({"role": "assistant", "content": None, "tool_calls": [call]})
         elif kind == "function_call_output":
-            only(item, frozenset({"type", "id", "status", "call_id", "output"}), where)
+            only(item, _OUTPUT, where)
             output = item.get("output")
             messages.append(
                 {
@@ -55,7 +55,26 @@ def chat_messages(input_: Any) -> list[Json]:
                 f"Input items of type '{kind}' cannot be sent to a chat completions model.",
                 param=f"{where}.type",
             )
+    if not messages:
+        raise InvalidRequest(
+            "'input' holds no item a chat completions model can take.", param="input"
+        )
     return messages
+
+
+def _call(item: Json, where: str, names: ToolNames) -> Json:
+    """A chat tool call for a function_call item (by its chat name when of a namespace)."""
+    only(item, _CALL, where)
+    namespace = item.get("namespace")
+    name = string_field(item, "name", where)
+    return {
+        "id": string_field(item, "call_id", where),
+        "type": "function",
+        "function": {
+            "name": names.chat(namespace if isinstance(namespace, str) else None, name),
+            "arguments": string_field(item, "arguments", where),
+        },
+    }
 
 
 def _message(item: Json, where: str) -> Json:

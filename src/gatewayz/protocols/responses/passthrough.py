@@ -5,14 +5,19 @@ usage reports, held before the call as the request's size plus its output limit)
 provider row allows in `passthrough_fields`, or refused with a 400 naming it. Refused unless
 allowed: what makes the upstream read what it stores (previous_response_id, conversation,
 prompt, item references, stored files), keep what it answers (`store: true`), or bill work
-of its own (hosted tools, compaction, moderation, a service tier above the model's price).
-`background: true` is always refused: the gateway would never see the response finish.
+of its own (compaction, moderation, a service tier above the model's price). A hosted tool
+(web search, file search, code interpreter, MCP...) the row does not allow is a capability the
+client cannot have through it: dropped and named (see protocols.fields), or refused when
+`tool_choice` forces it. `background: true` is always refused: the gateway would never see the
+response finish.
 """
 
 from typing import Any
 
 from gatewayz.protocols.checks import Json
+from gatewayz.protocols.fields import Dropped
 from gatewayz.protocols.passthrough import family, refuse, tool_allowed
+from gatewayz.protocols.responses.common import INCLUDE, runs_on_client
 
 _BILLED = frozenset(
     {
@@ -32,35 +37,32 @@ _UNLESS_ALLOWED = {
     "moderation": "moderation runs at the upstream beyond the usage the gateway bills",
 }
 _TIERS = frozenset({"auto", "default"})
-# Tools the client runs: the model only writes their calls, billed as output tokens.
-_CLIENT_TOOLS = frozenset({"function", "custom", "namespace", "local_shell", "apply_patch"})
-_INCLUDE = frozenset(
-    {
-        "file_search_call.results", "web_search_call.results", "web_search_call.action.sources",
-        "message.input_image.image_url", "computer_call_output.output.image_url",
-        "code_interpreter_call.outputs", "reasoning.encrypted_content",
-        "message.output_text.logprobs",
-    }
-)  # fmt: skip
 
 
-def native_request(body: Json, model: str, provider: str, allowed: frozenset[str]) -> Json:
-    """The body to send `provider` (its own model id, nothing stored unless allowed), or
-    InvalidRequest naming the first field that cannot be passed through."""
-    policy = _Policy(provider, allowed)
+def native_request(
+    body: Json, model: str, provider: str, allowed: frozenset[str], dropped: Dropped | None = None
+) -> Json:
+    """The body to send `provider` (its own model id, nothing stored unless allowed, the hosted
+    tools it may not run left out and named in `dropped`), or InvalidRequest naming the first
+    field that cannot be passed through."""
+    policy = _Policy(provider, allowed, dropped)
     for key, value in body.items():
         if value is not None and key not in allowed:
             policy.field(key, value, body)
     out = {**body, "model": model}
+    if policy.left_out:
+        out["tools"] = [t for i, t in enumerate(body["tools"]) if i not in policy.left_out]
     if body.get("store") is None and "store" not in allowed:
         out["store"] = False  # the upstream's default is to keep the response
     return out
 
 
 class _Policy:
-    def __init__(self, provider: str, allowed: frozenset[str]) -> None:
+    def __init__(self, provider: str, allowed: frozenset[str], dropped: Dropped | None) -> None:
         self.provider = provider
         self.allowed = allowed
+        self.dropped = dropped
+        self.left_out: set[int] = set()  # indexes of the top-level tools dropped
 
     def field(self, key: str, value: Any, body: Json) -> None:
         """Check one top-level field the provider row does not allow as a whole."""
@@ -76,7 +78,7 @@ class _Policy:
             why = f"the '{value}' tier is not billed at the model's price; use auto or default"
             raise refuse(key, self.provider, why)
         if key == "tools":
-            self.tools(value, "tools")
+            self.top_level_tools(value, body.get("tool_choice"))
         elif key == "tool_choice":
             self.tool_choice(value, body.get("tools"))
         elif key == "include":
@@ -84,9 +86,27 @@ class _Policy:
         elif key == "input":
             self.input(value)
 
+    def top_level_tools(self, tools: Any, choice: Any) -> None:
+        """The request's tools: a hosted one the row does not allow is dropped, unless
+        `tool_choice` forces it (or drops are not recorded)."""
+        forced = choice.get("type") if isinstance(choice, dict) else None
+        for i, tool in enumerate(tools if isinstance(tools, list) else ()):
+            if self.dropped is None or self.passes(tool) or tool.get("type") == forced:
+                self.tool(tool, f"tools[{i}]")
+                continue
+            why = f"'{family(tool['type'])}' tools run at the upstream, which bills their use"
+            self.dropped.drop(f"tools.{i}", why)
+            self.left_out.add(i)
+
     def tools(self, tools: Any, path: str) -> None:
         for i, tool in enumerate(tools if isinstance(tools, list) else ()):
             self.tool(tool, f"{path}[{i}]")
+
+    def passes(self, tool: Any) -> bool:
+        """Whether a tool may be sent: one without a type (refused later), a tool the client
+        runs, or a hosted one the provider row allows."""
+        kind = tool.get("type") if isinstance(tool, dict) else None
+        return not isinstance(kind, str) or runs_on_client(tool) or tool_allowed(kind, self.allowed)
 
     def tool(self, tool: Any, path: str) -> None:
         """A tool the client runs, or a hosted one the provider row allows."""
@@ -95,9 +115,7 @@ class _Policy:
             raise refuse(f"{path}.type", self.provider, "a tool needs its type")
         if kind == "namespace":
             self.tools(tool.get("tools"), f"{path}.tools")
-        if kind in _CLIENT_TOOLS or (kind == "shell" and _local(tool)):
-            return
-        if not tool_allowed(kind, self.allowed):
+        if not self.passes(tool):
             why = f"'{family(kind)}' tools run at the upstream, which bills their use itself"
             raise refuse(f"{path}.type", self.provider, why)
 
@@ -115,7 +133,7 @@ class _Policy:
 
     def include(self, values: Any) -> None:
         for i, value in enumerate(values if isinstance(values, list) else ()):
-            if value not in _INCLUDE and f"include.{value}" not in self.allowed:
+            if value not in INCLUDE and f"include.{value}" not in self.allowed:
                 raise refuse(f"include[{i}]", self.provider, "it is not a known include value")
 
     def input(self, items: Any) -> None:
@@ -137,11 +155,3 @@ class _Policy:
             if stored and "input.file_id" not in self.allowed:
                 why = f"it refers to a file stored at the upstream, {_STORED}"
                 raise refuse(f"{path}[{j}].file_id", self.provider, why)
-
-
-def _local(tool: Json) -> bool:
-    """Whether a shell tool runs on the client (not in a container at the upstream)."""
-    environment = tool.get("environment")
-    return environment is None or (
-        isinstance(environment, dict) and environment.get("type") == "local"
-    )

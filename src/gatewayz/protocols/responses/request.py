@@ -3,23 +3,29 @@
 from typing import Any
 
 from gatewayz.errors import InvalidRequest
-from gatewayz.protocols.checks import Json, array, obj
+from gatewayz.protocols.checks import Json, obj
 from gatewayz.protocols.fields import Dropped
 from gatewayz.protocols.json_body import MAX_OUTPUT_TOKENS, bounded_int, decode_object
-from gatewayz.protocols.responses.common import only, string_field
+from gatewayz.protocols.responses.common import INCLUDE, only, string_field
 from gatewayz.protocols.responses.input import chat_messages
+from gatewayz.protocols.responses.tools import ToolNames, chat_tool_choice, chat_tools
 
-# CreateResponse fields sent on to the chat request unchanged (tool settings only with tools).
-_PASSTHROUGH = (
-    "temperature",
-    "top_p",
-    "user",
-    "safety_identifier",
+# CreateResponse fields sent on to the chat request unchanged, for every upstream, and only
+# for OpenAI-format ones (hints the others have no field for: dropped and named there).
+_SHARED = ("temperature", "top_p", "user", "safety_identifier")
+_OPENAI_ONLY = (
     "prompt_cache_key",
     "prompt_cache_retention",
     "prompt_cache_options",
     "service_tier",
 )
+# Hints and metadata a chat request has no field for: left out and named.
+_DROPPED = {
+    "client_metadata": "metadata about the client, which a chat completions model takes none of",
+    "metadata": "response metadata is not sent on; it is echoed in the Response",
+    "max_tool_calls": "it limits calls of hosted tools, which a chat completions model lacks",
+    "context_management": "a chat completions model cannot compact its context",
+}
 _TYPES: dict[str, type | tuple[type, ...]] = {
     "temperature": (int, float),
     "top_p": (int, float),
@@ -32,12 +38,16 @@ _TYPES: dict[str, type | tuple[type, ...]] = {
     "parallel_tool_calls": bool,
     "instructions": str,
     "metadata": dict,
+    "client_metadata": dict,
     "max_tool_calls": int,
     "text": dict,
     "reasoning": dict,
     "tools": list,
+    "include": list,
 }
-_TRANSLATED = frozenset({"model", "input", "tool_choice", "stream", "max_output_tokens", *_TYPES})
+_TRANSLATED = frozenset(
+    {"model", "input", "tool_choice", "stream", "max_output_tokens", *_TYPES, *_DROPPED}
+)
 # Fields accepted only with these values, and why no other value can be honoured.
 _REFUSED: dict[str, tuple[tuple[Any, ...], str]] = {
     "previous_response_id": ((None,), "the gateway stores no responses; send the whole input"),
@@ -45,13 +55,16 @@ _REFUSED: dict[str, tuple[tuple[Any, ...], str]] = {
     "store": ((None, False), "the gateway stores no responses; set it to false"),
     "background": ((None, False), "background responses need stored responses"),
     "prompt": ((None,), "stored prompt templates live at OpenAI; send instructions and input"),
-    "include": ((None, []), "a chat completions model returns none of these outputs"),
     "top_logprobs": ((None, 0), "log probabilities are not returned"),
     "truncation": ((None, "disabled"), "a chat completions model cannot truncate its input"),
-    "context_management": ((None,), "a chat completions model cannot compact its context"),
     "moderation": ((None,), "moderation results are not returned"),
     "stream_options": ((None, {}, {"include_obfuscation": False}), "streams are not obfuscated"),
 }
+_NO_HOSTED = "it returns outputs of hosted tools or inputs, which a chat model does not send"
+_REASONING_INCLUDED = (
+    "reasoning is returned as summary text; a chat completions model returns no encrypted "
+    "reasoning to replay"
+)
 
 
 def parse_request(raw: bytes) -> Json:
@@ -61,27 +74,40 @@ def parse_request(raw: bytes) -> Json:
     return body
 
 
-def responses_to_chat_request(body: Json, dropped: Dropped | None = None) -> Json:
+def responses_to_chat_request(
+    body: Json, dropped: Dropped | None = None, openai_format: bool = True
+) -> Json:
     """The chat completion request for a CreateResponse body; InvalidRequest for the rest.
-    `dropped` records the hints a translation leaves out (see protocols.fields)."""
+    `dropped` records the hints a translation leaves out (see protocols.fields); the hints
+    only OpenAI's chat API takes (prompt caching, service tier, verbosity) reach the upstream
+    only when it speaks OpenAI's format (`openai_format`)."""
+    dropped = dropped if dropped is not None else Dropped()
     _check_basics(body)
-    _check_fields(body)
+    _check_fields(body, dropped)
+    names = ToolNames(body.get("tools"))
     messages = (
         [{"role": "system", "content": body["instructions"]}] if body.get("instructions") else []
     )
-    chat: Json = {"model": body["model"], "messages": messages + chat_messages(body.get("input"))}
-    tools = [_tool(tool, f"tools[{i}]") for i, tool in enumerate(body.get("tools") or [])]
-    choice = _tool_choice(body.get("tool_choice"), bool(tools))
+    messages += chat_messages(body.get("input"), names, dropped)
+    chat: Json = {"model": body["model"], "messages": messages}
+    tools = chat_tools(body, names, dropped)
+    choice = chat_tool_choice(body.get("tool_choice"), tools, names, dropped)
     if tools:
         chat["tools"] = tools
         if choice is not None:
             chat["tool_choice"] = choice
         if body.get("parallel_tool_calls") is not None:
             chat["parallel_tool_calls"] = body["parallel_tool_calls"]
-    chat.update({key: body[key] for key in _PASSTHROUGH if body.get(key) is not None})
+    chat.update({key: body[key] for key in _SHARED if body.get(key) is not None})
+    for key in _OPENAI_ONLY:
+        if body.get(key) is not None:
+            if openai_format:
+                chat[key] = body[key]
+            else:
+                dropped.drop(key, "the upstream has no equivalent")
     if body.get("max_output_tokens") is not None:
         chat["max_tokens"] = body["max_output_tokens"]
-    chat.update(_text(body.get("text") or {}))
+    chat.update(_text(body.get("text") or {}, openai_format, dropped))
     chat.update(_reasoning(body.get("reasoning") or {}))
     if body.get("stream"):
         chat["stream"] = True
@@ -101,8 +127,9 @@ def _check_basics(body: Any) -> None:
     bounded_int(body, "max_output_tokens", MAX_OUTPUT_TOKENS)
 
 
-def _check_fields(body: Json) -> None:
-    """Refuse unknown fields, values only stored state could honour, and ill-typed values."""
+def _check_fields(body: Json, dropped: Dropped) -> None:
+    """Refuse unknown fields, values only stored state could honour, and ill-typed values;
+    name the hints left out."""
     for key, value in body.items():
         if key in _REFUSED and value not in _REFUSED[key][0]:
             raise InvalidRequest(f"'{key}' is not supported: {_REFUSED[key][1]}.", param=key)
@@ -111,6 +138,20 @@ def _check_fields(body: Json) -> None:
         kind = _TYPES.get(key)
         if kind is not None and value is not None and not _is(value, kind):
             raise InvalidRequest(f"'{key}' has the wrong type.", param=key)
+        if key in _DROPPED and value:
+            dropped.drop(key, _DROPPED[key])
+    for i, value in enumerate(body.get("include") or ()):
+        if value == "message.output_text.logprobs":
+            raise InvalidRequest(
+                "'include' asks for log probabilities, which are not returned.",
+                param=f"include[{i}]",
+            )
+        if value not in INCLUDE:
+            raise InvalidRequest(
+                f"'include[{i}]' is not a known include value.", param=f"include[{i}]"
+            )
+        why = _REASONING_INCLUDED if value == "reasoning.encrypted_content" else _NO_HOSTED
+        dropped.drop(f"include.{i}", why)
 
 
 def _is(value: Any, kind: type | tuple[type, ...]) -> bool:
@@ -118,69 +159,15 @@ def _is(value: Any, kind: type | tuple[type, ...]) -> bool:
     return isinstance(value, kind) and (kind is bool or not isinstance(value, bool))
 
 
-def _tool(raw: Any, where: str) -> Json:
-    """A chat function tool for a Responses function tool; built-in tools are refused."""
-    tool = obj(raw, where)
-    kind = tool.get("type")
-    if kind != "function":
-        raise InvalidRequest(
-            f"Tools of type '{kind}' run inside OpenAI; a chat completions model can only call "
-            "function tools.",
-            param=f"{where}.type",
-        )
-    only(tool, frozenset({"type", "name", "description", "parameters", "strict"}), where)
-    function = {"name": string_field(tool, "name", where)}
-    function.update(
-        {
-            key: tool[key]
-            for key in ("description", "parameters", "strict")
-            if tool.get(key) is not None
-        }
-    )
-    return {"type": "function", "function": function}
-
-
-def _tool_choice(choice: Any, has_tools: bool) -> str | Json | None:
-    """The chat tool_choice; a choice that needs tools is refused when there are none."""
-    if choice is None or choice in ("none", "auto"):
-        return choice
-    if not has_tools:
-        raise InvalidRequest("'tool_choice' requires function tools.", param="tool_choice")
-    if choice == "required":
-        return choice
-    if isinstance(choice, dict) and choice.get("type") == "function":
-        only(choice, frozenset({"type", "name"}), "tool_choice")
-        return {
-            "type": "function",
-            "function": {"name": string_field(choice, "name", "tool_choice")},
-        }
-    if isinstance(choice, dict) and choice.get("type") == "allowed_tools":
-        only(choice, frozenset({"type", "mode", "tools"}), "tool_choice")
-        if choice.get("mode") not in ("auto", "required"):
-            raise InvalidRequest(
-                "'tool_choice.mode' must be auto or required.", param="tool_choice.mode"
-            )
-        allowed = array(choice.get("tools"), "tool_choice.tools")
-        tools = [
-            _tool(tool, f"tool_choice.tools[{i}]")["function"] for i, tool in enumerate(allowed)
-        ]
-        return {
-            "type": "allowed_tools",
-            "allowed_tools": {
-                "mode": choice.get("mode"),
-                "tools": [{"type": "function", "function": {"name": t["name"]}} for t in tools],
-            },
-        }
-    raise InvalidRequest(
-        "'tool_choice' must be none, auto, required, a function or allowed function tools.",
-        param="tool_choice",
-    )
-
-
-def _text(text: Json) -> Json:
+def _text(text: Json, openai_format: bool, dropped: Dropped) -> Json:
     """The chat response_format and verbosity for `text`."""
     only(text, frozenset({"format", "verbosity"}), "text")
-    out: Json = {"verbosity": text["verbosity"]} if text.get("verbosity") is not None else {}
+    out: Json = {}
+    if text.get("verbosity") is not None:
+        if openai_format:
+            out["verbosity"] = text["verbosity"]
+        else:
+            dropped.drop("text.verbosity", "the upstream has no equivalent")
     fmt = obj(text.get("format") or {"type": "text"}, "text.format")
     kind = fmt.get("type")
     if kind == "json_object":
@@ -201,7 +188,8 @@ def _text(text: Json) -> Json:
 
 
 def _reasoning(reasoning: Json) -> Json:
-    """The chat reasoning_effort; summaries are refused (chat returns none)."""
-    only(reasoning, frozenset({"effort"}), "reasoning")
+    """The chat reasoning_effort. A summary asked for is what the gateway returns anyway: the
+    reasoning an upstream sends becomes the reasoning items' summary text."""
+    only(reasoning, frozenset({"effort", "summary", "generate_summary"}), "reasoning")
     effort = reasoning.get("effort")
     return {"reasoning_effort": effort} if effort is not None else {}

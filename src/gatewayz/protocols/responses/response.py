@@ -3,6 +3,7 @@
 from typing import Any
 
 from gatewayz.protocols.checks import Json
+from gatewayz.protocols.responses.tools import ToolNames
 
 # Optional request fields a Response repeats when they were given.
 _ECHOED = (
@@ -16,13 +17,19 @@ _ECHOED = (
 
 
 def chat_to_response(chat: Json, request: Json, response_id: str, created_at: int) -> Json:
-    """The Response object for a chat.completion answering `request`."""
+    """The Response object for a chat.completion answering `request`: its reasoning (as a
+    reasoning item's summary), its text or refusal, its tool calls (a namespace's by their
+    namespace and name)."""
     choices = chat.get("choices") or [{}]
     message = choices[0].get("message") or {}
     status, reason = finish_status(choices[0].get("finish_reason"))
     item_status = "incomplete" if reason else "completed"
     calls = message.get("tool_calls") or []
+    names = ToolNames(request.get("tools"))
     output = []
+    thought = reasoning_text(message)
+    if thought:
+        output.append(reasoning_item(reasoning_item_id(response_id, 0), thought))
     text, refusal = message.get("content"), message.get("refusal")
     if text or refusal or not calls:
         parts = [content_part("output_text", text)] if text or not refusal else []
@@ -33,7 +40,7 @@ def chat_to_response(chat: Json, request: Json, response_id: str, created_at: in
         output.append(
             call_item(
                 call_item_ids(response_id, n, call.get("id")),
-                function.get("name") or "",
+                names.responses(function.get("name") or ""),
                 function.get("arguments") or "",
                 item_status,
             )
@@ -49,6 +56,30 @@ def finish_status(finish_reason: str | None) -> tuple[str, str | None]:
     if finish_reason == "content_filter":
         return "incomplete", "content_filter"
     return "completed", None
+
+
+def reasoning_text(part: Any) -> str | None:
+    """The reasoning of a chat message or delta: `reasoning_content`, or the `reasoning` some
+    OpenAI-compatible upstreams send instead (Anthropic thinking and Gemini thoughts arrive
+    translated into the former)."""
+    if not isinstance(part, dict):
+        return None
+    for key in ("reasoning_content", "reasoning"):
+        if isinstance(part.get(key), str) and part[key]:
+            return str(part[key])
+    return None
+
+
+def reasoning_item_id(response_id: str, n: int) -> str:
+    """The id of the n-th reasoning item of a response."""
+    suffix = response_id.removeprefix("resp_")
+    return f"rs_{suffix}" if n == 0 else f"rs_{suffix}_{n}"
+
+
+def reasoning_item(item_id: str, text: str | None) -> Json:
+    """A reasoning output item whose summary is the upstream's reasoning (none yet: [])."""
+    summary = [{"type": "summary_text", "text": text}] if text is not None else []
+    return {"id": item_id, "type": "reasoning", "summary": summary}
 
 
 def message_item_id(response_id: str) -> str:
@@ -80,16 +111,19 @@ def message_item(item_id: str, parts: list[Json], status: str) -> Json:
     }
 
 
-def call_item(ids: tuple[str, str], name: str, arguments: str, status: str) -> Json:
-    """A function_call output item."""
-    return {
+def call_item(
+    ids: tuple[str, str], name: tuple[str | None, str], arguments: str, status: str
+) -> Json:
+    """A function_call output item for a function `name`: (its namespace or None, its name)."""
+    item = {
         "id": ids[0],
         "type": "function_call",
         "status": status,
         "call_id": ids[1],
-        "name": name,
+        "name": name[1],
         "arguments": arguments,
     }
+    return item | ({"namespace": name[0]} if name[0] is not None else {})
 
 
 def response_usage(usage: Any) -> Json | None:
@@ -144,22 +178,34 @@ def response_object(
         "temperature": _given(request, "temperature", 1.0),
         "text": text,
         "tool_choice": _given(request, "tool_choice", "auto"),
-        "tools": [
-            {
-                "type": "function",
-                "name": tool["name"],
-                "description": tool.get("description"),
-                "parameters": tool.get("parameters"),
-                "strict": tool.get("strict"),
-            }
-            for tool in request.get("tools") or []
-        ],
+        "tools": _tools(request.get("tools")),
         "top_p": _given(request, "top_p", 1.0),
         "truncation": "disabled",
         "metadata": request.get("metadata") or {},
         **{key: request[key] for key in _ECHOED if request.get(key) is not None},
         **({"usage": usage} if usage else {}),
     }
+
+
+def _tools(tools: Any) -> list[Json]:
+    """The request's tools that reached the model: functions, and namespaces as sent."""
+    out = []
+    for tool in tools if isinstance(tools, list) else ():
+        if not isinstance(tool, dict):
+            continue
+        if tool.get("type") == "function":
+            out.append(
+                {
+                    "type": "function",
+                    "name": tool.get("name"),
+                    "description": tool.get("description"),
+                    "parameters": tool.get("parameters"),
+                    "strict": tool.get("strict"),
+                }
+            )
+        elif tool.get("type") == "namespace":
+            out.append(tool)
+    return out
 
 
 def _given(request: Json, key: str, default: Any) -> Any:
