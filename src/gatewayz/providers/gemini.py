@@ -40,7 +40,8 @@ class GeminiAdapter:
             request,
             await self._tokens.headers(provider),
         )
-        chat = gemini.gemini_to_chat_response(data, body["model"])
+        single = body.get("parallel_tool_calls") is False
+        chat = gemini.gemini_to_chat_response(data, body["model"], single_call=single)
         return UpstreamReply(orjson.dumps(chat), chat)
 
     async def chat_stream(
@@ -56,7 +57,10 @@ class GeminiAdapter:
             is_last=_is_last,
         )
         translator = gemini.GeminiStreamToChat(
-            body["model"], "chatcmpl-" + secrets.token_hex(12), include_usage=True
+            body["model"],
+            "chatcmpl-" + secrets.token_hex(12),
+            include_usage=True,
+            single_call=body.get("parallel_tool_calls") is False,
         )
 
         def translate(event: Event) -> list[bytes]:
