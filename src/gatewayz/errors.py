@@ -58,6 +58,10 @@ _GOOGLE_STATUS = {
     503: "UNAVAILABLE",
     504: "DEADLINE_EXCEEDED",
 }
+GEMINI_METHODS = frozenset(
+    {"generateContent", "streamGenerateContent", "countTokens", "embedContent",
+     "batchEmbedContents"}
+)  # fmt: skip
 # What marks a call of Google's API on paths it shares with OpenAI's (`GET /v1/models`).
 _GOOGLE_HEADERS = ("x-goog-api-key", "x-goog-api-client")
 
@@ -179,7 +183,13 @@ def is_gemini_path(path: str) -> bool:
     a model method (`/v1/models/{model}:generateContent`) under /v1/."""
     if path.startswith("/v1beta/"):
         return True
-    return path.startswith("/v1/models/") and ":" in path.rsplit("/", 1)[-1]
+    return path.startswith("/v1/models/") and gemini_method(path) is not None
+
+
+def gemini_method(path: str) -> str | None:
+    """The Gemini model method a path ends with (`generateContent`, ...), else None."""
+    _, colon, method = path.rpartition(":")
+    return method if colon and method in GEMINI_METHODS else None
 
 
 def api_format(request: Request) -> ApiFormat:

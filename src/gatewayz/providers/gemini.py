@@ -11,7 +11,7 @@ from gatewayz.protocols.fields import Dropped
 from gatewayz.providers.base import UpstreamReply
 from gatewayz.providers.google_tokens import GoogleTokens
 from gatewayz.providers.http import open_stream, post_json
-from gatewayz.providers.sse import Event, TranslatedStream
+from gatewayz.providers.sse import Event, SSEStream, TranslatedStream
 from gatewayz.providers.table import Provider
 
 
@@ -70,3 +70,41 @@ class GeminiAdapter:
             return [orjson.dumps(chunk) for chunk in translator.finish()]
 
         return TranslatedStream(source, translate, finish)
+
+    async def generate(self, provider: Provider, model: str, body: dict[str, Any]) -> UpstreamReply:
+        """A Gemini client's GenerateContentRequest passed through (see
+        protocols.gemini.passthrough)."""
+        raw, data = await post_json(
+            self._session,
+            provider,
+            f"{provider.base_url}/models/{model}:generateContent",
+            body,
+            await self._tokens.headers(provider),
+        )
+        return UpstreamReply(raw, data)
+
+    async def generate_stream(
+        self, provider: Provider, model: str, body: dict[str, Any]
+    ) -> SSEStream:
+        """streamGenerateContent of a Gemini client's request, its events as they come."""
+        return await open_stream(
+            self._session,
+            provider,
+            f"{provider.base_url}/models/{model}:streamGenerateContent?alt=sse",
+            body,
+            await self._tokens.headers(provider),
+            is_last=_is_last,
+        )
+
+    async def count_tokens(
+        self, provider: Provider, model: str, body: dict[str, Any]
+    ) -> UpstreamReply:
+        """countTokens (free at Google) for a request's contents."""
+        raw, data = await post_json(
+            self._session,
+            provider,
+            f"{provider.base_url}/models/{model}:countTokens",
+            body,
+            await self._tokens.headers(provider),
+        )
+        return UpstreamReply(raw, data)

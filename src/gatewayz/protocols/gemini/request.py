@@ -66,7 +66,8 @@ def chat_to_gemini_request(body: Json, dropped: Dropped | None = None) -> Json:
         elif field not in _NEUTRAL or _NEUTRAL[field] != value:
             raise InvalidRequest(f"'{field}' is not supported by Gemini models.", param=field)
     if not isinstance(body.get("parallel_tool_calls", True), bool):
-        raise InvalidRequest("'parallel_tool_calls' must be a boolean.", param="parallel_tool_calls")
+        param = "parallel_tool_calls"
+        raise InvalidRequest(f"'{param}' must be a boolean.", param=param)
     budget = SchemaBudget()  # for the $refs of every schema of the request together
     system, contents = to_contents(body.get("messages"))
     out: Json = {"contents": contents}
