@@ -177,14 +177,18 @@ def providers(
     ]
 
 
-def with_models(rows: list[dict[str, Any]], extra: dict[str, list[str]]) -> list[dict[str, Any]]:
-    """The provider rows with more model ids (at the provider's prices) added to some."""
+def with_models(rows: list[dict[str, Any]], extra: dict[str, list[Any]]) -> list[dict[str, Any]]:
+    """The provider rows with more models (at the provider's prices) added to some: a model
+    id, or a model row (`{"id": ..., "type": "embeddings"}`)."""
     return [
         {
             **row,
             "models": [
                 *row["models"],
-                *({"id": m, **_prices(row["name"])} for m in extra.get(row["name"], [])),
+                *(
+                    {**_prices(row["name"]), **(m if isinstance(m, dict) else {"id": m})}
+                    for m in extra.get(row["name"], [])
+                ),
             ],
         }
         for row in rows
@@ -193,7 +197,7 @@ def with_models(rows: list[dict[str, Any]], extra: dict[str, list[str]]) -> list
 
 @asynccontextmanager
 async def multi_stack(
-    database: str, tmp_dir: Any, extra_models: dict[str, list[str]] | None = None
+    database: str, tmp_dir: Any, extra_models: dict[str, list[Any]] | None = None
 ) -> AsyncIterator[MultiStack]:
     """Migrate the database, start the four fakes and a gateway in front of them (serving
     `extra_models` too: provider name -> more model ids)."""

@@ -3,6 +3,8 @@ model (output limit, candidates, thoughts)."""
 
 from typing import Any
 
+import orjson
+
 from gatewayz.errors import InvalidRequest
 from gatewayz.protocols.checks import Json
 from gatewayz.protocols.field_sizes import check_field_sizes
@@ -87,25 +89,27 @@ def parse_count_request(raw: bytes) -> Json:
 
 def estimate_tokens(body: Json) -> int:
     """The documented estimate of a request's input tokens for upstreams that count none:
-    its text (contents, system instruction, tool declarations) at four UTF-8 bytes a token,
-    rounded up, plus MEDIA_PART_TOKENS per image, audio or file part."""
+    the UTF-8 bytes of its text parts, function calls and responses (as JSON), system
+    instruction and tool declarations (as JSON) at four a token, rounded up, plus
+    MEDIA_PART_TOKENS per image, audio or file part."""
     request = body.get("generateContentRequest") or body
-    text_bytes, media = 0, 0
-    pending: list[Any] = [request.get(k) for k in ("contents", "systemInstruction", "tools")]
-    while pending:
-        node = pending.pop()
-        if isinstance(node, list):
-            pending.extend(node)
-        elif isinstance(node, dict):
-            if "inlineData" in node or "fileData" in node:
-                media += 1
+    size = len(orjson.dumps(request["tools"])) if request.get("tools") else 0
+    media = 0
+    instruction = request.get("systemInstruction")
+    contents = [*request.get("contents", ()), *([instruction] if instruction else ())]
+    for content in contents:
+        parts = content.get("parts") if isinstance(content, dict) else None
+        for part in parts if isinstance(parts, list) else ():
+            if not isinstance(part, dict):
                 continue
-            if isinstance(node.get("text"), str):
-                text_bytes += len(node["text"].encode())
-            pending.extend(v for k, v in node.items() if k != "text")
-        elif isinstance(node, str):
-            text_bytes += len(node.encode())
-    return -(-text_bytes // 4) + media * MEDIA_PART_TOKENS
+            if "inlineData" in part or "fileData" in part:
+                media += 1
+            elif isinstance(part.get("text"), str):
+                size += len(part["text"].encode())
+            for key in ("functionCall", "functionResponse"):
+                if key in part:
+                    size += len(orjson.dumps(part[key]))
+    return -(-size // 4) + media * MEDIA_PART_TOKENS
 
 
 def parse_embed_request(raw: bytes, batch: bool) -> Json:

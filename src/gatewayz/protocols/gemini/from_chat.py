@@ -5,8 +5,9 @@ Finish reasons: stop and tool_calls -> STOP, length -> MAX_TOKENS, content_filte
 Tool calls become whole `functionCall` parts carrying the upstream's call id (`id`), which a
 client's `functionResponse` may quote back. Reasoning (`reasoning_content`/`reasoning`)
 becomes `thought` parts only when the client asked for thoughts (`includeThoughts`); it is
-billed either way. A stream sends text and thoughts as they come and, once the upstream has
-finished, one last response with the function calls, the finish reason and the usage.
+billed either way. A stream sends text and thoughts as they come, each candidate's function
+calls once the upstream has finished it, and one last response with the finish reasons and
+the usage.
 """
 
 from typing import Any
@@ -124,8 +125,6 @@ class ChatStreamToGemini:
             self._calls.setdefault(index, {})
             for call in delta.get("tool_calls") or ():
                 self._add_call(index, call)
-            if choice.get("finish_reason"):
-                self._finish[index] = finish_reason(choice["finish_reason"])
             parts: list[Json] = []
             thoughts = _reasoning(delta)
             if self._thoughts and thoughts:
@@ -133,17 +132,20 @@ class ChatStreamToGemini:
             for text in (delta.get("content"), delta.get("refusal")):
                 if isinstance(text, str) and text:
                     parts.append({"text": text})
-            if parts:
+            finished = bool(choice.get("finish_reason"))
+            if finished:  # the calls are whole now (a candidate always shows once)
+                self._finish[index] = finish_reason(choice["finish_reason"])
+                calls = self._calls[index]
+                parts.extend(function_call(calls[k]) for k in sorted(calls))
+            if parts or finished:
                 candidates.append({"content": {"role": "model", "parts": parts}, "index": index})
         return [self._response(candidates)] if candidates else []
 
     def finish(self) -> list[Json]:
-        """The last response: each candidate's function calls and finish reason, and usage."""
+        """The last response: each candidate's finish reason, and the usage."""
         candidates: list[Json] = []
         for index in sorted(self._calls) or [0]:
-            calls = self._calls.get(index) or {}
-            parts = [function_call(calls[k]) for k in sorted(calls)]
-            candidate: Json = {"content": {"role": "model", "parts": parts}}
+            candidate: Json = {"content": {"role": "model", "parts": []}}
             candidate["finishReason"] = self._finish.get(index, "STOP")
             candidate["index"] = index
             candidates.append(candidate)

@@ -2,7 +2,9 @@
 that take JSON schemas (OpenAI `parameters` and `response_format`, Anthropic `input_schema`).
 
 `nullable: true` becomes a `"null"` member of `type`; `propertyOrdering` and `example`
-(annotations JSON schemas lack) are left out; every other keyword keeps its meaning.
+(annotations JSON schemas lack) are left out; every other keyword keeps its meaning. Keywords
+come in either spelling Google's API reads (`anyOf` or `any_of`, as the Python SDK sends a
+pydantic model's schema).
 """
 
 from typing import Any
@@ -26,6 +28,7 @@ def json_schema(schema: Any, path: str) -> Json:
     if not isinstance(schema, dict):
         raise InvalidRequest(f"'{path}' must be a schema object.", param=path)
     out: Json = {}
+    schema = {_camel(key): value for key, value in schema.items()}
     for key, value in schema.items():
         where = f"{path}.{key}"
         if key == "type":
@@ -52,6 +55,11 @@ def json_schema(schema: Any, path: str) -> Json:
         if isinstance(out.get("enum"), list):
             out["enum"] = [*out["enum"], None]
     return out
+
+
+def _camel(key: str) -> str:
+    head, *rest = key.split("_")
+    return head + "".join(word.capitalize() for word in rest)
 
 
 def _type(value: Any, path: str) -> str:
