@@ -301,7 +301,6 @@ class FakeGeminiUpstream(FakeServer):
             return await answer.stream(request, delay, sse=request.query.get("alt") == "sse")
         return await answer.respond(request)
 
-
     async def _count(self, request: web.Request) -> web.Response:
         """countTokens: the prompt words of ``contents`` or of ``generateContentRequest``."""
         body = await request.json(loads=orjson.loads)

@@ -163,9 +163,7 @@ def test_a_single_call_stream_keeps_the_first_function_call() -> None:
     ]
     first = {"candidates": [{"content": {"parts": calls[:1], "role": "model"}, "index": 0}]}
     second = {
-        "candidates": [
-            {"content": {"parts": calls[1:], "role": "model"}, "finishReason": "STOP"}
-        ]
+        "candidates": [{"content": {"parts": calls[1:], "role": "model"}, "finishReason": "STOP"}]
     }
     translator = GeminiStreamToChat("m", "chatcmpl-1", False, single_call=True)
     chunks = translator.feed(first) + translator.feed(second)
