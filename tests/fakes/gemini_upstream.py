@@ -13,6 +13,9 @@ The requested model name selects the behaviour:
   below the reply's word count cuts the reply there (``MAX_TOKENS``).
 - ``gemini-tool-then-text``: as an ordinary name, except that a request whose last content
   holds a ``functionResponse`` part gets the reply text (the end of a tool loop).
+- ``gemini-json``: as an ordinary name, except that a request asking for JSON
+  (``generationConfig.responseMimeType: application/json``) gets ``FUNCTION_ARGS_JSON`` as its
+  reply text.
 - ``gemini-thinking``: as an ordinary name, with a ``{"text": THOUGHT, "thought": true}`` part
   first when ``thinkingConfig.includeThoughts`` is set, and ``THOUGHT``'s words counted as
   ``thoughtsTokenCount`` (streamed: its own chunk first).
@@ -354,8 +357,12 @@ class _Answer:
         )
         self.prompt_tokens = prompt_word_count(body)
         self.finish_reason = "STOP"
-        pieces = _REPLY_PIECE.findall(upstream.reply)
         config = _field(body, "generationConfig", "generation_config")
+        reply = upstream.reply
+        mime = _field(config or {}, "responseMimeType", "response_mime_type")
+        if model == "gemini-json" and mime == "application/json":
+            reply = FUNCTION_ARGS_JSON
+        pieces = _REPLY_PIECE.findall(reply)
         limit = _field(config, "maxOutputTokens", "max_output_tokens") if config else None
         if self.model == "fake-safety":
             self.finish_reason = "SAFETY"
