@@ -2,10 +2,12 @@
 OpenAI-format, an Anthropic-format and a Gemini-format upstream: what the client sees, what
 the upstream receives, and what each call costs."""
 
+import asyncio
 from collections.abc import AsyncIterator
 from typing import Any
 
 import httpx
+import orjson
 import pytest
 from google import genai
 from google.genai import errors as genai_errors
@@ -47,7 +49,7 @@ async def stack(
         name: [model.split("/", 1)[1]] for name, model in TOOL_MODEL.items()
     }
     extra["fake"].append({"id": "fake-embedding", "type": "embeddings"})
-    extra["gem"].append("gemini-thinking")
+    extra["gem"] += ["gemini-thinking", "fake-error-429"]
     async with multi_stack(request.param, tmp_path_factory.mktemp("gemapi"), extra) as stack:
         yield stack
 
@@ -392,3 +394,54 @@ async def test_a_missing_key_is_refused_before_the_body_is_read(stack: MultiStac
     assert answer.status_code == 401
     error = answer.json()["error"]
     assert (error["code"], error["status"]) == (401, "UNAUTHENTICATED")
+
+
+async def test_a_stream_that_breaks_ends_with_an_error_the_sdk_raises(
+    stack: MultiStack, caller: Caller
+) -> None:
+    client = sdk(stack, caller.api_key)
+    stream = await client.aio.models.generate_content_stream(
+        model="claude/fake-stream-error", contents=PROMPT
+    )
+    with pytest.raises(genai_errors.APIError) as raised:
+        async for _ in stream:
+            pass
+    assert raised.value.code == 502
+    assert "claude" in raised.value.message
+
+
+async def test_an_upstream_rate_limit_is_a_429_in_googles_format(
+    stack: MultiStack, caller: Caller
+) -> None:
+    body = {"contents": [{"parts": [{"text": PROMPT}]}]}
+    async with caller.http() as http:
+        answer = await http.post("/v1beta/models/gem/fake-error-429:generateContent", json=body)
+    assert answer.status_code == 429
+    error = answer.json()["error"]
+    assert (error["code"], error["status"]) == (429, "RESOURCE_EXHAUSTED")
+    assert "gem" in error["message"]
+
+
+async def test_a_body_over_the_limit_is_a_413_in_googles_format(stack: MultiStack) -> None:
+    limit = stack.app_state.settings.max_body_bytes
+    host, port = stack.base_url.removeprefix("http://").split(":")
+    reader, writer = await asyncio.open_connection(host, int(port))
+    path = f"/v1beta/models/{MODEL['fake']}:generateContent"
+    writer.write(
+        f"POST {path} HTTP/1.1\r\nHost: {host}\r\nContent-Type: application/json\r\n"
+        f"Content-Length: {limit + 1}\r\n\r\n".encode()
+    )
+    await writer.drain()
+    head = await reader.readuntil(b"\r\n\r\n")
+    length = int(
+        next(
+            line.split(b":")[1]
+            for line in head.split(b"\r\n")
+            if line.lower().startswith(b"content-length")
+        )
+    )
+    body = await reader.readexactly(length)
+    writer.close()
+    assert head.startswith(b"HTTP/1.1 413")
+    error = orjson.loads(body)["error"]
+    assert (error["code"], error["status"]) == (413, "INVALID_ARGUMENT")
