@@ -183,7 +183,7 @@ def is_gemini_path(path: str) -> bool:
     a model method (`/v1/models/{model}:generateContent`) under /v1/."""
     if path.startswith("/v1beta/"):
         return True
-    return path.startswith("/v1/models/") and gemini_method(path) is not None
+    return path.startswith("/v1/") and gemini_method(path) is not None
 
 
 def gemini_method(path: str) -> str | None:

@@ -378,10 +378,20 @@ async def test_a_key_scoped_to_the_catalog_cannot_generate(
     assert "gemini" in raised.value.message
 
 
-async def test_a_model_id_with_its_slash_encoded(stack: MultiStack, caller: Caller) -> None:
+@pytest.mark.parametrize(
+    "path",
+    [
+        "/v1beta/models/fake%2Ffake-model:generateContent",  # the slash encoded
+        "/v1beta/fake/fake-model:generateContent",  # no models/ (Vercel's Google provider)
+        "/v1/fake/fake-model:generateContent",
+    ],
+)
+async def test_other_spellings_of_a_model_path(
+    stack: MultiStack, caller: Caller, path: str
+) -> None:
     body = {"contents": [{"parts": [{"text": PROMPT}]}]}
     async with caller.http() as http:
-        answer = await http.post("/v1beta/models/fake%2Ffake-model:generateContent", json=body)
+        answer = await http.post(path, json=body)
     assert answer.status_code == 200, answer.text
     await caller.assert_books(1, cost("fake", 3, REPLY_TOKENS))
 

@@ -4,8 +4,10 @@ Served under `/v1beta` and `/v1` (the SDKs' `api_version`): `POST models/{model}
 `generateContent`, `streamGenerateContent` (SSE with `alt=sse`), `countTokens`,
 `embedContent`, `batchEmbedContents`; `GET models` and `models/{model}`. The model is a
 Gatewayz id: `groq/llama-3.1-8b-instant` arrives as `models/groq/llama-3.1-8b-instant` (its
-`/` as it is, or encoded as `%2F`). The key comes in `x-goog-api-key`, `?key=` or as a bearer
-token; errors are Google's (`{"error": {"code", "message", "status"}}`).
+`/` as it is, or encoded as `%2F`), or without `models/` from clients that take an id holding
+a `/` for a whole resource name (the Vercel AI SDK's Google provider). The key comes in
+`x-goog-api-key`, `?key=` or as a bearer token; errors are Google's
+(`{"error": {"code", "message", "status"}}`).
 """
 
 from typing import Annotated
@@ -110,7 +112,7 @@ _METHODS = {  # errors.GEMINI_METHODS
 for _version in VERSIONS:
     for _method, _endpoint in _METHODS.items():
         router.add_api_route(
-            f"{_version}/models/{{model:path}}:{_method}",
+            f"{_version}/{{model:path}}:{_method}",  # models/<id>, or <id> as it is
             _endpoint,
             methods=["POST"],
             response_model=None,
