@@ -455,3 +455,25 @@ async def test_a_body_over_the_limit_is_a_413_in_googles_format(stack: MultiStac
     assert head.startswith(b"HTTP/1.1 413")
     error = orjson.loads(body)["error"]
     assert (error["code"], error["status"]) == (413, "INVALID_ARGUMENT")
+
+
+@pytest.mark.parametrize("target", ["gem", "fake"])
+async def test_the_hold_counts_every_candidate_asked_for(stack: MultiStack, target: str) -> None:
+    """maxOutputTokens 1,000,000 at 4 or 8 credits per million output tokens: one candidate
+    fits a balance of 9 credits, two at the OpenAI-format provider's price do not, nor do
+    three at Gemini's."""
+    caller = await stack.caller(credits="9")
+    client = sdk(stack, caller.api_key)
+    many = 3 if target == "gem" else 2
+    config = types.GenerateContentConfig(max_output_tokens=1_000_000, candidate_count=many)
+    with pytest.raises(genai_errors.ClientError) as raised:
+        await client.aio.models.generate_content(
+            model=MODEL[target], contents=PROMPT, config=config
+        )
+    assert raised.value.code == 402
+    one = types.GenerateContentConfig(max_output_tokens=1_000_000, candidate_count=1)
+    answer = await client.aio.models.generate_content(
+        model=MODEL[target], contents=PROMPT, config=one
+    )
+    assert answer.text == REPLY
+    await caller.assert_books(1, cost(target, 3, REPLY_TOKENS))  # the refusal costs nothing
