@@ -18,6 +18,7 @@ from gatewayz.api import (
     chat,
     chat_sessions,
     coupons,
+    gemini,
     health,
     media,
     messages,
@@ -39,7 +40,7 @@ from gatewayz.api.authenticate_first import AuthenticateFirstMiddleware, KeyedRo
 from gatewayz.api.body_limit import BodyLimitMiddleware
 from gatewayz.api.prompt_log import PromptLogMiddleware
 from gatewayz.api.request_id import RequestIdMiddleware
-from gatewayz.errors import install_handlers
+from gatewayz.errors import install_handlers, is_gemini_path
 from gatewayz.providers.bundled import load_bundled
 from gatewayz.providers.catalog import Catalog
 from gatewayz.providers.demo import demo_provider
@@ -59,6 +60,7 @@ _ROUTERS = tuple(
         messages,
         responses,
         media,
+        gemini,
         models,
         chat_sessions,
         user,
@@ -151,7 +153,10 @@ def _add_middleware(app: FastAPI, settings: Settings, telemetry: Telemetry) -> N
         for route in module.router.routes
     }
     app.add_middleware(
-        BodyLimitMiddleware, default=settings.max_other_body_bytes, limits=model_calls
+        BodyLimitMiddleware,
+        default=settings.max_other_body_bytes,
+        limits=model_calls,
+        patterns=((is_gemini_path, settings.max_body_bytes),),  # Gemini's model calls
     )
     app.add_middleware(RequestIdMiddleware, observer=telemetry.observer)
 

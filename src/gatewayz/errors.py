@@ -28,7 +28,7 @@ from gatewayz.telemetry.redact import redact_keys
 
 log = logging.getLogger(__name__)
 
-ApiFormat = Literal["openai", "anthropic"]
+ApiFormat = Literal["openai", "anthropic", "gemini"]
 
 _ANTHROPIC_TYPES = {
     400: "invalid_request_error",
@@ -42,6 +42,28 @@ _ANTHROPIC_TYPES = {
     504: "timeout_error",
     529: "overloaded_error",
 }
+# google.rpc.Code names Google's HTTP APIs pair with each status (402 has none: a balance
+# too low for the call is a precondition that failed, as Google says of billing).
+_GOOGLE_STATUS = {
+    400: "INVALID_ARGUMENT",
+    401: "UNAUTHENTICATED",
+    402: "FAILED_PRECONDITION",
+    403: "PERMISSION_DENIED",
+    404: "NOT_FOUND",
+    409: "ABORTED",
+    413: "INVALID_ARGUMENT",
+    429: "RESOURCE_EXHAUSTED",
+    499: "CANCELLED",
+    501: "NOT_IMPLEMENTED",
+    503: "UNAVAILABLE",
+    504: "DEADLINE_EXCEEDED",
+}
+GEMINI_METHODS = frozenset(
+    {"generateContent", "streamGenerateContent", "countTokens", "embedContent",
+     "batchEmbedContents"}
+)  # fmt: skip
+# What marks a call of Google's API on paths it shares with OpenAI's (`GET /v1/models`).
+_GOOGLE_HEADERS = ("x-goog-api-key", "x-goog-api-client")
 
 
 class GatewayError(Exception):
@@ -149,14 +171,48 @@ def anthropic_error_type(status: int) -> str:
     return "api_error" if status >= 500 else "invalid_request_error"
 
 
-def api_format(path: str) -> ApiFormat:
-    return "anthropic" if path.startswith(("/v1/messages", "/messages")) else "openai"
+def google_status(status: int) -> str:
+    """The google.rpc.Code name for an HTTP status, as Google's error bodies carry it."""
+    if status in _GOOGLE_STATUS:
+        return _GOOGLE_STATUS[status]
+    return "INTERNAL" if status >= 500 else "FAILED_PRECONDITION"
+
+
+def is_gemini_path(path: str) -> bool:
+    """Whether the path is one of the Gemini-format API's own: anything under /v1beta/, and
+    a model method (`/v1/models/{model}:generateContent`) under /v1/."""
+    if path.startswith("/v1beta/"):
+        return True
+    return path.startswith("/v1/") and gemini_method(path) is not None
+
+
+def gemini_method(path: str) -> str | None:
+    """The Gemini model method a path ends with (`generateContent`, ...), else None."""
+    _, colon, method = path.rpartition(":")
+    return method if colon and method in GEMINI_METHODS else None
+
+
+def api_format(request: Request) -> ApiFormat:
+    """The API the caller speaks, by path; `GET /v1/models[/{id}]` answers Google's SDKs (a
+    `x-goog-api-key`, `x-goog-api-client` header or `?key=`) in Google's format."""
+    path = request.url.path
+    if path.startswith(("/v1/messages", "/messages")):
+        return "anthropic"
+    if is_gemini_path(path):
+        return "gemini"
+    if path == "/v1/models" or path.startswith("/v1/models/"):
+        headers = request.headers
+        if any(name in headers for name in _GOOGLE_HEADERS) or "key" in request.query_params:
+            return "gemini"
+    return "openai"
 
 
 def error_body(error: GatewayError, fmt: ApiFormat, request_id: str | None) -> dict[str, Any]:
     """The error object the official SDK of `fmt` expects; anything key-like in the message
     (an upstream's words, a model name the client made up) is masked."""
     message = redact_keys(error.message)
+    if fmt == "gemini":
+        return {"error": _google_error(error, message)}
     if fmt == "anthropic":
         error_object = {"type": anthropic_error_type(error.status), "message": message}
         return {"type": "error", "error": error_object, "request_id": request_id}
@@ -170,11 +226,31 @@ def error_body(error: GatewayError, fmt: ApiFormat, request_id: str | None) -> d
     }
 
 
+def _google_error(error: GatewayError, message: str) -> dict[str, Any]:
+    """Google's error object: code, message, status, and the gateway's own reason (and, for
+    a wait, how long) in the details Google's clients read."""
+    reason = {
+        "@type": "type.googleapis.com/google.rpc.ErrorInfo",
+        "reason": (error.code or error.type).upper(),
+        "domain": "gatewayz",
+    }
+    if error.param:
+        reason["metadata"] = {"field": error.param}
+    details: list[dict[str, Any]] = [reason]
+    retry = next((v for k, v in error.headers.items() if k.lower() == "retry-after"), "")
+    if retry.isdigit():
+        details.append(
+            {"@type": "type.googleapis.com/google.rpc.RetryInfo", "retryDelay": f"{retry}s"}
+        )
+    status = google_status(error.status)
+    return {"code": error.status, "message": message, "status": status, "details": details}
+
+
 def render(error: GatewayError, request: Request) -> Response:
     if isinstance(error, RateLimited):
         note_rate_limited("gateway")
     request_id = getattr(request.state, "request_id", None)
-    fmt = api_format(request.url.path)
+    fmt = api_format(request)
     headers = dict(error.headers)
     if fmt == "anthropic" and request_id:
         headers["request-id"] = request_id

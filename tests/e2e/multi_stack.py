@@ -188,14 +188,18 @@ def providers(
     ]
 
 
-def with_models(rows: list[dict[str, Any]], extra: dict[str, list[str]]) -> list[dict[str, Any]]:
-    """The provider rows with more model ids (at the provider's prices) added to some."""
+def with_models(rows: list[dict[str, Any]], extra: dict[str, list[Any]]) -> list[dict[str, Any]]:
+    """The provider rows with more models (at the provider's prices) added to some: a model
+    id, or a model row (`{"id": ..., "type": "embeddings"}`)."""
     return [
         {
             **row,
             "models": [
                 *row["models"],
-                *({"id": m, **_prices(row["name"])} for m in extra.get(row["name"], [])),
+                *(
+                    {**_prices(row["name"]), **(m if isinstance(m, dict) else {"id": m})}
+                    for m in extra.get(row["name"], [])
+                ),
             ],
         }
         for row in rows
@@ -206,7 +210,7 @@ def with_models(rows: list[dict[str, Any]], extra: dict[str, list[str]]) -> list
 async def multi_stack(
     database: str,
     tmp_dir: Any,
-    extra_models: dict[str, list[str]] | None = None,
+    extra_models: dict[str, list[Any]] | None = None,
     extra_openai_models: Sequence[dict[str, Any]] = (),
     **overrides: Any,
 ) -> AsyncIterator[MultiStack]:

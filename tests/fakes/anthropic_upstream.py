@@ -6,6 +6,8 @@ SDK's ``types/raw_*.py``. The requested model name selects the behaviour:
 - any ordinary name (``claude-fake``): a ``Message`` with one text block and ``end_turn``;
   a request with ``tools`` gets one ``tool_use`` block for the first tool instead (``tool_use``).
   A ``max_tokens`` below the reply's word count cuts the reply there (``max_tokens``).
+- ``claude-tool-then-text``: as an ordinary name, except that a request whose last message
+  holds a ``tool_result`` block gets the reply text (the end of a tool loop).
 - ``fake-error-<status>``: that HTTP status with Anthropic's error body (429 adds
   ``retry-after: 1``; 529 is ``overloaded_error``).
 - ``fake-slow-<ms>``: nothing is sent for that long; streams also wait that long between events.
@@ -368,6 +370,15 @@ async def _agent(
     return response
 
 
+def _answers_a_tool(messages: Any) -> bool:
+    """Whether the last message holds a tool_result block."""
+    last = messages[-1] if isinstance(messages, list) and messages else {}
+    content = last.get("content") if isinstance(last, dict) else None
+    return isinstance(content, list) and any(
+        isinstance(block, dict) and block.get("type") == "tool_result" for block in content
+    )
+
+
 class _Answer:
     """One Messages answer, rendered whole or as a stream of events."""
 
@@ -379,6 +390,8 @@ class _Answer:
         self.tool_input: dict[str, Any] = dict(TOOL_INPUT)
         if isinstance(tools, list) and tools and isinstance(tools[0], dict):
             self.tool_name = str(tools[0].get("name"))
+        if self.model == "claude-tool-then-text" and _answers_a_tool(body["messages"]):
+            self.tool_name = None
         stall = _STALL_MODEL.fullmatch(self.model)
         self.stall = (stall.group(1), int(stall.group(2))) if stall else None
         if self.stall and self.stall[0] == "tools":

@@ -11,6 +11,14 @@ The requested model name selects the behaviour:
   a request whose ``tools`` declare functions gets one whole ``functionCall`` part (no id) for
   the first declaration instead, still with ``STOP``. A ``generationConfig.maxOutputTokens``
   below the reply's word count cuts the reply there (``MAX_TOKENS``).
+- ``gemini-tool-then-text``: as an ordinary name, except that a request whose last content
+  holds a ``functionResponse`` part gets the reply text (the end of a tool loop).
+- ``gemini-json``: as an ordinary name, except that a request asking for JSON
+  (``generationConfig.responseMimeType: application/json``) gets ``FUNCTION_ARGS_JSON`` as its
+  reply text.
+- ``gemini-thinking``: as an ordinary name, with a ``{"text": THOUGHT, "thought": true}`` part
+  first when ``thinkingConfig.includeThoughts`` is set, and ``THOUGHT``'s words counted as
+  ``thoughtsTokenCount`` (streamed: its own chunk first).
 - ``fake-error-<status>``: that HTTP status with Google's error body (429 is
   ``RESOURCE_EXHAUSTED`` with a ``RetryInfo`` detail of ``1s``).
 - ``fake-slow-<ms>``: nothing is sent for that long; streams also wait that long between chunks.
@@ -38,6 +46,9 @@ The key goes in ``x-goog-api-key`` or ``?key=``. Like the real API, a missing ke
 Vertex AI's OAuth is accepted too: ``Authorization: Bearer <token>`` with a token in
 ``bearer_tokens`` (an unknown one is 401 ``UNAUTHENTICATED``), and the same methods are served
 under Vertex's model path, ``/v1/projects/{p}/locations/{l}/publishers/google/models/...``.
+
+``:countTokens`` answers ``totalTokens``: the prompt word count (below) of ``contents`` or of a
+whole ``generateContentRequest``.
 
 Usage is deterministic: ``promptTokenCount`` is the number of whitespace-separated words in the
 text parts of ``contents`` and ``systemInstruction``; ``candidatesTokenCount`` the words of the
@@ -216,6 +227,16 @@ def validation_error(body: dict[str, Any]) -> str | None:
     return None
 
 
+def _answers_a_function(body: dict[str, Any]) -> bool:
+    """Whether the last content holds a functionResponse part."""
+    contents = body.get("contents") or [{}]
+    parts = contents[-1].get("parts") if isinstance(contents[-1], dict) else None
+    return any(
+        isinstance(part, dict) and ("functionResponse" in part or "function_response" in part)
+        for part in parts or ()
+    )
+
+
 def _sse(payload: dict[str, Any]) -> bytes:
     return b"data: " + orjson.dumps(payload) + b"\r\n\r\n"
 
@@ -293,6 +314,8 @@ class FakeGeminiUpstream(FakeServer):
 
     async def _generate(self, request: web.Request) -> web.StreamResponse:
         model, _, method = request.match_info["target"].partition(":")
+        if method == "countTokens":
+            return await self._count(request)
         if method not in ("generateContent", "streamGenerateContent"):
             return _error(404, f"Method {method or '(none)'} is not found.")
         body = await request.json(loads=orjson.loads)
@@ -315,6 +338,12 @@ class FakeGeminiUpstream(FakeServer):
         if method == "streamGenerateContent":
             return await answer.stream(request, delay, sse=request.query.get("alt") == "sse")
         return await answer.respond(request)
+
+    async def _count(self, request: web.Request) -> web.Response:
+        """countTokens: the prompt words of ``contents`` or of ``generateContentRequest``."""
+        body = await request.json(loads=orjson.loads)
+        inner = _field(body, "generateContentRequest", "generate_content_request") or body
+        return web.json_response({"totalTokens": prompt_word_count(inner)}, dumps=_dumps)
 
 
 async def _agent(
@@ -366,18 +395,29 @@ class _Answer:
         self.model = model
         self.response_id = f"fakeResponse{next(upstream._ids):06d}"
         self.function_name = first_function_name(body)
+        if model == "gemini-tool-then-text" and _answers_a_function(body):
+            self.function_name = None
         self.function_args: dict[str, Any] = dict(FUNCTION_ARGS)
         self.prompt_tokens = prompt_word_count(body)
         self.finish_reason = "STOP"
         reply = upstream.reply
         config = _field(body, "generationConfig", "generation_config")
+        mime = _field(config or {}, "responseMimeType", "response_mime_type")
+        if model == "gemini-json" and mime == "application/json":
+            reply = FUNCTION_ARGS_JSON
         limit = _field(config, "maxOutputTokens", "max_output_tokens") if config else None
-        self.thoughts: list[str] = []
+        thinking = _field(config or {}, "thinkingConfig", "thinking_config") or {}
+        shown = bool(_field(thinking, "includeThoughts", "include_thoughts"))
+        self.thoughts: list[str] = []  # the thought parts sent
+        self.thought_tokens = 0  # the thinking billed (also when not shown)
         if self.model == "gemini-bash-agent":
             reply = self._agent(body, reply)
-            thinking = _field(config or {}, "thinkingConfig", "thinking_config") or {}
-            if _field(thinking, "includeThoughts", "include_thoughts"):
+            if shown:
                 self.thoughts = _REPLY_PIECE.findall(THOUGHT)
+            self.thought_tokens = len(self.thoughts)
+        elif self.model == "gemini-thinking":
+            self.thoughts = [THOUGHT] if shown else []
+            self.thought_tokens = count_words(THOUGHT)
         pieces = _REPLY_PIECE.findall(reply)
         if self.model == "fake-safety":
             self.finish_reason = "SAFETY"
@@ -407,7 +447,7 @@ class _Answer:
         usage: dict[str, Any] = {"promptTokenCount": self.prompt_tokens}
         if self.output_tokens:
             usage["candidatesTokenCount"] = self.output_tokens
-        thoughts = OVERBILL_TOKENS if self.model == "fake-overbill" else len(self.thoughts)
+        thoughts = OVERBILL_TOKENS if self.model == "fake-overbill" else self.thought_tokens
         if thoughts:
             usage["thoughtsTokenCount"] = thoughts
         usage["totalTokenCount"] = self.prompt_tokens + self.output_tokens + thoughts

@@ -18,6 +18,8 @@ The requested model name selects the behaviour, so one server serves many tests:
   the rest). Kinds: ``text`` (the reply), ``reasoning`` (``REASONING`` a word per
   ``reasoning_content`` delta, then the reply), ``tools`` (a call of the request's first tool, or
   of ``get_weather``: its name rides in the first of ``TOOL_ARGUMENT_FRAGMENTS``).
+- ``fake-tool-then-text``: as an ordinary name, except that a request whose last message is a
+  tool result gets the reply text (the end of a tool loop).
 - ``fake-overbill``: a normal answer whose usage reports ``OVERBILL_TOKENS`` completion tokens,
   whatever output limit it was sent (an upstream billing past the limits it was given).
 - ``fake-reasoner``: a reasoning model as DeepSeek and vLLM serve them: ``REASONING`` as
@@ -339,6 +341,9 @@ class _Completion:
         if isinstance(tools, list) and tools:
             first = tools[0] if isinstance(tools[0], dict) else {}
             self.tool_name = str((first.get("function") or {}).get("name") or first.get("name"))
+        messages = body["messages"]
+        if self.model == "fake-tool-then-text" and messages and messages[-1].get("role") == "tool":
+            self.tool_name = None
         stall = _STALL_MODEL.fullmatch(self.model)
         self.stall = (stall.group(1), int(stall.group(2))) if stall else None
         if self.stall and self.stall[0] == "tools":

@@ -14,7 +14,7 @@ from gatewayz.accounts.key_checks import enforce
 from gatewayz.accounts.key_policy import UNRESTRICTED, KeyPolicy, as_utc
 from gatewayz.accounts.keys import hash_key
 from gatewayz.accounts.roles import role_permissions
-from gatewayz.errors import AuthenticationFailed
+from gatewayz.errors import AuthenticationFailed, api_format
 from gatewayz.store.tables import api_keys, roles, users
 from gatewayz.telemetry.context import note_key
 
@@ -201,13 +201,17 @@ async def _as_replacement(conn: AsyncConnection, rotated: Row[Any]) -> Principal
 
 
 def presented_key(request: Request) -> str | None:
-    """The key from `Authorization: Bearer` or `x-api-key`."""
+    """The key from `Authorization: Bearer`, `x-api-key` or `x-goog-api-key` (Google's SDKs),
+    or, on the Gemini-format API only, from `?key=` as Google's API takes it."""
     header = request.headers.get("authorization")
     if header:
         scheme, _, value = header.partition(" ")
         if scheme.lower() == "bearer" and value.strip():
             return value.strip()
-    return request.headers.get("x-api-key") or None
+    key = request.headers.get("x-api-key") or request.headers.get("x-goog-api-key")
+    if not key and api_format(request) == "gemini":
+        key = request.query_params.get("key")
+    return key or None
 
 
 # Where `identify` keeps the request's principal in its ASGI scope.

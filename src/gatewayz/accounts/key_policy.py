@@ -11,6 +11,8 @@ from datetime import UTC, datetime
 
 import orjson
 
+from gatewayz.errors import gemini_method, is_gemini_path
+
 Network = ipaddress.IPv4Network | ipaddress.IPv6Network
 
 SCOPES: dict[str, str] = {
@@ -20,13 +22,16 @@ SCOPES: dict[str, str] = {
     "responses": "OpenAI Responses: /v1/responses",
     "embeddings": "Embeddings: /v1/embeddings",
     "images": "Image generation: /v1/images/...",
+    "gemini": "The Gemini API's model calls: /v1beta/models/{model}:generateContent, ...",
     "models": "The model catalog: /v1/models, /v1/providers, /v1/gateways/...",
     "account": "The caller's own account: /user/... (except API keys)",
     "keys": "Managing the user's API keys: /user/api-keys (as powerful as all scopes)",
     "admin": "Administration and monitoring: /admin/..., /api/monitoring/...",
 }
 # What a key rotated out but in its grace period may still do besides reading: make calls.
-CALL_SCOPES = frozenset({"chat", "sessions", "messages", "responses", "embeddings", "images"})
+CALL_SCOPES = frozenset(
+    {"chat", "sessions", "messages", "responses", "embeddings", "images", "gemini"}
+)
 # Longest prefix first, so /user/api-keys is "keys" before /user/ is "account".
 _SCOPE_PREFIXES: tuple[tuple[str, str], ...] = tuple(
     sorted(
@@ -43,6 +48,7 @@ _SCOPE_PREFIXES: tuple[tuple[str, str], ...] = tuple(
             ("/v1/images/", "images"),
             ("/images/", "images"),
             ("/v1/models", "models"),
+            ("/v1beta/models", "models"),
             ("/models", "models"),
             ("/v1/providers", "models"),
             ("/v1/gateways/", "models"),
@@ -118,6 +124,8 @@ def as_utc(moment: datetime | None) -> datetime | None:
 
 def scope_of(path: str) -> str | None:
     """The scope a request path belongs to, or None for a path no scope covers."""
+    if is_gemini_path(path) and gemini_method(path) is not None:
+        return "gemini"  # a model method, also under /v1/models/
     for prefix, scope in _SCOPE_PREFIXES:
         if path.startswith(prefix):
             return scope

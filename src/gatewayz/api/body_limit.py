@@ -7,7 +7,7 @@ A request with a Content-Length within the limit passes untouched (the server de
 more than that), so the common case costs one look at the headers.
 """
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
@@ -16,18 +16,32 @@ from gatewayz.errors import RequestTooLarge
 
 
 class BodyLimitMiddleware:
-    """`limits` gives the limit of some paths in bytes; every other path has `default`."""
+    """`limits` gives the limit of some paths in bytes, `patterns` that of the paths with
+    parameters (a predicate and its limit); every other path has `default`."""
 
-    def __init__(self, app: ASGIApp, default: int, limits: Mapping[str, int]) -> None:
+    def __init__(
+        self,
+        app: ASGIApp,
+        default: int,
+        limits: Mapping[str, int],
+        patterns: tuple[tuple[Callable[[str], bool], int], ...] = (),
+    ) -> None:
         self.app = app
         self._default = default
         self._limits = dict(limits)
+        self._patterns = patterns
+
+    def _limit(self, path: str) -> int:
+        limit = self._limits.get(path)
+        if limit is not None:
+            return limit
+        return next((bound for match, bound in self._patterns if match(path)), self._default)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        limit = self._limits.get(scope["path"], self._default)
+        limit = self._limit(scope["path"])
         scope[DISCARD_SCOPE_KEY] = 2 * limit
         length = _declared_length(scope)
         if length is None:

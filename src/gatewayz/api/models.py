@@ -13,8 +13,9 @@ import orjson
 from fastapi import APIRouter, Query, Request
 from starlette.responses import Response
 
+from gatewayz.api import gemini, gemini_models
 from gatewayz.api.catalog_views import entry_json, group_json, provider_json
-from gatewayz.errors import NotFound
+from gatewayz.errors import NotFound, api_format
 from gatewayz.providers import demo
 from gatewayz.providers.catalog import Catalog
 from gatewayz.providers.catalog_query import (
@@ -49,6 +50,8 @@ async def list_models(
     callable_: Annotated[bool | None, Query(alias="callable")] = None,
 ) -> Response:
     """Every model of every enabled provider; `callable: false` ones have no prices yet."""
+    if api_format(request) == "gemini":  # Google's SDKs at their default `v1`
+        return gemini_models.list_response(request)
     wanted = ModelFilter(provider=provider, modality=modality, callable=callable_)
     data = [entry_json(e) for e in _catalog(request).entries() if wanted.matches(e)]
     return _json({"object": "list", "data": data})
@@ -151,6 +154,8 @@ async def low_latency_models(
 @router.get("/v1/models/{model_id:path}")
 async def get_model(model_id: str, request: Request) -> Response:
     """One model by `provider/model` id; a plain or canonical id gives every provider's."""
+    if api_format(request) == "gemini":  # Google's SDKs at their default `v1`
+        return await gemini.get_model(request, model_id)
     found = _catalog(request).lookup(model_id)
     if not found:
         raise NotFound(f"The model '{model_id}' is not in the catalog.", param="model")

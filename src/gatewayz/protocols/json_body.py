@@ -16,9 +16,10 @@ MAX_OUTPUT_TOKENS = 10_000_000
 MAX_CHOICES = 128
 
 
-def decode_object(raw: bytes) -> dict[str, Any]:
-    """The body as a JSON object with a non-empty string `model`, nested at most `MAX_DEPTH`
-    levels deep, its identifiers and metadata within their bounds (see field_sizes)."""
+def decode_object(raw: bytes, *, needs_model: bool = True) -> dict[str, Any]:
+    """The body as a JSON object with a non-empty string `model` (unless the model is named
+    elsewhere, as in Gemini's path), nested at most `MAX_DEPTH` levels deep, its identifiers
+    and metadata within their bounds (see field_sizes)."""
     try:
         body = orjson.loads(raw)
     except orjson.JSONDecodeError as exc:
@@ -28,7 +29,7 @@ def decode_object(raw: bytes) -> dict[str, Any]:
     if raw.count(b"{") + raw.count(b"[") > MAX_DEPTH and _deeper_than(body, MAX_DEPTH):
         raise InvalidRequest(f"The request body is nested more than {MAX_DEPTH} levels deep.")
     model = body.get("model")
-    if not isinstance(model, str) or not model:
+    if needs_model and (not isinstance(model, str) or not model):
         raise InvalidRequest("'model' is required and must be a non-empty string.", param="model")
     check_field_sizes(body)
     return body

@@ -11,7 +11,7 @@ from gatewayz.protocols.fields import Dropped
 from gatewayz.providers.base import UpstreamReply
 from gatewayz.providers.google_tokens import GoogleTokens
 from gatewayz.providers.http import open_stream, post_json
-from gatewayz.providers.sse import Event, TranslatedStream
+from gatewayz.providers.sse import Event, SSEStream, TranslatedStream
 from gatewayz.providers.table import Provider
 
 
@@ -40,7 +40,8 @@ class GeminiAdapter:
             request,
             await self._tokens.headers(provider),
         )
-        chat = gemini.gemini_to_chat_response(data, body["model"])
+        single = body.get("parallel_tool_calls") is False
+        chat = gemini.gemini_to_chat_response(data, body["model"], single_call=single)
         return UpstreamReply(orjson.dumps(chat), chat)
 
     async def chat_stream(
@@ -56,7 +57,10 @@ class GeminiAdapter:
             is_last=_is_last,
         )
         translator = gemini.GeminiStreamToChat(
-            body["model"], "chatcmpl-" + secrets.token_hex(12), include_usage=True
+            body["model"],
+            "chatcmpl-" + secrets.token_hex(12),
+            include_usage=True,
+            single_call=body.get("parallel_tool_calls") is False,
         )
 
         def translate(event: Event) -> list[bytes]:
@@ -66,3 +70,41 @@ class GeminiAdapter:
             return [orjson.dumps(chunk) for chunk in translator.finish()]
 
         return TranslatedStream(source, translate, finish)
+
+    async def generate(self, provider: Provider, model: str, body: dict[str, Any]) -> UpstreamReply:
+        """A Gemini client's GenerateContentRequest passed through (see
+        protocols.gemini.passthrough)."""
+        raw, data = await post_json(
+            self._session,
+            provider,
+            f"{provider.base_url}/models/{model}:generateContent",
+            body,
+            await self._tokens.headers(provider),
+        )
+        return UpstreamReply(raw, data)
+
+    async def generate_stream(
+        self, provider: Provider, model: str, body: dict[str, Any]
+    ) -> SSEStream:
+        """streamGenerateContent of a Gemini client's request, its events as they come."""
+        return await open_stream(
+            self._session,
+            provider,
+            f"{provider.base_url}/models/{model}:streamGenerateContent?alt=sse",
+            body,
+            await self._tokens.headers(provider),
+            is_last=_is_last,
+        )
+
+    async def count_tokens(
+        self, provider: Provider, model: str, body: dict[str, Any]
+    ) -> UpstreamReply:
+        """countTokens (free at Google) for a request's contents."""
+        raw, data = await post_json(
+            self._session,
+            provider,
+            f"{provider.base_url}/models/{model}:countTokens",
+            body,
+            await self._tokens.headers(provider),
+        )
+        return UpstreamReply(raw, data)

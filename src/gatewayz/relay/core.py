@@ -27,6 +27,7 @@ from gatewayz.protocols.openai_chat import UpstreamStreamError
 from gatewayz.protocols.usage import Usage
 from gatewayz.providers.base import EventStream
 from gatewayz.providers.catalog import Route
+from gatewayz.providers.spec import ModelType
 from gatewayz.providers.sse import Batch
 from gatewayz.relay.departure import Departure, OutlivingCalls
 from gatewayz.relay.exchange import Answer, Exchange, Relayed, RelayedStream, StreamCodec
@@ -256,20 +257,28 @@ class Relay:
             await stream.aclose()
             self._finish(call, codec.tally.usage(call.exchange.body_size), status, error)
 
+    async def plan_routes(
+        self, principal: Principal, body: dict[str, Any], kind: ModelType = "chat"
+    ) -> list[Route]:
+        """The routes that may serve the body's model for the caller, in order (ModelNotFound
+        when none): its own provider keys' first, as far as its plan or trial allows."""
+        options = parse_options(body)
+        if self._own_keys is None:
+            routes = self._planner.plan(options, kind)
+        else:  # routes to providers the caller has a key for carry that key
+            routes = self._own_keys.plan(principal.user_id, options, kind)
+        note_model(body["model"])
+        if self._entitlements is not None:  # the user's plan or trial may allow fewer models
+            routes = await self._entitlements.allowed_routes(
+                principal.user_id, body["model"], routes
+            )
+        return routes
+
     async def _begin(self, principal: Principal, exchange: Exchange, request_id: str) -> _Call:
         """Plan the routes, admit the call under the rate limits (or refuse with 429) and hold
         the most any route can cost (or refuse with 402), also on the key if it has a spending
         limit (or refuse with 403)."""
-        options = parse_options(exchange.body)
-        if self._own_keys is None:
-            routes = self._planner.plan(options, exchange.kind)
-        else:  # routes to providers the caller has a key for carry that key
-            routes = self._own_keys.plan(principal.user_id, options, exchange.kind)
-        note_model(exchange.body["model"])
-        if self._entitlements is not None:  # the user's plan or trial may allow fewer models
-            routes = await self._entitlements.allowed_routes(
-                principal.user_id, exchange.body["model"], routes
-            )
+        routes = await self.plan_routes(principal, exchange.body, exchange.kind)
         admission = await self._limiter.admit(
             principal.user_id, principal.key_id, self._token_budget(exchange, routes)
         )

@@ -177,7 +177,6 @@ def test_request_with_system_turns_images_and_tools() -> None:
         ("top_logprobs", 3),
         ("logit_bias", {"50256": -100}),
         ("audio", {"voice": "alloy", "format": "mp3"}),
-        ("parallel_tool_calls", False),
         ("web_search_options", {}),
         ("some_vendor_extension", 1),
     ],
@@ -186,12 +185,27 @@ def test_fields_gemini_cannot_express_are_refused_by_name(field: str, value: Any
     assert refused(chat_request(**{field: value})).param == field
 
 
-def test_reasoning_effort_is_a_hint_left_out_and_named() -> None:
+def test_reasoning_effort_becomes_a_thinking_budget_within_the_output_limit() -> None:
+    body = chat_request(reasoning_effort="medium", max_tokens=1000)
+    config = chat_to_gemini_request(body)["generationConfig"]
+    assert config == {
+        "maxOutputTokens": 1000,
+        "thinkingConfig": {"thinkingBudget": 500, "includeThoughts": True},
+    }
+    low = chat_to_gemini_request(chat_request(reasoning_effort="low", max_tokens=100_000))
+    assert low["generationConfig"]["thinkingConfig"]["thinkingBudget"] == 1024
+    assert refused(chat_request(reasoning_effort="extreme")).param == "reasoning_effort"
+
+
+def test_parallel_tool_calls_false_is_accepted_and_hints_are_named_as_dropped() -> None:
     dropped = Dropped("gem")
-    assert chat_to_gemini_request(chat_request(reasoning_effort="low"), dropped) == {
+    body = chat_request(
+        parallel_tool_calls=False, user="u-1", metadata={"k": "v"}, prompt_cache_key="p"
+    )
+    assert chat_to_gemini_request(body, dropped) == {
         "contents": [{"role": "user", "parts": [{"text": "hi"}]}]
     }
-    assert dropped.paths == ["reasoning_effort"]
+    assert dropped.paths == ["user", "metadata", "prompt_cache_key"]
 
 
 def test_fields_at_their_neutral_or_null_values_are_accepted() -> None:

@@ -196,3 +196,34 @@ def test_the_prompt_of_tool_use_counts_as_prompt_tokens() -> None:
     usage = chat_usage(meta)
     assert usage is not None
     assert (usage["prompt_tokens"], usage["completion_tokens"]) == (38, 5)
+
+
+TWO_CALLS = {
+    "candidates": [
+        {
+            "content": {
+                "role": "model",
+                "parts": [
+                    {"text": "Let me see.", "thought": True},
+                    {"functionCall": {"name": "get_weather", "args": {"city": "Paris"}}},
+                    {"functionCall": {"name": "get_weather", "args": {"city": "Rome"}}},
+                ],
+            },
+            "finishReason": "STOP",
+        }
+    ],
+    "usageMetadata": {"promptTokenCount": 4, "candidatesTokenCount": 10},
+}
+
+
+def test_a_single_call_answer_keeps_the_first_function_call() -> None:
+    chat = gemini_to_chat_response(TWO_CALLS, "gemini-2.5-flash", single_call=True)
+    (call,) = chat["choices"][0]["message"]["tool_calls"]
+    assert call["function"]["arguments"] == '{"city":"Paris"}'
+    both = gemini_to_chat_response(TWO_CALLS, "gemini-2.5-flash")
+    assert len(both["choices"][0]["message"]["tool_calls"]) == 2
+
+
+def test_thoughts_reach_the_message_as_reasoning_content() -> None:
+    chat = gemini_to_chat_response(TWO_CALLS, "gemini-2.5-flash")
+    assert chat["choices"][0]["message"]["reasoning_content"] == "Let me see."

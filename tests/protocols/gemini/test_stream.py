@@ -154,3 +154,19 @@ def test_thought_parts_stream_as_reasoning_content_before_the_answer() -> None:
         {"role": "assistant", "reasoning_content": "Considering the sky."},
         {"reasoning_content": "Blue.", "content": "Blue."},
     ]
+
+
+def test_a_single_call_stream_keeps_the_first_function_call() -> None:
+    calls = [
+        {"functionCall": {"name": "get_weather", "args": {"city": "Paris"}}},
+        {"functionCall": {"name": "get_weather", "args": {"city": "Rome"}}},
+    ]
+    first = {"candidates": [{"content": {"parts": calls[:1], "role": "model"}, "index": 0}]}
+    second = {
+        "candidates": [{"content": {"parts": calls[1:], "role": "model"}, "finishReason": "STOP"}]
+    }
+    translator = GeminiStreamToChat("m", "chatcmpl-1", False, single_call=True)
+    chunks = translator.feed(first) + translator.feed(second)
+    sent = [c for chunk in chunks for c in chunk["choices"][0]["delta"].get("tool_calls", [])]
+    assert [call["function"]["arguments"] for call in sent] == ['{"city":"Paris"}']
+    assert chunks[-1]["choices"][0]["finish_reason"] == "tool_calls"

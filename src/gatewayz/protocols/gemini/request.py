@@ -7,6 +7,7 @@ from gatewayz.protocols.checks import Json, array, obj, string
 from gatewayz.protocols.fields import Dropped
 from gatewayz.protocols.gemini.contents import to_contents
 from gatewayz.protocols.gemini.schema import SchemaBudget, root_schema
+from gatewayz.protocols.gemini.thinking import thinking_config
 
 _NUMBERS = {
     "temperature": "temperature",
@@ -22,25 +23,51 @@ _INTEGERS = {
     "max_completion_tokens": "maxOutputTokens",
 }
 _TRANSLATED = frozenset(
-    {*_NUMBERS, *_INTEGERS, "messages", "tools", "tool_choice", "stop", "response_format"}
+    {
+        *_NUMBERS,
+        *_INTEGERS,
+        "messages",
+        "tools",
+        "tool_choice",
+        "stop",
+        "response_format",
+        "reasoning_effort",
+        # false: the adapter keeps the first function call of each answer (see
+        # single_call in protocols.gemini.response); Gemini has no such setting to send.
+        "parallel_tool_calls",
+    }
 )
-_PASSIVE = frozenset(
-    {"model", "stream", "stream_options", "user", "store", "metadata", "safety_identifier"}
+_PASSIVE = frozenset({"model", "stream", "stream_options"})
+# Hints and metadata Gemini has no field for: left out, and named (see protocols.fields).
+_HINTS = frozenset(
+    {
+        "user",
+        "store",
+        "metadata",
+        "safety_identifier",
+        "prompt_cache_key",
+        "prompt_cache_retention",
+        "service_tier",
+        "verbosity",
+    }
 )
-_NEUTRAL = {"logprobs": False, "parallel_tool_calls": True, "modalities": ["text"]}
+_NEUTRAL = {"logprobs": False, "modalities": ["text"]}
 
 
 def chat_to_gemini_request(body: Json, dropped: Dropped | None = None) -> Json:
     """The Gemini GenerateContentRequest for an OpenAI chat completion request;
     `dropped` records the hints a translation leaves out (see protocols.fields)."""
+    dropped = dropped or Dropped()
     for field, value in body.items():
         if field in _TRANSLATED or field in _PASSIVE or value is None:
             continue
-        if field == "reasoning_effort" and dropped is not None:  # a hint: see thinkingConfig
-            dropped.drop(field, "not mapped to a thinking budget here")
-            continue
-        if field not in _NEUTRAL or _NEUTRAL[field] != value:
+        if field in _HINTS:
+            dropped.drop(field, "Gemini has no equivalent")
+        elif field not in _NEUTRAL or _NEUTRAL[field] != value:
             raise InvalidRequest(f"'{field}' is not supported by Gemini models.", param=field)
+    if not isinstance(body.get("parallel_tool_calls", True), bool):
+        param = "parallel_tool_calls"
+        raise InvalidRequest(f"'{param}' must be a boolean.", param=param)
     budget = SchemaBudget()  # for the $refs of every schema of the request together
     system, contents = to_contents(body.get("messages"))
     out: Json = {"contents": contents}
@@ -125,6 +152,9 @@ def _generation_config(body: Json, budget: SchemaBudget) -> Json:
             if isinstance(value, bool) or not isinstance(value, int):
                 raise InvalidRequest(f"'{field}' must be an integer.", param=field)
             config[key] = value
+    if body.get("reasoning_effort") is not None:
+        limit = config.get("maxOutputTokens")
+        config["thinkingConfig"] = thinking_config(body["reasoning_effort"], limit)
     stop = body.get("stop")
     if stop is not None:
         stops = [stop] if isinstance(stop, str) else stop

@@ -88,14 +88,23 @@ def prompt_blocked(resp: Json) -> bool:
 
 
 def gemini_to_chat_response(
-    resp: Json, model: str, tool_call_ids: Callable[[], str] | None = None
+    resp: Json,
+    model: str,
+    tool_call_ids: Callable[[], str] | None = None,
+    single_call: bool = False,
 ) -> Json:
-    """The OpenAI chat.completion for a GenerateContentResponse."""
+    """The OpenAI chat.completion for a GenerateContentResponse; with `single_call` (the
+    client's `parallel_tool_calls: false`), each choice keeps its first function call only."""
     new_id = tool_call_ids or new_call_id
     choices: list[Json] = []
     for position, candidate in enumerate(resp.get("candidates") or ()):
         text, calls = candidate_output(candidate, new_id)
+        if single_call:
+            calls = calls[:1]
         message: Json = {"role": "assistant", "content": text, "refusal": None}
+        thoughts = candidate_thoughts(candidate)
+        if thoughts:  # as OpenAI-compatible reasoning models answer it
+            message["reasoning_content"] = thoughts
         if calls:
             message["tool_calls"] = calls
         reason = finish_reason(candidate.get("finishReason", "STOP"), bool(calls))

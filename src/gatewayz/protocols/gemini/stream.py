@@ -15,7 +15,9 @@ from gatewayz.protocols.gemini.response import (
 
 
 class GeminiStreamToChat:
-    """Streamed GenerateContentResponses in, OpenAI chat.completion.chunk dicts out."""
+    """Streamed GenerateContentResponses in, OpenAI chat.completion.chunk dicts out; with
+    `single_call` (the client's `parallel_tool_calls: false`) each choice keeps its first
+    function call only."""
 
     def __init__(
         self,
@@ -23,7 +25,9 @@ class GeminiStreamToChat:
         chunk_id: str,
         include_usage: bool,
         tool_call_ids: Callable[[], str] | None = None,
+        single_call: bool = False,
     ) -> None:
+        self._single_call = single_call
         self._model = model
         self._id = chunk_id
         self._include_usage = include_usage
@@ -55,6 +59,8 @@ class GeminiStreamToChat:
             thoughts = candidate_thoughts(candidate)
             if thoughts:  # as OpenAI-compatible reasoning models stream them
                 delta = {"reasoning_content": thoughts, **delta}
+            if calls and self._single_call:
+                calls = [] if self._calls.get(index) else calls[:1]
             if calls:
                 sent = self._calls.get(index, 0)
                 delta["tool_calls"] = [{"index": sent + k, **call} for k, call in enumerate(calls)]

@@ -1,0 +1,143 @@
+"""The Gemini API (`models/{model}:generateContent`, `:streamGenerateContent`) through the
+relay: passed through to Gemini upstreams, translated onto chat completions for every other
+provider. Either way the output limit held is the one sent (`maxOutputTokens`, or the chat
+request's limit), times `candidateCount`."""
+
+from typing import Any
+
+import orjson
+
+from gatewayz.errors import UpstreamError, google_status
+from gatewayz.protocols import openai_chat
+from gatewayz.protocols.fields import Dropped
+from gatewayz.protocols.gemini import client
+from gatewayz.protocols.gemini.from_chat import ChatStreamToGemini, chat_to_gemini_response
+from gatewayz.protocols.gemini.passthrough import native_request
+from gatewayz.protocols.gemini.response import chat_usage as gemini_chat_usage
+from gatewayz.protocols.gemini.to_chat import gemini_to_chat_request
+from gatewayz.protocols.openai_chat import UpstreamStreamError
+from gatewayz.protocols.usage import Usage, UsageTally, from_openai
+from gatewayz.providers.base import EventStream
+from gatewayz.providers.catalog import Route
+from gatewayz.providers.sse import Event
+from gatewayz.relay.chat import chat_usage, request_demand, upstream_chat_body
+from gatewayz.relay.core import Relay
+from gatewayz.relay.exchange import Answer, Exchange, StreamCodec
+from gatewayz.relay.translated import PassthroughCodec, translation_notes
+
+
+def sse_data(data: Any) -> bytes:
+    """One unnamed server-sent event, as Google's API streams them."""
+    return b"data: " + orjson.dumps(data) + b"\r\n\r\n"
+
+
+def error_event(message: str, status: int = 502) -> bytes:
+    """A mid-stream error as the Gemini SDKs raise it (`{"error": {...}}`)."""
+    error = {"code": status, "message": message, "status": google_status(status)}
+    return sse_data({"error": error})
+
+
+def _tally_response(data: dict[str, Any], tally: UsageTally) -> None:
+    """Note the generated text (thoughts too) and the usage of one GenerateContentResponse;
+    its usage is complete once a candidate has finished."""
+    if "error" in data:
+        error = data["error"]
+        message = error.get("message") if isinstance(error, dict) else None
+        raise UpstreamStreamError(str(message or "stream error"))
+    finished = False
+    for candidate in data.get("candidates") or ():
+        finished = finished or bool(candidate.get("finishReason"))
+        for part in (candidate.get("content") or {}).get("parts") or ():
+            tally.saw(part.get("text"))
+            call = part.get("functionCall")
+            if isinstance(call, dict):
+                tally.saw(call.get("name"))
+                tally.saw(orjson.dumps(call.get("args") or {}).decode())
+    usage = from_openai(gemini_chat_usage(data.get("usageMetadata")))
+    if usage is not None:
+        tally.report(usage, complete=finished)
+
+
+def _inspect(name: str, data: dict[str, Any], tally: UsageTally) -> None:
+    _tally_response(data, tally)
+
+
+def native_usage(data: dict[str, Any], body_size: int) -> Usage:
+    """A native GenerateContentResponse's usage, or the estimate from its text."""
+    tally = UsageTally()
+    _tally_response(data, tally)
+    return tally.usage(body_size)
+
+
+class _FromChat:
+    """OpenAI chunks to Gemini stream events."""
+
+    def __init__(self, model: str, include_thoughts: bool) -> None:
+        self._translator = ChatStreamToGemini(model, include_thoughts)
+        self.tally = UsageTally()
+
+    def convert(self, event: Event) -> list[bytes]:
+        chunk = openai_chat.decode_chunk(event[1])
+        openai_chat.tally_chunk(chunk, self.tally)
+        return [sse_data(response) for response in self._translator.feed(chunk)]
+
+    def close(self) -> list[bytes]:
+        return [sse_data(response) for response in self._translator.finish()]
+
+    def error(self, error: UpstreamError) -> bytes:
+        return error_event(error.message, error.status)
+
+
+def generate_exchange(
+    relay: Relay, model: str, body: dict[str, Any], body_size: int, stream: bool
+) -> Exchange:
+    """A Gemini client's request for `model`, served by any provider."""
+    demand = request_demand(body, body_size, client.output_limit(body), client.candidates(body))
+    thoughts = client.include_thoughts(body)
+
+    def limit(route: Route) -> int:
+        return relay.output_limit(demand.output_limit, route)
+
+    def is_native(route: Route) -> bool:
+        return route.provider.spec.protocol == "gemini"
+
+    def native(route: Route) -> dict[str, Any]:
+        exchange.dropped = None  # passed through: nothing left out
+        provider = route.provider
+        return native_request(body, provider.name, provider.spec.passthrough_fields, limit(route))
+
+    def chat_body(route: Route, dropped: Dropped) -> dict[str, Any]:
+        chat = gemini_to_chat_request(body, model, dropped)
+        if stream:
+            chat["stream"] = True
+        return upstream_chat_body(chat, route, limit(route))
+
+    async def call(route: Route) -> Answer:
+        adapter = relay.adapter(route)
+        if is_native(route):
+            reply = await adapter.generate(route.provider, route.model.id, native(route))
+            return Answer(reply.body, native_usage(reply.data, body_size))
+        dropped = translation_notes(exchange, route)
+        reply = await adapter.chat(route.provider, chat_body(route, dropped), dropped)
+        answer = chat_to_gemini_response(reply.data, model, thoughts)
+        return Answer(orjson.dumps(answer), chat_usage(reply.data, body_size))
+
+    async def open_stream(route: Route) -> tuple[EventStream, StreamCodec]:
+        adapter = relay.adapter(route)
+        if is_native(route):
+            source = await adapter.generate_stream(route.provider, route.model.id, native(route))
+            return source, PassthroughCodec(_inspect, error_event)
+        dropped = translation_notes(exchange, route)
+        source = await adapter.chat_stream(route.provider, chat_body(route, dropped), dropped)
+        return source, _FromChat(model, thoughts)
+
+    exchange = Exchange(
+        api="gemini.generate_content",
+        body={"model": model},
+        body_size=body_size,
+        stream=stream,
+        call=call,
+        open=open_stream,
+        demand=demand,
+    )
+    return exchange

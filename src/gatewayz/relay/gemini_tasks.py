@@ -1,0 +1,84 @@
+"""The Gemini API's other model calls: countTokens (free: the upstream's count for Gemini
+models, an estimate for the rest) and embedContent/batchEmbedContents (onto the embeddings of
+any provider that serves them, charged per input token)."""
+
+from typing import Any
+
+import orjson
+
+from gatewayz.accounts.auth import Principal
+from gatewayz.billing.money import call_cost_units
+from gatewayz.errors import InvalidRequest
+from gatewayz.protocols import openai_media
+from gatewayz.protocols.gemini import client
+from gatewayz.protocols.usage import estimate
+from gatewayz.providers.catalog import Route
+from gatewayz.relay.core import Relay
+from gatewayz.relay.exchange import Answer, Exchange
+from gatewayz.relay.translated import translation_notes
+
+# Fields of an embed request the OpenAI embeddings API has no equivalent for.
+_EMBED_HINTS = ("taskType", "title", "autoTruncate")
+
+
+async def count_tokens(
+    relay: Relay, principal: Principal, model: str, body: dict[str, Any]
+) -> dict[str, Any]:
+    """`{"totalTokens": n}` for the request on the model's first route."""
+    route = (await relay.plan_routes(principal, {"model": model}))[0]
+    if route.provider.spec.protocol != "gemini":
+        return {"totalTokens": client.estimate_tokens(body)}
+    inner = body.get("generateContentRequest")
+    native: dict[str, Any] = (
+        {"contents": body["contents"]}
+        if inner is None
+        else {"generateContentRequest": {**inner, "model": f"models/{route.model.id}"}}
+    )
+    reply = await relay.adapter(route).count_tokens(route.provider, route.model.id, native)
+    return reply.data
+
+
+def embed_exchange(
+    relay: Relay, model: str, requests: list[dict[str, Any]], body_size: int, batch: bool
+) -> Exchange:
+    """Embed each request's text; answered as `embeddings` (batch) or one `embedding`."""
+    texts = [client.embed_text(request, "") for request in requests]
+    dimensions = {r.get("outputDimensionality") for r in requests} - {None}
+    if len(dimensions) > 1:
+        raise InvalidRequest(
+            "Every request of a batch must ask for the same outputDimensionality.",
+            param="requests",
+        )
+
+    async def call(route: Route) -> Answer:
+        dropped = translation_notes(exchange, route)
+        for i, request in enumerate(requests):
+            for hint in _EMBED_HINTS:
+                if request.get(hint) is not None:
+                    path = f"requests.{i}.{hint}" if batch else hint
+                    dropped.drop(path, "OpenAI-format embeddings have no equivalent")
+        embed = getattr(relay.adapter(route), "embeddings", None)
+        if embed is None:
+            raise InvalidRequest(
+                f"Provider '{route.provider.name}' does not serve embeddings.", param="model"
+            )
+        upstream: dict[str, Any] = {"model": route.model.id, "input": texts}
+        if dimensions:
+            upstream["dimensions"] = dimensions.pop()
+        reply = await embed(route.provider, upstream)
+        vectors = sorted(reply.data.get("data") or (), key=lambda d: d.get("index", 0))
+        values = [{"values": vector.get("embedding")} for vector in vectors]
+        answer = {"embeddings": values} if batch else {"embedding": values[0]}
+        usage = openai_media.embeddings_usage(reply.data) or estimate(body_size, 0)
+        return Answer(orjson.dumps(answer), usage)
+
+    exchange = Exchange(
+        api="gemini.embed_content",
+        body={"model": model},
+        body_size=body_size,
+        stream=False,
+        kind="embeddings",
+        call=call,
+        worst_case=lambda route: call_cost_units(route.model, body_size, 0),
+    )
+    return exchange
