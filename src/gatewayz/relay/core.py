@@ -18,7 +18,7 @@ from gatewayz.billing import ledger
 from gatewayz.billing.entitlements import Entitlements
 from gatewayz.billing.holds import CreditHolds
 from gatewayz.billing.key_spend import KeySpending
-from gatewayz.billing.money import call_cost_units, format_credits
+from gatewayz.billing.money import format_credits, usage_cost_units
 from gatewayz.billing.worst_case import Demand, InputBounds, worst_case_units
 from gatewayz.errors import GatewayError, InsufficientCredits, UpstreamError
 from gatewayz.limits.limiter import Admission, Limiter
@@ -344,12 +344,7 @@ class Relay:
         billable = usage if route is not None else None
         cost = 0
         if route is not None and billable is not None:
-            cost = self._charge(
-                route,
-                call_cost_units(
-                    route.model, billable.input_tokens, billable.output_tokens, billable.images
-                ),
-            )
+            cost = self._charge(route, usage_cost_units(route.model, billable))
         if route is not None:
             note_call(route.provider.name, billable, cost, call.upstream_seconds, call.first_byte)
         exchange = call.exchange
