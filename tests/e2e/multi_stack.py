@@ -177,14 +177,27 @@ def providers(
     ]
 
 
-def with_models(rows: list[dict[str, Any]], extra: dict[str, list[str]]) -> list[dict[str, Any]]:
-    """The provider rows with more model ids (at the provider's prices) added to some."""
+ExtraModel = str | dict[str, Any]
+
+
+def with_models(
+    rows: list[dict[str, Any]], extra: dict[str, list[ExtraModel]]
+) -> list[dict[str, Any]]:
+    """The provider rows with more models added to some: an id (at the provider's prices), or
+    a model row (with its own prices, or at the provider's)."""
     return [
         {
             **row,
             "models": [
                 *row["models"],
-                *({"id": m, **_prices(row["name"])} for m in extra.get(row["name"], [])),
+                *(
+                    {"id": m, **_prices(row["name"])}
+                    if isinstance(m, str)
+                    else m
+                    if "input_price_per_mtok" in m
+                    else {**_prices(row["name"]), **m}
+                    for m in extra.get(row["name"], [])
+                ),
             ],
         }
         for row in rows
@@ -193,10 +206,10 @@ def with_models(rows: list[dict[str, Any]], extra: dict[str, list[str]]) -> list
 
 @asynccontextmanager
 async def multi_stack(
-    database: str, tmp_dir: Any, extra_models: dict[str, list[str]] | None = None
+    database: str, tmp_dir: Any, extra_models: dict[str, list[ExtraModel]] | None = None
 ) -> AsyncIterator[MultiStack]:
     """Migrate the database, start the four fakes and a gateway in front of them (serving
-    `extra_models` too: provider name -> more model ids)."""
+    `extra_models` too: provider name -> more model ids or rows, see `with_models`)."""
     if database == "sqlite":
         url = f"sqlite+aiosqlite:///{tmp_dir / 'gatewayz.db'}"
     else:

@@ -21,6 +21,12 @@ SDK's ``types/raw_*.py``. The requested model name selects the behaviour:
   ``get_weather``: ``TOOL_INPUT_FRAGMENTS``).
 - ``fake-overbill``: a normal answer whose usage reports ``OVERBILL_TOKENS`` output tokens,
   whatever ``max_tokens`` it was sent (an upstream billing past the limits it was given).
+- ``claude-cached``: a normal answer whose usage reports the words of ``system`` as read from
+  the prompt cache (``cache_read_input_tokens``) and those of the first message as written to
+  it (``cache_creation_input_tokens``; half of them, rounded down, for an hour in
+  ``cache_creation.ephemeral_1h_input_tokens``, the rest for five minutes), all beside
+  ``input_tokens``, as Anthropic reports them; a stream's ``message_delta`` repeats the
+  cumulative counts without the split, as the current API does.
 
 Every request needs ``x-api-key: <api_key>`` or ``Authorization: Bearer <api_key>`` (401
 ``authentication_error`` otherwise) and an ``anthropic-version`` header (400 otherwise). Every
@@ -270,15 +276,25 @@ class _Answer:
             self.output_tokens = OVERBILL_TOKENS
         self.pieces: list[str] = pieces
         self.input_tokens = prompt_word_count(body)
+        self.cache_read = self.cache_write = 0
+        if self.model == "claude-cached":
+            self.cache_read = prompt_word_count({"system": body.get("system")})
+            self.cache_write = prompt_word_count({"messages": body["messages"][:1]})
+            self.input_tokens -= self.cache_read + self.cache_write
 
     def usage(self, output_tokens: int) -> dict[str, Any]:
-        return {
+        usage: dict[str, Any] = {
             "input_tokens": self.input_tokens,
-            "cache_creation_input_tokens": 0,
-            "cache_read_input_tokens": 0,
+            "cache_creation_input_tokens": self.cache_write,
+            "cache_read_input_tokens": self.cache_read,
             "output_tokens": output_tokens,
             "service_tier": "standard",
         }
+        if self.model == "claude-cached":
+            hour = self.cache_write // 2
+            split = {"ephemeral_5m_input_tokens": self.cache_write - hour}
+            usage["cache_creation"] = {**split, "ephemeral_1h_input_tokens": hour}
+        return usage
 
     def message(self, content: list[dict[str, Any]], stop_reason: str | None) -> dict[str, Any]:
         return {
@@ -338,10 +354,14 @@ class _Answer:
             for delta in deltas
         )
         events.append(("content_block_stop", {"type": "content_block_stop", "index": 0}))
+        final_usage: dict[str, Any] = {"output_tokens": self.output_tokens}
+        if self.model == "claude-cached":
+            final_usage = self.usage(self.output_tokens)
+            del final_usage["cache_creation"], final_usage["service_tier"]
         message_delta = {
             "type": "message_delta",
             "delta": {"stop_reason": self.stop_reason, "stop_sequence": None},
-            "usage": {"output_tokens": self.output_tokens},
+            "usage": final_usage,
         }
         events.append(("message_delta", message_delta))
         events.append(("message_stop", {"type": "message_stop"}))

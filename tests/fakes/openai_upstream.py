@@ -20,6 +20,10 @@ The requested model name selects the behaviour, so one server serves many tests:
   of ``get_weather``: its name rides in the first of ``TOOL_ARGUMENT_FRAGMENTS``).
 - ``fake-overbill``: a normal answer whose usage reports ``OVERBILL_TOKENS`` completion tokens,
   whatever output limit it was sent (an upstream billing past the limits it was given).
+- ``fake-cached``: a normal answer whose usage reports the words of the first message as read
+  from the prompt cache (``prompt_tokens_details.cached_tokens``) and those of the second as
+  written to it (``prompt_tokens_details.cache_write_tokens``, as OpenRouter reports writes),
+  both inside ``prompt_tokens``, as OpenAI counts them.
 
 ``/v1/embeddings`` answers deterministic vectors; ``/v1/images/generations`` answers ``n`` image
 URLs (or base64 data), and ``fake-error-<status>`` works there too.
@@ -261,6 +265,15 @@ def _dumps(obj: Any) -> str:
     return orjson.dumps(obj).decode()
 
 
+def _prompt_details(model: str, messages: list[Any]) -> dict[str, int]:
+    """prompt_tokens_details: for ``fake-cached``, the first message read from the cache and
+    the second written to it (see the module docstring)."""
+    if model != "fake-cached":
+        return {"cached_tokens": 0, "audio_tokens": 0}
+    read, written = (prompt_word_count(messages[i : i + 1]) for i in (0, 1))
+    return {"cached_tokens": read, "cache_write_tokens": written, "audio_tokens": 0}
+
+
 class _Completion:
     """One chat completion answer, rendered whole or as a stream."""
 
@@ -289,7 +302,7 @@ class _Completion:
                 "prompt_tokens": prompt_tokens,
                 "completion_tokens": completion_tokens,
                 "total_tokens": prompt_tokens + completion_tokens,
-                "prompt_tokens_details": {"cached_tokens": 0, "audio_tokens": 0},
+                "prompt_tokens_details": _prompt_details(self.model, body["messages"]),
                 "completion_tokens_details": {
                     "reasoning_tokens": 0,
                     "audio_tokens": 0,
