@@ -20,7 +20,7 @@ from gatewayz.billing.holds import CreditHolds
 from gatewayz.billing.key_spend import KeySpending
 from gatewayz.billing.money import format_credits, usage_cost_units
 from gatewayz.billing.worst_case import Demand, InputBounds, worst_case_units
-from gatewayz.errors import GatewayError, InsufficientCredits, UpstreamError
+from gatewayz.errors import GatewayError, InsufficientCredits, InvalidRequest, UpstreamError
 from gatewayz.limits.limiter import Admission, Limiter
 from gatewayz.protocols import fields
 from gatewayz.protocols.openai_chat import UpstreamStreamError
@@ -266,6 +266,8 @@ class Relay:
         else:  # routes to providers the caller has a key for carry that key
             routes = self._own_keys.plan(principal.user_id, options, exchange.kind)
         note_model(exchange.body["model"])
+        if exchange.serves is not None:
+            routes = _served_routes(exchange, routes)
         if self._entitlements is not None:  # the user's plan or trial may allow fewer models
             routes = await self._entitlements.allowed_routes(
                 principal.user_id, exchange.body["model"], routes
@@ -393,6 +395,20 @@ class Relay:
                 dropped=exchange.dropped.header() if exchange.dropped else None,
             ),
         )
+
+
+def _served_routes(exchange: Exchange, routes: list[Route]) -> list[Route]:
+    """The routes that can serve the exchange; a 400 naming the model when none can."""
+    assert exchange.serves is not None
+    served = [route for route in routes if exchange.serves(route)]
+    if routes and not served:
+        protocols = sorted({route.provider.spec.protocol for route in routes})
+        raise InvalidRequest(
+            f"Model '{exchange.body['model']}' is served by {' and '.join(protocols)}-format "
+            f"providers only, which do not serve {exchange.api}.",
+            param="model",
+        )
+    return served
 
 
 def _left(error: str | None) -> str:
