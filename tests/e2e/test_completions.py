@@ -227,3 +227,22 @@ async def test_the_path_without_v1_works_too(
         )
     assert response.status_code == 200, response.text
     assert response.json()["choices"][0]["text"] == REPLY
+
+
+async def test_the_chat_scope_covers_text_completions(caller: Caller) -> None:
+    """A key limited to `chat` completes text; one limited to `messages` gets 403."""
+    async with caller.http() as http:
+        keys = {}
+        for scope in ("chat", "messages"):
+            made = await http.post("/user/api-keys", json={"name": scope, "scopes": [scope]})
+            assert made.status_code == 201, made.text
+            keys[scope] = made.json()["key"]
+        body = {"model": MODEL, "prompt": PROMPT, "max_tokens": 50}
+        answers = {
+            scope: await http.post(
+                "/v1/completions", json=body, headers={"Authorization": f"Bearer {key}"}
+            )
+            for scope, key in keys.items()
+        }
+    assert answers["chat"].status_code == 200, answers["chat"].text
+    assert assert_openai_error(answers["messages"], 403)["code"] == "key_scopes"
