@@ -230,6 +230,8 @@ async def test_a_cache_hit_is_charged_exactly_and_streamed_as_unstreamed(
     assert [log["cost_units"] for log in logs] == [cost, cost]
     assert [log["stream"] for log in logs] == [False, True]
     assert [log["input_tokens"] for log in logs] == [TOKENS[provider].total_input] * 2
+    assert [log["cache_read_tokens"] for log in logs] == [TOKENS[provider].read] * 2
+    assert [log["cache_write_tokens"] for log in logs] == [TOKENS[provider].written] * 2
     assert not any(log["usage_estimated"] for log in logs)
 
 

@@ -393,6 +393,8 @@ class Relay:
                 ttft_ms=round((call.first_byte - call.started) * 1000) if call.first_byte else None,
                 created_at=datetime.now(UTC),
                 dropped=exchange.dropped.header() if exchange.dropped else None,
+                cache_read_tokens=billable.cache_read_tokens if billable else 0,
+                cache_write_tokens=billable.cache_write_tokens if billable else 0,
             ),
         )
 
