@@ -17,6 +17,7 @@ from decimal import Decimal
 from typing import Any
 
 import anthropic
+import orjson
 import pytest
 
 from tests.e2e.multi_stack import PRICES, MultiStack, multi_stack
@@ -247,3 +248,25 @@ async def test_without_cache_prices_cache_tokens_cost_the_input_price(caller: Ca
     tokens = TOKENS["fake"]
     cost = (tokens.total_input * price_in + tokens.output * price_out) * 1000
     await caller.assert_books(calls=1, charged=cost)
+
+
+async def test_the_hold_prices_input_as_cache_writes_when_they_cost_more(
+    stack: MultiStack,
+) -> None:
+    """Anthropic writes for an hour at twice the input price: a balance that covers the request
+    at the input price, but not with every input token written for an hour, is refused before
+    anything is sent (the upstream could bill that much)."""
+    body = {"model": _model("claude"), "max_tokens": 200, "system": SYSTEM, "messages": TURNS}
+    raw = orjson.dumps(body)
+    price_in, price_out = PRICES["claude"]
+    output = 200 * price_out * 1000
+    at_input = len(raw) * price_in * 1000 + output
+    at_hour_writes = len(raw) * price_in * 2 * 1000 + output
+    balance = (at_input + at_hour_writes) // 2
+    caller = await stack.caller(credits=str(Decimal(balance) / 10**9))
+    sent = len(stack.anthropic.requests)
+    async with caller.http() as http:
+        refused = await http.post("/v1/messages", content=raw)
+    assert refused.status_code == 402, refused.text
+    assert len(stack.anthropic.requests) == sent, "nothing reached the upstream"
+    await caller.assert_books(calls=0, charged=0)
