@@ -17,6 +17,7 @@ from gatewayz.api import (
     admin_users,
     chat,
     chat_sessions,
+    completions,
     coupons,
     gemini,
     health,
@@ -52,11 +53,13 @@ from gatewayz.telemetry.logs import configure_logging
 from gatewayz.telemetry.setup import Telemetry
 
 log = logging.getLogger(__name__)
-_MODEL_CALLS = (chat, messages, responses, media)  # their bodies have the larger limit
+# their bodies have the larger limit
+_MODEL_CALLS = (chat, completions, messages, responses, media)
 _ROUTERS = tuple(
     module.router
     for module in (
         chat,
+        completions,
         messages,
         responses,
         media,

@@ -125,6 +125,8 @@ def test_scopes_map_paths_and_refuse_the_others() -> None:
         parse_scopes(["chats"])
     assert scope_of("/v1/chat/completions") == "chat"
     assert scope_of("/chat/completions") == "chat"
+    assert scope_of("/v1/completions") == "chat", "text completions are chat calls"
+    assert scope_of("/completions") == "chat"
     assert scope_of("/v1/messages") == "messages"
     assert scope_of("/user/api-keys/3/rotate") == "keys"
     assert scope_of("/user/balance") == "account"

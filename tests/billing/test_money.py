@@ -8,9 +8,12 @@ from gatewayz.billing.money import (
     UNITS_PER_CREDIT,
     call_cost_units,
     credits_to_units,
+    dearest_input_price,
     format_credits,
     units_to_credits,
+    usage_cost_units,
 )
+from gatewayz.protocols.usage import Usage
 from gatewayz.providers.spec import ModelSpec
 
 
@@ -89,3 +92,66 @@ def test_format_credits_is_plain_decimal_without_exponent(units: int, text: str)
 def test_units_to_credits_round_trips() -> None:
     for units in (0, 1, 999_999_999, 10**9, 10**18 + 7):
         assert credits_to_units(units_to_credits(units)) == units
+
+
+# --- Prompt caching: each kind of input token at its own price, once --------------------
+
+
+def _cached_model(**prices: str) -> ModelSpec:
+    return ModelSpec(id="m", input_price_per_mtok="3", output_price_per_mtok="15", **prices)
+
+
+CLAUDE = {
+    "cache_read_price_per_mtok": "0.30",
+    "cache_write_price_per_mtok": "3.75",
+    "cache_write_1h_price_per_mtok": "6",
+}
+
+
+def test_each_kind_of_input_token_is_charged_at_its_own_price_once() -> None:
+    # 3050 input tokens: 2000 read, 600 written for 5 minutes, 400 for an hour, 50 plain.
+    usage = Usage(
+        3050, 7, cache_read_tokens=2000, cache_write_tokens=1000, cache_write_1h_tokens=400
+    )
+    expected = 50 * 3_000 + 2000 * 300 + 600 * 3_750 + 400 * 6_000 + 7 * 15_000
+    assert usage_cost_units(_cached_model(**CLAUDE), usage) == expected
+
+
+def test_without_cache_prices_cache_tokens_cost_the_input_price() -> None:
+    usage = Usage(
+        3050, 7, cache_read_tokens=2000, cache_write_tokens=1000, cache_write_1h_tokens=400
+    )
+    assert usage_cost_units(_cached_model(), usage) == 3050 * 3_000 + 7 * 15_000
+
+
+def test_one_hour_writes_without_their_price_cost_the_write_price() -> None:
+    model = _cached_model(cache_write_price_per_mtok="3.75")
+    usage = Usage(100, 0, cache_write_tokens=100, cache_write_1h_tokens=40)
+    assert usage_cost_units(model, usage) == 100 * 3_750
+
+
+def test_usage_without_cache_tokens_costs_what_call_cost_units_says() -> None:
+    model = _cached_model(**CLAUDE)
+    assert usage_cost_units(model, Usage(1234, 56)) == call_cost_units(model, 1234, 56)
+
+
+def test_the_sum_is_rounded_once() -> None:
+    # 1 token at 0.0004 and 1 at 0.0004: 0.8 unit, rounded once to 1 (twice would be 0).
+    model = ModelSpec(
+        id="m",
+        input_price_per_mtok="0.0004",
+        output_price_per_mtok="0",
+        cache_read_price_per_mtok="0.0004",
+    )
+    assert usage_cost_units(model, Usage(2, 0, cache_read_tokens=1)) == 1
+
+
+def test_the_dearest_input_price_bounds_every_kind() -> None:
+    assert dearest_input_price(_cached_model(**CLAUDE)) == Decimal("6")
+    assert dearest_input_price(_cached_model(cache_read_price_per_mtok="0.3")) == Decimal("3")
+    assert dearest_input_price(_cached_model(cache_write_price_per_mtok="3.75")) == Decimal("3.75")
+
+
+def test_negative_cache_prices_are_refused() -> None:
+    with pytest.raises(ValueError, match="cache_read_price_per_mtok"):
+        _cached_model(cache_read_price_per_mtok="-1")

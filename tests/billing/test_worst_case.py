@@ -63,3 +63,21 @@ def test_the_worst_case_fits_the_64_bit_columns(price: Decimal) -> None:
     pricey = MODEL.model_copy(update={"output_price_per_mtok": price})
     units = worst_case_units(pricey, Demand(10**9, choices=128), 10**7, BOUNDS)
     assert 0 < units <= MAX_UNITS == 2**63 - 1
+
+
+def test_the_input_bound_is_priced_at_the_dearest_of_input_and_cache_writes() -> None:
+    """A cache write can cost more than input (Anthropic: 1.25x for 5 minutes, 2x for an
+    hour): every input token may be written to the cache, so the hold prices them so."""
+    claude = ModelSpec(
+        id="c",
+        input_price_per_mtok=Decimal(3),
+        output_price_per_mtok=Decimal(15),
+        cache_read_price_per_mtok=Decimal("0.30"),
+        cache_write_price_per_mtok=Decimal("3.75"),
+        cache_write_1h_price_per_mtok=Decimal(6),
+    )
+    assert worst_case_units(claude, Demand(500), 100, BOUNDS) == 500 * 6_000 + 100 * 15_000
+    reads_only = claude.model_copy(
+        update={"cache_write_price_per_mtok": None, "cache_write_1h_price_per_mtok": None}
+    )
+    assert worst_case_units(reads_only, Demand(500), 100, BOUNDS) == 500 * 3_000 + 100 * 15_000

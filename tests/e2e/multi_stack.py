@@ -188,16 +188,25 @@ def providers(
     ]
 
 
-def with_models(rows: list[dict[str, Any]], extra: dict[str, list[Any]]) -> list[dict[str, Any]]:
-    """The provider rows with more models (at the provider's prices) added to some: a model
-    id, or a model row (`{"id": ..., "type": "embeddings"}`)."""
+ExtraModel = str | dict[str, Any]
+
+
+def with_models(
+    rows: list[dict[str, Any]], extra: dict[str, list[ExtraModel]]
+) -> list[dict[str, Any]]:
+    """The provider rows with more models added to some: an id (at the provider's prices), or
+    a model row (with its own prices, or at the provider's)."""
     return [
         {
             **row,
             "models": [
                 *row["models"],
                 *(
-                    {**_prices(row["name"]), **(m if isinstance(m, dict) else {"id": m})}
+                    {"id": m, **_prices(row["name"])}
+                    if isinstance(m, str)
+                    else m
+                    if "input_price_per_mtok" in m
+                    else {**_prices(row["name"]), **m}
                     for m in extra.get(row["name"], [])
                 ),
             ],
@@ -210,15 +219,15 @@ def with_models(rows: list[dict[str, Any]], extra: dict[str, list[Any]]) -> list
 async def multi_stack(
     database: str,
     tmp_dir: Any,
-    extra_models: dict[str, list[Any]] | None = None,
+    extra_models: dict[str, list[ExtraModel]] | None = None,
     extra_openai_models: Sequence[dict[str, Any]] = (),
     **overrides: Any,
 ) -> AsyncIterator[MultiStack]:
     """Migrate the database, start the four fakes and a gateway in front of them.
 
-    `extra_models` (provider name -> more model ids) and `extra_openai_models` (model rows
-    joining `fake-model` on the `fake` provider) are served too; `overrides` go to the
-    gateway's settings (e.g. `demo_provider=True`).
+    `extra_models` (provider name -> more model ids or rows, see `with_models`) and
+    `extra_openai_models` (model rows joining `fake-model` on the `fake` provider) are served
+    too; `overrides` go to the gateway's settings (e.g. `demo_provider=True`).
     """
     if database == "sqlite":
         url = f"sqlite+aiosqlite:///{tmp_dir / 'gatewayz.db'}"

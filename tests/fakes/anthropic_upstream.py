@@ -40,6 +40,12 @@ Claude Code sends them. ``POST /v1/messages/count_tokens`` answers ``{"input_tok
 words of the prompt and of the tools' names and descriptions.
 - ``agent-reply``, ``agent-shell``: a coding agent's turns, a ``thinking`` block first
   (tests/fakes/agent_turns.py).
+- ``claude-cached``: a normal answer whose usage reports the words of ``system`` as read from
+  the prompt cache (``cache_read_input_tokens``) and those of the first message as written to
+  it (``cache_creation_input_tokens``; half of them, rounded down, for an hour in
+  ``cache_creation.ephemeral_1h_input_tokens``, the rest for five minutes), all beside
+  ``input_tokens``, as Anthropic reports them; a stream's ``message_delta`` repeats the
+  cumulative counts without the split, as the current API does.
 
 Every request needs ``x-api-key: <api_key>`` or ``Authorization: Bearer <api_key>`` (401
 ``authentication_error`` otherwise) and an ``anthropic-version`` header (400 otherwise). Every
@@ -425,6 +431,11 @@ class _Answer:
             self.output_tokens = OVERBILL_TOKENS
         self.pieces: list[str] = pieces
         self.input_tokens = prompt_word_count(body)
+        self.cache_read = self.cache_write = 0
+        if self.model == "claude-cached":
+            self.cache_read = prompt_word_count({"system": body.get("system")})
+            self.cache_write = prompt_word_count({"messages": body["messages"][:1]})
+            self.input_tokens -= self.cache_read + self.cache_write
 
     def _agent_tool(self, body: dict[str, Any]) -> str | None:
         """The tool a bash agent calls (none once it has the result, or for the thinker)."""
@@ -439,8 +450,8 @@ class _Answer:
     def usage(self, output_tokens: int) -> dict[str, Any]:
         usage: dict[str, Any] = {
             "input_tokens": self.input_tokens,
-            "cache_creation_input_tokens": 0,
-            "cache_read_input_tokens": 0,
+            "cache_creation_input_tokens": self.cache_write,
+            "cache_read_input_tokens": self.cache_read,
             "output_tokens": output_tokens,
             "service_tier": "standard",
         }
@@ -450,6 +461,10 @@ class _Answer:
                 "ephemeral_1h_input_tokens": 0,
             }
             usage["output_tokens_details"] = {"thinking_tokens": len(self.thought)}
+        if self.model == "claude-cached":
+            hour = self.cache_write // 2
+            split = {"ephemeral_5m_input_tokens": self.cache_write - hour}
+            usage["cache_creation"] = {**split, "ephemeral_1h_input_tokens": hour}
         return usage
 
     def thinking_block(self) -> dict[str, Any]:
@@ -509,6 +524,9 @@ class _Answer:
             )
             events.append(("content_block_stop", {"type": "content_block_stop", "index": index}))
         usage = self.usage(self.output_tokens) if self.model in _THINKERS else {}
+        if self.model == "claude-cached":  # cumulative counts, without the writes' split
+            usage = self.usage(self.output_tokens)
+            del usage["cache_creation"], usage["service_tier"]
         message_delta = {
             "type": "message_delta",
             "delta": {"stop_reason": self.stop_reason, "stop_sequence": None},

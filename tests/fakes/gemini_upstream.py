@@ -27,6 +27,9 @@ The requested model name selects the behaviour:
 - ``fake-overbill``: a normal answer whose ``usageMetadata`` adds ``OVERBILL_TOKENS`` of
   ``thoughtsTokenCount``, whatever ``maxOutputTokens`` it was sent (thinking billed past the
   limits it was given).
+- ``gemini-cached``: a normal answer whose ``usageMetadata`` reports the words of
+  ``systemInstruction`` as read from the context cache (``cachedContentTokenCount``, with
+  ``cacheTokensDetails``), inside ``promptTokenCount`` as Gemini counts them.
 - ``fake-safety``: a candidate with no ``content``, ``finishReason: SAFETY`` and safety ratings;
   ``usageMetadata`` then has no ``candidatesTokenCount``, as the real API omits zero counts.
 - ``gemini-bash-agent``: what a coding agent's model does: given a function named ``Bash`` and
@@ -399,6 +402,10 @@ class _Answer:
             self.function_name = None
         self.function_args: dict[str, Any] = dict(FUNCTION_ARGS)
         self.prompt_tokens = prompt_word_count(body)
+        self.cached_tokens = 0
+        if model == "gemini-cached":
+            system = _field(body, "systemInstruction", "system_instruction")
+            self.cached_tokens = _content_words(system)
         self.finish_reason = "STOP"
         reply = upstream.reply
         config = _field(body, "generationConfig", "generation_config")
@@ -452,6 +459,9 @@ class _Answer:
             usage["thoughtsTokenCount"] = thoughts
         usage["totalTokenCount"] = self.prompt_tokens + self.output_tokens + thoughts
         usage["promptTokensDetails"] = [{"modality": "TEXT", "tokenCount": self.prompt_tokens}]
+        if self.cached_tokens:
+            usage["cachedContentTokenCount"] = self.cached_tokens
+            usage["cacheTokensDetails"] = [{"modality": "TEXT", "tokenCount": self.cached_tokens}]
         return usage
 
     def response(self, parts: list[dict[str, Any]] | None, final: bool) -> dict[str, Any]:

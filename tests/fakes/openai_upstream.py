@@ -32,6 +32,20 @@ The requested model name selects the behaviour, so one server serves many tests:
 - ``agent-reply``, ``agent-shell``: a coding agent's turns, reasoning first
   (tests/fakes/agent_turns.py).
 
+
+- ``fake-cached``: a normal answer whose usage reports the words of the first message as read
+  from the prompt cache (``prompt_tokens_details.cached_tokens``) and those of the second as
+  written to it (``prompt_tokens_details.cache_write_tokens``, as OpenRouter reports writes),
+  both inside ``prompt_tokens``, as OpenAI counts them.
+
+``/v1/completions`` (legacy text completions) answers ``n`` completions of each prompt (a string
+or token array; an array of them), each the reply cut at ``max_tokens`` words (``finish_reason:
+"length"``; 16 when absent, the API's default), prefixed with the prompt when ``echo`` is true;
+its usage counts prompt words (or token ids) and the words of ``best_of`` completions per prompt
+when that is larger than ``n`` (generated and billed, as the API does); streamed, one
+``text_completion`` chunk per word and choice, the usage chunk when ``stream_options`` asks.
+``fake-error-<status>`` works there too.
+
 ``/v1/embeddings`` answers deterministic vectors; ``/v1/images/generations`` answers ``n`` image
 URLs (or base64 data), and ``fake-error-<status>`` works there too.
 
@@ -178,6 +192,7 @@ class FakeOpenAIUpstream(FakeServer):
 
     def configure(self, app: web.Application) -> None:
         app.router.add_post("/v1/chat/completions", self._chat_completions)
+        app.router.add_post("/v1/completions", self._text_completions)
         app.router.add_get("/v1/models", self._models)
         app.router.add_post("/v1/embeddings", self._embeddings)
         app.router.add_post("/v1/images/generations", self._images)
@@ -292,6 +307,18 @@ class FakeOpenAIUpstream(FakeServer):
         await response.write_eof()
         return response
 
+    async def _text_completions(self, request: web.Request) -> web.StreamResponse:
+        body = await request.json(loads=orjson.loads)
+        model, prompt = body.get("model"), body.get("prompt")
+        if not isinstance(model, str) or prompt is None:
+            return self._error(400, "'model' and 'prompt' are required.", "prompt")
+        if error := _ERROR_MODEL.fullmatch(model):
+            return self._error(int(error.group(1)))
+        completion = _TextCompletion(self, body)
+        if body.get("stream"):
+            return await completion.stream(request)
+        return web.json_response(completion.whole(), dumps=_dumps)
+
     async def _late(
         self, request: web.Request, body: dict[str, Any], failing: bool, ms: str
     ) -> web.StreamResponse:
@@ -327,6 +354,15 @@ def _tool_result(messages: list[Any]) -> str | None:
             break
         results.append(message.get("content"))
     return orjson.dumps(results).decode() if results else None
+
+
+def _prompt_details(model: str, messages: list[Any]) -> dict[str, int]:
+    """prompt_tokens_details: for ``fake-cached``, the first message read from the cache and
+    the second written to it (see the module docstring)."""
+    if model != "fake-cached":
+        return {"cached_tokens": 0, "audio_tokens": 0}
+    read, written = (prompt_word_count(messages[i : i + 1]) for i in (0, 1))
+    return {"cached_tokens": read, "cache_write_tokens": written, "audio_tokens": 0}
 
 
 class _Completion:
@@ -365,7 +401,7 @@ class _Completion:
                 "prompt_tokens": prompt_tokens,
                 "completion_tokens": completion_tokens,
                 "total_tokens": prompt_tokens + completion_tokens,
-                "prompt_tokens_details": {"cached_tokens": 0, "audio_tokens": 0},
+                "prompt_tokens_details": _prompt_details(self.model, body["messages"]),
                 "completion_tokens_details": {
                     "reasoning_tokens": len(self.reasoning),
                     "audio_tokens": 0,
@@ -516,6 +552,80 @@ class _Completion:
             if delay and index:
                 await asyncio.sleep(delay)
             await response.write(_sse(event))
+        await response.write(_sse("[DONE]"))
+        await response.write_eof()
+        return response
+
+
+class _TextCompletion:
+    """One legacy text completion answer (see the module docstring)."""
+
+    def __init__(self, upstream: FakeOpenAIUpstream, body: dict[str, Any]) -> None:
+        self.body = body
+        self.id = f"cmpl-fake{next(upstream._ids)}"
+        self.created = int(time.time())
+        prompt = body["prompt"]
+        prompts = (
+            [prompt] if isinstance(prompt, str) or not isinstance(prompt[0], list | str) else prompt
+        )
+        self.prompts = [p if isinstance(p, str) else " ".join(map(str, p)) for p in prompts]
+        self.prompt_tokens = sum(count_words(p) if isinstance(p, str) else len(p) for p in prompts)
+        limit = body.get("max_tokens") or 16
+        pieces = _REPLY_PIECE.findall(upstream.reply)
+        self.finish_reason = "length" if len(pieces) > limit else "stop"
+        self.pieces = pieces[:limit]
+        self.n = body.get("n") or 1
+        generated = len(prompts) * max(self.n, body.get("best_of") or 1)
+        self.completion_tokens = generated * len(self.pieces)
+
+    def _envelope(self, choices: list[dict[str, Any]]) -> dict[str, Any]:
+        return {
+            "id": self.id,
+            "object": "text_completion",
+            "created": self.created,
+            "model": self.body["model"],
+            "choices": choices,
+            "system_fingerprint": SYSTEM_FINGERPRINT,
+        }
+
+    def usage(self) -> dict[str, int]:
+        total = self.prompt_tokens + self.completion_tokens
+        return {
+            "prompt_tokens": self.prompt_tokens,
+            "completion_tokens": self.completion_tokens,
+            "total_tokens": total,
+        }
+
+    def _choices(self) -> list[tuple[int, str]]:
+        """(index, prompt) of each choice: `n` per prompt."""
+        return [(i * self.n + k, p) for i, p in enumerate(self.prompts) for k in range(self.n)]
+
+    def whole(self) -> dict[str, Any]:
+        choices = [
+            {
+                "text": (prompt if self.body.get("echo") else "") + "".join(self.pieces),
+                "index": index,
+                "logprobs": None,
+                "finish_reason": self.finish_reason,
+            }
+            for index, prompt in self._choices()
+        ]
+        return {**self._envelope(choices), "usage": self.usage()}
+
+    async def stream(self, request: web.Request) -> web.StreamResponse:
+        response = await open_event_stream(request)
+        for index, prompt in self._choices():
+            texts = [prompt] if self.body.get("echo") else []
+            for text in [*texts, *self.pieces]:
+                choice = {"text": text, "index": index, "logprobs": None, "finish_reason": None}
+                await response.write(_sse(self._envelope([choice])))
+            end = {"text": "", "index": index, "logprobs": None}
+            await response.write(
+                _sse(self._envelope([{**end, "finish_reason": self.finish_reason}]))
+            )
+        options = self.body.get("stream_options")
+        if isinstance(options, dict) and options.get("include_usage"):
+            await response.write(_sse({**self._envelope([]), "usage": self.usage()}))
         await response.write(_sse("[DONE]"))
         await response.write_eof()
         return response

@@ -17,6 +17,10 @@ can be checked end to end. The wire format follows OpenAI's OpenAPI spec (``Resp
   but the reply's as reasoning), whatever ``max_output_tokens`` it was sent.
 - ``agent-reply``, ``agent-shell``: a coding agent's turns, a ``reasoning`` item first (with
   ``encrypted_content`` when ``include`` asks for it; tests/fakes/agent_turns.py).
+- ``resp-cached``: a normal answer whose usage reports the words of ``instructions`` as read
+  from the prompt cache (``input_tokens_details.cached_tokens``) and those of the first
+  ``input`` item as written to it (``cache_write_tokens``, as GPT-5.6 reports writes), both
+  inside ``input_tokens``.
 
 Every request needs ``Authorization: Bearer <api_key>`` (401 otherwise). Streams (``"stream":
 true``) send named events (``event: <type>``) with increasing ``sequence_number``:
@@ -177,6 +181,11 @@ class _Answer:
             self.item_id = f"fc_fake{number}"
         self.pieces = _REPLY_PIECE.findall(upstream.reply)
         self.input_tokens = prompt_word_count(body)
+        self.cache_read = self.cache_write = 0
+        if body["model"] == "resp-cached":
+            self.cache_read = _text_words(body.get("instructions"))
+            first = body.get("input")[:1] if isinstance(body.get("input"), list) else []
+            self.cache_write = prompt_word_count({"input": first})
         self.output_tokens = count_words(CALL_ARGUMENTS if self.function else upstream.reply)
         self.reasoning_tokens = 0
         if body["model"] == "fake-overbill":
@@ -220,7 +229,10 @@ class _Answer:
         if status == "completed":
             usage = {
                 "input_tokens": self.input_tokens,
-                "input_tokens_details": {"cached_tokens": 0, "cache_write_tokens": 0},
+                "input_tokens_details": {
+                    "cached_tokens": self.cache_read,
+                    "cache_write_tokens": self.cache_write,
+                },
                 "output_tokens": self.output_tokens,
                 "output_tokens_details": {"reasoning_tokens": self.reasoning_tokens},
                 "total_tokens": self.input_tokens + self.output_tokens,

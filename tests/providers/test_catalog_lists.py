@@ -44,7 +44,7 @@ OPENROUTER = """{"data": [
   "architecture": {"modality": "text+image->text", "input_modalities": ["text", "image", "file"],
                    "output_modalities": ["text"], "tokenizer": "Claude", "instruct_type": null},
   "pricing": {"prompt": "0.000003", "completion": "0.000015", "request": "0", "image": "0.0048",
-              "input_cache_read": "0.0000003"},
+              "input_cache_read": "0.0000003", "input_cache_write": "0.00000375"},
   "top_provider": {"context_length": 1000000, "max_completion_tokens": 64000, "is_moderated": true},
   "per_request_limits": null,
   "supported_parameters": ["include_reasoning", "max_tokens", "reasoning", "tool_choice", "tools"]},
@@ -74,6 +74,35 @@ def test_openrouter_prices_per_token_become_exact_decimals_per_million() -> None
     assert free.priced and free.supports_tools is False
     auto = models["openrouter/auto"]
     assert auto.input_price_per_mtok is None and not auto.priced, "-1 means variable: unknown"
+
+
+def test_openrouter_cache_prices_are_read_and_reach_the_route() -> None:
+    sonnet = _read("openai", OPENROUTER)["anthropic/claude-sonnet-4.5"]
+    assert sonnet.cache_read_price_per_mtok == Decimal("0.3")
+    assert sonnet.cache_write_price_per_mtok == Decimal("3.75")
+    spec = sonnet.to_spec()
+    assert (spec.cache_read_price_per_mtok, spec.cache_write_price_per_mtok) == (
+        Decimal("0.3"),
+        Decimal("3.75"),
+    )
+    assert ListedModel.from_json(sonnet.to_json()) == sonnet, "snapshots keep them"
+    free = _read("openai", OPENROUTER)["meta-llama/llama-3.3-70b-instruct:free"]
+    assert free.cache_read_price_per_mtok is None, "unpublished: the input price applies"
+
+
+def test_vercel_style_cache_prices_per_token_are_read() -> None:
+    item = {
+        "id": "anthropic/claude-haiku-4.5",
+        "pricing": {
+            "input": "0.000001",
+            "output": "0.000005",
+            "input_cache_read": "0.0000001",
+            "input_cache_write": "0.00000125",
+        },
+    }
+    (haiku,) = parse_model_list("openai", {"data": [item]})
+    assert haiku.cache_read_price_per_mtok == Decimal("0.1")
+    assert haiku.cache_write_price_per_mtok == Decimal("1.25")
 
 
 TOGETHER = """[

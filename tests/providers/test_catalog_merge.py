@@ -165,3 +165,23 @@ def test_the_bundled_catalog_serves_the_main_providers_before_any_fetch() -> Non
             assert model.image_price is not None, route.public_id
         else:
             assert None not in (model.input_price_per_mtok, model.output_price_per_mtok)
+
+
+def test_bundled_cache_prices_follow_each_providers_rule() -> None:
+    """Reads never cost more than input; Anthropic's writes cost 1.25x input for five minutes
+    and twice input for an hour; a route of a bundled model carries them to billing."""
+    bundled = load_bundled()
+    cached = [
+        m for models in bundled.models.values() for m in models if m.cache_read_price_per_mtok
+    ]
+    assert len(cached) >= 25
+    for model in cached:
+        assert model.cache_read_price_per_mtok <= model.input_price_per_mtok, model.id
+    for model in bundled.for_provider("anthropic"):
+        price = model.input_price_per_mtok
+        assert model.cache_read_price_per_mtok == price / 10, model.id
+        assert model.cache_write_price_per_mtok == price * Decimal("1.25"), model.id
+        assert model.cache_write_1h_price_per_mtok == price * 2, model.id
+    catalog = Catalog([_provider("anthropic")], bundled)
+    (route,) = catalog.candidates("anthropic/claude-haiku-4-5-20251001")
+    assert route.model.cache_write_1h_price_per_mtok == Decimal(2)

@@ -35,9 +35,10 @@ def test_anthropic_text_thinking_and_tool_input_count_and_signatures_do_not() ->
     )
     assert (codec.tally.pieces, codec.tally.text_bytes) == (4, 3 + 2 + 6 + 2)
     # The input side message_start reported is kept; the output is estimated.
-    assert codec.tally.usage(10**6) == Usage(120, 4, estimated=True)
+    # (The 20 tokens read from the cache stay their own kind, priced as such.)
+    assert codec.tally.usage(10**6) == Usage(120, 4, estimated=True, cache_read_tokens=20)
     _feed(codec, [("message_delta", {"delta": {}, "usage": {"output_tokens": 42}})])
-    assert codec.tally.usage(10**6) == Usage(120, 42)
+    assert codec.tally.usage(10**6) == Usage(120, 42, cache_read_tokens=20)
 
 
 def test_responses_text_refusals_reasoning_and_tool_input_count() -> None:

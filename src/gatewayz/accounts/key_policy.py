@@ -16,7 +16,7 @@ from gatewayz.errors import gemini_method, is_gemini_path
 Network = ipaddress.IPv4Network | ipaddress.IPv6Network
 
 SCOPES: dict[str, str] = {
-    "chat": "OpenAI Chat Completions: /v1/chat/completions",
+    "chat": "OpenAI Chat Completions and text completions: /v1/chat/completions, /v1/completions",
     "sessions": "Chat history: /v1/chat/sessions, and `session_id` on chat completions",
     "messages": "Anthropic Messages: /v1/messages",
     "responses": "OpenAI Responses: /v1/responses",
@@ -39,6 +39,8 @@ _SCOPE_PREFIXES: tuple[tuple[str, str], ...] = tuple(
             ("/v1/chat/", "chat"),
             ("/v1/chat/sessions", "sessions"),
             ("/chat/", "chat"),
+            ("/v1/completions", "chat"),
+            ("/completions", "chat"),
             ("/v1/messages", "messages"),
             ("/messages", "messages"),
             ("/v1/responses", "responses"),

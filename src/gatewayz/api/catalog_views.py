@@ -13,6 +13,9 @@ def pricing(entry: CatalogEntry) -> dict[str, str] | None:
     prices = {
         "input_per_mtok": model.input_price_per_mtok,
         "output_per_mtok": model.output_price_per_mtok,
+        "cache_read_per_mtok": model.cache_read_price_per_mtok,
+        "cache_write_per_mtok": model.cache_write_price_per_mtok,
+        "cache_write_1h_per_mtok": model.cache_write_1h_price_per_mtok,
         "per_image": model.image_price,
     }
     found = {name: f"{value:f}" for name, value in prices.items() if value is not None}

@@ -8,13 +8,15 @@ a fixed overhead when tools are declared (the tool-use instructions providers ad
 than the model's context length when the catalog knows it. Output tokens are bounded by the
 limit sent upstream, which includes reasoning and thinking tokens in every wire format
 (OpenAI `max_completion_tokens`, Anthropic `max_tokens`, Gemini `maxOutputTokens`, Responses
-`max_output_tokens`). An upstream that bills past that is charged in full anyway and the
-excess is recorded as a shortfall (see billing.ledger.settle).
+`max_output_tokens`). The input bound is priced at the dearest price an input token can have:
+a prompt-cache write can cost more than plain input (Anthropic: 1.25 times for five minutes,
+twice for an hour), a cache read never does. An upstream that bills past that is charged in
+full anyway and the excess is recorded as a shortfall (see billing.ledger.settle).
 """
 
 from dataclasses import dataclass
 
-from gatewayz.billing.money import call_cost_units
+from gatewayz.billing.money import bound_cost_units
 from gatewayz.providers.spec import ModelSpec
 
 # Tokens one image costs at its largest, as the providers document it:
@@ -73,5 +75,5 @@ def worst_case_units(
 ) -> int:
     """The most the call can cost on `model` when `output_limit` is the limit sent upstream."""
     input_tokens = input_token_bound(model, demand, bounds)
-    units = call_cost_units(model, input_tokens, demand.choices * output_limit)
+    units = bound_cost_units(model, input_tokens, demand.choices * output_limit)
     return min(units, MAX_UNITS)

@@ -12,7 +12,16 @@ from typing import Any
 from gatewayz.providers.spec import ModelSpec, ModelType
 
 _TYPES: tuple[ModelType, ...] = ("chat", "embeddings", "images")
-_PRICES = ("input_price_per_mtok", "output_price_per_mtok", "image_price")
+_PRICES = (
+    "input_price_per_mtok",
+    "output_price_per_mtok",
+    "cache_read_price_per_mtok",
+    "cache_write_price_per_mtok",
+    "cache_write_1h_price_per_mtok",
+    "image_price",
+)
+# The prices a route carries besides input, output and image (see ModelSpec).
+_CACHE_PRICES = _PRICES[2:5]
 
 
 @dataclass(frozen=True, slots=True)
@@ -27,6 +36,9 @@ class ListedModel:
     max_output_tokens: int | None = None
     input_price_per_mtok: Decimal | None = None
     output_price_per_mtok: Decimal | None = None
+    cache_read_price_per_mtok: Decimal | None = None
+    cache_write_price_per_mtok: Decimal | None = None
+    cache_write_1h_price_per_mtok: Decimal | None = None
     image_price: Decimal | None = None
     input_modalities: tuple[str, ...] | None = None
     output_modalities: tuple[str, ...] | None = None
@@ -60,6 +72,7 @@ class ListedModel:
             image_price=self.image_price,
             context_length=self.context_length,
             max_output_tokens=self.max_output_tokens,
+            **{name: getattr(self, name) for name in _CACHE_PRICES},
         )
 
     @property
@@ -142,6 +155,7 @@ class ListedModel:
             output_price_per_mtok=spec.output_price_per_mtok,
             image_price=spec.image_price,
             supports_streaming=spec.type == "chat",
+            **{name: getattr(spec, name) for name in _CACHE_PRICES},
         )
 
 

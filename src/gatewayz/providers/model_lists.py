@@ -3,7 +3,8 @@
 Formats read (the provider's protocol picks the reader):
 
 - OpenAI `{"data": [{"id", ...}]}` and Together's bare `[{...}]`, with the extras some
-  providers add: OpenRouter's `pricing.prompt`/`completion` (USD per token, strings),
+  providers add: OpenRouter's `pricing.prompt`/`completion` and prompt-cache prices
+  `pricing.input_cache_read`/`input_cache_write` (USD per token, strings),
   `context_length`, `architecture.*_modalities`, `supported_parameters`; Together's `type`
   and `pricing.input`/`output` (USD per million tokens, numbers); DeepInfra's `metadata`;
   Groq's `context_window`; Fireworks' `supports_tools`/`supports_image_input`; vLLM's
@@ -135,6 +136,7 @@ def _openai_model(item: dict[str, Any]) -> ListedModel | None:
     parameters = _strings(item.get("supported_parameters"))
     tools = "tools" in parameters if parameters is not None else _bool(item.get("supports_tools"))
     input_price, output_price = _prices(item, meta)
+    cache_read, cache_write = _cache_prices(item)
     return ListedModel(
         id=model_id,
         type=model_type,
@@ -153,6 +155,8 @@ def _openai_model(item: dict[str, Any]) -> ListedModel | None:
         ),
         input_price_per_mtok=input_price,
         output_price_per_mtok=output_price,
+        cache_read_price_per_mtok=cache_read,
+        cache_write_price_per_mtok=cache_write,
         input_modalities=inputs,
         output_modalities=outputs or _default_outputs(model_type),
         supports_tools=tools,
@@ -177,6 +181,16 @@ def _prices(item: dict[str, Any], meta: dict[str, Any]) -> tuple[Decimal | None,
     return _scaled(meta_pricing.get("input_tokens"), one), _scaled(
         meta_pricing.get("output_tokens"), one
     )
+
+
+def _cache_prices(item: dict[str, Any]) -> tuple[Decimal | None, Decimal | None]:
+    """(cache read, cache write) per million tokens, as OpenRouter and gateways copying it
+    publish them (USD per token, strings); None where unpublished."""
+    pricing = _dict(item.get("pricing"))
+    unit = MILLION if isinstance(pricing.get("input_cache_read", ""), str) else Decimal(1)
+    read = _scaled(pricing.get("input_cache_read"), unit)
+    unit = MILLION if isinstance(pricing.get("input_cache_write", ""), str) else Decimal(1)
+    return read, _scaled(pricing.get("input_cache_write"), unit)
 
 
 def _model_type(model_id: str, item: dict[str, Any]) -> ModelType | None:

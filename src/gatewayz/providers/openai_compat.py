@@ -15,7 +15,8 @@ _RESPONSE_END = frozenset({"response.completed", "response.failed", "response.in
 
 
 class OpenAICompatAdapter:
-    """Chat completions, Responses, embeddings and images at `{base_url}/...`, one session."""
+    """Chat completions, text completions, Responses, embeddings and images at
+    `{base_url}/...`, one session."""
 
     def __init__(self, session: aiohttp.ClientSession) -> None:
         self._session = session
@@ -36,6 +37,18 @@ class OpenAICompatAdapter:
         return await open_stream(
             self._session, provider, f"{provider.base_url}/chat/completions", body
         )
+
+    async def completions(self, provider: Provider, body: dict[str, Any]) -> UpstreamReply:
+        """Legacy text completions, passed through."""
+        raw, data = await post_json(
+            self._session, provider, f"{provider.base_url}/completions", body
+        )
+        if "choices" not in data:
+            raise UpstreamError(provider.name, "answered without choices")
+        return UpstreamReply(raw, data)
+
+    async def completions_stream(self, provider: Provider, body: dict[str, Any]) -> SSEStream:
+        return await open_stream(self._session, provider, f"{provider.base_url}/completions", body)
 
     async def responses(self, provider: Provider, body: dict[str, Any]) -> UpstreamReply:
         """The Responses API, passed through to a provider that serves it natively."""

@@ -11,7 +11,12 @@ Quirk = Literal["no_stream_options", "max_completion_tokens", "responses_api"]
 
 class ModelSpec(BaseModel):
     """A model a provider serves, with its prices in credits (USD): per million tokens,
-    and per generated image for image models."""
+    and per generated image for image models.
+
+    Input tokens read from the provider's prompt cache cost `cache_read_price_per_mtok`, those
+    written to it `cache_write_price_per_mtok` (Anthropic's five-minute writes) or, written for
+    an hour, `cache_write_1h_price_per_mtok` (else the write price). Unset, each costs the
+    input price (billing.money)."""
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
@@ -21,6 +26,9 @@ class ModelSpec(BaseModel):
     name: str | None = None
     input_price_per_mtok: Decimal | None = Field(default=None, ge=0)
     output_price_per_mtok: Decimal | None = Field(default=None, ge=0)
+    cache_read_price_per_mtok: Decimal | None = Field(default=None, ge=0)
+    cache_write_price_per_mtok: Decimal | None = Field(default=None, ge=0)
+    cache_write_1h_price_per_mtok: Decimal | None = Field(default=None, ge=0)
     image_price: Decimal | None = Field(default=None, ge=0)
     context_length: int | None = Field(default=None, gt=0)
     max_output_tokens: int | None = Field(default=None, gt=0)

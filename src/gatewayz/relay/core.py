@@ -18,9 +18,9 @@ from gatewayz.billing import ledger
 from gatewayz.billing.entitlements import Entitlements
 from gatewayz.billing.holds import CreditHolds
 from gatewayz.billing.key_spend import KeySpending
-from gatewayz.billing.money import call_cost_units, format_credits
+from gatewayz.billing.money import format_credits, usage_cost_units
 from gatewayz.billing.worst_case import Demand, InputBounds, worst_case_units
-from gatewayz.errors import GatewayError, InsufficientCredits, UpstreamError
+from gatewayz.errors import GatewayError, InsufficientCredits, InvalidRequest, UpstreamError
 from gatewayz.limits.limiter import Admission, Limiter
 from gatewayz.protocols import fields
 from gatewayz.protocols.openai_chat import UpstreamStreamError
@@ -279,6 +279,8 @@ class Relay:
         the most any route can cost (or refuse with 402), also on the key if it has a spending
         limit (or refuse with 403)."""
         routes = await self.plan_routes(principal, exchange.body, exchange.kind)
+        if exchange.serves is not None:
+            routes = _served_routes(exchange, routes)
         admission = await self._limiter.admit(
             principal.user_id, principal.key_id, self._token_budget(exchange, routes)
         )
@@ -353,12 +355,7 @@ class Relay:
         billable = usage if route is not None else None
         cost = 0
         if route is not None and billable is not None:
-            cost = self._charge(
-                route,
-                call_cost_units(
-                    route.model, billable.input_tokens, billable.output_tokens, billable.images
-                ),
-            )
+            cost = self._charge(route, usage_cost_units(route.model, billable))
         if route is not None:
             note_call(route.provider.name, billable, cost, call.upstream_seconds, call.first_byte)
         exchange = call.exchange
@@ -405,8 +402,24 @@ class Relay:
                 ttft_ms=round((call.first_byte - call.started) * 1000) if call.first_byte else None,
                 created_at=datetime.now(UTC),
                 dropped=exchange.dropped.header() if exchange.dropped else None,
+                cache_read_tokens=billable.cache_read_tokens if billable else 0,
+                cache_write_tokens=billable.cache_write_tokens if billable else 0,
             ),
         )
+
+
+def _served_routes(exchange: Exchange, routes: list[Route]) -> list[Route]:
+    """The routes that can serve the exchange; a 400 naming the model when none can."""
+    assert exchange.serves is not None
+    served = [route for route in routes if exchange.serves(route)]
+    if routes and not served:
+        protocols = sorted({route.provider.spec.protocol for route in routes})
+        raise InvalidRequest(
+            f"Model '{exchange.body['model']}' is served by {' and '.join(protocols)}-format "
+            f"providers only, which do not serve {exchange.api}.",
+            param="model",
+        )
+    return served
 
 
 def _left(error: str | None) -> str:

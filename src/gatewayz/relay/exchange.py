@@ -64,6 +64,8 @@ class Exchange:
     demand: Demand | None = None
     dropped: Dropped | None = None
     """What the translation for the route last tried left out (see protocols.fields)."""
+    serves: Callable[[Route], bool] | None = None
+    """Which routes can serve it (None: all); the others are not tried nor held for."""
 
 
 @dataclass(frozen=True, slots=True)

@@ -109,6 +109,9 @@ request_logs = Table(
     Column("ttft_ms", Integer, nullable=True),
     Column("created_at", DateTime(timezone=True), nullable=False),
     Column("dropped", Text, nullable=True),  # fields a translation left out (protocols.fields)
+    # Of input_tokens: read from and written to the provider's prompt cache (protocols.usage).
+    Column("cache_read_tokens", Integer, nullable=False, server_default="0"),
+    Column("cache_write_tokens", Integer, nullable=False, server_default="0"),
     Index("ix_request_logs_key_created", "key_id", "created_at"),
     Index("ix_request_logs_user_created", "user_id", "created_at"),
     Index("ix_request_logs_created", "created_at"),

@@ -33,6 +33,8 @@ LISTED = (
     "error",
     "input_tokens",
     "output_tokens",
+    "cache_read_tokens",
+    "cache_write_tokens",
     "usage_estimated",
     "cost_units",
     "latency_ms",

@@ -29,6 +29,8 @@ class RequestLogRow:
     ttft_ms: int | None
     created_at: datetime
     dropped: str | None = None
+    cache_read_tokens: int = 0  # of input_tokens (see protocols.usage)
+    cache_write_tokens: int = 0
 
 
 _FIELDS = tuple(f.name for f in fields(RequestLogRow))

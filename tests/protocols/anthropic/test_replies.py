@@ -140,7 +140,57 @@ def test_stop_reasons_map_to_finish_reasons(stop_reason: str, finish_reason: str
         "prompt_tokens": 125,
         "completion_tokens": 3,
         "total_tokens": 128,
-        "prompt_tokens_details": {"cached_tokens": 100},
+        "prompt_tokens_details": {"cached_tokens": 100, "cache_write_tokens": 20},
+    }
+
+
+# --- Prompt-cache tokens both ways -----------------------------------------------------
+
+CACHED_ANTHROPIC_USAGE = {
+    "input_tokens": 50,
+    "cache_creation_input_tokens": 1000,
+    "cache_read_input_tokens": 2000,
+    "cache_creation": {"ephemeral_5m_input_tokens": 600, "ephemeral_1h_input_tokens": 400},
+    "output_tokens": 7,
+    "service_tier": "standard",
+}
+
+
+def test_anthropic_cache_tokens_reach_an_openai_client_inside_prompt_tokens() -> None:
+    message = {"id": "m", "content": [{"type": "text", "text": "hi"}], "usage": {}}
+    message["usage"] = CACHED_ANTHROPIC_USAGE
+    completion = messages_to_chat_response(message, "m")
+    validate("CreateChatCompletionResponse", {**completion, "created": 1})
+    assert completion["usage"] == {
+        "prompt_tokens": 3050,
+        "completion_tokens": 7,
+        "total_tokens": 3057,
+        "prompt_tokens_details": {
+            "cached_tokens": 2000,
+            "cache_write_tokens": 1000,
+            "cache_write_1h_tokens": 400,
+        },
+    }
+
+
+def test_openai_cache_tokens_reach_an_anthropic_client_beside_input_tokens() -> None:
+    details = {"cached_tokens": 2000, "cache_write_tokens": 1000, "cache_write_1h_tokens": 400}
+    usage = {"prompt_tokens": 3050, "completion_tokens": 7, "prompt_tokens_details": details}
+    choice = {"message": {"role": "assistant", "content": "hi"}, "finish_reason": "stop"}
+    message = chat_to_messages_response({"id": "c", "choices": [choice], "usage": usage}, "m")
+    validate_message(message)
+    assert message["usage"] == {key: CACHED_ANTHROPIC_USAGE[key] for key in message["usage"]}
+    assert set(message["usage"]) == set(CACHED_ANTHROPIC_USAGE) - {"service_tier"}
+
+
+def test_deepseek_cache_hits_reach_an_anthropic_client() -> None:
+    usage = {"prompt_tokens": 120, "completion_tokens": 5, "prompt_cache_hit_tokens": 100}
+    choice = {"message": {"role": "assistant", "content": "hi"}, "finish_reason": "stop"}
+    message = chat_to_messages_response({"id": "c", "choices": [choice], "usage": usage}, "m")
+    assert message["usage"] == {
+        "input_tokens": 20,
+        "output_tokens": 5,
+        "cache_read_input_tokens": 100,
     }
 
 

@@ -530,3 +530,38 @@ def test_json_mode_tool_call_streams_as_the_answer_text() -> None:
     other = MessagesStreamToChat("claude", "chatcmpl-7", include_usage=False)
     chunks = _chunks(other, sse_events(JSON_MODE_STREAM.strip()))
     assert chunks[-1]["choices"][0]["finish_reason"] == "tool_calls"
+
+
+def test_cache_tokens_stream_as_they_are_answered_whole_both_ways() -> None:
+    """message_start carries the cache reads and writes (with the writes' split), the final
+    message_delta the cumulative counts (without the split): the final usage is the unary one."""
+    start_usage = {
+        "input_tokens": 50,
+        "cache_creation_input_tokens": 1000,
+        "cache_read_input_tokens": 2000,
+        "cache_creation": {"ephemeral_5m_input_tokens": 600, "ephemeral_1h_input_tokens": 400},
+        "output_tokens": 1,
+    }
+    final = {**start_usage, "output_tokens": 7}
+    final.pop("cache_creation")
+    translator = MessagesStreamToChat("m", "chatcmpl-1", include_usage=True)
+    translator.feed("message_start", {"message": {"usage": start_usage}})
+    translator.feed("message_delta", {"delta": {"stop_reason": "end_turn"}, "usage": final})
+    (*_, usage_chunk) = translator.feed("message_stop", {})
+    unary = messages_to_chat_response({"content": [], "usage": {**start_usage, **final}}, "m")
+    assert usage_chunk["usage"] == unary["usage"]
+    assert usage_chunk["usage"]["prompt_tokens_details"] == {
+        "cached_tokens": 2000,
+        "cache_write_tokens": 1000,
+        "cache_write_1h_tokens": 400,
+    }
+
+    back = ChatStreamToMessages("m", "msg_1")
+    back.feed({"choices": [{"index": 0, "delta": {"content": "hi"}, "finish_reason": "stop"}]})
+    back.feed({"choices": [], "usage": usage_chunk["usage"]})
+    message_delta = next(data for name, data in back.finish() if name == "message_delta")
+    choice = {"message": {"role": "assistant", "content": "hi"}, "finish_reason": "stop"}
+    whole = chat_to_messages_response({"choices": [choice], "usage": usage_chunk["usage"]}, "m")
+    assert message_delta["usage"] == whole["usage"]
+    assert message_delta["usage"]["cache_creation"] == start_usage["cache_creation"]
+    assert message_delta["usage"]["input_tokens"] == 50

@@ -9,6 +9,7 @@ from typing import Any
 from gatewayz.protocols.anthropic.common import tool_input, upstream
 from gatewayz.protocols.anthropic.signature import Reasoning, sign
 from gatewayz.protocols.checks import Json
+from gatewayz.protocols.usage import Usage, from_anthropic, from_openai
 
 _STOP_REASONS = {
     "stop": "end_turn",
@@ -101,11 +102,15 @@ def _message_id(chat_id: Any) -> str:
 def _cached_tokens(usage: Json) -> int | None:
     details = usage.get("prompt_tokens_details")
     cached = details.get("cached_tokens") if isinstance(details, dict) else None
+    if not isinstance(cached, int):  # DeepSeek reports its cache hits at the top level
+        cached = usage.get("prompt_cache_hit_tokens")
     return cached if isinstance(cached, int) else None
 
 
 def anthropic_usage(usage: Any) -> Json:
-    """OpenAI usage in Anthropic terms: input_tokens excludes the tokens read from cache."""
+    """OpenAI usage in Anthropic terms. OpenAI counts the tokens read from the cache (and, in
+    OpenRouter's `cache_write_tokens`, written to it) inside prompt_tokens; Anthropic reports
+    them beside input_tokens, the writes split by how long they are kept."""
     if not isinstance(usage, dict):
         return {"input_tokens": 0, "output_tokens": 0}
     prompt: int = usage["prompt_tokens"] if isinstance(usage.get("prompt_tokens"), int) else 0
@@ -113,8 +118,15 @@ def anthropic_usage(usage: Any) -> Json:
     out: Json = {"input_tokens": prompt, "output_tokens": output if isinstance(output, int) else 0}
     cached = _cached_tokens(usage)
     if cached is not None:
-        out["input_tokens"] = max(prompt - cached, 0)
         out["cache_read_input_tokens"] = cached
+    parsed = from_openai({"completion_tokens": 0, **usage, "prompt_tokens": prompt})
+    written = parsed.cache_write_tokens if parsed is not None else 0
+    if written:
+        hour = parsed.cache_write_1h_tokens if parsed is not None else 0
+        out["cache_creation_input_tokens"] = written
+        split = {"ephemeral_5m_input_tokens": written - hour, "ephemeral_1h_input_tokens": hour}
+        out["cache_creation"] = split
+    out["input_tokens"] = max(prompt - (cached or 0) - written, 0)
     return out
 
 
@@ -180,22 +192,26 @@ def _openai_tool_call(block: Json) -> Json:
 
 def token_counts(usage: Json) -> tuple[int, int, int]:
     """(prompt tokens including cache reads and writes, cache reads, output tokens)."""
-
-    def count(key: str) -> int:
-        value = usage.get(key)
-        return value if isinstance(value, int) else 0
-
-    cache_read = count("cache_read_input_tokens")
-    prompt = count("input_tokens") + cache_read + count("cache_creation_input_tokens")
-    return prompt, cache_read, count("output_tokens")
+    parsed = from_anthropic({"input_tokens": 0, **usage})
+    if parsed is None:
+        return 0, 0, 0
+    return parsed.input_tokens, parsed.cache_read_tokens, parsed.output_tokens
 
 
 def openai_usage(usage: Json) -> Json:
-    """Anthropic usage in OpenAI terms: prompt_tokens includes the cached tokens."""
-    prompt, cache_read, output = token_counts(usage)
+    """Anthropic usage in OpenAI terms: prompt_tokens includes the tokens read from the cache
+    (`prompt_tokens_details.cached_tokens`) and written to it (`cache_write_tokens`, as
+    OpenRouter reports them; `cache_write_1h_tokens` of them kept for an hour)."""
+    parsed = from_anthropic({"input_tokens": 0, **usage}) or Usage(0, 0)
+    prompt, output = parsed.input_tokens, parsed.output_tokens
+    details: Json = {"cached_tokens": parsed.cache_read_tokens}
+    if parsed.cache_write_tokens:
+        details["cache_write_tokens"] = parsed.cache_write_tokens
+    if parsed.cache_write_1h_tokens:
+        details["cache_write_1h_tokens"] = parsed.cache_write_1h_tokens
     return {
         "prompt_tokens": prompt,
         "completion_tokens": output,
         "total_tokens": prompt + output,
-        "prompt_tokens_details": {"cached_tokens": cache_read},
+        "prompt_tokens_details": details,
     }

@@ -63,7 +63,9 @@ def candidate_thoughts(candidate: Json) -> str | None:
 
 def chat_usage(meta: Any) -> Json | None:
     """OpenAI usage for a usageMetadata (thinking tokens count as completion tokens, and the
-    prompt of tool use as prompt tokens)."""
+    prompt of tool use as prompt tokens). `cachedContentTokenCount` is inside
+    `promptTokenCount`, as `cached_tokens` is inside `prompt_tokens`; Gemini reports no cache
+    writes (it bills none per call)."""
     if not isinstance(meta, dict):
         return None
     prompt = meta.get("promptTokenCount", 0) + meta.get("toolUsePromptTokenCount", 0)
