@@ -51,6 +51,23 @@ async def test_give_back_returns_the_unused_lease_of_a_busy_user(
     assert released == 1_000
 
 
+async def test_a_hold_cancelled_after_a_revocation_is_given_back_to_the_balance(
+    engine: AsyncEngine, writer: BatchWriter
+) -> None:
+    user_id, _ = await add_funded_user(engine, "refused@example.com", "10")
+    holds = CreditHolds(engine, writer, lease_factor=64)
+    assert await holds.hold(user_id, 1_000)  # a call running when the balance goes down
+    holds.give_back([user_id])
+    assert await holds.hold(user_id, 1_000)  # a call admitted after, then refused by its key
+    holds.cancel(user_id, 1_000)
+    spent = holds.release(user_id, 1_000, 250)  # the first call ends
+    settled = ledger.Settlement(user_id, "first", released_units=spent, cost_units=250, reason="t")
+    writer.add("settlements", settled)
+    holds.release_idle(now=float("inf"))
+    await writer.flush()
+    assert await _reserved(engine, user_id) == 0
+
+
 @pytest.mark.parametrize("owned", [False, True], ids=["unowned", "owned"])
 async def test_a_call_cancelled_while_its_lease_grows_leaves_nothing_reserved(
     owned: bool, engine: AsyncEngine, writer: BatchWriter

@@ -21,7 +21,7 @@ from gatewayz.billing.revocations import (
 from gatewayz.store.engine import create_engine
 from gatewayz.store.tables import credit_revocations
 from tests.billing.lease_support import CALL, LEASE, debit, process, seconds_until
-from tests.conftest import add_funded_user
+from tests.conftest import POSTGRES_URL, _empty_postgres, add_funded_user, require_service
 
 
 async def _revoked_users(engine: AsyncEngine) -> list[int]:
@@ -80,6 +80,26 @@ async def test_a_decrease_that_rolls_back_leaves_the_lease(database_url: str) ->
                 raise RuntimeError("the change failed after its ledger row")
         assert await here.reserved(user_id) == LEASE
         assert await _revoked_users(here.engine) == []
+
+
+async def test_a_statement_cancelled_mid_way_ends_with_the_cancellation() -> None:
+    """A client leaving while its call waits on PostgreSQL cancels the statement: the call
+    ends with that cancellation, not with an error from the rollback that follows it."""
+    require_service("PostgreSQL", "127.0.0.1", 5432)
+    await _empty_postgres()
+    async with process(POSTGRES_URL) as here:
+
+        async def read() -> None:
+            async with here.engine.connect() as conn:
+                await conn.execute(text("SELECT pg_sleep(5)"))
+
+        reading = asyncio.create_task(read())
+        await asyncio.sleep(0.3)
+        reading.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await reading
+        async with here.engine.connect() as conn:
+            assert await conn.scalar(text("SELECT 1")) == 1
 
 
 async def test_another_process_gives_back_its_lease_within_the_poll_interval(

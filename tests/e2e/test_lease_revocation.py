@@ -26,7 +26,7 @@ from gatewayz.accounts import users as accounts
 from gatewayz.billing import ledger
 from gatewayz.billing.hold_owners import HoldSettings
 from gatewayz.store.tables import ledger as ledger_rows
-from gatewayz.store.tables import users
+from gatewayz.store.tables import process_holds, users
 from tests.conftest import (
     REDIS_URL,
     SECRET,
@@ -35,7 +35,8 @@ from tests.conftest import (
     require_service,
     serve,
 )
-from tests.e2e.support import HI_COST
+from tests.e2e.conftest import e2e_settings
+from tests.e2e.support import HI, HI_COST
 from tests.fakes.openai_upstream import FakeOpenAIUpstream
 from tests.limits.test_processes import COMMAND, chat, gateways
 
@@ -215,3 +216,42 @@ async def test_a_debit_through_the_same_process_reaches_its_next_call(
         assert await chat(http, url, poor_key) == 402
         # ...and the rich user's next call leases again from what is left, at once
         assert await chat(http, url, rich_key) == 200
+
+
+async def test_a_call_its_key_limit_refuses_after_a_debit_leaves_nothing_held(
+    database_url: str, engine: AsyncEngine, upstream: FakeOpenAIUpstream
+) -> None:
+    """A debit revokes the lease while a call holds part of it; a call its key's spending
+    limit then refuses gives its hold back all the same, in the database too."""
+    admin_key = await _admin_key(engine)
+    user_id, key = await add_funded_user(engine, "capped@example.com", "10")
+    headers = {"Authorization": f"Bearer {key}"}
+    settings = e2e_settings(database_url, upstream, slow_models=("fake-late-600",))
+    async with serve(settings) as (url, _), httpx.AsyncClient(timeout=30) as http:
+        made = await http.post(
+            f"{url}/user/api-keys",
+            json={"name": "capped", "spend_limit": "0.000001"},
+            headers=headers,
+        )
+        assert made.status_code == 201, made.text
+        slow = asyncio.create_task(
+            http.post(
+                f"{url}/v1/chat/completions",
+                json={"model": "fake-late-600", "messages": HI},
+                headers=headers,
+            )
+        )
+        deadline = time.monotonic() + 15
+        while not any(r.json and r.json.get("model") == "fake-late-600" for r in upstream.requests):
+            assert time.monotonic() < deadline, "the slow call never reached the upstream"
+            await asyncio.sleep(0.01)
+        await _api_debit(http, url, admin_key, user_id)  # while the slow call holds its credit
+        assert await chat(http, url, made.json()["key"]) == 403
+        assert (await slow).status_code == 200
+    # The gateway has stopped: every lease is given back, every settlement written.
+    balance, held, total, charges = await _books(engine, user_id)
+    async with engine.connect() as conn:
+        left = (await conn.execute(select(process_holds))).all()
+    assert held == 0, f"{held} units still held"
+    assert left == []
+    assert balance == total and charges == [-HI_COST]

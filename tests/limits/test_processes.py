@@ -114,12 +114,12 @@ async def gateways(
     finally:
         for process, _, _ in started:
             process.terminate()
-        for process, _, _ in started:
+        for process, _, _ in started:  # waited for off the loop: fakes in it still answer
             try:
-                process.wait(timeout=15)
+                await asyncio.to_thread(process.wait, 15)
             except subprocess.TimeoutExpired:
                 process.kill()
-                process.wait()
+                await asyncio.to_thread(process.wait)
 
 
 async def _until_ready(process: subprocess.Popen[bytes], url: str, log: Path) -> None:

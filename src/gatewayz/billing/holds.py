@@ -221,6 +221,14 @@ class CreditHolds:
         lease.leased -= leaving
         return leaving
 
+    def cancel(self, user_id: int, held: int) -> None:
+        """A call holding `held` ends before anything was spent (refused by its key, or
+        cancelled): its hold returns to the lease, or, the part a revocation made stale, to
+        the user's unheld balance."""
+        leaving = self.release(user_id, held, 0)
+        if leaving:
+            self._writer.add("settlements", ledger.HoldRelease(user_id, leaving, self.owner))
+
     def release_idle(self, now: float | None = None) -> None:
         """Give back the unused part of leases not used for `idle_seconds`."""
         now = time.monotonic() if now is None else now

@@ -95,7 +95,8 @@ def commits_revoking(
             revoked(sorted(pending.users))
 
     def rolled_back(conn: Connection) -> None:
-        conn.info.pop(_PENDING, None)
+        if not conn.invalidated:  # (an invalidated connection's info goes with it)
+            conn.info.pop(_PENDING, None)
 
     listeners: list[tuple[str, Callable[[Connection], None]]] = [
         ("begin", begun),

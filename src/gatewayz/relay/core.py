@@ -324,7 +324,7 @@ class Relay:
             held = await spending.hold(call.principal.key_id, units)
         finally:
             if not held:
-                self._holds.release(user_id, units, 0)
+                self._holds.cancel(user_id, units)
                 self._limiter.finish(call.admission, 0)
         if not held:
             raise KeyRestricted(
