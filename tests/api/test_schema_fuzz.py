@@ -253,7 +253,10 @@ def check_answer(case: Case, served: ServedStack, caller: str) -> None:
 
 
 def _is_public(path: str) -> bool:
-    return path in PUBLIC or path == "/v1/models" or path.startswith("/v1/models/")
+    """The catalog is public, in OpenAI's format and in Gemini's (`/v1beta/models`)."""
+    return path in PUBLIC or any(
+        path == base or path.startswith(base + "/") for base in ("/v1/models", "/v1beta/models")
+    )
 
 
 def _is_error_object(path: str, response: Response) -> bool:
