@@ -6,8 +6,10 @@ single upstream answer becomes for the client, and tests must not depend on each
 failures. Retries, failover and breakers are covered by test_failover.py.
 """
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -53,12 +55,12 @@ class Stack:
         )
 
 
-@pytest.fixture(scope="module", params=["sqlite", "postgres"])
-async def stack(
-    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
-) -> AsyncIterator[Stack]:
-    if request.param == "sqlite":
-        url = f"sqlite+aiosqlite:///{tmp_path_factory.mktemp('e2e') / 'gatewayz.db'}"
+@asynccontextmanager
+async def migrated_database(database: str, tmp_dir: Path) -> AsyncIterator[tuple[str, AsyncEngine]]:
+    """A migrated, empty database of the kind named ("sqlite" in `tmp_dir`, or this run's
+    PostgreSQL), its URL and an engine on it."""
+    if database == "sqlite":
+        url = f"sqlite+aiosqlite:///{tmp_dir / 'gatewayz.db'}"
     else:
         require_service("PostgreSQL", "127.0.0.1", 5432)
         await _reset_postgres()
@@ -66,13 +68,43 @@ async def stack(
     await upgrade(url)
     engine = create_engine(url)
     try:
-        async with (
-            FakeOpenAIUpstream() as upstream,
-            serve(e2e_settings(url, upstream)) as (base_url, state),
-        ):
-            yield Stack(url, engine, upstream, base_url, state)
+        yield url, engine
     finally:
         await engine.dispose()
+
+
+@asynccontextmanager
+async def running_stack(
+    database: str,
+    tmp_dir: Path,
+    settings_for: Callable[[str, FakeOpenAIUpstream], Settings] = e2e_settings,
+) -> AsyncIterator[Stack]:
+    """A migrated database, the fake upstream, and a gateway with `settings_for(url, fake)`."""
+    async with (
+        migrated_database(database, tmp_dir) as (url, engine),
+        FakeOpenAIUpstream() as upstream,
+        serve(settings_for(url, upstream)) as (base_url, state),
+    ):
+        yield Stack(url, engine, upstream, base_url, state)
+
+
+def with_fake_models(settings: Settings, **models: dict[str, Any]) -> Settings:
+    """The settings with more models on the `fake` provider: id -> what differs from its
+    first model (prices, limits)."""
+    (fake,) = settings.providers
+    added = [
+        fake.models[0].model_copy(update={"id": id_, **fields}) for id_, fields in models.items()
+    ]
+    provider = fake.model_copy(update={"models": (*fake.models, *added)})
+    return settings.model_copy(update={"providers": [provider]})
+
+
+@pytest.fixture(scope="module", params=["sqlite", "postgres"])
+async def stack(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> AsyncIterator[Stack]:
+    async with running_stack(request.param, tmp_path_factory.mktemp("e2e")) as stack:
+        yield stack
 
 
 @pytest.fixture

@@ -28,10 +28,8 @@ from typing import Any
 import pytest
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from gatewayz.store.engine import create_engine
-from gatewayz.store.migrate import upgrade
-from tests.conftest import POSTGRES_URL, _reset_postgres, gateway_settings, require_service, serve
-from tests.e2e.conftest import ONE_ATTEMPT
+from tests.conftest import gateway_settings, serve
+from tests.e2e.conftest import ONE_ATTEMPT, migrated_database
 from tests.e2e.support import Caller, new_caller
 from tests.fakes.anthropic_upstream import FakeAnthropicUpstream
 from tests.fakes.gemini_upstream import FakeGeminiUpstream
@@ -229,38 +227,28 @@ async def multi_stack(
     `extra_openai_models` (model rows joining `fake-model` on the `fake` provider) are served
     too; `overrides` go to the gateway's settings (e.g. `demo_provider=True`).
     """
-    if database == "sqlite":
-        url = f"sqlite+aiosqlite:///{tmp_dir / 'gatewayz.db'}"
-    else:
-        require_service("PostgreSQL", "127.0.0.1", 5432)
-        await _reset_postgres()
-        url = POSTGRES_URL
-    await upgrade(url)
-    engine = create_engine(url)
-    try:
-        async with (
-            FakeOpenAIUpstream() as openai,
-            FakeAnthropicUpstream() as anthropic,
-            FakeGeminiUpstream() as gemini,
-            FakeResponsesUpstream() as responses,
-        ):
-            settings = gateway_settings(
-                url,
-                openai,
-                providers=with_models(
-                    providers(openai, anthropic, gemini, responses, extra_openai_models),
-                    extra_models or {},
-                ),
-                routing={
-                    **ONE_ATTEMPT,
-                    "models": {"sonnet": {"candidates": ["claude/claude-fake"]}},
-                },
-                **overrides,
-            )
-            async with serve(settings) as (base_url, state):
-                yield MultiStack(url, engine, openai, anthropic, gemini, responses, base_url, state)
-    finally:
-        await engine.dispose()
+    async with (
+        migrated_database(database, tmp_dir) as (url, engine),
+        FakeOpenAIUpstream() as openai,
+        FakeAnthropicUpstream() as anthropic,
+        FakeGeminiUpstream() as gemini,
+        FakeResponsesUpstream() as responses,
+    ):
+        settings = gateway_settings(
+            url,
+            openai,
+            providers=with_models(
+                providers(openai, anthropic, gemini, responses, extra_openai_models),
+                extra_models or {},
+            ),
+            routing={
+                **ONE_ATTEMPT,
+                "models": {"sonnet": {"candidates": ["claude/claude-fake"]}},
+            },
+            **overrides,
+        )
+        async with serve(settings) as (base_url, state):
+            yield MultiStack(url, engine, openai, anthropic, gemini, responses, base_url, state)
 
 
 async def stack_fixture(

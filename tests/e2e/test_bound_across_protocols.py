@@ -14,10 +14,8 @@ import orjson
 import pytest
 
 from gatewayz.billing import ledger
-from gatewayz.store.engine import create_engine
-from gatewayz.store.migrate import upgrade
-from tests.conftest import POSTGRES_URL, _reset_postgres, gateway_settings, require_service, serve
-from tests.e2e.conftest import ONE_ATTEMPT
+from tests.conftest import gateway_settings, serve
+from tests.e2e.conftest import ONE_ATTEMPT, migrated_database
 from tests.e2e.multi_stack import MultiStack, cost, providers
 from tests.e2e.support import Caller, assert_openai_error
 from tests.fakes.anthropic_upstream import FakeAnthropicUpstream
@@ -35,31 +33,21 @@ PNG = "iVBORw0KGgo="
 @asynccontextmanager
 async def overbilling_stack(database: str, tmp_dir: Any) -> AsyncIterator[MultiStack]:
     """tests/e2e/multi_stack.py's gateway with a `fake-overbill` model on every provider."""
-    if database == "sqlite":
-        url = f"sqlite+aiosqlite:///{tmp_dir / 'gatewayz.db'}"
-    else:
-        require_service("PostgreSQL", "127.0.0.1", 5432)
-        await _reset_postgres()
-        url = POSTGRES_URL
-    await upgrade(url)
-    engine = create_engine(url)
-    try:
-        async with (
-            FakeOpenAIUpstream() as openai,
-            FakeAnthropicUpstream() as anthropic,
-            FakeGeminiUpstream() as gemini,
-            FakeResponsesUpstream() as responses,
-        ):
-            rows = providers(openai, anthropic, gemini, responses)
-            for row in rows:
-                first = row["models"][0]  # the row's prices
-                prices = {k: first[k] for k in ("input_price_per_mtok", "output_price_per_mtok")}
-                row["models"] = [*row["models"], {"id": "fake-overbill", **prices}]
-            settings = gateway_settings(url, openai, providers=rows, routing=ONE_ATTEMPT)
-            async with serve(settings) as (base_url, state):
-                yield MultiStack(url, engine, openai, anthropic, gemini, responses, base_url, state)
-    finally:
-        await engine.dispose()
+    async with (
+        migrated_database(database, tmp_dir) as (url, engine),
+        FakeOpenAIUpstream() as openai,
+        FakeAnthropicUpstream() as anthropic,
+        FakeGeminiUpstream() as gemini,
+        FakeResponsesUpstream() as responses,
+    ):
+        rows = providers(openai, anthropic, gemini, responses)
+        for row in rows:
+            first = row["models"][0]  # the row's prices
+            prices = {k: first[k] for k in ("input_price_per_mtok", "output_price_per_mtok")}
+            row["models"] = [*row["models"], {"id": "fake-overbill", **prices}]
+        settings = gateway_settings(url, openai, providers=rows, routing=ONE_ATTEMPT)
+        async with serve(settings) as (base_url, state):
+            yield MultiStack(url, engine, openai, anthropic, gemini, responses, base_url, state)
 
 
 @pytest.fixture(scope="module", params=["sqlite", "postgres"])

@@ -11,11 +11,9 @@ import httpx
 import pytest
 from sqlalchemy import select
 
-from gatewayz.store.engine import create_engine
-from gatewayz.store.migrate import upgrade
 from gatewayz.store.tables import request_logs
-from tests.conftest import POSTGRES_URL, _reset_postgres, require_service, serve
-from tests.e2e.conftest import Stack, e2e_settings
+from tests.conftest import serve
+from tests.e2e.conftest import Stack, e2e_settings, running_stack
 from tests.e2e.support import HI, HI_COST, REPLY_TOKENS, Caller
 from tests.fakes.openai_upstream import FakeOpenAIUpstream
 
@@ -36,22 +34,8 @@ def _settings(url: str, upstream: FakeOpenAIUpstream) -> Any:
 async def stack(
     request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
 ) -> AsyncIterator[Stack]:
-    if request.param == "sqlite":
-        url = f"sqlite+aiosqlite:///{tmp_path_factory.mktemp('cancel') / 'gatewayz.db'}"
-    else:
-        require_service("PostgreSQL", "127.0.0.1", 5432)
-        await _reset_postgres()
-        url = POSTGRES_URL
-    await upgrade(url)
-    engine = create_engine(url)
-    try:
-        async with (
-            FakeOpenAIUpstream() as upstream,
-            serve(_settings(url, upstream)) as (base_url, state),
-        ):
-            yield Stack(url, engine, upstream, base_url, state)
-    finally:
-        await engine.dispose()
+    async with running_stack(request.param, tmp_path_factory.mktemp("cancel"), _settings) as made:
+        yield made
 
 
 @pytest.fixture

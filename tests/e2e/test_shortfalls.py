@@ -17,11 +17,10 @@ from sqlalchemy import select
 
 from gatewayz.accounts import users as accounts
 from gatewayz.billing import ledger
-from gatewayz.store.engine import create_engine
-from gatewayz.store.migrate import upgrade
+from gatewayz.settings import Settings
 from gatewayz.store.tables import api_keys
-from tests.conftest import POSTGRES_URL, SECRET, _reset_postgres, require_service, serve
-from tests.e2e.conftest import Stack, e2e_settings
+from tests.conftest import SECRET
+from tests.e2e.conftest import Stack, e2e_settings, running_stack, with_fake_models
 from tests.e2e.support import HI, REPLY, Caller, assert_openai_error, cost_units, sse_data
 from tests.fakes.openai_upstream import OVERBILL_TOKENS, FakeOpenAIUpstream
 
@@ -30,32 +29,20 @@ JSON = {"content-type": "application/json"}
 OVERBILL_COST = cost_units(3, OVERBILL_TOKENS)  # 8.000006 credits for 10 tokens asked
 
 
+def _settings(url: str, upstream: FakeOpenAIUpstream) -> Settings:
+    settings = e2e_settings(url, upstream, slow_models=("fake-overbill",))
+    return with_fake_models(
+        settings, **{"fake-free": {"input_price_per_mtok": 0, "output_price_per_mtok": 0}}
+    )
+
+
 @pytest.fixture(scope="module", params=["sqlite", "postgres"])
 async def stack(
     request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
 ) -> AsyncIterator[Stack]:
     """The e2e gateway, plus `fake-overbill` and a free model, `fake-free`."""
-    if request.param == "sqlite":
-        url = f"sqlite+aiosqlite:///{tmp_path_factory.mktemp('short') / 'gatewayz.db'}"
-    else:
-        require_service("PostgreSQL", "127.0.0.1", 5432)
-        await _reset_postgres()
-        url = POSTGRES_URL
-    await upgrade(url)
-    engine = create_engine(url)
-    try:
-        async with FakeOpenAIUpstream() as upstream:
-            settings = e2e_settings(url, upstream, slow_models=("fake-overbill",))
-            (fake,) = settings.providers
-            free = fake.models[0].model_copy(
-                update={"id": "fake-free", "input_price_per_mtok": 0, "output_price_per_mtok": 0}
-            )
-            provider = fake.model_copy(update={"models": (*fake.models, free)})
-            settings = settings.model_copy(update={"providers": [provider]})
-            async with serve(settings) as (base_url, state):
-                yield Stack(url, engine, upstream, base_url, state)
-    finally:
-        await engine.dispose()
+    async with running_stack(request.param, tmp_path_factory.mktemp("short"), _settings) as made:
+        yield made
 
 
 def credits(units: int) -> str:

@@ -10,10 +10,8 @@ from typing import Any
 import orjson
 import pytest
 
-from gatewayz.store.engine import create_engine
-from gatewayz.store.migrate import upgrade
-from tests.conftest import POSTGRES_URL, _reset_postgres, require_service, serve
-from tests.e2e.conftest import Stack, e2e_settings
+from gatewayz.settings import Settings
+from tests.e2e.conftest import Stack, e2e_settings, running_stack, with_fake_models
 from tests.e2e.support import HI, TOOLS, Caller, assert_openai_error, cost_units
 from tests.fakes.openai_upstream import FakeOpenAIUpstream
 
@@ -25,32 +23,18 @@ TOOLS_TOKENS = 1000  # GATEWAYZ_TOOLS_INPUT_TOKENS when the operator sets nothin
 IMAGE_PART = {"type": "image_url", "image_url": {"url": "https://images.example/cat.png"}}
 
 
+def _settings(url: str, upstream: FakeOpenAIUpstream) -> Settings:
+    capped = {"max_output_tokens": CAPPED_LIMIT}
+    return with_fake_models(e2e_settings(url, upstream), **{"fake-capped": capped})
+
+
 @pytest.fixture(scope="module", params=["sqlite", "postgres"])
 async def stack(
     request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
 ) -> AsyncIterator[Stack]:
     """The e2e gateway, plus `fake-capped`: a model whose row sets max_output_tokens."""
-    if request.param == "sqlite":
-        url = f"sqlite+aiosqlite:///{tmp_path_factory.mktemp('bound') / 'gatewayz.db'}"
-    else:
-        require_service("PostgreSQL", "127.0.0.1", 5432)
-        await _reset_postgres()
-        url = POSTGRES_URL
-    await upgrade(url)
-    engine = create_engine(url)
-    try:
-        async with FakeOpenAIUpstream() as upstream:
-            settings = e2e_settings(url, upstream)
-            (fake,) = settings.providers
-            capped = fake.models[0].model_copy(
-                update={"id": "fake-capped", "max_output_tokens": CAPPED_LIMIT}
-            )
-            provider = fake.model_copy(update={"models": (*fake.models, capped)})
-            settings = settings.model_copy(update={"providers": [provider]})
-            async with serve(settings) as (base_url, state):
-                yield Stack(url, engine, upstream, base_url, state)
-    finally:
-        await engine.dispose()
+    async with running_stack(request.param, tmp_path_factory.mktemp("bound"), _settings) as made:
+        yield made
 
 
 def held(body: bytes, output_tokens: int, *, images: int = 0, tools: bool = False) -> int:

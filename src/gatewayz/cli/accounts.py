@@ -152,13 +152,7 @@ def credits_add(
                 reason=reason,
                 idempotency_key=f"cli:{uuid.uuid4()}",
             )
-            details = {"amount": format_credits(units), "reason": reason, "via": "cli"}
-            await audit.record(
-                conn,
-                AuditEvent(
-                    "credits.adjusted", target_type="user", target_id=str(user.id), details=details
-                ),
-            )
+            await _audit_adjustment(conn, user.id, units, reason)
         return change
 
     change = run(settings, work)
@@ -182,16 +176,7 @@ def credits_remove(
         try:
             async with engine.begin() as conn:
                 change = await adjust_credits(conn, user.id, -units, reason, None)
-                details = {"amount": format_credits(-units), "reason": reason, "via": "cli"}
-                await audit.record(
-                    conn,
-                    AuditEvent(
-                        "credits.adjusted",
-                        target_type="user",
-                        target_id=str(user.id),
-                        details=details,
-                    ),
-                )
+                await _audit_adjustment(conn, user.id, -units, reason)
         except AdjustmentRefused as exc:
             fail(str(exc))
             raise
@@ -199,6 +184,15 @@ def credits_remove(
 
     change = run(settings, work)
     typer.echo(f"balance of {email}: {format_credits(change.balance_after_units)}", err=True)
+
+
+async def _audit_adjustment(conn: Any, user_id: int, units: int, reason: str) -> None:
+    """Audit, in the change's transaction, credits an operator added or removed."""
+    details = {"amount": format_credits(units), "reason": reason, "via": "cli"}
+    await audit.record(
+        conn,
+        AuditEvent("credits.adjusted", target_type="user", target_id=str(user_id), details=details),
+    )
 
 
 async def _operator_event(
