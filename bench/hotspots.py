@@ -24,6 +24,9 @@ AREAS = (
     ("redis/", "redis"),
     ("asyncpg/", "asyncpg"),
     ("aiosqlite/", "aiosqlite"),
+    ("yarl/", "yarl"),
+    ("multidict/", "multidict"),
+    ("logging/", "logging"),
     ("asyncio/", "asyncio"),
 )
 

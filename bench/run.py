@@ -97,7 +97,7 @@ def profile(bench: Bench, gateway: Gateway, row: str) -> None:
     """Record py-spy under c=32, streamed and not, and print the top frames of each."""
     executable = hotspots.py_spy()
     if executable is None:
-        print("\nprofile: py-spy is not installed (pip install -e '.[bench]')")
+        print("profile: py-spy is not installed (pip install -e '.[bench]')")
         return
     for stream in (False, True):
         output = bench.workdir / f"profile-{int(stream)}.txt"
@@ -105,10 +105,10 @@ def profile(bench: Bench, gateway: Gateway, row: str) -> None:
         load(gateway.target, stream, 32, bench.args.duration, bench.use_wrk)
         _, errors = recorder.communicate()
         if recorder.returncode != 0 or not output.exists():
-            print(f"\nprofile: py-spy failed: {errors.decode(errors='replace').strip()}")
+            print(f"profile: py-spy failed: {errors.decode(errors='replace').strip()}")
             return
         title = f"profile {row}, {out.mode(stream)} c=32"
-        hotspots.print_profile(title, hotspots.summarise(output.read_text()))
+        bench.report.profiles.append((title, hotspots.summarise(output.read_text())))
 
 
 def run_gateways(bench: Bench, configured: list[Backend]) -> None:
@@ -117,6 +117,7 @@ def run_gateways(bench: Bench, configured: list[Backend]) -> None:
     for index, backend in enumerate(configured):
         last = index == len(configured) - 1
         row = f"gatewayz {backend.name}"
+        bench.report.targeted.add(row)
         with contextlib.ExitStack() as stack:
             gateway = bench.gateway(stack, backend, row)
             bench.measure(row, gateway.target, SCENARIOS)
@@ -165,6 +166,7 @@ def print_summary(bench: Bench, configured: list[Backend]) -> None:
             f"{row} {args.seed_rows:,} rows",
             1 - out.SEEDED_MAX_DROP,
         )
+    out.print_profiles(report)
 
 
 def run(args: argparse.Namespace, workdir: Path) -> int:
