@@ -11,6 +11,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 FRAME = re.compile(r"^(?P<function>.*) \((?P<path>[^()]*)\)$")
+PROCESS = re.compile(r"^process \d+:")
+NATIVE = "native code (no Python frame)"
 AREAS = (
     ("gatewayz/", "gatewayz"),
     ("starlette/", "starlette"),
@@ -75,9 +77,12 @@ def summarise(collapsed: str) -> Profile:
             continue
         leaf = stack.rsplit(";", 1)[-1]
         match = FRAME.match(leaf)
-        path = match["path"] if match else leaf
-        function = match["function"] if match else leaf
-        frames[f"{function} ({area(path)}: {Path(path).name})"] += int(count)
+        if PROCESS.match(leaf) or match is None:  # --subprocesses' root frame: no Python frame
+            frames[NATIVE] += int(count)
+            areas[NATIVE] += int(count)
+            continue
+        path = match["path"]
+        frames[f"{match['function']} ({area(path)}: {Path(path).name})"] += int(count)
         areas[area(path)] += int(count)
     return Profile(sum(frames.values()), frames, areas)
 
