@@ -60,7 +60,8 @@ FROM generate_series($1::int, $2::int) AS g
 """
 
 
-def _connect_args(url: URL, database: str | None = None) -> dict[str, object]:
+def connect_args(url: URL, database: str | None = None) -> dict[str, object]:
+    """asyncpg.connect arguments for ``url`` (or another database on its server)."""
     return {
         "host": url.host or "127.0.0.1",
         "port": url.port or 5432,
@@ -76,7 +77,7 @@ def fresh_database_url(server_url: str) -> str:
     name = f"gatewayz_bench_{uuid.uuid4().hex[:8]}"
 
     async def create() -> None:
-        connection = await asyncpg.connect(**_connect_args(url))
+        connection = await asyncpg.connect(**connect_args(url))
         try:
             await connection.execute(f'CREATE DATABASE "{name}"')
         finally:
@@ -91,7 +92,7 @@ def drop_database(database_url: str) -> None:
     url = make_url(database_url)
 
     async def drop() -> None:
-        connection = await asyncpg.connect(**_connect_args(url, "postgres"))
+        connection = await asyncpg.connect(**connect_args(url, "postgres"))
         try:
             await connection.execute(f'DROP DATABASE IF EXISTS "{url.database}" WITH (FORCE)')
         finally:
@@ -102,7 +103,7 @@ def drop_database(database_url: str) -> None:
 
 async def _fill(url: URL, table: str, sql: str, rows: int, first_user: int) -> None:
     """Insert ``rows`` rows with ``sql`` in batches, then vacuum and analyze the table."""
-    connection = await asyncpg.connect(**_connect_args(url))
+    connection = await asyncpg.connect(**connect_args(url))
     try:
         for start in range(1, rows + 1, BATCH_ROWS):
             end = min(rows, start + BATCH_ROWS - 1)
@@ -117,7 +118,7 @@ def seed(database_url: str, rows: int) -> float:
     url = make_url(database_url)
 
     async def run() -> None:
-        connection = await asyncpg.connect(**_connect_args(url))
+        connection = await asyncpg.connect(**connect_args(url))
         try:
             first_user = await connection.fetchval(SEED_USERS_SQL, SEED_USERS)
         finally:
