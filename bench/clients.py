@@ -23,7 +23,7 @@ import httpx
 import orjson
 import uvloop
 
-from run import BENCH_DIR, accepts_connections, free_port, pinned, started, wait_until
+from processes import BENCH_DIR, accepts_connections, free_port, pinned, started, wait_until
 
 MESSAGES = [{"role": "user", "content": "Say hello in five words."}]
 Send = Callable[[], Awaitable[None]]

@@ -1,334 +1,250 @@
-"""Gateway benchmark: requests/s and p50/p99 latency, direct to the upstream and through Gatewayz.
+"""Gateway benchmark: Gatewayz against a bare pass-through and the upstream, in one run.
 
-Starts ``bench/upstream.py`` and a Gatewayz server (auth, billing and request logging on), then
-load-tests both at concurrency 1 and 32, streaming and not, for ``--duration`` seconds each, and
-prints a table next to the targets, plus the gateway's peak resident memory. The gateway is pinned
-to core 0; the upstream and the load generator (wrk, else ``bench/loadgen.py``) share core 1.
-Everything it starts is stopped before it exits.
+Starts ``bench/upstream.py`` (core 1), the bare pass-through ``bench/passthrough.py`` (core 0)
+and a Gatewayz server with every feature on (one worker, core 0), then load-tests each at
+concurrency 1 and 32, streamed and not, for ``--duration`` seconds, with wrk (else
+``bench/loadgen.py``) on core 1. It prints each Gatewayz figure as a ratio to the pass-through
+(req/s at c=32) or as latency added over the upstream (c=1), next to the targets, and the
+gateway's peak resident memory. Options add PostgreSQL and Redis (``--compare-backends`` runs
+SQLite and them side by side), several workers, a seeded 10 M-row history and a py-spy profile.
+Everything it starts (PostgreSQL databases included) is stopped or dropped before it exits.
 
-Run: ``python bench/run.py [--duration 10] [--database-url postgresql+asyncpg://...]``.
+Run: ``python bench/run.py [--duration 10] [--compare-backends] [--workers 2]
+[--seed-rows 10000000] [--profile]``.
 """
 
 from __future__ import annotations
 
 import argparse
 import contextlib
-import json
-import os
-import shutil
-import signal
-import socket
-import subprocess
 import sys
 import tempfile
-import time
-import urllib.error
-import urllib.request
-import uuid
-from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
-BENCH_DIR = ROOT / "bench"
-UPSTREAM_KEY = "sk-bench"
-UPSTREAM_MODEL = "bench-model"
-GATEWAY_MODEL = "bench/bench-model"
-GATEWAY_SECRET = "bench-secret"
-CREDITS = "1000000"
+import hotspots
+import postgres
+import report as out
+from gateway import UPSTREAM_KEY, UPSTREAM_MODEL, Backend, Gateway, gatewayz_executable, serving
+from load import Target, ensure_wrk, load
+from processes import (
+    BENCH_DIR,
+    accepts_connections,
+    free_port,
+    peak_rss_mb,
+    pinned,
+    started,
+    wait_until,
+)
+
 WARMUP_SECONDS = 2
-
-C1_P50_OVERHEAD_MS = 1.0
-C1_P99_OVERHEAD_MS = 3.0
-C32_MIN_RPS = {False: 1500.0, True: 1200.0}
-MAX_RSS_MB = 150.0
-
-CONFIG_TEMPLATE = """\
-providers:
-  - name: bench
-    protocol: openai
-    base_url: http://127.0.0.1:{upstream_port}/v1
-    api_key: {upstream_key}
-    models:
-      - id: {model}
-        input_price_per_mtok: 0.10
-        output_price_per_mtok: 0.20
-"""
+DEFAULT_POSTGRES = "postgresql+asyncpg://127.0.0.1/test"
+DEFAULT_REDIS = "redis://127.0.0.1:6379/15"
+SCENARIOS = ((False, 1), (False, 32), (True, 1), (True, 32))
 
 
 @dataclass(frozen=True)
-class Target:
-    """Where the load goes: the upstream directly or the gateway."""
+class Bench:
+    """What every measurement of one run shares."""
 
-    name: str
-    url: str
-    model: str
-    api_key: str
+    args: argparse.Namespace
+    workdir: Path
+    executable: str
+    upstream_port: int
+    use_wrk: bool
+    report: out.Report
 
+    def measure(self, row: str, target: Target, scenarios: tuple[tuple[bool, int], ...]) -> None:
+        for stream, concurrency in scenarios:
+            result = load(target, stream, concurrency, self.args.duration, self.use_wrk)
+            self.report.add(row, stream, concurrency, result)
 
-@dataclass(frozen=True)
-class Result:
-    requests: int
-    rps: float
-    p50_ms: float
-    p99_ms: float
-    errors: int
-    bad_status: int
+    def warm_up(self, target: Target) -> None:
+        for stream in (False, True):
+            load(target, stream, 32, WARMUP_SECONDS, self.use_wrk)
 
+    def record_memory(self, row: str, pid: int) -> None:
+        self.report.peak_rss_mb[row] = peak_rss_mb(pid)
 
-def pinned(core: int, argv: list[str]) -> list[str]:
-    """``argv`` run on one CPU core, when taskset and a second core are there."""
-    if shutil.which("taskset") and (os.cpu_count() or 1) >= 2:
-        return ["taskset", "-c", str(core), *argv]
-    return argv
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-def ensure_wrk() -> bool:
-    """Whether wrk is installed, installing Debian's package when running as root."""
-    if shutil.which("wrk"):
-        return True
-    if os.geteuid() == 0 and shutil.which("apt-get"):
-        print("wrk is missing: installing it with apt-get ...", flush=True)
-        for argv in (["apt-get", "update", "-qq"], ["apt-get", "install", "-y", "-qq", "wrk"]):
-            if subprocess.run(argv, capture_output=True, check=False).returncode != 0:
-                break
-    return shutil.which("wrk") is not None
-
-
-@contextlib.contextmanager
-def started(
-    argv: list[str], log_path: Path, env: dict[str, str] | None = None
-) -> Iterator[subprocess.Popen[bytes]]:
-    """Run ``argv`` in its own process group for the block, then stop the whole group."""
-    with log_path.open("wb") as log:
-        process = subprocess.Popen(
-            argv, stdout=log, stderr=subprocess.STDOUT, env=env, start_new_session=True
+    def gateway(
+        self, stack: contextlib.ExitStack, backend: Backend, row: str, workers: int = 1
+    ) -> Gateway:
+        """A started and warmed-up gateway, stopped with ``stack``, its peak RSS recorded then."""
+        gateway = stack.enter_context(
+            serving(self.executable, backend, self.upstream_port, self.workdir, workers)
         )
-    try:
-        yield process
-    finally:
-        if process.poll() is None:
-            os.killpg(process.pid, signal.SIGTERM)
-            try:
-                process.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                os.killpg(process.pid, signal.SIGKILL)
-                process.wait()
+        stack.callback(self.record_memory, row, gateway.pid)
+        self.warm_up(gateway.target)
+        return gateway
 
 
-def wait_until(
-    ready: Callable[[], bool], process: subprocess.Popen[bytes], what: str, log: Path
-) -> None:
-    """Poll ``ready`` for up to 30 s; fail with the log's tail if the process dies or stalls."""
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            break
-        if ready():
+def backends(args: argparse.Namespace, workdir: Path, stack: contextlib.ExitStack) -> list[Backend]:
+    """The gateway configurations of this run; each PostgreSQL one gets a fresh database."""
+    sqlite = Backend("sqlite", f"sqlite+aiosqlite:///{workdir}/bench.db")
+    database_url, redis_url = args.database_url, args.redis_url
+    if args.compare_backends:
+        database_url, redis_url = database_url or DEFAULT_POSTGRES, redis_url or DEFAULT_REDIS
+    if database_url and database_url.startswith("postgresql"):
+        database_url = postgres.fresh_database_url(database_url)
+        stack.callback(postgres.drop_database, database_url)
+    name = "postgresql" if database_url and database_url.startswith("postgresql") else "sqlite"
+    name += "+redis" if redis_url else ""
+    configured = Backend(name, database_url or sqlite.database_url, redis_url)
+    return [sqlite, configured] if args.compare_backends else [configured]
+
+
+def profile(bench: Bench, gateway: Gateway, row: str) -> None:
+    """Record py-spy under c=32, streamed and not, and print the top frames of each."""
+    executable = hotspots.py_spy()
+    if executable is None:
+        print("profile: py-spy is not installed (pip install -e '.[bench]')")
+        return
+    for stream in (False, True):
+        output = bench.workdir / f"profile-{int(stream)}.txt"
+        recorder = hotspots.record(executable, gateway.pid, bench.args.duration, output)
+        load(gateway.target, stream, 32, bench.args.duration, bench.use_wrk)
+        _, errors = recorder.communicate()
+        if recorder.returncode != 0 or not output.exists():
+            print(f"profile: py-spy failed: {errors.decode(errors='replace').strip()}")
             return
-        time.sleep(0.1)
-    tail = log.read_text(errors="replace").splitlines()[-30:]
-    raise SystemExit(f"{what} did not come up; last lines of {log.name}:\n" + "\n".join(tail))
+        title = f"profile {row}, {out.mode(stream)} c=32"
+        bench.report.profiles.append((title, hotspots.summarise(output.read_text())))
 
 
-def accepts_connections(port: int) -> bool:
-    with contextlib.suppress(OSError), socket.create_connection(("127.0.0.1", port), timeout=1):
-        return True
-    return False
+def run_gateways(bench: Bench, configured: list[Backend]) -> None:
+    """Measure each configuration; the last one also gets the workers, seed and profile runs."""
+    args = bench.args
+    for index, backend in enumerate(configured):
+        last = index == len(configured) - 1
+        row = f"gatewayz {backend.name}"
+        bench.report.targeted.add(row)
+        with contextlib.ExitStack() as stack:
+            gateway = bench.gateway(stack, backend, row)
+            bench.measure(row, gateway.target, SCENARIOS)
+            if last and args.profile:
+                profile(bench, gateway, row)
+        if last and args.workers > 1:
+            workers_row = f"{row} {args.workers} workers"
+            with contextlib.ExitStack() as stack:
+                gateway = bench.gateway(stack, backend, workers_row, args.workers)
+                bench.measure(workers_row, gateway.target, ((False, 32), (True, 32)))
+        if last and args.seed_rows:
+            seconds = postgres.seed(backend.database_url, args.seed_rows)
+            bench.report.notes.append(
+                f"seeded {args.seed_rows:,} request-log and {args.seed_rows:,} ledger rows "
+                f"in {seconds:.0f} s"
+            )
+            seeded_row = f"{row} {args.seed_rows:,} rows"
+            with contextlib.ExitStack() as stack:
+                gateway = bench.gateway(stack, backend, seeded_row)
+                bench.measure(seeded_row, gateway.target, ((False, 32), (True, 32)))
 
 
-def healthy(port: int) -> bool:
-    try:
-        with urllib.request.urlopen(f"http://127.0.0.1:{port}/health", timeout=2) as response:
-            return response.status == 200
-    except (urllib.error.URLError, OSError):
-        return False
-
-
-def gatewayz_executable() -> str | None:
-    local = ROOT / ".venv" / "bin" / "gatewayz"
-    return str(local) if local.exists() else shutil.which("gatewayz")
-
-
-def gatewayz(executable: str, env: dict[str, str], *args: str) -> str:
-    """Run one gatewayz CLI command and return its stdout."""
-    done = subprocess.run([executable, *args], env=env, capture_output=True, text=True, check=False)
-    if done.returncode != 0:
-        raise SystemExit(f"gatewayz {' '.join(args)} failed:\n{done.stdout}{done.stderr}")
-    return done.stdout
-
-
-def load(target: Target, stream: bool, concurrency: int, duration: int, use_wrk: bool) -> Result:
-    """Run the load generator on core 1 against ``target`` and read its ``BENCH`` line."""
-    if use_wrk:
-        argv = ["wrk", "-t1", f"-c{concurrency}", f"-d{duration}s", "--latency", "--timeout", "10s"]
-        argv += ["-s", str(BENCH_DIR / "chat.lua"), target.url, "--"]
-        argv += [target.model, target.api_key, "1" if stream else "0"]
-    else:
-        argv = [sys.executable, str(BENCH_DIR / "loadgen.py"), target.url, "--model", target.model]
-        argv += ["--api-key", target.api_key, "-c", str(concurrency), "-d", str(duration)]
-        argv += ["--stream"] if stream else []
-    done = subprocess.run(pinned(1, argv), capture_output=True, text=True, check=False)
-    line = next((ln for ln in done.stdout.splitlines() if ln.startswith("BENCH ")), None)
-    if done.returncode != 0 or line is None:
-        raise SystemExit(f"load generator failed:\n{done.stdout}{done.stderr}")
-    data = json.loads(line.removeprefix("BENCH "))
-    return Result(
-        requests=data["requests"],
-        rps=data["requests"] / (data["duration_us"] / 1e6),
-        p50_ms=data["p50_us"] / 1000,
-        p99_ms=data["p99_us"] / 1000,
-        errors=data["errors"],
-        bad_status=data["bad_status"],
-    )
-
-
-def process_tree(pid: int) -> list[int]:
-    """``pid`` and all its descendants."""
-    pids = [pid]
-    for current in pids:
-        for children in Path(f"/proc/{current}/task").glob("*/children"):
-            with contextlib.suppress(OSError):
-                pids += [int(child) for child in children.read_text().split()]
-    return pids
-
-
-def peak_rss_mb(pid: int) -> float:
-    """Peak resident memory (VmHWM) summed over the process tree, in MB."""
-    total_kb = 0
-    for member in process_tree(pid):
-        with contextlib.suppress(OSError):
-            for line in Path(f"/proc/{member}/status").read_text().splitlines():
-                if line.startswith("VmHWM:"):
-                    total_kb += int(line.split()[1])
-    return total_kb / 1024
-
-
-def verdict(ok: bool) -> str:
-    return "ok" if ok else "MISS"
-
-
-def target_note(
-    target: str, stream: bool, concurrency: int, result: Result, direct: Result | None
-) -> str:
-    """How a gateway figure compares with its target."""
-    if target != "gateway":
-        return ""
-    if concurrency == 1 and direct is not None:
-        p50 = result.p50_ms - direct.p50_ms
-        p99 = result.p99_ms - direct.p99_ms
-        return (
-            f"overhead p50 {p50:+.2f} ms (<= {C1_P50_OVERHEAD_MS:g}) "
-            f"{verdict(p50 <= C1_P50_OVERHEAD_MS)}, "
-            f"p99 {p99:+.2f} ms (<= {C1_P99_OVERHEAD_MS:g}) {verdict(p99 <= C1_P99_OVERHEAD_MS)}"
+def print_summary(bench: Bench, configured: list[Backend]) -> None:
+    args, report = bench.args, bench.report
+    print()
+    out.print_table(report)
+    print()
+    out.print_memory(report)
+    if len(configured) == 2:
+        out.print_backend_cost(
+            report, f"gatewayz {configured[0].name}", f"gatewayz {configured[1].name}"
         )
-    minimum = C32_MIN_RPS[stream]
-    return f">= {minimum:g} req/s {verdict(result.rps >= minimum)}"
-
-
-def print_table(results: dict[tuple[str, bool, int], Result]) -> None:
-    print(f"{'scenario':<28}{'req/s':>10}{'p50 ms':>9}{'p99 ms':>9}{'errors':>18}  target")
-    for (target, stream, concurrency), result in results.items():
-        label = f"{target:<8} {'stream' if stream else 'non-stream':<10} c={concurrency}"
-        note = target_note(
-            target, stream, concurrency, result, results.get(("direct", stream, concurrency))
+    row = f"gatewayz {configured[-1].name}"
+    if args.workers > 1:
+        title = (
+            f"{args.workers} workers (not pinned; upstream and load generator stay on core 1) "
+            "next to one worker pinned to core 0"
         )
-        errors = f"{result.errors}" + (f" (HTTP {result.bad_status})" if result.bad_status else "")
-        print(
-            f"{label:<28}{result.rps:>10,.0f}{result.p50_ms:>9.2f}{result.p99_ms:>9.2f}"
-            f"{errors:>18}  {note}"
+        out.print_ratio(report, title, row, f"{row} {args.workers} workers", out.WORKERS_MIN_RATIO)
+    if args.seed_rows:
+        print("\n" + "\n".join(report.notes))
+        out.print_ratio(
+            report,
+            f"after seeding, next to before (within {out.SEEDED_MAX_DROP:.0%})",
+            row,
+            f"{row} {args.seed_rows:,} rows",
+            1 - out.SEEDED_MAX_DROP,
         )
-
-
-def start_gateway(
-    stack: contextlib.ExitStack,
-    executable: str,
-    database_url: str,
-    upstream_port: int,
-    workdir: Path,
-) -> tuple[subprocess.Popen[bytes], Target]:
-    """Create a user and key with the CLI, then serve the gateway on core 0 until the stack ends."""
-    env = dict(os.environ, GATEWAYZ_DATABASE_URL=database_url, GATEWAYZ_SECRET=GATEWAY_SECRET)
-    config = workdir / "bench.yaml"
-    config.write_text(
-        CONFIG_TEMPLATE.format(
-            upstream_port=upstream_port, upstream_key=UPSTREAM_KEY, model=UPSTREAM_MODEL
-        )
-    )
-    email = f"bench-{uuid.uuid4().hex[:12]}@example.com"
-    gatewayz(executable, env, "users", "create", email, "--credits", CREDITS)
-    key = gatewayz(executable, env, "keys", "create", email).strip().splitlines()[-1]
-    port = free_port()
-    log = workdir / "gateway.log"
-    serve = [executable, "serve", "--host", "127.0.0.1", "--port", str(port), "--workers", "1"]
-    serve += ["--config", str(config)]
-    gateway = stack.enter_context(started(pinned(0, serve), log, env))
-    wait_until(lambda: healthy(port), gateway, "gateway", log)
-    url = f"http://127.0.0.1:{port}/v1/chat/completions"
-    return gateway, Target("gateway", url, GATEWAY_MODEL, key)
+    out.print_profiles(report)
 
 
 def run(args: argparse.Namespace, workdir: Path) -> int:
     use_wrk = args.loadgen != "python" and ensure_wrk()
     if args.loadgen == "wrk" and not use_wrk:
         raise SystemExit("wrk is not installed and could not be installed")
-    executable = None if args.direct_only else gatewayz_executable()
-    upstream_port = free_port()
-    upstream_log = workdir / "upstream.log"
-    upstream_argv = [sys.executable, str(BENCH_DIR / "upstream.py"), "--port", str(upstream_port)]
-    upstream_url = f"http://127.0.0.1:{upstream_port}/v1/chat/completions"
-    targets = [Target("direct", upstream_url, UPSTREAM_MODEL, UPSTREAM_KEY)]
+    executable = gatewayz_executable()
+    if executable is None:
+        raise SystemExit("no .venv/bin/gatewayz or gatewayz on PATH: run `make .venv/.test-deps`")
+    upstream_port, passthrough_port = free_port(), free_port()
     print(
         f"Gatewayz benchmark: {args.duration} s per scenario, load generator "
-        f"{'wrk' if use_wrk else 'bench/loadgen.py'}; gateway on core 0, "
+        f"{'wrk' if use_wrk else 'bench/loadgen.py'}; gateway and pass-through on core 0, "
         "upstream and load generator on core 1"
     )
     with contextlib.ExitStack() as stack:
+        configured = backends(args, workdir, stack)
+        if args.seed_rows and not configured[-1].name.startswith("postgresql"):
+            raise SystemExit(
+                "--seed-rows needs PostgreSQL: add --database-url or --compare-backends"
+            )
+        bench = Bench(args, workdir, executable, upstream_port, use_wrk, out.Report())
+        upstream_log, passthrough_log = workdir / "upstream.log", workdir / "passthrough.log"
+        upstream_argv = [
+            sys.executable,
+            str(BENCH_DIR / "upstream.py"),
+            "--port",
+            str(upstream_port),
+        ]
         upstream = stack.enter_context(started(pinned(1, upstream_argv), upstream_log))
         wait_until(lambda: accepts_connections(upstream_port), upstream, "upstream", upstream_log)
-        gateway = None
-        if executable is None:
-            print(
-                "gateway: not started (no .venv/bin/gatewayz or gatewayz on PATH, or --direct-only)"
-            )
-        else:
-            database_url = args.database_url or f"sqlite+aiosqlite:///{workdir}/bench.db"
-            print(f"gateway: {executable} with {database_url}")
-            gateway, gateway_target = start_gateway(
-                stack, executable, database_url, upstream_port, workdir
-            )
-            targets.append(gateway_target)
-            for stream in (False, True):
-                load(gateway_target, stream, 32, WARMUP_SECONDS, use_wrk)
-        results: dict[tuple[str, bool, int], Result] = {}
-        for stream in (False, True):
-            for concurrency in (1, 32):
-                for target in targets:
-                    result = load(target, stream, concurrency, args.duration, use_wrk)
-                    results[(target.name, stream, concurrency)] = result
-        print()
-        print_table(results)
-        if gateway is not None:
-            rss = peak_rss_mb(gateway.pid)
-            ok = verdict(rss < MAX_RSS_MB)
-            print(f"\ngateway peak RSS: {rss:.1f} MB (< {MAX_RSS_MB:g} MB) {ok}")
-    return 1 if any(result.errors for result in results.values()) else 0
+        passthrough_argv = [sys.executable, str(BENCH_DIR / "passthrough.py")]
+        passthrough_argv += ["--port", str(passthrough_port)]
+        passthrough_argv += ["--upstream", f"http://127.0.0.1:{upstream_port}"]
+        passthrough = stack.enter_context(started(pinned(0, passthrough_argv), passthrough_log))
+        wait_until(
+            lambda: accepts_connections(passthrough_port),
+            passthrough,
+            "pass-through",
+            passthrough_log,
+        )
+        path = "/v1/chat/completions"
+        direct_url = f"http://127.0.0.1:{upstream_port}{path}"
+        direct = Target(out.DIRECT, direct_url, UPSTREAM_MODEL, UPSTREAM_KEY)
+        reference_url = f"http://127.0.0.1:{passthrough_port}{path}"
+        reference = Target(out.PASS_THROUGH, reference_url, UPSTREAM_MODEL, UPSTREAM_KEY)
+        bench.warm_up(reference)
+        bench.measure(out.DIRECT, direct, SCENARIOS)
+        bench.measure(out.PASS_THROUGH, reference, SCENARIOS)
+        print("gateway configurations: " + ", ".join(backend.name for backend in configured))
+        run_gateways(bench, configured)
+    print_summary(bench, configured)
+    return 1 if bench.report.failed() else 0
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--duration", type=int, default=10, help="seconds per scenario")
     parser.add_argument(
-        "--database-url", help="gateway database (default: a fresh SQLite file in a temp dir)"
+        "--database-url",
+        help="gateway database (default: SQLite in a temp dir); for PostgreSQL the run makes a "
+        "fresh database on that server and drops it at the end",
     )
+    parser.add_argument("--redis-url", help="gateway Redis (default: none)")
+    parser.add_argument(
+        "--compare-backends",
+        action="store_true",
+        help=f"run SQLite and PostgreSQL + Redis (default {DEFAULT_POSTGRES}, {DEFAULT_REDIS})",
+    )
+    parser.add_argument("--workers", type=int, default=1, help="also measure N workers at c=32")
+    parser.add_argument(
+        "--seed-rows",
+        type=int,
+        default=0,
+        help="on PostgreSQL, seed N request-log and ledger rows and measure c=32 again",
+    )
+    parser.add_argument("--profile", action="store_true", help="py-spy profile at c=32")
     parser.add_argument("--loadgen", choices=("auto", "wrk", "python"), default="auto")
-    parser.add_argument("--direct-only", action="store_true", help="do not start the gateway")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory(prefix="gatewayz-bench-") as workdir:
         sys.exit(run(args, Path(workdir)))

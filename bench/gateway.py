@@ -1,0 +1,96 @@
+"""A Gatewayz server for one benchmark configuration: its user and key, then ``gatewayz serve``."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import shutil
+import subprocess
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+from load import Target
+from processes import ROOT, free_port, healthy, pinned, started, wait_until
+
+UPSTREAM_KEY = "sk-bench"
+UPSTREAM_MODEL = "bench-model"
+GATEWAY_MODEL = "bench/bench-model"
+GATEWAY_SECRET = "bench-secret"
+CREDITS = "1000000"
+GATEWAY_CORE = 0
+
+CONFIG_TEMPLATE = """\
+providers:
+  - name: bench
+    protocol: openai
+    base_url: http://127.0.0.1:{upstream_port}/v1
+    api_key: {upstream_key}
+    models:
+      - id: {model}
+        input_price_per_mtok: 0.10
+        output_price_per_mtok: 0.20
+"""
+
+
+@dataclass(frozen=True)
+class Backend:
+    """Where one gateway configuration keeps its state."""
+
+    name: str
+    database_url: str
+    redis_url: str | None = None
+
+
+@dataclass(frozen=True)
+class Gateway:
+    """A running gateway: its main process and the target that loads it."""
+
+    pid: int
+    target: Target
+
+
+def gatewayz_executable() -> str | None:
+    local = ROOT / ".venv" / "bin" / "gatewayz"
+    return str(local) if local.exists() else shutil.which("gatewayz")
+
+
+def gatewayz(executable: str, env: dict[str, str], *args: str) -> str:
+    """Run one gatewayz CLI command and return its stdout."""
+    done = subprocess.run([executable, *args], env=env, capture_output=True, text=True, check=False)
+    if done.returncode != 0:
+        raise SystemExit(f"gatewayz {' '.join(args)} failed:\n{done.stdout}{done.stderr}")
+    return done.stdout
+
+
+@contextlib.contextmanager
+def serving(
+    executable: str, backend: Backend, upstream_port: int, workdir: Path, workers: int = 1
+) -> Iterator[Gateway]:
+    """Create a user and key with the CLI, then serve the gateway for the block.
+
+    One worker is pinned to core 0 like the pass-through; several workers are not pinned.
+    """
+    env = dict(os.environ, GATEWAYZ_DATABASE_URL=backend.database_url)
+    env["GATEWAYZ_SECRET"] = GATEWAY_SECRET
+    if backend.redis_url:
+        env["GATEWAYZ_REDIS_URL"] = backend.redis_url
+    config = workdir / "bench.yaml"
+    config.write_text(
+        CONFIG_TEMPLATE.format(
+            upstream_port=upstream_port, upstream_key=UPSTREAM_KEY, model=UPSTREAM_MODEL
+        )
+    )
+    email = f"bench-{uuid.uuid4().hex[:12]}@example.com"
+    gatewayz(executable, env, "users", "create", email, "--credits", CREDITS)
+    key = gatewayz(executable, env, "keys", "create", email).strip().splitlines()[-1]
+    port = free_port()
+    log = workdir / f"gateway-{backend.name}-{workers}.log"
+    serve = [executable, "serve", "--host", "127.0.0.1", "--port", str(port)]
+    serve += ["--workers", str(workers), "--config", str(config)]
+    core = GATEWAY_CORE if workers == 1 else None
+    with started(pinned(core, serve), log, env) as process:
+        wait_until(lambda: healthy(port), process, "gateway", log)
+        url = f"http://127.0.0.1:{port}/v1/chat/completions"
+        yield Gateway(process.pid, Target("gateway", url, GATEWAY_MODEL, key))
