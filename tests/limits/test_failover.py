@@ -16,7 +16,7 @@ from tests.limits.private_redis import PrivateRedis, free_port
 
 
 def rpm_window(limit: int) -> Window:
-    return Window(f"test:{uuid.uuid4().hex}", "requests", limit, MINUTE_MS, "rpm")
+    return Window(f"test:{uuid.uuid4().hex}", "requests", limit, MINUTE_MS, "rpm", "key")
 
 
 async def test_a_lost_redis_is_replaced_by_memory_then_used_again(
@@ -94,7 +94,7 @@ async def test_a_slot_that_could_not_be_freed_is_freed_when_redis_is_back(
     durable.start()
     store = FailoverStore(durable.url, timeout=0.05, retry_seconds=0.1)
     await store.start()
-    slot = Window(f"test:{uuid.uuid4().hex}", "concurrency", 1, 0, "1 call at once")
+    slot = Window(f"test:{uuid.uuid4().hex}", "concurrency", 1, 0, "1 call at once", "key")
     try:
         held, verdict = await store.admit((slot,), 0, "first", 60_000)
         assert isinstance(held, RedisStore) and verdict.allowed
