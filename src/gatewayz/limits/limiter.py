@@ -10,8 +10,8 @@ from dataclasses import dataclass
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from gatewayz.limits import overrides
-from gatewayz.limits.failover import FailoverStore
 from gatewayz.limits.headers import rate_headers, refusal
+from gatewayz.limits.redis_or_memory import RedisOrMemoryStore
 from gatewayz.limits.settings import LimitsSettings, LimitValues
 from gatewayz.limits.windows import DAY_MS, MINUTE_MS, Kind, Scope, Store, Window
 
@@ -42,7 +42,7 @@ class Limiter:
     def __init__(
         self,
         settings: LimitsSettings,
-        store: FailoverStore,
+        store: RedisOrMemoryStore,
         engine: AsyncEngine,
         plan_limits: Callable[[int], LimitValues | None] | None = None,
     ) -> None:
