@@ -146,9 +146,15 @@ class RequestTooLarge(GatewayError):
 
 
 class RateLimited(GatewayError):
+    """A rate limit of `scope` (key, user, address) refused the request."""
+
     status = 429
     type = "rate_limit_error"
     code = "rate_limit_exceeded"
+
+    def __init__(self, message: str, *, scope: str, headers: dict[str, str]) -> None:
+        super().__init__(message, headers=headers)
+        self.scope = scope
 
 
 class UpstreamError(GatewayError):
@@ -248,7 +254,7 @@ def _google_error(error: GatewayError, message: str) -> dict[str, Any]:
 
 def render(error: GatewayError, request: Request) -> Response:
     if isinstance(error, RateLimited):
-        note_rate_limited("gateway")
+        note_rate_limited(error.scope)
     request_id = getattr(request.state, "request_id", None)
     fmt = api_format(request)
     headers = dict(error.headers)

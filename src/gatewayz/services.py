@@ -30,8 +30,8 @@ from gatewayz.billing.revocation_channel import RevocationChannel, channel_name
 from gatewayz.billing.revocations import RevocationWatch
 from gatewayz.billing.worst_case import InputBounds
 from gatewayz.history.turns import ChatHistory
-from gatewayz.limits.failover import FailoverStore
 from gatewayz.limits.limiter import Limiter
+from gatewayz.limits.redis_or_memory import RedisOrMemoryStore
 from gatewayz.notify.backends import build_mailer
 from gatewayz.notify.low_balance import LowBalanceWatcher
 from gatewayz.notify.notices import Notifier
@@ -203,7 +203,7 @@ async def _open_billing(
     await _watch_revocations(stack, settings, core, holds)
     entitlements = Entitlements(core.engine, settings.trial, settings.plans.refresh_seconds)
     limits = settings.limits
-    store = FailoverStore(
+    store = RedisOrMemoryStore(
         settings.redis_url, limits.redis_timeout_seconds, limits.redis_retry_seconds
     )
     state.limiter = Limiter(limits, store, core.engine, entitlements.limits)

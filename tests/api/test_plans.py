@@ -156,9 +156,8 @@ async def test_the_renewal_task_renews_a_served_users_plan(site: Site) -> None:
     await site.admin.put(f"/admin/users/{site.user_id}/plan", json={"plan": "pro"})
     await move_period_back(site.engine, site.user_id, timedelta(days=30, hours=1))
 
-    report = await site.state.billing_tasks.run_once()
+    await site.state.billing_tasks.run_once()
 
-    assert report.renewed == 1
     assert (await site.user.get("/user/balance")).json()["credits"] == "50"
 
 

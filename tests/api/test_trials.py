@@ -134,9 +134,8 @@ async def test_the_task_settles_an_expired_trial_and_paid_credits_stay(
         await add_paid(engine, t.user_id)
         await move_trial_back(engine, t.user_id, EXPIRED)
 
-        report = await t.state.billing_tasks.run_once()
+        await t.state.billing_tasks.run_once()
 
-        assert report.trials_expired == 1
         assert (await t.http.get("/user/balance")).json()["credits"] == "2.5"
         shown = (await t.http.get("/user/trial")).json()
         assert (shown["status"], shown["removed_credits"]) == ("expired", "10")
@@ -157,7 +156,7 @@ async def test_credits_set_aside_for_calls_are_not_spendable_after_the_task_sett
         await client.chat.completions.create(model="fake-model", messages=HI)  # type: ignore[arg-type]
         await move_trial_back(engine, t.user_id, EXPIRED)
 
-        assert (await t.state.billing_tasks.run_once()).trials_expired == 1
+        await t.state.billing_tasks.run_once()
 
         with pytest.raises(openai.APIStatusError) as refused:
             await client.chat.completions.create(model="fake-model", messages=HI)  # type: ignore[arg-type]

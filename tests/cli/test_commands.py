@@ -16,10 +16,13 @@ from pathlib import Path
 import httpx
 import pytest
 import yaml
+from alembic import command
+from alembic.script import ScriptDirectory
 
 from gatewayz.accounts.keys import hash_key
 from gatewayz.providers.table import builtin_specs
 from gatewayz.settings import Settings
+from gatewayz.store import migrate
 from tests.conftest import serve
 from tests.fakes.model_list_upstream import FakeModelListUpstream
 
@@ -288,6 +291,24 @@ def test_serve_no_migrate_leaves_the_schema_alone_and_says_what_to_run(tmp_path:
     with sqlite3.connect(home.db) as conn:
         tables = conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'").fetchall()
     assert tables == []
+
+
+def test_serve_no_migrate_leaves_a_database_one_migration_behind_where_it_is(
+    tmp_path: Path,
+) -> None:
+    home = Home(tmp_path)
+    config = migrate.alembic_config(home.url)
+    head = ScriptDirectory.from_config(config).get_current_head()
+    assert head is not None
+    behind = ScriptDirectory.from_config(config).get_revision(head).down_revision
+    assert isinstance(behind, str)
+    command.upgrade(config, behind)
+
+    done = home.run("serve", "--no-migrate", "--port", "0")
+
+    assert done.returncode == 1
+    assert "lacks 1 schema migrations" in done.stderr and "gatewayz db upgrade" in done.stderr
+    assert home.query("SELECT version_num FROM alembic_version") == [(behind,)]
 
 
 # --- serve: the first start and the next --------------------------------------------------

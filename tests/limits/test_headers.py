@@ -5,10 +5,10 @@ import pytest
 from gatewayz.limits.headers import duration, rate_headers, refusal
 from gatewayz.limits.windows import DAY_MS, MINUTE_MS, Window, WindowState
 
-RPM = Window("k:rpm", "requests", 60, MINUTE_MS, "60 requests per minute for this API key")
-RPD = Window("u:rpd", "requests", 1000, DAY_MS, "1000 requests per day for this user")
-TPM = Window("u:tpm", "tokens", 10_000, MINUTE_MS, "10000 tokens per minute for this user")
-SLOTS = Window("k:conc", "concurrency", 2, 0, "2 calls at once for this API key")
+RPM = Window("k:rpm", "requests", 60, MINUTE_MS, "60 requests per minute for this API key", "key")
+RPD = Window("u:rpd", "requests", 1000, DAY_MS, "1000 requests per day for this user", "user")
+TPM = Window("u:tpm", "tokens", 10_000, MINUTE_MS, "10000 tokens per minute for this user", "user")
+SLOTS = Window("k:conc", "concurrency", 2, 0, "2 calls at once for this API key", "key")
 
 
 @pytest.mark.parametrize(

@@ -32,7 +32,7 @@ async def store(request: pytest.FixtureRequest) -> AsyncIterator[Store]:
 
 def window(kind: Kind, limit: int, period_ms: int = MINUTE_MS) -> Window:
     """A window under a key no other test uses (the Redis database is shared)."""
-    return Window(f"test:{uuid.uuid4().hex}", kind, limit, period_ms, f"{limit} {kind}")
+    return Window(f"test:{uuid.uuid4().hex}", kind, limit, period_ms, f"{limit} {kind}", "key")
 
 
 def lease() -> str:

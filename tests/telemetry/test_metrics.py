@@ -9,7 +9,8 @@ import pytest
 from prometheus_client.parser import text_string_to_metric_families
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from tests.conftest import Gateway, add_funded_user, gateway_settings, serve
+from gatewayz.accounts import users as accounts
+from tests.conftest import SECRET, Gateway, add_funded_user, gateway_settings, serve
 from tests.fakes.openai_upstream import FakeOpenAIUpstream
 
 CHAT = "/v1/chat/completions"
@@ -138,7 +139,7 @@ async def test_an_open_circuit_and_rate_limit_refusals_show_in_the_metrics(
 
     assert value(scraped, "gatewayz_circuit_state", provider="fake", model="fake-error-500") == 2
     assert value(scraped, "gatewayz_circuit_state", provider="fake", model="fake-model") == 0
-    assert value(scraped, "gatewayz_rate_limited_total", scope="gateway") == 1
+    assert value(scraped, "gatewayz_rate_limited_total", scope="key") == 1
     assert (
         value(
             scraped,
@@ -150,6 +151,42 @@ async def test_an_open_circuit_and_rate_limit_refusals_show_in_the_metrics(
         )
         == 1
     )
+
+
+async def test_rate_limit_refusals_are_counted_by_whose_limit_refused(
+    database_url: str, engine: AsyncEngine, upstream: FakeOpenAIUpstream
+) -> None:
+    user_id, first_key = await add_funded_user(engine, "two-keys@example.com", "10")
+    second_key = await accounts.create_key(engine, SECRET.encode(), user_id, "second")
+    settings = gateway_settings(
+        database_url,
+        upstream,
+        limits={"key": {"rpm": 2}, "user": {"rpm": 3}, "address": {"rpm": 1}},
+    )
+    call = {"model": "fake/fake-model", "messages": HI}
+    async with (
+        serve(settings) as (base_url, _),
+        httpx.AsyncClient(base_url=base_url, timeout=20) as client,
+    ):
+        first = {"Authorization": f"Bearer {first_key}"}
+        second = {"Authorization": f"Bearer {second_key}"}
+        statuses = [(await client.post(CHAT, json=call, headers=first)).status_code for _ in "abc"]
+        assert statuses == [200, 200, 429], "the key's 2 a minute"
+        assert (await client.post(CHAT, json=call, headers=second)).status_code == 200
+        by_user = await client.post(CHAT, json=call, headers=second)
+        assert by_user.status_code == 429, "the user's 3 a minute, over both keys"
+        assert "for this user" in by_user.json()["error"]["message"]
+        assert (await client.get("/v1/models")).status_code == 200
+        assert (await client.get("/v1/models")).status_code == 429
+        scraped = await scrape(client)
+
+    assert value(scraped, "gatewayz_rate_limited_total", scope="key") == 1
+    assert value(scraped, "gatewayz_rate_limited_total", scope="user") == 1
+    assert value(scraped, "gatewayz_rate_limited_total", scope="address") == 1
+    scopes = {
+        dict(labels)["scope"] for name, labels in scraped if name == "gatewayz_rate_limited_total"
+    }
+    assert scopes == {"key", "user", "address"}
 
 
 def series(text: str) -> set[tuple[str, frozenset[tuple[str, str]]]]:

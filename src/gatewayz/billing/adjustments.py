@@ -63,9 +63,9 @@ async def adjust_credits(
             conn, user_id, amount_units, kind=KIND, reason=reason, idempotency_key=key
         )
     except InsufficientBalance:
-        balance = await conn.scalar(select(users.c.balance_units).where(users.c.id == user_id))
+        current = await conn.scalar(select(users.c.balance_units).where(users.c.id == user_id))
         raise AdjustmentRefused(
             f"amount: cannot remove {format_credits(-amount_units)} credits, the balance is "
-            f"{format_credits(int(balance or 0))}. Nothing was changed.",
+            f"{format_credits(int(current or 0))}. Nothing was changed.",
             "amount",
         ) from None

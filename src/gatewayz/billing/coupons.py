@@ -6,11 +6,12 @@ row, the coupon's counter and the ledger row are written in one transaction.
 """
 
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, Literal
 
-from sqlalchemy import Row, func, select, update
+from sqlalchemy import func, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
@@ -79,8 +80,8 @@ def normalise_code(code: str) -> str:
     return code
 
 
-def _coupon(row: Row[Any]) -> Coupon:
-    values = dict(row._mapping)
+def _coupon(row: Mapping[Any, Any]) -> Coupon:
+    values = dict(row)
     for name in ("expires_at", "created_at", "disabled_at"):
         if values[name] is not None:
             values[name] = utc(values[name])
@@ -116,13 +117,13 @@ async def find_coupon(conn: AsyncConnection, code: str, *, lock: bool = False) -
     row = (await conn.execute(query)).first()
     if row is None:
         raise UnknownCoupon(f"No coupon has the code {normalise_code(code)}.")
-    return _coupon(row)
+    return _coupon(row._mapping)
 
 
 async def list_coupons(engine: AsyncEngine) -> list[Coupon]:
     async with engine.connect() as conn:
         rows = await conn.execute(select(*_COLUMNS).order_by(coupons.c.id))
-        return [_coupon(row) for row in rows]
+        return [_coupon(row._mapping) for row in rows]
 
 
 async def disable_coupon(conn: AsyncConnection, code: str) -> Coupon:

@@ -207,7 +207,8 @@ async def _bonus_coupon(conn: AsyncConnection, payment: Row[Any]) -> Coupon | No
     """The payment's bonus coupon, locked, if it may still be used; else None (logged)."""
     if payment.coupon_id is None:
         return None
-    code = await conn.scalar(select(coupons.c.code).where(coupons.c.id == payment.coupon_id))
+    query = select(coupons.c.code).where(coupons.c.id == payment.coupon_id)
+    code = (await conn.execute(query)).scalar_one()
     try:
         return await usable_coupon(conn, code, payment.user_id, "bonus", lock=True)
     except CouponError as exc:
@@ -217,8 +218,10 @@ async def _bonus_coupon(conn: AsyncConnection, payment: Row[Any]) -> Coupon | No
 
 async def _lock_users(conn: AsyncConnection, user_id: int) -> tuple[str, int | None]:
     """Lock the buyer and their referrer in id order; the buyer's email and referrer."""
-    referrer_id = await conn.scalar(select(users.c.referred_by).where(users.c.id == user_id))
-    ids = sorted({user_id, referrer_id} - {None})
+    referrer_id: int | None = await conn.scalar(
+        select(users.c.referred_by).where(users.c.id == user_id)
+    )
+    ids = [user_id] if referrer_id is None else sorted({user_id, referrer_id})
     if conn.dialect.name != "sqlite":
         await conn.execute(
             select(users.c.id).where(users.c.id.in_(ids)).order_by(users.c.id).with_for_update()

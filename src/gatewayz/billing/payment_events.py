@@ -141,7 +141,7 @@ async def _dispute(context: EventContext, item: dict[str, Any]) -> Outcome:
     change = await stripe_state.record_dispute(conn, dispute, context.kind)
     payment = await locked_payment(conn, payments.c.payment_intent_id, dispute.payment_intent_id)
     known = payment is not None and payment.status not in OPEN
-    claimed = await reconcile(conn, payment) if known else Claimed()
+    claimed = await reconcile(conn, payment) if payment is not None and known else Claimed()
     if change.changed or claimed.changed:
         target = ("payment_intent", dispute.payment_intent_id)
         if payment is not None:

@@ -307,7 +307,7 @@ async def payment_records(
     ]
 
 
-def _payment(values: Mapping[str, Any]) -> Payment:
+def _payment(values: Mapping[Any, Any]) -> Payment:
     created, updated = utc(values["created_at"]), utc(values["updated_at"])
     assert created is not None and updated is not None
     fields = {name: values[name] for name in Payment.__dataclass_fields__}

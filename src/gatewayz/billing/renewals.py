@@ -8,7 +8,6 @@ period: whichever process renews first wins, the others change nothing.
 
 import asyncio
 import logging
-from dataclasses import dataclass
 from datetime import UTC, datetime
 
 from sqlalchemy import func, select, update
@@ -28,16 +27,6 @@ from gatewayz.notify.notices import Notifier
 from gatewayz.store.tables import subscriptions
 
 log = logging.getLogger(__name__)
-
-
-@dataclass(frozen=True, slots=True)
-class RunReport:
-    """What one run of the task did."""
-
-    renewed: int
-    canceled: int
-    trials_expired: int
-    notices: int
 
 
 async def renew_due(engine: AsyncEngine, now: datetime) -> tuple[int, int]:
@@ -120,16 +109,15 @@ class BillingTasks:
             await asyncio.gather(self._task, return_exceptions=True)
             self._task = None
 
-    async def run_once(self, now: datetime | None = None) -> RunReport:
+    async def run_once(self, now: datetime | None = None) -> None:
         """One pass over everything that is due at `now` (default: the current time)."""
         now = now or datetime.now(UTC)
         renewed, canceled = await renew_due(self._engine, now)
         expired = await trials.expire_due(self._engine, now)
-        notices = 0
         for user_id, email, expires_at in await trials.ending_soon(
             self._engine, now, self._trial.ending_notice_hours
         ):
-            notices += await self._notifier.notify(
+            await self._notifier.notify(
                 "trial_ending",
                 recipient=email,
                 user_id=user_id,
@@ -138,7 +126,6 @@ class BillingTasks:
             )
         if renewed or canceled or expired:
             await self._entitlements.reload()
-        return RunReport(renewed, canceled, len(expired), notices)
 
     async def _run_forever(self) -> None:
         while True:

@@ -29,6 +29,7 @@ def refusal(windows: tuple[Window, ...], states: tuple[WindowState, ...]) -> Rat
     headers["retry-after-ms"] = str(wait_ms)
     return RateLimited(
         f"Rate limit reached: {window.label}. Try again in {duration(wait_ms)}.",
+        scope=window.scope,
         headers=headers,
     )
 

@@ -10,10 +10,10 @@ from dataclasses import dataclass
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from gatewayz.limits import overrides
-from gatewayz.limits.failover import FailoverStore
 from gatewayz.limits.headers import rate_headers, refusal
+from gatewayz.limits.redis_or_memory import RedisOrMemoryStore
 from gatewayz.limits.settings import LimitsSettings, LimitValues
-from gatewayz.limits.windows import DAY_MS, MINUTE_MS, Kind, Store, Window
+from gatewayz.limits.windows import DAY_MS, MINUTE_MS, Kind, Scope, Store, Window
 
 log = logging.getLogger(__name__)
 _MAX_CACHED = 100_000
@@ -42,7 +42,7 @@ class Limiter:
     def __init__(
         self,
         settings: LimitsSettings,
-        store: FailoverStore,
+        store: RedisOrMemoryStore,
         engine: AsyncEngine,
         plan_limits: Callable[[int], LimitValues | None] | None = None,
     ) -> None:
@@ -118,6 +118,7 @@ class Limiter:
         limits = self._settings.address
         windows = _rate_windows(
             f"{self._settings.redis_prefix}:ip:{address}",
+            "address",
             "from this address",
             LimitValues(rpm=limits.rpm, rpd=limits.rpd),
         )
@@ -136,8 +137,8 @@ class Limiter:
         base = settings.plan(None) if plan is None else plan.over(settings.user)
         user_limits = found.users.get(user_id, LimitValues()).over(base)
         prefix = settings.redis_prefix
-        windows = _rate_windows(f"{prefix}:k:{key_id}", "for this API key", key_limits)
-        windows += _rate_windows(f"{prefix}:u:{user_id}", "for this user", user_limits)
+        windows = _rate_windows(f"{prefix}:k:{key_id}", "key", "for this API key", key_limits)
+        windows += _rate_windows(f"{prefix}:u:{user_id}", "user", "for this user", user_limits)
         if len(self._windows) >= _MAX_CACHED:
             self._windows.clear()
         self._windows[(user_id, key_id)] = windows
@@ -157,10 +158,12 @@ class Limiter:
             await self._load_overrides()
 
 
-def _rate_windows(subject: str, whose: str, limits: LimitValues) -> tuple[Window, ...]:
+def _rate_windows(
+    subject: str, scope: Scope, whose: str, limits: LimitValues
+) -> tuple[Window, ...]:
     """A window for each limit that is set, in a fixed order."""
     return tuple(
-        Window(f"{subject}:{name}", kind, limit, period, f"{limit} {what} {whose}")
+        Window(f"{subject}:{name}", kind, limit, period, f"{limit} {what} {whose}", scope)
         for name, kind, period, what in _KINDS
         if (limit := getattr(limits, name))
     )

@@ -10,6 +10,8 @@ from dataclasses import dataclass
 from typing import Literal, Protocol
 
 Kind = Literal["requests", "tokens", "concurrency"]
+# Whose limit a window is: an API key's, its user's (override, plan or default), an address's.
+Scope = Literal["key", "user", "address"]
 MINUTE_MS = 60_000
 DAY_MS = 86_400_000
 CONCURRENCY_RETRY_MS = 1_000  # when a slot frees is unknown: suggest a retry in a second
@@ -17,7 +19,7 @@ CONCURRENCY_RETRY_MS = 1_000  # when a slot frees is unknown: suggest a retry in
 
 @dataclass(frozen=True, slots=True)
 class Window:
-    """One limit on one subject: `key` names it in the store, `period_ms` is 0 for
+    """One limit on one subject of `scope`: `key` names it in the store, `period_ms` is 0 for
     concurrency."""
 
     key: str
@@ -25,6 +27,7 @@ class Window:
     limit: int
     period_ms: int
     label: str
+    scope: Scope
 
     def cost(self, tokens: int) -> int:
         """What one call draws: its tokens (at most the whole bucket), else one."""

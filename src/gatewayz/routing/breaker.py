@@ -24,7 +24,6 @@ class CircuitBreaker:
     failures: int = 0
     opened_at: float = 0.0
     probe_in_flight: bool = False
-    opened_count: int = 0
 
     @staticmethod
     def _now() -> float:
@@ -59,8 +58,6 @@ class CircuitBreaker:
         now = self._now() if now is None else now
         self.failures += 1
         if self.state is CircuitState.HALF_OPEN or self.failures >= self.threshold:
-            if self.state is not CircuitState.OPEN:
-                self.opened_count += 1
             self.state = CircuitState.OPEN
             self.opened_at = now
             self.probe_in_flight = False

@@ -18,7 +18,6 @@ them from a worker thread.
 
 import fcntl
 import hashlib
-import logging
 import os
 from collections import deque
 from dataclasses import dataclass
@@ -27,8 +26,6 @@ from typing import IO, Any
 
 import orjson
 from sqlalchemy.engine import make_url
-
-log = logging.getLogger(__name__)
 
 _PREFIX = "gatewayz-journal-"
 

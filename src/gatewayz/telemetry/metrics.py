@@ -24,7 +24,7 @@ from sqlalchemy import event
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from gatewayz.billing.money import UNITS_PER_CREDIT
-from gatewayz.telemetry.context import RequestContext, note_rate_limited
+from gatewayz.telemetry.context import RequestContext
 
 MULTIPROC_ENV = "PROMETHEUS_MULTIPROC_DIR"
 CONTENT_TYPE = CONTENT_TYPE_LATEST
@@ -239,15 +239,6 @@ class Metrics:
         """Drop this process's live gauges from the shared folder (it is shutting down)."""
         if self._dir is not None:
             multiprocess.mark_process_dead(os.getpid(), self._dir)
-
-
-def rate_limited(scope: str) -> None:
-    """Count the current request as refused by a rate limit of `scope` (key, user, address).
-
-    Counted once per request when it ends; every RateLimited error rendered counts anyway,
-    as scope `gateway` unless a scope was noted first.
-    """
-    note_rate_limited(scope)
 
 
 @contextmanager

@@ -9,20 +9,20 @@ from pathlib import Path
 import pytest
 from redis.asyncio import Redis
 
-from gatewayz.limits.failover import FailoverStore
+from gatewayz.limits.redis_or_memory import RedisOrMemoryStore
 from gatewayz.limits.redis_store import RedisStore
 from gatewayz.limits.windows import MINUTE_MS, Window
 from tests.limits.private_redis import PrivateRedis, free_port
 
 
 def rpm_window(limit: int) -> Window:
-    return Window(f"test:{uuid.uuid4().hex}", "requests", limit, MINUTE_MS, "rpm")
+    return Window(f"test:{uuid.uuid4().hex}", "requests", limit, MINUTE_MS, "rpm", "key")
 
 
 async def test_a_lost_redis_is_replaced_by_memory_then_used_again(
     private_redis: PrivateRedis, caplog: pytest.LogCaptureFixture
 ) -> None:
-    store = FailoverStore(private_redis.url, timeout=0.05, retry_seconds=0.1)
+    store = RedisOrMemoryStore(private_redis.url, timeout=0.05, retry_seconds=0.1)
     await store.start()
     rpm = rpm_window(100)
     try:
@@ -31,7 +31,7 @@ async def test_a_lost_redis_is_replaced_by_memory_then_used_again(
         assert isinstance(used, RedisStore) and verdict.allowed
 
         private_redis.stop()
-        with caplog.at_level(logging.WARNING, logger="gatewayz.limits.failover"):
+        with caplog.at_level(logging.WARNING, logger="gatewayz.limits.redis_or_memory"):
             started = time.perf_counter()
             used, verdict = await store.admit((rpm,), 0, "b", 1000)
             failover_seconds = time.perf_counter() - started
@@ -59,7 +59,7 @@ async def test_a_lost_redis_is_replaced_by_memory_then_used_again(
 
 
 async def test_a_redis_absent_at_start_up_leaves_limits_in_memory() -> None:
-    store = FailoverStore(f"redis://127.0.0.1:{free_port()}/0", timeout=0.05, retry_seconds=5)
+    store = RedisOrMemoryStore(f"redis://127.0.0.1:{free_port()}/0", timeout=0.05, retry_seconds=5)
     await store.start()
     try:
         assert store.state() == {"backend": "memory", "redis": "unreachable"}
@@ -72,7 +72,7 @@ async def test_a_redis_absent_at_start_up_leaves_limits_in_memory() -> None:
 async def test_a_redis_that_stops_answering_is_left_after_the_timeout(
     private_redis: PrivateRedis,
 ) -> None:
-    store = FailoverStore(private_redis.url, timeout=0.05, retry_seconds=5)
+    store = RedisOrMemoryStore(private_redis.url, timeout=0.05, retry_seconds=5)
     await store.start()
     rpm = rpm_window(100)
     private_redis.pause()
@@ -92,9 +92,9 @@ async def test_a_slot_that_could_not_be_freed_is_freed_when_redis_is_back(
 ) -> None:
     durable = PrivateRedis(redis_binary, tmp_path)  # keeps the lease across its crash
     durable.start()
-    store = FailoverStore(durable.url, timeout=0.05, retry_seconds=0.1)
+    store = RedisOrMemoryStore(durable.url, timeout=0.05, retry_seconds=0.1)
     await store.start()
-    slot = Window(f"test:{uuid.uuid4().hex}", "concurrency", 1, 0, "1 call at once")
+    slot = Window(f"test:{uuid.uuid4().hex}", "concurrency", 1, 0, "1 call at once", "key")
     try:
         held, verdict = await store.admit((slot,), 0, "first", 60_000)
         assert isinstance(held, RedisStore) and verdict.allowed
@@ -114,7 +114,7 @@ async def test_a_slot_that_could_not_be_freed_is_freed_when_redis_is_back(
 
 
 async def test_without_redis_limits_are_counted_in_memory() -> None:
-    store = FailoverStore(None, timeout=0.05, retry_seconds=1)
+    store = RedisOrMemoryStore(None, timeout=0.05, retry_seconds=1)
     await store.start()
     assert store.state() == {"backend": "memory", "redis": "not configured"}
     rpm = rpm_window(1)

@@ -30,7 +30,7 @@ _MAX_UNRELEASED = 100_000
 _Release = tuple[tuple[Window, ...], str, int, int]
 
 
-class FailoverStore:
+class RedisOrMemoryStore:
     """Picks the store for each call and watches over Redis."""
 
     def __init__(self, redis_url: str | None, timeout: float, retry_seconds: float) -> None:
