@@ -7,7 +7,7 @@ BIN := $(VENV)/bin
 CLIENTS := tests/clients
 # Packages checked by `mypy --strict` (settings in pyproject.toml, whose [tool.mypy] lists every
 # package to be held to it); relay, protocols and providers join this list once they pass.
-TYPED := gatewayz.billing
+TYPED := gatewayz.billing gatewayz.protocols gatewayz.providers
 
 $(BIN)/gatewayz: pyproject.toml
 	@$(PYTHON) -c 'import sys; sys.exit("Gatewayz needs Python 3.11 or newer") if sys.version_info < (3, 11) else None'

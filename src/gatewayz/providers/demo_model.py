@@ -143,7 +143,7 @@ def example(schema: Any, depth: int = 0) -> Any:
 def _tool_to_call(body: dict[str, Any]) -> dict[str, Any] | None:
     """The function the reply calls: the forced one, else the first, unless choice is none."""
     choice = body.get("tool_choice")
-    functions = [
+    functions: list[dict[str, Any]] = [
         tool["function"]
         for tool in body.get("tools") or ()
         if isinstance(tool, dict) and isinstance(tool.get("function"), dict)

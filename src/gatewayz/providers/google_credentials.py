@@ -32,7 +32,8 @@ class ServiceAccount:
             "iat": int(now),
             "exp": int(now) + _ASSERTION_SECONDS,
         }
-        return jwt.encode(self.signer, payload).decode("ascii")
+        assertion: bytes = jwt.encode(self.signer, payload)
+        return assertion.decode("ascii")
 
 
 def load_service_account(path: str) -> ServiceAccount:

@@ -54,10 +54,9 @@ def read(signature: Any) -> Reasoning | None:
         return None
     if not isinstance(payload, dict):
         return None
-    values = (payload.get("p"), payload.get("f"), payload.get("t"))
-    if not all(isinstance(value, str) for value in values):
+    provider, field, text = payload.get("p"), payload.get("f"), payload.get("t")
+    if not (isinstance(provider, str) and isinstance(field, str) and isinstance(text, str)):
         return None
-    provider, field, text = values
     if field not in ("reasoning_content", "reasoning"):
         return None
     return Reasoning(provider, field, text)

@@ -48,7 +48,7 @@ def chat_effort(body: Json, dropped: Dropped) -> str | None:
         if effort is not None:
             dropped.drop("output_config.effort", f"thinking is {kind}")
         return None
-    if effort in (None, "high") and kind == "enabled":
+    if effort in (None, "high") and kind == "enabled" and isinstance(thinking, dict):
         effort = _budget_effort(thinking.get("budget_tokens"))
     elif effort == "high":
         return None  # Anthropic's default effort: the upstream's default

@@ -171,7 +171,7 @@ def _user_part(part: Json, path: str) -> Json:
     if isinstance(stored, dict):
         uri, mime = stored.get("fileUri"), stored.get("mimeType")
         http = isinstance(uri, str) and uri.startswith(("http://", "https://"))
-        if not http or "generativelanguage.googleapis.com" in uri:
+        if not isinstance(uri, str) or not http or "generativelanguage.googleapis.com" in uri:
             raise _refuse(f"{path}.fileData.fileUri", "must be a public http(s) URL here.")
         if isinstance(mime, str) and not mime.startswith("image/"):
             raise _refuse(f"{path}.fileData.mimeType", "must be an image type for a URL.")

@@ -98,7 +98,9 @@ def _declarations(tools: Any, budget: SchemaBudget) -> list[Json]:
                 "Only function tools are supported by Gemini models.", param=f"{where}.type"
             )
         function = obj(tool.get("function"), f"{where}.function")
-        declaration = {"name": string(function.get("name"), f"{where}.function.name")}
+        declaration: dict[str, Any] = {
+            "name": string(function.get("name"), f"{where}.function.name")
+        }
         if function.get("description") is not None:
             declaration["description"] = string(
                 function["description"], f"{where}.function.description"
@@ -165,7 +167,7 @@ def _generation_config(body: Json, budget: SchemaBudget) -> Json:
     kind = response_format.get("type") if isinstance(response_format, dict) else None
     if kind in ("json_object", "json_schema"):
         config["responseMimeType"] = "application/json"
-    if kind == "json_schema":
+    if kind == "json_schema" and isinstance(response_format, dict):
         spec = obj(response_format.get("json_schema"), "response_format.json_schema")
         if spec.get("schema") is not None:
             path = "response_format.json_schema.schema"

@@ -175,7 +175,7 @@ def _text(text: Json, openai_format: bool, dropped: Dropped) -> Json:
         out["response_format"] = {"type": "json_object"}
     elif kind == "json_schema":
         only(fmt, frozenset({"type", "name", "schema", "description", "strict"}), "text.format")
-        schema = {"name": string_field(fmt, "name", "text.format")}
+        schema: dict[str, Any] = {"name": string_field(fmt, "name", "text.format")}
         schema["schema"] = obj(fmt.get("schema"), "text.format.schema")
         schema.update({k: fmt[k] for k in ("description", "strict") if fmt.get(k) is not None})
         out["response_format"] = {"type": "json_schema", "json_schema": schema}

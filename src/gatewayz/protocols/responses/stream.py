@@ -214,7 +214,7 @@ class ChatStreamToResponses:
             events += self._open_part(message, kind)
         message.parts[kind].append(delta)
         event = "response.output_text.delta" if kind == "output_text" else "response.refusal.delta"
-        extra = {"logprobs": []} if kind == "output_text" else {}
+        extra: dict[str, list[Any]] = {"logprobs": []} if kind == "output_text" else {}
         return [*events, self._event(event, **self._where(message, kind), delta=delta, **extra)]
 
     def _open_message(self) -> tuple[_Message, list[Json]]:

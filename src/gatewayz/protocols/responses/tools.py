@@ -35,7 +35,8 @@ class ToolNames:
                 self._add(None, tool.get("name"))
         for tool in listed:
             if isinstance(tool, dict) and tool.get("type") == "namespace":
-                for inner in tool.get("tools") if isinstance(tool.get("tools"), list) else ():
+                inners = tool.get("tools")
+                for inner in inners if isinstance(inners, list) else ():
                     if isinstance(inner, dict):
                         self._add(tool.get("name"), inner.get("name"))
 
@@ -130,11 +131,11 @@ def _forced_types(choice: Any) -> frozenset[str]:
     if not isinstance(choice, dict):
         return frozenset()
     if choice.get("type") != "allowed_tools":
-        return frozenset({choice.get("type")})
+        return frozenset({str(choice.get("type"))})
     tools = [t for t in choice.get("tools") or () if isinstance(t, dict)]
     if choice.get("mode") != "required" or any(runs_on_client(t) for t in tools):
         return frozenset()
-    return frozenset(t.get("type") for t in tools)
+    return frozenset(str(t.get("type")) for t in tools)
 
 
 def chat_tool_choice(
@@ -142,11 +143,11 @@ def chat_tool_choice(
 ) -> str | Json | None:
     """The chat tool_choice; one that needs tools is refused when none reach the model."""
     if choice is None or choice in ("none", "auto"):
-        return choice
+        return None if choice is None else str(choice)
     if not tools:
         raise InvalidRequest("'tool_choice' requires function tools.", param="tool_choice")
     if choice == "required":
-        return choice
+        return "required"
     kind = choice.get("type") if isinstance(choice, dict) else None
     if kind == "function":
         only(choice, frozenset({"type", "name"}), "tool_choice")
