@@ -6,7 +6,7 @@ BIN := $(VENV)/bin
 .PHONY: install run test lint typecheck format bench browser screenshots
 CLIENTS := tests/clients
 # Packages checked by `mypy --strict` (settings in pyproject.toml, whose [tool.mypy] lists every
-# package to be held to it); relay, protocols and providers join this list once they pass.
+# package to be held to it); relay joins this list once it passes.
 TYPED := gatewayz.billing gatewayz.protocols gatewayz.providers
 
 $(BIN)/gatewayz: pyproject.toml
