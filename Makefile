@@ -6,8 +6,8 @@ BIN := $(VENV)/bin
 .PHONY: install run test lint typecheck format bench browser screenshots
 CLIENTS := tests/clients
 # Packages checked by `mypy --strict` (settings in pyproject.toml, whose [tool.mypy] lists every
-# package to be held to it); relay joins this list once it passes.
-TYPED := gatewayz.billing gatewayz.protocols gatewayz.providers
+# package to be held to it).
+TYPED := gatewayz.relay gatewayz.billing gatewayz.protocols gatewayz.providers
 
 $(BIN)/gatewayz: pyproject.toml
 	@$(PYTHON) -c 'import sys; sys.exit("Gatewayz needs Python 3.11 or newer") if sys.version_info < (3, 11) else None'

@@ -235,7 +235,7 @@ def error_body(error: GatewayError, fmt: ApiFormat, request_id: str | None) -> d
 def _google_error(error: GatewayError, message: str) -> dict[str, Any]:
     """Google's error object: code, message, status, and the gateway's own reason (and, for
     a wait, how long) in the details Google's clients read."""
-    reason = {
+    reason: dict[str, Any] = {
         "@type": "type.googleapis.com/google.rpc.ErrorInfo",
         "reason": (error.code or error.type).upper(),
         "domain": "gatewayz",

@@ -109,7 +109,8 @@ class Authenticator:
         if generation != self._generation or done.cancelled() or done.exception() is not None:
             self._cache.pop(digest, None)
             return
-        if done.result() is None:  # unknown or revoked: it never becomes valid again
+        principal = done.result()
+        if principal is None:  # unknown or revoked: it never becomes valid again
             self._cache.pop(digest, None)
             if len(self._refused) >= _MAX_CACHED:
                 self._refused.clear()
@@ -117,7 +118,7 @@ class Authenticator:
             return
         if len(self._cache) >= _MAX_CACHED:
             self._cache.clear()
-        self._cache[digest] = (done.result(), time.monotonic() + self._ttl)
+        self._cache[digest] = (principal, time.monotonic() + self._ttl)
 
     def forget(self, key_id: int) -> None:
         """Drop the cached principal of a key that was just changed, rotated or revoked; a
@@ -170,7 +171,7 @@ _KEY_QUERY = (
 )
 
 
-async def _key_row(conn: AsyncConnection, *where: Any) -> Row[Any] | None:
+async def _key_row(conn: AsyncConnection, *where: Any) -> Row[*tuple[Any, ...]] | None:
     """The key that is not revoked and matches `where`, with its user."""
     return (await conn.execute(_KEY_QUERY.where(*where))).first()
 

@@ -86,7 +86,7 @@ def known_permissions(names: Iterable[str]) -> frozenset[str]:
 
 async def list_roles(conn: AsyncConnection) -> list[Role]:
     """The built-in roles, then the custom ones by name."""
-    counts = dict(
+    counts: dict[str, int] = dict(
         (await conn.execute(select(users.c.role, func.count()).group_by(users.c.role))).all()
     )
     out = [

@@ -5,8 +5,10 @@ A message is stored as the JSON text of the whole OpenAI message object (role, c
 tool_calls, tool_call_id, name, ...), so what is injected is exactly what was sent or answered.
 """
 
+import operator
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from functools import reduce
 from typing import Any
 
 import orjson
@@ -80,7 +82,7 @@ _COLUMNS = (
 )
 
 
-def _record(row: Row[Any]) -> SessionRecord:
+def _record(row: Row[*tuple[Any, ...]]) -> SessionRecord:
     return SessionRecord(
         row.id, row.title, row.model, _utc(row.created_at), _utc(row.updated_at), row.message_count
     )
@@ -164,7 +166,9 @@ async def history_window(
         select(
             chat_messages.c.id,
             byte_length(content).label("size"),
-            sum(_occurrences(content, part) for part in _MEDIA_PARTS).label("media"),
+            reduce(operator.add, (_occurrences(content, part) for part in _MEDIA_PARTS)).label(
+                "media"
+            ),
         )
         .where(chat_messages.c.session_id == session_id)
         .order_by(chat_messages.c.id.desc())
@@ -187,7 +191,8 @@ async def history_window(
         row = (await conn.execute(query)).first()
     if row is None:
         return None
-    return HistoryWindow(row.first_id, row.last_id, row.count, int(row.bytes), int(row.media))
+    count = row._mapping["count"]  # `row.count` is also tuple's method to the type checker
+    return HistoryWindow(row.first_id, row.last_id, count, int(row.bytes), int(row.media))
 
 
 def _occurrences(column: ColumnElement[str], text: str) -> ColumnElement[int]:

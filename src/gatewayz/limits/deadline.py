@@ -23,6 +23,7 @@ async def within(work: Awaitable[T], seconds: float, most: float = MOST_SECONDS)
     give_up = loop.time() + most
     left = STEPS
     async with asyncio.timeout(None) as timeout:
+        handle: asyncio.TimerHandle
 
         def tick() -> None:
             nonlocal handle, left

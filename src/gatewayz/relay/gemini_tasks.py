@@ -35,7 +35,8 @@ async def count_tokens(
         else {"generateContentRequest": {**inner, "model": f"models/{route.model.id}"}}
     )
     reply = await relay.adapter(route).count_tokens(route.provider, route.model.id, native)
-    return reply.data
+    counted: dict[str, Any] = reply.data
+    return counted
 
 
 def embed_exchange(
