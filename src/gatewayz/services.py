@@ -201,7 +201,9 @@ async def _open_billing(
     stack.push_async_callback(holds.stop)
     state.holds = holds
     await _watch_revocations(stack, settings, core, holds)
-    entitlements = Entitlements(core.engine, settings.trial, settings.plans.refresh_seconds)
+    entitlements = Entitlements(
+        core.engine, settings.trial, settings.plans.refresh_seconds, core.writer.flush
+    )
     limits = settings.limits
     store = RedisOrMemoryStore(
         settings.redis_url, limits.redis_timeout_seconds, limits.redis_retry_seconds

@@ -39,10 +39,19 @@ class Trialist:
 
 @contextlib.asynccontextmanager
 async def trialist(
-    database_url: str, engine: AsyncEngine, upstream: FakeOpenAIUpstream, **trial: Any
+    database_url: str,
+    engine: AsyncEngine,
+    upstream: FakeOpenAIUpstream,
+    log_flush_seconds: float = 0.05,
+    **trial: Any,
 ) -> AsyncIterator[Trialist]:
     user_id, key = await add_funded_user(engine, "try@example.com", "0")
-    settings = gateway_settings(database_url, upstream, trial={"credits": "10", "days": 3, **trial})
+    settings = gateway_settings(
+        database_url,
+        upstream,
+        trial={"credits": "10", "days": 3, **trial},
+        log_flush_seconds=log_flush_seconds,
+    )
     async with (
         serve(settings) as (base_url, state),
         httpx.AsyncClient(base_url=base_url, headers=bearer(key), timeout=30) as http,
@@ -101,13 +110,18 @@ async def test_the_trials_models_and_rate_limits_apply_while_it_runs(
 async def test_an_expired_trials_credits_are_gone_before_the_task_runs(
     database_url: str, engine: AsyncEngine, upstream: FakeOpenAIUpstream
 ) -> None:
-    async with trialist(database_url, engine, upstream, models=["fake/fake-model"]) as t:
+    # Charges wait a minute to be written, so the second call's is still queued when the
+    # third call meets the expired trial: the trial is settled after it all the same.
+    async with trialist(
+        database_url, engine, upstream, log_flush_seconds=60, models=["fake/fake-model"]
+    ) as t:
         await t.http.post("/user/trial")
         client = t.openai()
         await client.chat.completions.create(model="fake-model", messages=HI)  # type: ignore[arg-type]
         await settle_now(t.state)
         (usage,) = await ledger_rows(engine, t.user_id, "usage")
         await client.chat.completions.create(model="fake-model", messages=HI)  # type: ignore[arg-type]
+        assert len(await ledger_rows(engine, t.user_id, "usage")) == 1  # the second is queued
         await move_trial_back(engine, t.user_id, EXPIRED)
         await t.state.entitlements.reload()  # the cache's refresh: it now knows the new expiry
 

@@ -9,7 +9,7 @@ so an expired trial's credits and limits never serve a call.
 import asyncio
 import logging
 import re
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
@@ -77,8 +77,17 @@ async def load(engine: AsyncEngine, trial: TrialSettings) -> dict[int, Entitleme
 class Entitlements:
     """The in-memory entitlements of this process, refreshed every `refresh_seconds`."""
 
-    def __init__(self, engine: AsyncEngine, trial: TrialSettings, refresh_seconds: float) -> None:
+    def __init__(
+        self,
+        engine: AsyncEngine,
+        trial: TrialSettings,
+        refresh_seconds: float,
+        charges_written: Callable[[], Awaitable[None]],
+    ) -> None:
         self._engine = engine
+        # Waits until the charges this process has queued are in the ledger: a trial is
+        # settled after them, so the credits it removes are the ones no call has spent.
+        self.charges_written = charges_written
         self._trial = trial
         self._refresh_seconds = refresh_seconds
         self._by_user: dict[int, Entitlement] = {}
@@ -161,6 +170,7 @@ class Entitlements:
         await asyncio.shield(pending)
 
     async def _settle(self, user_id: int) -> None:
+        await self.charges_written()
         await trials.expire_trial(self._engine, user_id, datetime.now(UTC))
         await self.reload()
 

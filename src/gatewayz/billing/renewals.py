@@ -113,6 +113,7 @@ class BillingTasks:
         """One pass over everything that is due at `now` (default: the current time)."""
         now = now or datetime.now(UTC)
         renewed, canceled = await renew_due(self._engine, now)
+        await self._entitlements.charges_written()
         expired = await trials.expire_due(self._engine, now)
         for user_id, email, expires_at in await trials.ending_soon(
             self._engine, now, self._trial.ending_notice_hours
