@@ -39,6 +39,7 @@ from gatewayz.api import metrics as metrics_api
 from gatewayz.api.address_limits import AddressLimitMiddleware
 from gatewayz.api.authenticate_first import AuthenticateFirstMiddleware, KeyedRoutes
 from gatewayz.api.body_limit import BodyLimitMiddleware
+from gatewayz.api.hot_path import HotPath, HotRoutes
 from gatewayz.api.prompt_log import PromptLogMiddleware
 from gatewayz.api.request_id import RequestIdMiddleware
 from gatewayz.errors import install_handlers, is_gemini_path
@@ -53,7 +54,7 @@ from gatewayz.telemetry.logs import configure_logging
 from gatewayz.telemetry.setup import Telemetry
 
 log = logging.getLogger(__name__)
-# their bodies have the larger limit
+# their bodies have the larger limit, and they are served on the hot path
 _MODEL_CALLS = (chat, completions, messages, responses, media)
 _ROUTERS = tuple(
     module.router
@@ -142,7 +143,10 @@ def create_app(
 
 def _add_middleware(app: FastAPI, settings: Settings, telemetry: Telemetry) -> None:
     """From the outside in: request id and telemetry, the body limit, the address limit of
-    the public endpoints, authentication (before any body is read), prompt logging."""
+    the public endpoints, authentication (before any body is read), prompt logging, and the
+    model calls' hot path past the router."""
+    model_routes = [route for module in _MODEL_CALLS for route in module.router.routes]
+    app.add_middleware(HotPath, routes=HotRoutes(model_routes))
     if settings.log_prompts:
         app.add_middleware(PromptLogMiddleware)
     routes = KeyedRoutes(route for router in _ROUTERS for route in router.routes)
@@ -150,11 +154,7 @@ def _add_middleware(app: FastAPI, settings: Settings, telemetry: Telemetry) -> N
     address = settings.limits.address
     if address.rpm or address.rpd:
         app.add_middleware(AddressLimitMiddleware, paths=address.paths)
-    model_calls = {
-        route.path: settings.max_body_bytes
-        for module in _MODEL_CALLS
-        for route in module.router.routes
-    }
+    model_calls = {route.path: settings.max_body_bytes for route in model_routes}
     app.add_middleware(
         BodyLimitMiddleware,
         default=settings.max_other_body_bytes,

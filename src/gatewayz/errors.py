@@ -268,45 +268,45 @@ def render(error: GatewayError, request: Request) -> Response:
     )
 
 
+def error_response(request: Request, exc: Exception) -> Response:
+    """The answer to `exc`, raised while serving `request`, in the caller's API format."""
+    if isinstance(exc, GatewayError):
+        return render(exc, request)
+    if isinstance(exc, ClientDisconnect):
+        return Response(status_code=499)
+    if isinstance(exc, RequestValidationError):
+        return render(_invalid(exc), request)
+    if isinstance(exc, HTTPException):
+        return render(_from_http(exc), request)
+    log.error("unhandled error on %s", request.url.path, exc_info=exc)
+    return render(GatewayError("The gateway failed to handle this request."), request)
+
+
+def _invalid(exc: RequestValidationError) -> InvalidRequest:
+    first = exc.errors()[0] if exc.errors() else {"loc": (), "msg": "invalid request"}
+    if first.get("type") == "json_invalid":
+        return InvalidRequest("The request body is not valid JSON: " + str(first["msg"]))
+    loc = [str(p) for p in first["loc"] if p not in ("body", "query", "path")]
+    param = ".".join(loc) or None
+    message = f"{param}: {first['msg']}" if param else str(first["msg"])
+    return InvalidRequest(message, param=param)
+
+
+def _from_http(exc: HTTPException) -> GatewayError:
+    error_cls = {404: NotFound, 401: AuthenticationFailed, 403: PermissionDenied}.get(
+        exc.status_code, GatewayError
+    )
+    error = error_cls(str(exc.detail), status=exc.status_code, headers=dict(exc.headers or {}))
+    if exc.status_code < 500 and error_cls is GatewayError:
+        error.type = "invalid_request_error"
+    return error
+
+
 def install_handlers(app: FastAPI) -> None:
     """Render every error the app can raise in the caller's API format."""
 
-    async def on_gateway_error(request: Request, exc: Exception) -> Response:
-        assert isinstance(exc, GatewayError)
-        return render(exc, request)
+    async def handle(request: Request, exc: Exception) -> Response:
+        return error_response(request, exc)
 
-    async def on_validation_error(request: Request, exc: Exception) -> Response:
-        assert isinstance(exc, RequestValidationError)
-        first = exc.errors()[0] if exc.errors() else {"loc": (), "msg": "invalid request"}
-        if first.get("type") == "json_invalid":
-            return render(
-                InvalidRequest("The request body is not valid JSON: " + str(first["msg"])),
-                request,
-            )
-        loc = [str(p) for p in first["loc"] if p not in ("body", "query", "path")]
-        param = ".".join(loc) or None
-        message = f"{param}: {first['msg']}" if param else str(first["msg"])
-        return render(InvalidRequest(message, param=param), request)
-
-    async def on_http_error(request: Request, exc: Exception) -> Response:
-        assert isinstance(exc, HTTPException)
-        error_cls = {404: NotFound, 401: AuthenticationFailed, 403: PermissionDenied}.get(
-            exc.status_code, GatewayError
-        )
-        error = error_cls(str(exc.detail), status=exc.status_code, headers=dict(exc.headers or {}))
-        if exc.status_code < 500 and error_cls is GatewayError:
-            error.type = "invalid_request_error"
-        return render(error, request)
-
-    async def on_client_gone(request: Request, exc: Exception) -> Response:
-        return Response(status_code=499)
-
-    async def on_unexpected(request: Request, exc: Exception) -> Response:
-        log.error("unhandled error on %s", request.url.path, exc_info=exc)
-        return render(GatewayError("The gateway failed to handle this request."), request)
-
-    app.add_exception_handler(GatewayError, on_gateway_error)
-    app.add_exception_handler(ClientDisconnect, on_client_gone)
-    app.add_exception_handler(Exception, on_unexpected)
-    app.add_exception_handler(RequestValidationError, on_validation_error)
-    app.add_exception_handler(HTTPException, on_http_error)
+    for kind in (GatewayError, ClientDisconnect, Exception, RequestValidationError, HTTPException):
+        app.add_exception_handler(kind, handle)
