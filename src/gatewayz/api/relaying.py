@@ -29,7 +29,7 @@ async def respond(request: Request, principal: Principal, exchange: Exchange) ->
 async def _respond(request: Request, principal: Principal, exchange: Exchange) -> Response:
     relay = request.app.state.relay
     request_id = request.state.request_id
-    if exchange.stream:
+    if exchange.plan.stream:
         opened = await unless_disconnected(
             request.receive, relay.stream(principal, exchange, request_id)
         )

@@ -17,6 +17,7 @@ from gatewayz.providers.catalog import Route
 from gatewayz.providers.sse import Event
 from gatewayz.relay.core import Relay
 from gatewayz.relay.exchange import Answer, Exchange, StreamCodec
+from gatewayz.relay.plan import call_plan
 from gatewayz.relay.translated import translation_notes
 from gatewayz.routing.options import without_routing_fields
 
@@ -118,13 +119,6 @@ def chat_exchange(
         stream = await relay.adapter(route).chat_stream(route.provider, request, dropped)
         return stream, ChatCodec(wants_usage, turn)
 
-    exchange = Exchange(
-        api="chat.completions",
-        body=body,
-        body_size=body_size,
-        stream=bool(body.get("stream")),
-        call=call,
-        open=open_stream,
-        demand=demand,
-    )
+    plan = call_plan("chat.completions", body, demand, stream=bool(body.get("stream")))
+    exchange = Exchange(plan, call=call, open=open_stream)
     return exchange

@@ -13,6 +13,7 @@ from gatewayz.providers.sse import Event
 from gatewayz.relay.chat import request_demand
 from gatewayz.relay.core import Relay
 from gatewayz.relay.exchange import Answer, Exchange, StreamCodec
+from gatewayz.relay.plan import call_plan
 from gatewayz.routing.options import without_routing_fields
 
 _DONE = b"data: [DONE]\n\n"
@@ -67,12 +68,8 @@ def completions_exchange(relay: Relay, body: dict[str, Any], body_size: int) -> 
         return stream, CompletionsCodec(openai_chat.wants_stream_usage(body))
 
     return Exchange(
-        api="completions",
-        body=body,
-        body_size=body_size,
-        stream=bool(body.get("stream")),
+        call_plan("completions", body, demand, stream=bool(body.get("stream"))),
         call=call,
         open=open_stream,
-        demand=demand,
         serves=lambda route: route.provider.spec.protocol == ONLY,
     )

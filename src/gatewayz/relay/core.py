@@ -19,7 +19,7 @@ from gatewayz.billing.entitlements import Entitlements
 from gatewayz.billing.holds import CreditHolds
 from gatewayz.billing.key_spend import KeySpending
 from gatewayz.billing.money import format_credits, usage_cost_units
-from gatewayz.billing.worst_case import Demand, InputBounds, worst_case_units
+from gatewayz.billing.worst_case import InputBounds, worst_case_units
 from gatewayz.errors import GatewayError, InsufficientCredits, InvalidRequest, UpstreamError
 from gatewayz.limits.limiter import Admission, Limiter
 from gatewayz.protocols import fields
@@ -27,15 +27,14 @@ from gatewayz.protocols.openai_chat import UpstreamStreamError
 from gatewayz.protocols.usage import Usage
 from gatewayz.providers.base import EventStream
 from gatewayz.providers.catalog import Route
-from gatewayz.providers.spec import ModelType
 from gatewayz.providers.sse import Batch
 from gatewayz.relay.departure import Departure, OutlivingCalls
 from gatewayz.relay.exchange import Answer, Exchange, Relayed, RelayedStream, StreamCodec
 from gatewayz.relay.own_keys import OwnKeyRouting
+from gatewayz.relay.plan import CallPlan
 from gatewayz.relay.shortfalls import Debts, report_shortfall
 from gatewayz.routing.failover import Failover
 from gatewayz.routing.health import HealthBoard
-from gatewayz.routing.options import parse_options
 from gatewayz.routing.planner import Planner
 from gatewayz.store.batch import BatchWriter
 from gatewayz.telemetry.context import note_call, note_model, note_upstream_error
@@ -105,7 +104,7 @@ class Relay:
 
     def token_worst_case(self, exchange: Exchange, route: Route) -> int:
         """The most the call can cost on the route (see billing.worst_case)."""
-        demand = exchange.demand or Demand(exchange.body_size)
+        demand = exchange.plan.demand
         limit = self.output_limit(demand.output_limit, route)
         return worst_case_units(route.model, demand, limit, self._bounds)
 
@@ -173,7 +172,7 @@ class Relay:
             exc.headers = {**_headers(call), **exc.headers}
             raise
         except asyncio.CancelledError:  # once the upstream answered, it is billed what it saw
-            opened = call.codec.tally.usage(exchange.body_size) if call.codec else None
+            opened = call.codec.tally.usage(exchange.plan.body_size) if call.codec else None
             self._finish(call, opened, CLIENT_CLOSED, "client closed the connection")
             raise
         except Exception as exc:
@@ -255,30 +254,26 @@ class Relay:
             yield codec.error(UpstreamError(route.provider.name, "the stream failed", status=500))
         finally:
             await stream.aclose()
-            self._finish(call, codec.tally.usage(call.exchange.body_size), status, error)
+            self._finish(call, codec.tally.usage(call.exchange.plan.body_size), status, error)
 
-    async def plan_routes(
-        self, principal: Principal, body: dict[str, Any], kind: ModelType = "chat"
-    ) -> list[Route]:
-        """The routes that may serve the body's model for the caller, in order (ModelNotFound
+    async def plan_routes(self, principal: Principal, plan: CallPlan) -> list[Route]:
+        """The routes that may serve the plan's model for the caller, in order (ModelNotFound
         when none): its own provider keys' first, as far as its plan or trial allows."""
-        options = parse_options(body)
+        options, kind = plan.options, plan.kind
         if self._own_keys is None:
             routes = self._planner.plan(options, kind)
         else:  # routes to providers the caller has a key for carry that key
             routes = self._own_keys.plan(principal.user_id, options, kind)
-        note_model(body["model"])
+        note_model(plan.model)
         if self._entitlements is not None:  # the user's plan or trial may allow fewer models
-            routes = await self._entitlements.allowed_routes(
-                principal.user_id, body["model"], routes
-            )
+            routes = await self._entitlements.allowed_routes(principal.user_id, plan.model, routes)
         return routes
 
     async def _begin(self, principal: Principal, exchange: Exchange, request_id: str) -> _Call:
         """Plan the routes, admit the call under the rate limits (or refuse with 429) and hold
         the most any route can cost (or refuse with 402), also on the key if it has a spending
         limit (or refuse with 403)."""
-        routes = await self.plan_routes(principal, exchange.body, exchange.kind)
+        routes = await self.plan_routes(principal, exchange.plan)
         if exchange.serves is not None:
             routes = _served_routes(exchange, routes)
         admission = await self._limiter.admit(
@@ -342,10 +337,11 @@ class Relay:
     def _token_budget(self, exchange: Exchange, routes: list[Route]) -> int:
         """Tokens to reserve against tokens-per-minute limits: the prompt at about four bytes
         a token, plus the largest output limit of any route (chat only)."""
-        prompt = -(-exchange.body_size // 4)
-        if exchange.kind != "chat":
+        plan = exchange.plan
+        prompt = -(-plan.body_size // 4)
+        if plan.kind != "chat":
             return prompt
-        demand = exchange.demand or Demand(exchange.body_size)
+        demand = plan.demand
         limit = max(self.output_limit(demand.output_limit, route) for route in routes)
         return prompt + demand.choices * limit
 
@@ -358,7 +354,7 @@ class Relay:
             cost = self._charge(route, usage_cost_units(route.model, billable))
         if route is not None:
             note_call(route.provider.name, billable, cost, call.upstream_seconds, call.first_byte)
-        exchange = call.exchange
+        exchange, plan = call.exchange, call.exchange.plan
         user_id = call.principal.user_id
         used = billable.input_tokens + billable.output_tokens if billable else 0
         self._limiter.finish(call.admission, used)
@@ -370,7 +366,7 @@ class Relay:
                 request_id=call.request_id,
                 released_units=self._holds.release(user_id, call.reserved_units, cost),
                 cost_units=cost,
-                reason=route.public_id if route else exchange.body["model"],
+                reason=route.public_id if route else plan.model,
                 key_id=call.principal.key_id,
                 key_held_units=call.key_held_units,
                 owner=self._holds.owner,
@@ -387,11 +383,11 @@ class Relay:
                 request_id=call.request_id,
                 user_id=call.principal.user_id,
                 key_id=call.principal.key_id,
-                api=exchange.api,
-                model=exchange.body["model"],
+                api=plan.api,
+                model=plan.model,
                 provider=route.provider.name if route else None,
                 provider_model=route.model.id if route else None,
-                stream=exchange.stream,
+                stream=plan.stream,
                 status_code=status,
                 error=error,
                 input_tokens=billable.input_tokens if billable else 0,
@@ -415,8 +411,8 @@ def _served_routes(exchange: Exchange, routes: list[Route]) -> list[Route]:
     if routes and not served:
         protocols = sorted({route.provider.spec.protocol for route in routes})
         raise InvalidRequest(
-            f"Model '{exchange.body['model']}' is served by {' and '.join(protocols)}-format "
-            f"providers only, which do not serve {exchange.api}.",
+            f"Model '{exchange.plan.model}' is served by {' and '.join(protocols)}-format "
+            f"providers only, which do not serve {exchange.plan.api}.",
             param="model",
         )
     return served

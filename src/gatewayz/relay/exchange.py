@@ -3,16 +3,15 @@ serve it on a route), its answer or stream codec, and the relayed result."""
 
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import Protocol
 
-from gatewayz.billing.worst_case import Demand
 from gatewayz.errors import UpstreamError
 from gatewayz.protocols.fields import Dropped
 from gatewayz.protocols.usage import Usage, UsageTally
 from gatewayz.providers.base import EventStream
 from gatewayz.providers.catalog import Route
-from gatewayz.providers.spec import ModelType
 from gatewayz.providers.sse import Event
+from gatewayz.relay.plan import CallPlan
 
 
 @dataclass(frozen=True, slots=True)
@@ -45,23 +44,17 @@ class StreamCodec(Protocol):
 
 @dataclass(slots=True)
 class Exchange:
-    """One client request as the relay runs it.
+    """One client request as the relay runs it: its plan, and how to serve it on a route.
 
-    `body` is the request in OpenAI chat terms as far as routing needs it (model, routing
-    options). `demand` is what the credit hold counts of it (see billing.worst_case); media
-    calls give their own `worst_case` instead. `call` serves it unstreamed on one route, `open`
-    starts a stream on one route.
+    `call` serves it unstreamed on one route, `open` starts a stream on one route. The credit
+    hold counts its plan's demand (see billing.worst_case); media calls give their own
+    `worst_case` instead.
     """
 
-    api: str
-    body: dict[str, Any]
-    body_size: int
-    stream: bool
-    kind: ModelType = "chat"
+    plan: CallPlan
     call: Callable[[Route], Awaitable[Answer]] | None = None
     open: Callable[[Route], Awaitable[tuple[EventStream, StreamCodec]]] | None = None
     worst_case: Callable[[Route], int] | None = None
-    demand: Demand | None = None
     dropped: Dropped | None = None
     """What the translation for the route last tried left out (see protocols.fields)."""
     serves: Callable[[Route], bool] | None = None

@@ -23,6 +23,7 @@ from gatewayz.providers.sse import Event
 from gatewayz.relay.chat import chat_usage, request_demand, upstream_chat_body
 from gatewayz.relay.core import Relay
 from gatewayz.relay.exchange import Answer, Exchange, StreamCodec
+from gatewayz.relay.plan import call_plan
 from gatewayz.relay.translated import PassthroughCodec, translation_notes
 
 
@@ -131,13 +132,6 @@ def generate_exchange(
         source = await adapter.chat_stream(route.provider, chat_body(route, dropped), dropped)
         return source, _FromChat(model, thoughts)
 
-    exchange = Exchange(
-        api="gemini.generate_content",
-        body={"model": model},
-        body_size=body_size,
-        stream=stream,
-        call=call,
-        open=open_stream,
-        demand=demand,
-    )
+    plan = call_plan("gemini.generate_content", {"model": model}, demand, stream=stream)
+    exchange = Exchange(plan, call=call, open=open_stream)
     return exchange

@@ -8,6 +8,7 @@ import orjson
 
 from gatewayz.accounts.auth import Principal
 from gatewayz.billing.money import call_cost_units
+from gatewayz.billing.worst_case import Demand
 from gatewayz.errors import InvalidRequest
 from gatewayz.protocols import openai_media
 from gatewayz.protocols.gemini import client
@@ -15,6 +16,7 @@ from gatewayz.protocols.usage import estimate
 from gatewayz.providers.catalog import Route
 from gatewayz.relay.core import Relay
 from gatewayz.relay.exchange import Answer, Exchange
+from gatewayz.relay.plan import call_plan
 from gatewayz.relay.translated import translation_notes
 
 # Fields of an embed request the OpenAI embeddings API has no equivalent for.
@@ -25,7 +27,8 @@ async def count_tokens(
     relay: Relay, principal: Principal, model: str, body: dict[str, Any]
 ) -> dict[str, Any]:
     """`{"totalTokens": n}` for the request on the model's first route."""
-    route = (await relay.plan_routes(principal, {"model": model}))[0]
+    plan = call_plan("gemini.count_tokens", {"model": model}, Demand(0))
+    route = (await relay.plan_routes(principal, plan))[0]
     if route.provider.spec.protocol != "gemini":
         return {"totalTokens": client.estimate_tokens(body)}
     inner = body.get("generateContentRequest")
@@ -73,12 +76,10 @@ def embed_exchange(
         usage = openai_media.embeddings_usage(reply.data) or estimate(body_size, 0)
         return Answer(orjson.dumps(answer), usage)
 
+    demand = Demand(body_size)
+    plan = call_plan("gemini.embed_content", {"model": model}, demand, kind="embeddings")
     exchange = Exchange(
-        api="gemini.embed_content",
-        body={"model": model},
-        body_size=body_size,
-        stream=False,
-        kind="embeddings",
+        plan,
         call=call,
         worst_case=lambda route: call_cost_units(route.model, body_size, 0),
     )

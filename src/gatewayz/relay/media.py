@@ -3,12 +3,14 @@
 from typing import Any
 
 from gatewayz.billing.money import call_cost_units
+from gatewayz.billing.worst_case import Demand
 from gatewayz.errors import InvalidRequest
 from gatewayz.protocols import openai_media
 from gatewayz.protocols.usage import Usage, estimate
 from gatewayz.providers.catalog import Route
 from gatewayz.relay.core import Relay
 from gatewayz.relay.exchange import Answer, Exchange
+from gatewayz.relay.plan import call_plan
 from gatewayz.routing.options import without_routing_fields
 
 
@@ -34,11 +36,7 @@ def embeddings_exchange(relay: Relay, body: dict[str, Any], body_size: int) -> E
         return Answer(reply.body, usage)
 
     return Exchange(
-        api="embeddings",
-        body=body,
-        body_size=body_size,
-        stream=False,
-        kind="embeddings",
+        call_plan("embeddings", body, Demand(body_size), kind="embeddings"),
         call=call,
         worst_case=lambda route: call_cost_units(route.model, body_size, 0),
     )
@@ -55,11 +53,7 @@ def images_exchange(relay: Relay, body: dict[str, Any], body_size: int) -> Excha
         return Answer(reply.body, Usage(0, 0, images=len(reply.data["data"])))
 
     return Exchange(
-        api="images.generations",
-        body=body,
-        body_size=body_size,
-        stream=False,
-        kind="images",
+        call_plan("images.generations", body, Demand(body_size), kind="images"),
         call=call,
         worst_case=lambda route: call_cost_units(route.model, 0, 0, requested),
     )

@@ -22,7 +22,8 @@ from gatewayz.providers.sse import Event
 from gatewayz.relay.chat import chat_usage, request_demand, upstream_chat_body
 from gatewayz.relay.core import Relay
 from gatewayz.relay.exchange import Answer, Exchange, StreamCodec
-from gatewayz.relay.translated import PassthroughCodec, plan_body, sse, translation_notes
+from gatewayz.relay.plan import call_plan
+from gatewayz.relay.translated import PassthroughCodec, sse, translation_notes
 from gatewayz.routing.options import without_routing_fields
 
 
@@ -193,13 +194,7 @@ def messages_exchange(
         return source, _FromChat(body["model"], route.provider.name, estimate, show_thinking)
 
     exchange = Exchange(
-        api="messages",
-        body=plan_body(body),
-        body_size=body_size,
-        stream=stream,
-        call=call,
-        open=open_stream,
-        demand=demand,
+        call_plan("messages", body, demand, stream=stream), call=call, open=open_stream
     )
     return exchange
 
@@ -221,13 +216,7 @@ def count_tokens_exchange(
         reply = await relay.adapter(route).count_tokens(route.provider, request, betas)
         return Answer(reply.body, None)
 
-    exchange = Exchange(
-        api="messages.count_tokens",
-        body=plan_body(body),
-        body_size=body_size,
-        stream=False,
-        call=call,
-        worst_case=lambda route: 0,
-        demand=Demand(body_size, output_limit=1),  # what it takes of a token rate limit
-    )
+    demand = Demand(body_size, output_limit=1)  # what it takes of a token rate limit
+    plan = call_plan("messages.count_tokens", body, demand)
+    exchange = Exchange(plan, call=call, worst_case=lambda route: 0)
     return exchange

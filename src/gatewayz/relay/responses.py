@@ -19,7 +19,8 @@ from gatewayz.providers.sse import Event
 from gatewayz.relay.chat import chat_usage, request_demand, upstream_chat_body
 from gatewayz.relay.core import Relay
 from gatewayz.relay.exchange import Answer, Exchange, StreamCodec
-from gatewayz.relay.translated import PassthroughCodec, plan_body, sse, translation_notes
+from gatewayz.relay.plan import call_plan
+from gatewayz.relay.translated import PassthroughCodec, sse, translation_notes
 from gatewayz.routing.options import without_routing_fields
 
 _FINAL = frozenset({"response.completed", "response.incomplete", "response.failed"})
@@ -159,13 +160,6 @@ def responses_exchange(relay: Relay, body: dict[str, Any], body_size: int) -> Ex
         source = await adapter.chat_stream(route.provider, chat_body(route, dropped), dropped)
         return source, _FromChat(responses.ChatStreamToResponses(body, response_id, created))
 
-    exchange = Exchange(
-        api="responses",
-        body=plan_body(body),
-        body_size=body_size,
-        stream=bool(body.get("stream")),
-        call=call,
-        open=open_stream,
-        demand=demand,
-    )
+    plan = call_plan("responses", body, demand, stream=bool(body.get("stream")))
+    exchange = Exchange(plan, call=call, open=open_stream)
     return exchange

@@ -11,7 +11,6 @@ from gatewayz.protocols.usage import UsageTally
 from gatewayz.providers.catalog import Route
 from gatewayz.providers.sse import Event
 from gatewayz.relay.exchange import Exchange
-from gatewayz.routing.options import ROUTING_FIELDS
 
 
 def sse(name: str, data: Any) -> bytes:
@@ -49,13 +48,6 @@ class PassthroughCodec:
 
     def error(self, error: Any) -> bytes:
         return self._error_event(error.message)
-
-
-def plan_body(body: dict[str, Any]) -> dict[str, Any]:
-    """What routing needs from a request in another API's format."""
-    plan = {"model": body["model"]}
-    plan.update({field: body[field] for field in ROUTING_FIELDS if field in body})
-    return plan
 
 
 def translation_notes(exchange: Exchange, route: Route) -> Dropped:
