@@ -15,8 +15,7 @@ from gatewayz.protocols.usage import Usage, UsageTally
 from gatewayz.providers.base import EventStream
 from gatewayz.providers.catalog import Route
 from gatewayz.providers.sse import Event
-from gatewayz.relay.core import Relay
-from gatewayz.relay.exchange import Answer, Exchange, StreamCodec
+from gatewayz.relay.exchange import Answer, Exchange, StreamCodec, Target
 from gatewayz.relay.plan import call_plan
 from gatewayz.relay.translated import translation_notes
 from gatewayz.routing.options import without_routing_fields
@@ -26,7 +25,7 @@ _DONE = b"data: [DONE]\n\n"
 
 def upstream_chat_body(body: dict[str, Any], route: Route, output_limit: int) -> dict[str, Any]:
     """The chat request as the route's provider receives it, limited to `output_limit` (the
-    limit held for it, see Relay.output_limit); a field the provider would bill beyond the
+    limit held for it, see relay.exchange.Target); a field the provider would bill beyond the
     usage is refused (see protocols.chat_passthrough)."""
     spec = route.provider.spec
     if spec.protocol == "openai":  # sent in its own format; the others translate it
@@ -88,9 +87,7 @@ class ChatCodec:
         )
 
 
-def chat_exchange(
-    relay: Relay, body: dict[str, Any], body_size: int, turn: Turn | None = None
-) -> Exchange:
+def chat_exchange(body: dict[str, Any], body_size: int, turn: Turn | None = None) -> Exchange:
     """A chat completion request, served by any provider; in a chat session, `turn` holds
     the body with the session's history and stores the answer."""
     if turn is not None:
@@ -102,21 +99,22 @@ def chat_exchange(
     if turn is not None:  # the history's images, files and audio count as the request's do
         demand = replace(demand, media_parts=demand.media_parts + turn.window.media_parts)
 
-    async def upstream(route: Route) -> dict[str, Any]:
-        """The request for the route; a session's history is read now, after the hold."""
+    async def upstream(target: Target) -> dict[str, Any]:
+        """The request for the target; a session's history is read now, after the hold."""
         request = body if turn is None else await turn.request()
-        return upstream_chat_body(request, route, relay.output_limit(demand.output_limit, route))
+        return upstream_chat_body(request, target.route, target.output_limit)
 
-    async def call(route: Route) -> Answer:
-        dropped = translation_notes(exchange, route)
-        reply = await relay.adapter(route).chat(route.provider, await upstream(route), dropped)
+    async def call(target: Target) -> Answer:
+        provider = target.route.provider
+        dropped = translation_notes(exchange, target.route)
+        reply = await target.adapter.chat(provider, await upstream(target), dropped)
         stored = None if turn is None else partial(turn.finish, reply_message(reply.data))
         return Answer(reply.body, chat_usage(reply.data, body_size), stored)
 
-    async def open_stream(route: Route) -> tuple[EventStream, StreamCodec]:
-        dropped = translation_notes(exchange, route)
-        request = await upstream(route)
-        stream = await relay.adapter(route).chat_stream(route.provider, request, dropped)
+    async def open_stream(target: Target) -> tuple[EventStream, StreamCodec]:
+        dropped = translation_notes(exchange, target.route)
+        request = await upstream(target)
+        stream = await target.adapter.chat_stream(target.route.provider, request, dropped)
         return stream, ChatCodec(wants_usage, turn)
 
     plan = call_plan("chat.completions", body, demand, stream=bool(body.get("stream")))

@@ -11,8 +11,7 @@ from gatewayz.providers.base import EventStream
 from gatewayz.providers.catalog import Route
 from gatewayz.providers.sse import Event
 from gatewayz.relay.chat import request_demand
-from gatewayz.relay.core import Relay
-from gatewayz.relay.exchange import Answer, Exchange, StreamCodec
+from gatewayz.relay.exchange import Answer, Exchange, StreamCodec, Target
 from gatewayz.relay.plan import call_plan
 from gatewayz.routing.options import without_routing_fields
 
@@ -47,7 +46,7 @@ class CompletionsCodec:
         return openai_chat.error_event({"error": body})
 
 
-def completions_exchange(relay: Relay, body: dict[str, Any], body_size: int) -> Exchange:
+def completions_exchange(body: dict[str, Any], body_size: int) -> Exchange:
     """A text completion, held as its bytes plus every completion generated (`n` or `best_of`
     per prompt) times `max_tokens` (16 when absent, sent so)."""
     limit = body.get("max_tokens") or openai_completions.DEFAULT_MAX_TOKENS
@@ -59,12 +58,14 @@ def completions_exchange(relay: Relay, body: dict[str, Any], body_size: int) -> 
             without_routing_fields(body), route.model.id, route.provider.spec.quirks, limit
         )
 
-    async def call(route: Route) -> Answer:
-        reply = await relay.adapter(route).completions(route.provider, upstream(route))
+    async def call(target: Target) -> Answer:
+        route = target.route
+        reply = await target.adapter.completions(route.provider, upstream(route))
         return Answer(reply.body, completion_usage(reply.data, body_size))
 
-    async def open_stream(route: Route) -> tuple[EventStream, StreamCodec]:
-        stream = await relay.adapter(route).completions_stream(route.provider, upstream(route))
+    async def open_stream(target: Target) -> tuple[EventStream, StreamCodec]:
+        route = target.route
+        stream = await target.adapter.completions_stream(route.provider, upstream(route))
         return stream, CompletionsCodec(openai_chat.wants_stream_usage(body))
 
     return Exchange(

@@ -29,7 +29,14 @@ from gatewayz.providers.base import EventStream
 from gatewayz.providers.catalog import Route
 from gatewayz.providers.sse import Batch
 from gatewayz.relay.departure import Departure, OutlivingCalls
-from gatewayz.relay.exchange import Answer, Exchange, Relayed, RelayedStream, StreamCodec
+from gatewayz.relay.exchange import (
+    Answer,
+    Exchange,
+    Relayed,
+    RelayedStream,
+    StreamCodec,
+    Target,
+)
 from gatewayz.relay.own_keys import OwnKeyRouting
 from gatewayz.relay.plan import CallPlan
 from gatewayz.relay.shortfalls import Debts, report_shortfall
@@ -93,20 +100,21 @@ class Relay:
         self.outliving = OutlivingCalls()  # calls whose client left (see relay.departure)
         self.default_max_output_tokens = default_max_output_tokens
 
-    def adapter(self, route: Route) -> Any:
-        """The adapter for the wire protocol of the route's provider."""
-        return self._adapters[route.provider.spec.protocol]
-
-    def output_limit(self, asked: int | None, route: Route) -> int:
-        """The output limit sent upstream on the route, and held: the one the client `asked`
+    def _output_limit(self, plan: CallPlan, route: Route) -> int:
+        """The output limit sent upstream on the route, and held: the one the client asked
         for, else the model's max_output_tokens, else the default."""
+        asked = plan.demand.output_limit
         return asked or route.model.max_output_tokens or self.default_max_output_tokens
 
-    def token_worst_case(self, exchange: Exchange, route: Route) -> int:
+    def _target(self, plan: CallPlan, route: Route) -> Target:
+        """The route with its provider's adapter and the output limit to send on it."""
+        adapter = self._adapters[route.provider.spec.protocol]
+        return Target(route, adapter, self._output_limit(plan, route))
+
+    def _token_worst_case(self, plan: CallPlan, route: Route) -> int:
         """The most the call can cost on the route (see billing.worst_case)."""
-        demand = exchange.plan.demand
-        limit = self.output_limit(demand.output_limit, route)
-        return worst_case_units(route.model, demand, limit, self._bounds)
+        limit = self._output_limit(plan, route)
+        return worst_case_units(route.model, plan.demand, limit, self._bounds)
 
     def departure(self) -> Departure:
         """What the client of an unstreamed call leaving will do to it (call in its task)."""
@@ -131,7 +139,7 @@ class Relay:
         async def attempt(route: Route) -> Answer:
             call.route = route
             with UpstreamAttempt(call, route.provider.name, route.model.id), departure.in_flight():
-                return await serve(route)
+                return await serve(self._target(exchange.plan, route))
 
         try:
             served = await self._failover.run(call.routes, attempt, departure.stays)
@@ -188,10 +196,11 @@ class Relay:
         call.route = route
         provider = route.provider
         limit = provider.spec.first_byte_timeout_seconds
+        target = self._target(call.exchange.plan, route)
         with UpstreamAttempt(call, provider.name, route.model.id):
             try:
                 async with asyncio.timeout(limit):
-                    stream, codec = await call.exchange.open(route)
+                    stream, codec = await call.exchange.open(target)
                     try:
                         first = _convert(provider.name, codec, await anext(stream))
                         while not first:  # events the client does not see (e.g. usage only)
@@ -269,6 +278,12 @@ class Relay:
             routes = await self._entitlements.allowed_routes(principal.user_id, plan.model, routes)
         return routes
 
+    async def first_target(self, principal: Principal, plan: CallPlan) -> Target:
+        """The target of the plan's first route for the caller, for a free call the relay
+        neither holds credit for nor logs (a token count)."""
+        routes = await self.plan_routes(principal, plan)
+        return self._target(plan, routes[0])
+
     async def _begin(self, principal: Principal, exchange: Exchange, request_id: str) -> _Call:
         """Plan the routes, admit the call under the rate limits (or refuse with 429) and hold
         the most any route can cost (or refuse with 402), also on the key if it has a spending
@@ -279,7 +294,7 @@ class Relay:
         admission = await self._limiter.admit(
             principal.user_id, principal.key_id, self._token_budget(exchange, routes)
         )
-        worst = exchange.worst_case or (lambda route: self.token_worst_case(exchange, route))
+        worst = exchange.worst_case or (lambda route: self._token_worst_case(exchange.plan, route))
         worst_case = max(self._charge(route, worst(route)) for route in routes)
         try:
             in_debt = await self._debts.blocks(principal.user_id, free=worst_case == 0)
@@ -341,9 +356,8 @@ class Relay:
         prompt = -(-plan.body_size // 4)
         if plan.kind != "chat":
             return prompt
-        demand = plan.demand
-        limit = max(self.output_limit(demand.output_limit, route) for route in routes)
-        return prompt + demand.choices * limit
+        limit = max(self._output_limit(plan, route) for route in routes)
+        return prompt + plan.demand.choices * limit
 
     def _finish(self, call: _Call, usage: Usage | None, status: int, error: str | None) -> None:
         """Queue the settlement and the request log row (written off the request path)."""

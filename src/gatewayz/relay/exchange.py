@@ -3,7 +3,7 @@ serve it on a route), its answer or stream codec, and the relayed result."""
 
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
-from typing import Protocol
+from typing import Any, Protocol
 
 from gatewayz.errors import UpstreamError
 from gatewayz.protocols.fields import Dropped
@@ -42,18 +42,28 @@ class StreamCodec(Protocol):
     def error(self, error: UpstreamError) -> bytes: ...
 
 
+@dataclass(frozen=True, slots=True)
+class Target:
+    """Where the relay sends one attempt of a call: the route, the adapter for its provider's
+    wire protocol, and the output limit to send upstream (the one held for it)."""
+
+    route: Route
+    adapter: Any
+    output_limit: int
+
+
 @dataclass(slots=True)
 class Exchange:
     """One client request as the relay runs it: its plan, and how to serve it on a route.
 
-    `call` serves it unstreamed on one route, `open` starts a stream on one route. The credit
+    `call` serves it unstreamed on one target, `open` starts a stream on one target. The credit
     hold counts its plan's demand (see billing.worst_case); media calls give their own
     `worst_case` instead.
     """
 
     plan: CallPlan
-    call: Callable[[Route], Awaitable[Answer]] | None = None
-    open: Callable[[Route], Awaitable[tuple[EventStream, StreamCodec]]] | None = None
+    call: Callable[[Target], Awaitable[Answer]] | None = None
+    open: Callable[[Target], Awaitable[tuple[EventStream, StreamCodec]]] | None = None
     worst_case: Callable[[Route], int] | None = None
     dropped: Dropped | None = None
     """What the translation for the route last tried left out (see protocols.fields)."""

@@ -21,8 +21,7 @@ from gatewayz.providers.base import EventStream
 from gatewayz.providers.catalog import Route
 from gatewayz.providers.sse import Event
 from gatewayz.relay.chat import chat_usage, request_demand, upstream_chat_body
-from gatewayz.relay.core import Relay
-from gatewayz.relay.exchange import Answer, Exchange, StreamCodec
+from gatewayz.relay.exchange import Answer, Exchange, StreamCodec, Target
 from gatewayz.relay.plan import call_plan
 from gatewayz.relay.translated import PassthroughCodec, translation_notes
 
@@ -89,47 +88,44 @@ class _FromChat:
         return error_event(error.message, error.status)
 
 
-def generate_exchange(
-    relay: Relay, model: str, body: dict[str, Any], body_size: int, stream: bool
-) -> Exchange:
+def generate_exchange(model: str, body: dict[str, Any], body_size: int, stream: bool) -> Exchange:
     """A Gemini client's request for `model`, served by any provider."""
     demand = request_demand(body, body_size, client.output_limit(body), client.candidates(body))
     thoughts = client.include_thoughts(body)
 
-    def limit(route: Route) -> int:
-        return relay.output_limit(demand.output_limit, route)
-
     def is_native(route: Route) -> bool:
         return route.provider.spec.protocol == "gemini"
 
-    def native(route: Route) -> dict[str, Any]:
+    def native(target: Target) -> dict[str, Any]:
         exchange.dropped = None  # passed through: nothing left out
-        provider = route.provider
-        return native_request(body, provider.name, provider.spec.passthrough_fields, limit(route))
+        provider = target.route.provider
+        allowed = provider.spec.passthrough_fields
+        return native_request(body, provider.name, allowed, target.output_limit)
 
-    def chat_body(route: Route, dropped: Dropped) -> dict[str, Any]:
+    def chat_body(target: Target, dropped: Dropped) -> dict[str, Any]:
         chat = gemini_to_chat_request(body, model, dropped)
         if stream:
             chat["stream"] = True
-        return upstream_chat_body(chat, route, limit(route))
+        return upstream_chat_body(chat, target.route, target.output_limit)
 
-    async def call(route: Route) -> Answer:
-        adapter = relay.adapter(route)
+    async def call(target: Target) -> Answer:
+        route, adapter = target.route, target.adapter
         if is_native(route):
-            reply = await adapter.generate(route.provider, route.model.id, native(route))
+            reply = await adapter.generate(route.provider, route.model.id, native(target))
             return Answer(reply.body, native_usage(reply.data, body_size))
         dropped = translation_notes(exchange, route)
-        reply = await adapter.chat(route.provider, chat_body(route, dropped), dropped)
+        reply = await adapter.chat(route.provider, chat_body(target, dropped), dropped)
         answer = chat_to_gemini_response(reply.data, model, thoughts)
         return Answer(orjson.dumps(answer), chat_usage(reply.data, body_size))
 
-    async def open_stream(route: Route) -> tuple[EventStream, StreamCodec]:
-        adapter = relay.adapter(route)
+    async def open_stream(target: Target) -> tuple[EventStream, StreamCodec]:
+        route, adapter = target.route, target.adapter
         if is_native(route):
-            source = await adapter.generate_stream(route.provider, route.model.id, native(route))
+            model_id = route.model.id
+            source = await adapter.generate_stream(route.provider, model_id, native(target))
             return source, PassthroughCodec(_inspect, error_event)
         dropped = translation_notes(exchange, route)
-        source = await adapter.chat_stream(route.provider, chat_body(route, dropped), dropped)
+        source = await adapter.chat_stream(route.provider, chat_body(target, dropped), dropped)
         return source, _FromChat(model, thoughts)
 
     plan = call_plan("gemini.generate_content", {"model": model}, demand, stream=stream)

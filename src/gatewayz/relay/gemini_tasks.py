@@ -13,9 +13,8 @@ from gatewayz.errors import InvalidRequest
 from gatewayz.protocols import openai_media
 from gatewayz.protocols.gemini import client
 from gatewayz.protocols.usage import estimate
-from gatewayz.providers.catalog import Route
 from gatewayz.relay.core import Relay
-from gatewayz.relay.exchange import Answer, Exchange
+from gatewayz.relay.exchange import Answer, Exchange, Target
 from gatewayz.relay.plan import call_plan
 from gatewayz.relay.translated import translation_notes
 
@@ -28,7 +27,8 @@ async def count_tokens(
 ) -> dict[str, Any]:
     """`{"totalTokens": n}` for the request on the model's first route."""
     plan = call_plan("gemini.count_tokens", {"model": model}, Demand(0))
-    route = (await relay.plan_routes(principal, plan))[0]
+    target = await relay.first_target(principal, plan)
+    route = target.route
     if route.provider.spec.protocol != "gemini":
         return {"totalTokens": client.estimate_tokens(body)}
     inner = body.get("generateContentRequest")
@@ -37,13 +37,13 @@ async def count_tokens(
         if inner is None
         else {"generateContentRequest": {**inner, "model": f"models/{route.model.id}"}}
     )
-    reply = await relay.adapter(route).count_tokens(route.provider, route.model.id, native)
+    reply = await target.adapter.count_tokens(route.provider, route.model.id, native)
     counted: dict[str, Any] = reply.data
     return counted
 
 
 def embed_exchange(
-    relay: Relay, model: str, requests: list[dict[str, Any]], body_size: int, batch: bool
+    model: str, requests: list[dict[str, Any]], body_size: int, batch: bool
 ) -> Exchange:
     """Embed each request's text; answered as `embeddings` (batch) or one `embedding`."""
     texts = [client.embed_text(request, "") for request in requests]
@@ -54,14 +54,15 @@ def embed_exchange(
             param="requests",
         )
 
-    async def call(route: Route) -> Answer:
+    async def call(target: Target) -> Answer:
+        route = target.route
         dropped = translation_notes(exchange, route)
         for i, request in enumerate(requests):
             for hint in _EMBED_HINTS:
                 if request.get(hint) is not None:
                     path = f"requests.{i}.{hint}" if batch else hint
                     dropped.drop(path, "OpenAI-format embeddings have no equivalent")
-        embed = getattr(relay.adapter(route), "embeddings", None)
+        embed = getattr(target.adapter, "embeddings", None)
         if embed is None:
             raise InvalidRequest(
                 f"Provider '{route.provider.name}' does not serve embeddings.", param="model"

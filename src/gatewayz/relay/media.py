@@ -7,15 +7,13 @@ from gatewayz.billing.worst_case import Demand
 from gatewayz.errors import InvalidRequest
 from gatewayz.protocols import openai_media
 from gatewayz.protocols.usage import Usage, estimate
-from gatewayz.providers.catalog import Route
-from gatewayz.relay.core import Relay
-from gatewayz.relay.exchange import Answer, Exchange
+from gatewayz.relay.exchange import Answer, Exchange, Target
 from gatewayz.relay.plan import call_plan
 from gatewayz.routing.options import without_routing_fields
 
 
-def _capable(relay: Relay, route: Route, operation: str) -> Any:
-    adapter = relay.adapter(route)
+def _capable(target: Target, operation: str) -> Any:
+    adapter, route = target.adapter, target.route
     if not hasattr(adapter, operation):
         raise InvalidRequest(
             f"Provider '{route.provider.name}' ({route.provider.spec.protocol} protocol) "
@@ -25,11 +23,12 @@ def _capable(relay: Relay, route: Route, operation: str) -> Any:
     return getattr(adapter, operation)
 
 
-def embeddings_exchange(relay: Relay, body: dict[str, Any], body_size: int) -> Exchange:
+def embeddings_exchange(body: dict[str, Any], body_size: int) -> Exchange:
     """Charged per input token at the model's input price."""
 
-    async def call(route: Route) -> Answer:
-        embed = _capable(relay, route, "embeddings")
+    async def call(target: Target) -> Answer:
+        route = target.route
+        embed = _capable(target, "embeddings")
         upstream = {**without_routing_fields(body), "model": route.model.id}
         reply = await embed(route.provider, upstream)
         usage = openai_media.embeddings_usage(reply.data) or estimate(body_size, 0)
@@ -42,12 +41,13 @@ def embeddings_exchange(relay: Relay, body: dict[str, Any], body_size: int) -> E
     )
 
 
-def images_exchange(relay: Relay, body: dict[str, Any], body_size: int) -> Exchange:
+def images_exchange(body: dict[str, Any], body_size: int) -> Exchange:
     """Charged per image returned at the model's image price."""
     requested = openai_media.images_requested(body)
 
-    async def call(route: Route) -> Answer:
-        generate = _capable(relay, route, "images")
+    async def call(target: Target) -> Answer:
+        route = target.route
+        generate = _capable(target, "images")
         upstream = {**without_routing_fields(body), "model": route.model.id}
         reply = await generate(route.provider, upstream)
         return Answer(reply.body, Usage(0, 0, images=len(reply.data["data"])))

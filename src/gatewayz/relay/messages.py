@@ -20,8 +20,7 @@ from gatewayz.providers.base import EventStream
 from gatewayz.providers.catalog import Route
 from gatewayz.providers.sse import Event
 from gatewayz.relay.chat import chat_usage, request_demand, upstream_chat_body
-from gatewayz.relay.core import Relay
-from gatewayz.relay.exchange import Answer, Exchange, StreamCodec
+from gatewayz.relay.exchange import Answer, Exchange, StreamCodec, Target
 from gatewayz.relay.plan import call_plan
 from gatewayz.relay.translated import PassthroughCodec, sse, translation_notes
 from gatewayz.routing.options import without_routing_fields
@@ -155,7 +154,7 @@ class _Native:
 
 
 def messages_exchange(
-    relay: Relay, body: dict[str, Any], body_size: int, beta_header: str | None = None
+    body: dict[str, Any], body_size: int, beta_header: str | None = None
 ) -> Exchange:
     """A Messages request, passed through to Anthropic upstreams (with the betas of
     `beta_header` that may go on), translated onto chat completions for the others."""
@@ -164,32 +163,32 @@ def messages_exchange(
     demand = request_demand(body, body_size, body["max_tokens"])
     show_thinking = _shows_thinking(body)
 
-    def chat_body(route: Route, dropped: Dropped) -> dict[str, Any]:
-        limit = relay.output_limit(demand.output_limit, route)  # the client's max_tokens
+    def chat_body(target: Target, dropped: Dropped) -> dict[str, Any]:
+        route = target.route
         chat = anthropic.messages_to_chat_request(native.body, dropped, _reasoning_for(route))
-        return upstream_chat_body(chat, route, limit)
+        return upstream_chat_body(chat, route, target.output_limit)  # the client's max_tokens
 
-    async def call(route: Route) -> Answer:
-        adapter = relay.adapter(route)
+    async def call(target: Target) -> Answer:
+        route, adapter = target.route, target.adapter
         dropped = translation_notes(exchange, route)
         if _is_native(route):
             request, betas = native.request(route, dropped)
             reply = await adapter.messages(route.provider, request, betas)
             return Answer(reply.body, message_usage(reply.data, body_size))
-        reply = await adapter.chat(route.provider, chat_body(route, dropped), dropped)
+        reply = await adapter.chat(route.provider, chat_body(target, dropped), dropped)
         message = anthropic.chat_to_messages_response(
             reply.data, body["model"], route.provider.name, show_thinking
         )
         return Answer(orjson.dumps(message), chat_usage(reply.data, body_size))
 
-    async def open_stream(route: Route) -> tuple[EventStream, StreamCodec]:
-        adapter = relay.adapter(route)
+    async def open_stream(target: Target) -> tuple[EventStream, StreamCodec]:
+        route, adapter = target.route, target.adapter
         dropped = translation_notes(exchange, route)
         if _is_native(route):
             request, betas = native.request(route, dropped)
             source = await adapter.messages_stream(route.provider, request, betas)
             return source, PassthroughCodec(_NativeUsage(), _error_event)
-        source = await adapter.chat_stream(route.provider, chat_body(route, dropped), dropped)
+        source = await adapter.chat_stream(route.provider, chat_body(target, dropped), dropped)
         estimate = estimate_input_tokens(body)
         return source, _FromChat(body["model"], route.provider.name, estimate, show_thinking)
 
@@ -200,20 +199,21 @@ def messages_exchange(
 
 
 def count_tokens_exchange(
-    relay: Relay, body: dict[str, Any], body_size: int, beta_header: str | None = None
+    body: dict[str, Any], body_size: int, beta_header: str | None = None
 ) -> Exchange:
     """A token count of a Messages request (`POST /v1/messages/count_tokens`): passed
     through to Anthropic upstreams, estimated for the others (see
     protocols.anthropic.token_estimate). It costs nothing and holds nothing."""
     native = _Native(body, beta_header)
 
-    async def call(route: Route) -> Answer:
+    async def call(target: Target) -> Answer:
+        route = target.route
         dropped = translation_notes(exchange, route)
         if not _is_native(route):
             return Answer(orjson.dumps({"input_tokens": estimate_input_tokens(body)}), None)
         request = without_gateway_thinking({**native.body, "model": route.model.id}, dropped)
         betas = betas_sent(native.beta_header, route.provider.spec.passthrough_fields, dropped)
-        reply = await relay.adapter(route).count_tokens(route.provider, request, betas)
+        reply = await target.adapter.count_tokens(route.provider, request, betas)
         return Answer(reply.body, None)
 
     demand = Demand(body_size, output_limit=1)  # what it takes of a token rate limit

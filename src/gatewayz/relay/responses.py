@@ -17,8 +17,7 @@ from gatewayz.providers.base import EventStream
 from gatewayz.providers.catalog import Route
 from gatewayz.providers.sse import Event
 from gatewayz.relay.chat import chat_usage, request_demand, upstream_chat_body
-from gatewayz.relay.core import Relay
-from gatewayz.relay.exchange import Answer, Exchange, StreamCodec
+from gatewayz.relay.exchange import Answer, Exchange, StreamCodec, Target
 from gatewayz.relay.plan import call_plan
 from gatewayz.relay.translated import PassthroughCodec, sse, translation_notes
 from gatewayz.routing.options import without_routing_fields
@@ -110,7 +109,7 @@ class _FromChat:
         return b"".join(_events(self._translator.fail(error.message)))
 
 
-def responses_exchange(relay: Relay, body: dict[str, Any], body_size: int) -> Exchange:
+def responses_exchange(body: dict[str, Any], body_size: int) -> Exchange:
     native_body = without_routing_fields(body)
     demand = request_demand(body, body_size, body.get("max_output_tokens"))
     response_id = "resp_" + secrets.token_hex(16)
@@ -120,17 +119,15 @@ def responses_exchange(relay: Relay, body: dict[str, Any], body_size: int) -> Ex
         spec = route.provider.spec
         return spec.protocol == "openai" and "responses_api" in spec.quirks
 
-    def limit(route: Route) -> int:
-        return relay.output_limit(demand.output_limit, route)
-
-    def chat_body(route: Route, dropped: Dropped) -> dict[str, Any]:
-        openai_format = route.provider.spec.protocol in _OPENAI_FORMAT
+    def chat_body(target: Target, dropped: Dropped) -> dict[str, Any]:
+        openai_format = target.route.provider.spec.protocol in _OPENAI_FORMAT
         chat = responses.responses_to_chat_request(native_body, dropped, openai_format)
-        return upstream_chat_body(chat, route, limit(route))
+        return upstream_chat_body(chat, target.route, target.output_limit)
 
-    def native(route: Route) -> dict[str, Any]:
+    def native(target: Target) -> dict[str, Any]:
         """The body passed through under the row's field rules (the hosted tools it may not
         run left out and named), with the limit held (also when the client sent none)."""
+        route = target.route
         provider = route.provider
         checked = native_request(
             native_body,
@@ -139,25 +136,25 @@ def responses_exchange(relay: Relay, body: dict[str, Any], body_size: int) -> Ex
             provider.spec.passthrough_fields,
             translation_notes(exchange, route),
         )
-        return {**checked, "max_output_tokens": limit(route)}
+        return {**checked, "max_output_tokens": target.output_limit}
 
-    async def call(route: Route) -> Answer:
-        adapter = relay.adapter(route)
+    async def call(target: Target) -> Answer:
+        route, adapter = target.route, target.adapter
         if is_native(route):
-            reply = await adapter.responses(route.provider, native(route))
+            reply = await adapter.responses(route.provider, native(target))
             return Answer(reply.body, response_usage(reply.data, body_size))
         dropped = translation_notes(exchange, route)
-        reply = await adapter.chat(route.provider, chat_body(route, dropped), dropped)
+        reply = await adapter.chat(route.provider, chat_body(target, dropped), dropped)
         answer = responses.chat_to_response(reply.data, body, response_id, created)
         return Answer(orjson.dumps(answer), chat_usage(reply.data, body_size))
 
-    async def open_stream(route: Route) -> tuple[EventStream, StreamCodec]:
-        adapter = relay.adapter(route)
+    async def open_stream(target: Target) -> tuple[EventStream, StreamCodec]:
+        route, adapter = target.route, target.adapter
         if is_native(route):
-            source = await adapter.responses_stream(route.provider, native(route))
+            source = await adapter.responses_stream(route.provider, native(target))
             return source, PassthroughCodec(_inspect, _error_event)
         dropped = translation_notes(exchange, route)
-        source = await adapter.chat_stream(route.provider, chat_body(route, dropped), dropped)
+        source = await adapter.chat_stream(route.provider, chat_body(target, dropped), dropped)
         return source, _FromChat(responses.ChatStreamToResponses(body, response_id, created))
 
     plan = call_plan("responses", body, demand, stream=bool(body.get("stream")))
