@@ -21,6 +21,7 @@ from gatewayz.relay.translated import translation_notes
 from gatewayz.routing.options import without_routing_fields
 
 _DONE = b"data: [DONE]\n\n"
+CHAT = "chat completions"
 
 
 def upstream_chat_body(body: dict[str, Any], route: Route, output_limit: int) -> dict[str, Any]:
@@ -107,14 +108,16 @@ def chat_exchange(body: dict[str, Any], body_size: int, turn: Turn | None = None
     async def call(target: Target) -> Answer:
         provider = target.route.provider
         dropped = translation_notes(exchange, target.route)
-        reply = await target.adapter.chat(provider, await upstream(target), dropped)
+        adapter = target.needs(target.adapter.chat, CHAT)
+        reply = await adapter.chat(provider, await upstream(target), dropped)
         stored = None if turn is None else partial(turn.finish, reply_message(reply.data))
         return Answer(reply.body, chat_usage(reply.data, body_size), stored)
 
     async def open_stream(target: Target) -> tuple[EventStream, StreamCodec]:
         dropped = translation_notes(exchange, target.route)
         request = await upstream(target)
-        stream = await target.adapter.chat_stream(target.route.provider, request, dropped)
+        adapter = target.needs(target.adapter.chat, CHAT)
+        stream = await adapter.chat_stream(target.route.provider, request, dropped)
         return stream, ChatCodec(wants_usage, turn)
 
     plan = call_plan("chat.completions", body, demand, stream=bool(body.get("stream")))

@@ -60,12 +60,14 @@ def completions_exchange(body: dict[str, Any], body_size: int) -> Exchange:
 
     async def call(target: Target) -> Answer:
         route = target.route
-        reply = await target.adapter.completions(route.provider, upstream(route))
+        adapter = target.needs(target.adapter.completions, "text completions")
+        reply = await adapter.completions(route.provider, upstream(route))
         return Answer(reply.body, completion_usage(reply.data, body_size))
 
     async def open_stream(target: Target) -> tuple[EventStream, StreamCodec]:
         route = target.route
-        stream = await target.adapter.completions_stream(route.provider, upstream(route))
+        adapter = target.needs(target.adapter.completions, "text completions")
+        stream = await adapter.completions_stream(route.provider, upstream(route))
         return stream, CompletionsCodec(openai_chat.wants_stream_usage(body))
 
     return Exchange(

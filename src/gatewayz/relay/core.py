@@ -5,10 +5,9 @@ with failover, settle, log. Knows nothing of HTTP servers or of any wire format.
 import asyncio
 import logging
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncEngine
 
@@ -26,6 +25,7 @@ from gatewayz.protocols import fields
 from gatewayz.protocols.openai_chat import UpstreamStreamError
 from gatewayz.protocols.usage import Usage
 from gatewayz.providers.base import EventStream
+from gatewayz.providers.capabilities import Adapter
 from gatewayz.providers.catalog import Route
 from gatewayz.providers.sse import Batch
 from gatewayz.relay.departure import Departure, OutlivingCalls
@@ -74,7 +74,7 @@ class Relay:
         planner: Planner,
         failover: Failover,
         health: HealthBoard,
-        adapters: dict[str, Any],
+        adapters: Mapping[str, Adapter],
         writer: BatchWriter,
         holds: CreditHolds,
         default_max_output_tokens: int,
@@ -274,9 +274,23 @@ class Relay:
         else:  # routes to providers the caller has a key for carry that key
             routes = self._own_keys.plan(principal.user_id, options, kind)
         note_model(plan.model)
+        routes = self._served(plan, routes)
         if self._entitlements is not None:  # the user's plan or trial may allow fewer models
             routes = await self._entitlements.allowed_routes(principal.user_id, plan.model, routes)
         return routes
+
+    def _served(self, plan: CallPlan, routes: list[Route]) -> list[Route]:
+        """The routes whose adapter serves the plan's kind of model (see
+        providers.capabilities.unserved); a 400 naming the provider when none does."""
+        served = [r for r in routes if self._adapters[r.provider.spec.protocol].serves(plan.kind)]
+        if routes and not served:
+            provider = routes[0].provider
+            raise InvalidRequest(
+                f"Provider '{provider.name}' ({provider.spec.protocol} protocol) "
+                f"does not serve {plan.kind}.",
+                param="model",
+            )
+        return served
 
     async def first_target(self, principal: Principal, plan: CallPlan) -> Target:
         """The target of the plan's first route for the caller, for a free call the relay

@@ -3,15 +3,18 @@ serve it on a route), its answer or stream codec, and the relayed result."""
 
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import Protocol, TypeVar
 
-from gatewayz.errors import UpstreamError
+from gatewayz.errors import InvalidRequest, UpstreamError
 from gatewayz.protocols.fields import Dropped
 from gatewayz.protocols.usage import Usage, UsageTally
 from gatewayz.providers.base import EventStream
+from gatewayz.providers.capabilities import Adapter
 from gatewayz.providers.catalog import Route
 from gatewayz.providers.sse import Event
 from gatewayz.relay.plan import CallPlan
+
+C = TypeVar("C")
 
 
 @dataclass(frozen=True, slots=True)
@@ -48,8 +51,20 @@ class Target:
     wire protocol, and the output limit to send upstream (the one held for it)."""
 
     route: Route
-    adapter: Any
+    adapter: Adapter
     output_limit: int
+
+    def needs(self, capability: C | None, what: str) -> C:
+        """A capability of the adapter (e.g. `target.adapter.images`), or a 400 naming the
+        provider when its adapter does not serve `what`."""
+        if capability is None:
+            provider = self.route.provider
+            raise InvalidRequest(
+                f"Provider '{provider.name}' ({provider.spec.protocol} protocol) "
+                f"does not serve {what}.",
+                param="model",
+            )
+        return capability
 
 
 @dataclass(slots=True)

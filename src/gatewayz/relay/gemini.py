@@ -20,10 +20,12 @@ from gatewayz.protocols.usage import Usage, UsageTally, from_openai
 from gatewayz.providers.base import EventStream
 from gatewayz.providers.catalog import Route
 from gatewayz.providers.sse import Event
-from gatewayz.relay.chat import chat_usage, request_demand, upstream_chat_body
+from gatewayz.relay.chat import CHAT, chat_usage, request_demand, upstream_chat_body
 from gatewayz.relay.exchange import Answer, Exchange, StreamCodec, Target
 from gatewayz.relay.plan import call_plan
 from gatewayz.relay.translated import PassthroughCodec, translation_notes
+
+GEMINI = "the Gemini API"
 
 
 def sse_data(data: Any) -> bytes:
@@ -109,22 +111,26 @@ def generate_exchange(model: str, body: dict[str, Any], body_size: int, stream: 
         return upstream_chat_body(chat, target.route, target.output_limit)
 
     async def call(target: Target) -> Answer:
-        route, adapter = target.route, target.adapter
+        route = target.route
         if is_native(route):
-            reply = await adapter.generate(route.provider, route.model.id, native(target))
+            passthrough = target.needs(target.adapter.gemini, GEMINI)
+            reply = await passthrough.generate(route.provider, route.model.id, native(target))
             return Answer(reply.body, native_usage(reply.data, body_size))
         dropped = translation_notes(exchange, route)
+        adapter = target.needs(target.adapter.chat, CHAT)
         reply = await adapter.chat(route.provider, chat_body(target, dropped), dropped)
         answer = chat_to_gemini_response(reply.data, model, thoughts)
         return Answer(orjson.dumps(answer), chat_usage(reply.data, body_size))
 
     async def open_stream(target: Target) -> tuple[EventStream, StreamCodec]:
-        route, adapter = target.route, target.adapter
+        route = target.route
         if is_native(route):
+            passthrough = target.needs(target.adapter.gemini, GEMINI)
             model_id = route.model.id
-            source = await adapter.generate_stream(route.provider, model_id, native(target))
+            source = await passthrough.generate_stream(route.provider, model_id, native(target))
             return source, PassthroughCodec(_inspect, error_event)
         dropped = translation_notes(exchange, route)
+        adapter = target.needs(target.adapter.chat, CHAT)
         source = await adapter.chat_stream(route.provider, chat_body(target, dropped), dropped)
         return source, _FromChat(model, thoughts)
 

@@ -37,7 +37,8 @@ async def count_tokens(
         if inner is None
         else {"generateContentRequest": {**inner, "model": f"models/{route.model.id}"}}
     )
-    reply = await target.adapter.count_tokens(route.provider, route.model.id, native)
+    gemini = target.needs(target.adapter.gemini, "countTokens")
+    reply = await gemini.count_tokens(route.provider, route.model.id, native)
     counted: dict[str, Any] = reply.data
     return counted
 
@@ -62,15 +63,11 @@ def embed_exchange(
                 if request.get(hint) is not None:
                     path = f"requests.{i}.{hint}" if batch else hint
                     dropped.drop(path, "OpenAI-format embeddings have no equivalent")
-        embed = getattr(target.adapter, "embeddings", None)
-        if embed is None:
-            raise InvalidRequest(
-                f"Provider '{route.provider.name}' does not serve embeddings.", param="model"
-            )
+        adapter = target.needs(target.adapter.embeddings, "embeddings")
         upstream: dict[str, Any] = {"model": route.model.id, "input": texts}
         if dimensions:
             upstream["dimensions"] = dimensions.pop()
-        reply = await embed(route.provider, upstream)
+        reply = await adapter.embeddings(route.provider, upstream)
         vectors = sorted(reply.data.get("data") or (), key=lambda d: d.get("index", 0))
         values = [{"values": vector.get("embedding")} for vector in vectors]
         answer = {"embeddings": values} if batch else {"embedding": values[0]}

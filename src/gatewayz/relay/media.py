@@ -4,7 +4,6 @@ from typing import Any
 
 from gatewayz.billing.money import call_cost_units
 from gatewayz.billing.worst_case import Demand
-from gatewayz.errors import InvalidRequest
 from gatewayz.protocols import openai_media
 from gatewayz.protocols.usage import Usage, estimate
 from gatewayz.relay.exchange import Answer, Exchange, Target
@@ -12,25 +11,14 @@ from gatewayz.relay.plan import call_plan
 from gatewayz.routing.options import without_routing_fields
 
 
-def _capable(target: Target, operation: str) -> Any:
-    adapter, route = target.adapter, target.route
-    if not hasattr(adapter, operation):
-        raise InvalidRequest(
-            f"Provider '{route.provider.name}' ({route.provider.spec.protocol} protocol) "
-            f"does not serve {operation}.",
-            param="model",
-        )
-    return getattr(adapter, operation)
-
-
 def embeddings_exchange(body: dict[str, Any], body_size: int) -> Exchange:
     """Charged per input token at the model's input price."""
 
     async def call(target: Target) -> Answer:
         route = target.route
-        embed = _capable(target, "embeddings")
+        adapter = target.needs(target.adapter.embeddings, "embeddings")
         upstream = {**without_routing_fields(body), "model": route.model.id}
-        reply = await embed(route.provider, upstream)
+        reply = await adapter.embeddings(route.provider, upstream)
         usage = openai_media.embeddings_usage(reply.data) or estimate(body_size, 0)
         return Answer(reply.body, usage)
 
@@ -47,9 +35,9 @@ def images_exchange(body: dict[str, Any], body_size: int) -> Exchange:
 
     async def call(target: Target) -> Answer:
         route = target.route
-        generate = _capable(target, "images")
+        adapter = target.needs(target.adapter.images, "images")
         upstream = {**without_routing_fields(body), "model": route.model.id}
-        reply = await generate(route.provider, upstream)
+        reply = await adapter.images(route.provider, upstream)
         return Answer(reply.body, Usage(0, 0, images=len(reply.data["data"])))
 
     return Exchange(

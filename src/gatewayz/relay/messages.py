@@ -19,11 +19,13 @@ from gatewayz.protocols.usage import Usage, UsageTally, from_anthropic
 from gatewayz.providers.base import EventStream
 from gatewayz.providers.catalog import Route
 from gatewayz.providers.sse import Event
-from gatewayz.relay.chat import chat_usage, request_demand, upstream_chat_body
+from gatewayz.relay.chat import CHAT, chat_usage, request_demand, upstream_chat_body
 from gatewayz.relay.exchange import Answer, Exchange, StreamCodec, Target
 from gatewayz.relay.plan import call_plan
 from gatewayz.relay.translated import PassthroughCodec, sse, translation_notes
 from gatewayz.routing.options import without_routing_fields
+
+MESSAGES = "the Messages API"
 
 
 def _error_event(message: str) -> bytes:
@@ -169,12 +171,14 @@ def messages_exchange(
         return upstream_chat_body(chat, route, target.output_limit)  # the client's max_tokens
 
     async def call(target: Target) -> Answer:
-        route, adapter = target.route, target.adapter
+        route = target.route
         dropped = translation_notes(exchange, route)
         if _is_native(route):
             request, betas = native.request(route, dropped)
-            reply = await adapter.messages(route.provider, request, betas)
+            passthrough = target.needs(target.adapter.messages, MESSAGES)
+            reply = await passthrough.messages(route.provider, request, betas)
             return Answer(reply.body, message_usage(reply.data, body_size))
+        adapter = target.needs(target.adapter.chat, CHAT)
         reply = await adapter.chat(route.provider, chat_body(target, dropped), dropped)
         message = anthropic.chat_to_messages_response(
             reply.data, body["model"], route.provider.name, show_thinking
@@ -182,12 +186,14 @@ def messages_exchange(
         return Answer(orjson.dumps(message), chat_usage(reply.data, body_size))
 
     async def open_stream(target: Target) -> tuple[EventStream, StreamCodec]:
-        route, adapter = target.route, target.adapter
+        route = target.route
         dropped = translation_notes(exchange, route)
         if _is_native(route):
             request, betas = native.request(route, dropped)
-            source = await adapter.messages_stream(route.provider, request, betas)
+            passthrough = target.needs(target.adapter.messages, MESSAGES)
+            source = await passthrough.messages_stream(route.provider, request, betas)
             return source, PassthroughCodec(_NativeUsage(), _error_event)
+        adapter = target.needs(target.adapter.chat, CHAT)
         source = await adapter.chat_stream(route.provider, chat_body(target, dropped), dropped)
         estimate = estimate_input_tokens(body)
         return source, _FromChat(body["model"], route.provider.name, estimate, show_thinking)
@@ -213,7 +219,8 @@ def count_tokens_exchange(
             return Answer(orjson.dumps({"input_tokens": estimate_input_tokens(body)}), None)
         request = without_gateway_thinking({**native.body, "model": route.model.id}, dropped)
         betas = betas_sent(native.beta_header, route.provider.spec.passthrough_fields, dropped)
-        reply = await target.adapter.count_tokens(route.provider, request, betas)
+        passthrough = target.needs(target.adapter.messages, MESSAGES)
+        reply = await passthrough.count_tokens(route.provider, request, betas)
         return Answer(reply.body, None)
 
     demand = Demand(body_size, output_limit=1)  # what it takes of a token rate limit

@@ -16,7 +16,7 @@ from gatewayz.protocols.usage import Usage, UsageTally, from_responses
 from gatewayz.providers.base import EventStream
 from gatewayz.providers.catalog import Route
 from gatewayz.providers.sse import Event
-from gatewayz.relay.chat import chat_usage, request_demand, upstream_chat_body
+from gatewayz.relay.chat import CHAT, chat_usage, request_demand, upstream_chat_body
 from gatewayz.relay.exchange import Answer, Exchange, StreamCodec, Target
 from gatewayz.relay.plan import call_plan
 from gatewayz.relay.translated import PassthroughCodec, sse, translation_notes
@@ -25,6 +25,7 @@ from gatewayz.routing.options import without_routing_fields
 _FINAL = frozenset({"response.completed", "response.incomplete", "response.failed"})
 # Chat upstreams that take OpenAI's own hints (prompt caching, service tier, verbosity).
 _OPENAI_FORMAT = frozenset({"openai", "demo"})
+RESPONSES = "the Responses API"
 
 
 def _events(events: list[dict[str, Any]]) -> list[bytes]:
@@ -139,21 +140,25 @@ def responses_exchange(body: dict[str, Any], body_size: int) -> Exchange:
         return {**checked, "max_output_tokens": target.output_limit}
 
     async def call(target: Target) -> Answer:
-        route, adapter = target.route, target.adapter
+        route = target.route
         if is_native(route):
-            reply = await adapter.responses(route.provider, native(target))
+            passthrough = target.needs(target.adapter.responses, RESPONSES)
+            reply = await passthrough.responses(route.provider, native(target))
             return Answer(reply.body, response_usage(reply.data, body_size))
         dropped = translation_notes(exchange, route)
+        adapter = target.needs(target.adapter.chat, CHAT)
         reply = await adapter.chat(route.provider, chat_body(target, dropped), dropped)
         answer = responses.chat_to_response(reply.data, body, response_id, created)
         return Answer(orjson.dumps(answer), chat_usage(reply.data, body_size))
 
     async def open_stream(target: Target) -> tuple[EventStream, StreamCodec]:
-        route, adapter = target.route, target.adapter
+        route = target.route
         if is_native(route):
-            source = await adapter.responses_stream(route.provider, native(target))
+            passthrough = target.needs(target.adapter.responses, RESPONSES)
+            source = await passthrough.responses_stream(route.provider, native(target))
             return source, PassthroughCodec(_inspect, _error_event)
         dropped = translation_notes(exchange, route)
+        adapter = target.needs(target.adapter.chat, CHAT)
         source = await adapter.chat_stream(route.provider, chat_body(target, dropped), dropped)
         return source, _FromChat(responses.ChatStreamToResponses(body, response_id, created))
 
