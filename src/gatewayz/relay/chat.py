@@ -16,6 +16,7 @@ from gatewayz.providers.base import EventStream
 from gatewayz.providers.catalog import Route
 from gatewayz.providers.sse import Event
 from gatewayz.relay.exchange import Answer, Exchange, StreamCodec, Target
+from gatewayz.relay.outcome import Outcome
 from gatewayz.relay.plan import call_plan
 from gatewayz.relay.translated import translation_notes
 from gatewayz.routing.options import without_routing_fields
@@ -54,15 +55,17 @@ def chat_usage(data: dict[str, Any], body_size: int) -> Usage:
 class ChatCodec:
     """OpenAI chunks to an OpenAI client: forwarded, usage chunk stripped if not asked for.
 
-    In a chat session (`turn`), the answer is accumulated too and stored when the stream
-    ends well.
+    With `keeps_reply` (in a chat session), the answer is accumulated too, as `reply`.
     """
 
-    def __init__(self, wants_usage: bool, turn: Turn | None = None) -> None:
+    def __init__(self, wants_usage: bool, keeps_reply: bool = False) -> None:
         self._wants_usage = wants_usage
-        self._turn = turn
-        self._answer = StreamedAnswer() if turn is not None else None
+        self._answer = StreamedAnswer() if keeps_reply else None
         self.tally = UsageTally()
+
+    @property
+    def reply(self) -> dict[str, Any] | None:
+        return None if self._answer is None else self._answer.message()
 
     def convert(self, event: Event) -> list[bytes]:
         out, chunk = openai_chat.read_stream_event(event[1], self._wants_usage, self.tally)
@@ -71,8 +74,6 @@ class ChatCodec:
         return [] if out is None else [b"data: " + out + b"\n\n"]
 
     def close(self) -> list[bytes]:
-        if self._turn is not None and self._answer is not None:
-            self._turn.finish(self._answer.message())
         return [_DONE]
 
     def error(self, error: UpstreamError) -> bytes:
@@ -86,6 +87,12 @@ class ChatCodec:
                 }
             }
         )
+
+
+def _store_turn(turn: Turn, outcome: Outcome) -> None:
+    """Store a chat session's turn once its whole answer went to the client."""
+    if outcome.answered:
+        turn.finish(outcome.reply)
 
 
 def chat_exchange(body: dict[str, Any], body_size: int, turn: Turn | None = None) -> Exchange:
@@ -110,16 +117,18 @@ def chat_exchange(body: dict[str, Any], body_size: int, turn: Turn | None = None
         dropped = translation_notes(exchange, target.route)
         adapter = target.needs(target.adapter.chat, CHAT)
         reply = await adapter.chat(provider, await upstream(target), dropped)
-        stored = None if turn is None else partial(turn.finish, reply_message(reply.data))
-        return Answer(reply.body, chat_usage(reply.data, body_size), stored)
+        kept = None if turn is None else reply_message(reply.data)
+        return Answer(reply.body, chat_usage(reply.data, body_size), kept)
 
     async def open_stream(target: Target) -> tuple[EventStream, StreamCodec]:
         dropped = translation_notes(exchange, target.route)
         request = await upstream(target)
         adapter = target.needs(target.adapter.chat, CHAT)
         stream = await adapter.chat_stream(target.route.provider, request, dropped)
-        return stream, ChatCodec(wants_usage, turn)
+        return stream, ChatCodec(wants_usage, keeps_reply=turn is not None)
 
     plan = call_plan("chat.completions", body, demand, stream=bool(body.get("stream")))
     exchange = Exchange(plan, call=call, open=open_stream)
+    if turn is not None:
+        exchange.subscribe(partial(_store_turn, turn))
     return exchange

@@ -30,6 +30,8 @@ class CompletionsCodec:
     """`text_completion` chunks to the client as they come, the usage chunk stripped if the
     client did not ask for it."""
 
+    reply: dict[str, Any] | None = None  # keeps no chat reply
+
     def __init__(self, wants_usage: bool) -> None:
         self._wants_usage = wants_usage
         self.tally = UsageTally()

@@ -8,6 +8,7 @@ import time
 from collections.abc import AsyncIterator, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncEngine
 
@@ -37,6 +38,7 @@ from gatewayz.relay.exchange import (
     StreamCodec,
     Target,
 )
+from gatewayz.relay.outcome import Outcome, publish
 from gatewayz.relay.own_keys import OwnKeyRouting
 from gatewayz.relay.plan import CallPlan
 from gatewayz.relay.shortfalls import Debts, report_shortfall
@@ -134,6 +136,7 @@ class Relay:
         call = await self._begin(principal, exchange, request_id)
         usage: Usage | None = None
         status, error = 200, None
+        answered, reply = False, None
         serve = exchange.call
 
         async def attempt(route: Route) -> Answer:
@@ -144,8 +147,8 @@ class Relay:
         try:
             served = await self._failover.run(call.routes, attempt, departure.stays)
             usage = served.value.usage
-            if departure.stays() and served.value.on_delivery is not None:
-                served.value.on_delivery()
+            if departure.stays():
+                answered, reply = True, served.value.reply
             return Relayed(
                 served.value.body, served.route.provider.name, served.attempts, _served(call)
             )
@@ -162,7 +165,7 @@ class Relay:
         finally:
             if departure.left:
                 status, error = CLIENT_CLOSED, _left(error)
-            self._finish(call, usage, status, error)
+            self._finish(call, usage, status, error, answered, reply)
 
     async def stream(
         self, principal: Principal, exchange: Exchange, request_id: str
@@ -237,6 +240,7 @@ class Relay:
         """Forward events as they arrive, then settle, however the stream ends: at the usage the
         upstream reported, or else at the estimate from what it sent (see protocols.usage)."""
         status, error = 200, None
+        answered = False
         try:
             if first:
                 yield first
@@ -248,7 +252,9 @@ class Relay:
                     yield out
                 waited = time.perf_counter()
             call.upstream_seconds += time.perf_counter() - waited
-            yield b"".join(codec.close())
+            closing = b"".join(codec.close())
+            answered = True
+            yield closing
         except UpstreamError as exc:
             status, error = exc.status, exc.message
             note_upstream_error(route.provider.name, exc.code)
@@ -263,7 +269,8 @@ class Relay:
             yield codec.error(UpstreamError(route.provider.name, "the stream failed", status=500))
         finally:
             await stream.aclose()
-            self._finish(call, codec.tally.usage(call.exchange.plan.body_size), status, error)
+            usage = codec.tally.usage(call.exchange.plan.body_size)
+            self._finish(call, usage, status, error, answered, codec.reply if answered else None)
 
     async def plan_routes(self, principal: Principal, plan: CallPlan) -> list[Route]:
         """The routes that may serve the plan's model for the caller, in order (ModelNotFound
@@ -351,11 +358,21 @@ class Relay:
                 self._holds.cancel(user_id, units)
                 self._limiter.finish(call.admission, 0)
         if not held:
-            raise KeyRestricted(
+            refused = KeyRestricted(
                 "spend_limit",
                 f"Spending limit of {format_credits(limit)} credits reached for this API key: "
                 f"this call may cost up to {format_credits(units)} credits more",
             )
+            outcome = Outcome(
+                call.exchange.plan,
+                call.principal,
+                call.request_id,
+                refused.status,
+                refused.message,
+                refused_by=refused.restriction,
+            )
+            publish(call.exchange.subscribers, outcome)
+            raise refused
         call.key_held_units = units
 
     def _charge(self, route: Route, units: int) -> int:
@@ -373,8 +390,17 @@ class Relay:
         limit = max(self._output_limit(plan, route) for route in routes)
         return prompt + plan.demand.choices * limit
 
-    def _finish(self, call: _Call, usage: Usage | None, status: int, error: str | None) -> None:
-        """Queue the settlement and the request log row (written off the request path)."""
+    def _finish(
+        self,
+        call: _Call,
+        usage: Usage | None,
+        status: int,
+        error: str | None,
+        answered: bool = False,
+        reply: dict[str, Any] | None = None,
+    ) -> None:
+        """Queue the settlement and the request log row (written off the request path), then
+        tell the call's subscribers how it ended."""
         route = call.route
         billable = usage if route is not None else None
         cost = 0
@@ -430,6 +456,11 @@ class Relay:
                 cache_write_tokens=billable.cache_write_tokens if billable else 0,
             ),
         )
+        if exchange.subscribers:
+            outcome = Outcome(
+                plan, call.principal, call.request_id, status, error, billable, answered, reply
+            )
+            publish(exchange.subscribers, outcome)
 
 
 def _served_routes(exchange: Exchange, routes: list[Route]) -> list[Route]:

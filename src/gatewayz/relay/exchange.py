@@ -2,8 +2,8 @@
 serve it on a route), its answer or stream codec, and the relayed result."""
 
 from collections.abc import AsyncIterator, Awaitable, Callable
-from dataclasses import dataclass
-from typing import Protocol, TypeVar
+from dataclasses import dataclass, field
+from typing import Any, Protocol, TypeVar
 
 from gatewayz.errors import InvalidRequest, UpstreamError
 from gatewayz.protocols.fields import Dropped
@@ -12,6 +12,7 @@ from gatewayz.providers.base import EventStream
 from gatewayz.providers.capabilities import Adapter
 from gatewayz.providers.catalog import Route
 from gatewayz.providers.sse import Event
+from gatewayz.relay.outcome import Subscriber
 from gatewayz.relay.plan import CallPlan
 
 C = TypeVar("C")
@@ -19,12 +20,13 @@ C = TypeVar("C")
 
 @dataclass(frozen=True, slots=True)
 class Answer:
-    """A complete answer in the client's format, the usage to bill for it, and what to do
-    once it goes to the client (not when the client has left): e.g. store a chat turn."""
+    """A complete answer in the client's format, the usage to bill for it, and the answer as
+    a chat message when the front end keeps one for the call's subscribers (see
+    relay.outcome)."""
 
     body: bytes
     usage: Usage | None
-    on_delivery: Callable[[], None] | None = None
+    reply: dict[str, Any] | None = None
 
 
 class StreamCodec(Protocol):
@@ -33,10 +35,14 @@ class StreamCodec(Protocol):
     tool names and arguments, refusals), in one place per codec.
 
     `convert` raises ValueError for an unusable event and UpstreamStreamError for an
-    error event from the upstream.
+    error event from the upstream. Once closed, `reply` is the whole answer as a chat
+    message, if the codec keeps one (see Answer.reply); codecs have no side effects.
     """
 
     tally: UsageTally
+
+    @property
+    def reply(self) -> dict[str, Any] | None: ...
 
     def convert(self, event: Event) -> list[bytes]: ...
 
@@ -84,6 +90,12 @@ class Exchange:
     """What the translation for the route last tried left out (see protocols.fields)."""
     serves: Callable[[Route], bool] | None = None
     """Which routes can serve it (None: all); the others are not tried nor held for."""
+    subscribers: list[Subscriber] = field(default_factory=list)
+    """Who hears how it ended (see relay.outcome)."""
+
+    def subscribe(self, subscriber: Subscriber) -> None:
+        """Have `subscriber` told the call's outcome."""
+        self.subscribers.append(subscriber)
 
 
 @dataclass(frozen=True, slots=True)

@@ -74,6 +74,8 @@ def native_usage(data: dict[str, Any], body_size: int) -> Usage:
 class _FromChat:
     """OpenAI chunks to Gemini stream events."""
 
+    reply: dict[str, Any] | None = None  # keeps no chat reply
+
     def __init__(self, model: str, include_thoughts: bool) -> None:
         self._translator = ChatStreamToGemini(model, include_thoughts)
         self.tally = UsageTally()

@@ -103,6 +103,8 @@ def message_usage(message: dict[str, Any], body_size: int) -> Usage:
 class _FromChat:
     """OpenAI chunks to Anthropic events."""
 
+    reply: dict[str, Any] | None = None  # keeps no chat reply
+
     def __init__(self, model: str, provider: str, input_tokens: int, show_thinking: bool) -> None:
         self._translator = anthropic.ChatStreamToMessages(
             model, "msg_" + secrets.token_hex(12), input_tokens, provider, show_thinking

@@ -91,6 +91,8 @@ def response_usage(response: dict[str, Any], body_size: int) -> Usage:
 class _FromChat:
     """OpenAI chat chunks to Responses stream events."""
 
+    reply: dict[str, Any] | None = None  # keeps no chat reply
+
     def __init__(self, translator: responses.ChatStreamToResponses) -> None:
         self._translator = translator
         self._started = False

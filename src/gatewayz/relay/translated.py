@@ -25,6 +25,8 @@ class PassthroughCodec:
     raises UpstreamStreamError for an error event.
     """
 
+    reply: dict[str, Any] | None = None  # keeps no chat reply
+
     def __init__(
         self,
         inspect: Callable[[str, dict[str, Any], UsageTally], None],
