@@ -14,7 +14,7 @@ from gatewayz.protocols.input_parts import declares_tools, media_parts
 from gatewayz.protocols.usage import Usage, UsageTally
 from gatewayz.providers.base import EventStream
 from gatewayz.providers.catalog import Route
-from gatewayz.providers.sse import Event
+from gatewayz.providers.sse import Chunk, Event
 from gatewayz.relay.exchange import Answer, Exchange, StreamCodec, Target
 from gatewayz.relay.outcome import Outcome
 from gatewayz.relay.plan import call_plan
@@ -67,8 +67,9 @@ class ChatCodec:
     def reply(self) -> dict[str, Any] | None:
         return None if self._answer is None else self._answer.message()
 
-    def convert(self, event: Event) -> list[bytes]:
-        out, chunk = openai_chat.read_stream_event(event[1], self._wants_usage, self.tally)
+    def convert(self, event: Event | Chunk) -> list[bytes]:
+        data = event if isinstance(event, dict) else event[1]
+        out, chunk = openai_chat.read_stream_event(data, self._wants_usage, self.tally)
         if self._answer is not None:
             self._answer.add(chunk)
         return [] if out is None else [b"data: " + out + b"\n\n"]

@@ -9,10 +9,11 @@ from gatewayz.protocols import openai_chat, openai_completions
 from gatewayz.protocols.usage import Usage, UsageTally
 from gatewayz.providers.base import EventStream
 from gatewayz.providers.catalog import Route
-from gatewayz.providers.sse import Event
+from gatewayz.providers.sse import Chunk, Event
 from gatewayz.relay.chat import request_demand
 from gatewayz.relay.exchange import Answer, Exchange, StreamCodec, Target
 from gatewayz.relay.plan import call_plan
+from gatewayz.relay.translated import native_event
 from gatewayz.routing.options import without_routing_fields
 
 _DONE = b"data: [DONE]\n\n"
@@ -36,8 +37,9 @@ class CompletionsCodec:
         self._wants_usage = wants_usage
         self.tally = UsageTally()
 
-    def convert(self, event: Event) -> list[bytes]:
-        out = openai_completions.read_stream_event(event[1], self._wants_usage, self.tally)
+    def convert(self, event: Event | Chunk) -> list[bytes]:
+        _, data = native_event(event)
+        out = openai_completions.read_stream_event(data, self._wants_usage, self.tally)
         return [] if out is None else [b"data: " + out + b"\n\n"]
 
     def close(self) -> list[bytes]:

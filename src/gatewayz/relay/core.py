@@ -5,7 +5,7 @@ with failover, settle, log. Knows nothing of HTTP servers or of any wire format.
 import asyncio
 import logging
 import time
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import AsyncIterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -28,7 +28,7 @@ from gatewayz.protocols.usage import Usage
 from gatewayz.providers.base import EventStream
 from gatewayz.providers.capabilities import Adapter
 from gatewayz.providers.catalog import Route
-from gatewayz.providers.sse import Batch
+from gatewayz.providers.sse import Chunk, Event
 from gatewayz.relay.departure import Departure, OutlivingCalls
 from gatewayz.relay.exchange import (
     Answer,
@@ -494,7 +494,7 @@ def _served(call: _Call) -> dict[str, str]:
     return _headers(call) if dropped is None else {**_headers(call), fields.HEADER: dropped}
 
 
-def _convert(provider: str, codec: StreamCodec, batch: Batch) -> bytes:
+def _convert(provider: str, codec: StreamCodec, batch: Sequence[Event | Chunk]) -> bytes:
     """A batch of upstream events in the client's format, with the upstream's faults named
     after it."""
     try:

@@ -11,7 +11,7 @@ from gatewayz.protocols.usage import Usage, UsageTally
 from gatewayz.providers.base import EventStream
 from gatewayz.providers.capabilities import Adapter
 from gatewayz.providers.catalog import Route
-from gatewayz.providers.sse import Event
+from gatewayz.providers.sse import Chunk, Event
 from gatewayz.relay.outcome import Subscriber
 from gatewayz.relay.plan import CallPlan
 
@@ -44,7 +44,7 @@ class StreamCodec(Protocol):
     @property
     def reply(self) -> dict[str, Any] | None: ...
 
-    def convert(self, event: Event) -> list[bytes]: ...
+    def convert(self, event: Event | Chunk) -> list[bytes]: ...
 
     def close(self) -> list[bytes]: ...
 

@@ -19,11 +19,11 @@ from gatewayz.protocols.openai_chat import UpstreamStreamError
 from gatewayz.protocols.usage import Usage, UsageTally, from_openai
 from gatewayz.providers.base import EventStream
 from gatewayz.providers.catalog import Route
-from gatewayz.providers.sse import Event
+from gatewayz.providers.sse import Chunk, Event
 from gatewayz.relay.chat import CHAT, chat_usage, request_demand, upstream_chat_body
 from gatewayz.relay.exchange import Answer, Exchange, StreamCodec, Target
 from gatewayz.relay.plan import call_plan
-from gatewayz.relay.translated import PassthroughCodec, translation_notes
+from gatewayz.relay.translated import PassthroughCodec, chat_chunk, translation_notes
 
 GEMINI = "the Gemini API"
 
@@ -80,8 +80,8 @@ class _FromChat:
         self._translator = ChatStreamToGemini(model, include_thoughts)
         self.tally = UsageTally()
 
-    def convert(self, event: Event) -> list[bytes]:
-        chunk = openai_chat.decode_chunk(event[1])
+    def convert(self, event: Event | Chunk) -> list[bytes]:
+        chunk = chat_chunk(event)
         openai_chat.tally_chunk(chunk, self.tally)
         return [sse_data(response) for response in self._translator.feed(chunk)]
 

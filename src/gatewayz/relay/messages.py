@@ -18,11 +18,11 @@ from gatewayz.protocols.openai_chat import UpstreamStreamError
 from gatewayz.protocols.usage import Usage, UsageTally, from_anthropic
 from gatewayz.providers.base import EventStream
 from gatewayz.providers.catalog import Route
-from gatewayz.providers.sse import Event
+from gatewayz.providers.sse import Chunk, Event
 from gatewayz.relay.chat import CHAT, chat_usage, request_demand, upstream_chat_body
 from gatewayz.relay.exchange import Answer, Exchange, StreamCodec, Target
 from gatewayz.relay.plan import call_plan
-from gatewayz.relay.translated import PassthroughCodec, sse, translation_notes
+from gatewayz.relay.translated import PassthroughCodec, chat_chunk, sse, translation_notes
 from gatewayz.routing.options import without_routing_fields
 
 MESSAGES = "the Messages API"
@@ -111,8 +111,8 @@ class _FromChat:
         )
         self.tally = UsageTally()
 
-    def convert(self, event: Event) -> list[bytes]:
-        chunk = openai_chat.decode_chunk(event[1])
+    def convert(self, event: Event | Chunk) -> list[bytes]:
+        chunk = chat_chunk(event)
         openai_chat.tally_chunk(chunk, self.tally)
         return [sse(name, data) for name, data in self._translator.feed(chunk)]
 

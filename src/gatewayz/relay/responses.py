@@ -15,11 +15,11 @@ from gatewayz.protocols.responses.passthrough import native_request
 from gatewayz.protocols.usage import Usage, UsageTally, from_responses
 from gatewayz.providers.base import EventStream
 from gatewayz.providers.catalog import Route
-from gatewayz.providers.sse import Event
+from gatewayz.providers.sse import Chunk, Event
 from gatewayz.relay.chat import CHAT, chat_usage, request_demand, upstream_chat_body
 from gatewayz.relay.exchange import Answer, Exchange, StreamCodec, Target
 from gatewayz.relay.plan import call_plan
-from gatewayz.relay.translated import PassthroughCodec, sse, translation_notes
+from gatewayz.relay.translated import PassthroughCodec, chat_chunk, sse, translation_notes
 from gatewayz.routing.options import without_routing_fields
 
 _FINAL = frozenset({"response.completed", "response.incomplete", "response.failed"})
@@ -98,8 +98,8 @@ class _FromChat:
         self._started = False
         self.tally = UsageTally()
 
-    def convert(self, event: Event) -> list[bytes]:
-        chunk = openai_chat.decode_chunk(event[1])
+    def convert(self, event: Event | Chunk) -> list[bytes]:
+        chunk = chat_chunk(event)
         openai_chat.tally_chunk(chunk, self.tally)
         out = [] if self._started else self._translator.start()
         self._started = True
