@@ -1,5 +1,6 @@
-"""What the relay runs and what it gives back: an exchange (one client request, with how to
-serve it on a route), its answer or stream codec, and the relayed result."""
+"""What the relay runs and what it gives back: an exchange (one client request's plan, with
+how to serve it on a target: a route, its adapter and output limit), its answer or stream
+codec, and the relayed result."""
 
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
