@@ -2,7 +2,7 @@
 
 import gc
 import logging
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Mapping
 from contextlib import AsyncExitStack, asynccontextmanager
 
 from fastapi import FastAPI
@@ -44,6 +44,7 @@ from gatewayz.api.prompt_log import PromptLogMiddleware
 from gatewayz.api.request_id import RequestIdMiddleware
 from gatewayz.errors import install_handlers, is_gemini_path
 from gatewayz.providers.bundled import load_bundled
+from gatewayz.providers.capabilities import Adapter
 from gatewayz.providers.catalog import Catalog
 from gatewayz.providers.demo import demo_provider
 from gatewayz.providers.table import enabled_providers
@@ -89,11 +90,15 @@ _ROUTERS = tuple(
 
 
 def create_app(
-    settings: Settings | None = None, *, span_exporter: SpanExporter | None = None
+    settings: Settings | None = None,
+    *,
+    span_exporter: SpanExporter | None = None,
+    adapters: Mapping[str, Adapter] | None = None,
 ) -> FastAPI:
     """The Gatewayz ASGI app for `settings` (default: from the environment and config file).
 
-    `span_exporter` receives the traces instead of the OTLP endpoint (a test seam).
+    `span_exporter` receives the traces instead of the OTLP endpoint, and `adapters` serve
+    their wire protocols instead of the built-in adapters (test seams).
     """
     settings = settings or load_settings()
     dsn = settings.sentry_dsn.get_secret_value() if settings.sentry_dsn else None
@@ -117,7 +122,7 @@ def create_app(
     board = HealthBoard(
         routing.breaker_failures, routing.breaker_cooldown_seconds, telemetry.metrics.circuit_state
     )
-    static = Static(settings, telemetry, providers, catalog, board)
+    static = Static(settings, telemetry, providers, catalog, board, dict(adapters or {}))
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:

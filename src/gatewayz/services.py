@@ -3,8 +3,9 @@ they close in the reverse order: nothing closes while a part opened after it sti
 
 import asyncio
 import logging
+from collections.abc import Mapping
 from contextlib import AsyncExitStack
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Any
 
@@ -35,14 +36,11 @@ from gatewayz.limits.redis_or_memory import RedisOrMemoryStore
 from gatewayz.notify.backends import build_mailer
 from gatewayz.notify.low_balance import LowBalanceWatcher
 from gatewayz.notify.notices import Notifier
-from gatewayz.providers.anthropic import AnthropicAdapter
+from gatewayz.providers.adapters import builtin_adapters
 from gatewayz.providers.bundled import load_bundled
+from gatewayz.providers.capabilities import Adapter, unserved
 from gatewayz.providers.catalog import Catalog
 from gatewayz.providers.catalog_refresh import CatalogRefresher
-from gatewayz.providers.demo import DemoAdapter
-from gatewayz.providers.fal import FalAdapter
-from gatewayz.providers.gemini import GeminiAdapter
-from gatewayz.providers.openai_compat import OpenAICompatAdapter
 from gatewayz.providers.table import Provider
 from gatewayz.relay.core import Relay
 from gatewayz.relay.own_keys import OwnKeyRouting, keyless_catalog
@@ -72,6 +70,8 @@ class Static:
     providers: list[Provider]
     catalog: Catalog
     board: HealthBoard
+    adapters: Mapping[str, Adapter] = field(default_factory=dict)
+    """Adapters that serve these wire protocols instead of the built-in ones (a test seam)."""
 
 
 @dataclass(slots=True)
@@ -271,18 +271,16 @@ async def _open_relay(
     keyless = keyless_catalog(
         settings.providers, settings.environ, static.providers, load_bundled()
     )
-    session = core.session
+    adapters = {
+        **builtin_adapters(core.session, settings.default_max_output_tokens),
+        **static.adapters,
+    }
+    unserved(static.catalog.routes(), adapters)
     state.relay = Relay(
         planner,
         Failover(board, routing),
         board,
-        {
-            "openai": OpenAICompatAdapter(session),
-            "anthropic": AnthropicAdapter(session, settings.default_max_output_tokens),
-            "gemini": GeminiAdapter(session),
-            "fal": FalAdapter(session),
-            "demo": DemoAdapter(),
-        },
+        adapters,
         core.writer,
         holds,
         settings.default_max_output_tokens,

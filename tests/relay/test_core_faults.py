@@ -4,31 +4,42 @@ from typing import Any
 
 import httpx
 from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncEngine
 
+from gatewayz.protocols.fields import Dropped
+from gatewayz.providers.base import EventStream, UpstreamReply
+from gatewayz.providers.capabilities import Adapter
+from gatewayz.providers.table import Provider
 from gatewayz.store.tables import request_logs, users
-from tests.conftest import Gateway
+from tests.conftest import add_funded_user, gateway_settings, serve, settle_now
+from tests.fakes.openai_upstream import FakeOpenAIUpstream
 
 
 class _BrokenAdapter:
-    """An adapter with a bug: it raises something no upstream error maps to."""
+    """A chat adapter with a bug: it raises something no upstream error maps to."""
 
-    async def chat(self, provider: Any, body: dict[str, Any]) -> Any:
+    async def chat(
+        self, provider: Provider, body: dict[str, Any], dropped: Dropped | None = None
+    ) -> UpstreamReply:
         raise RuntimeError("a bug")
 
-    async def chat_stream(self, provider: Any, body: dict[str, Any]) -> Any:
+    async def chat_stream(
+        self, provider: Provider, body: dict[str, Any], dropped: Dropped | None = None
+    ) -> EventStream:
         raise RuntimeError("a bug")
 
 
-async def test_unexpected_errors_release_the_hold_and_are_logged(gateway: Gateway) -> None:
-    relay = gateway.app_state.relay
-    working = relay._adapters["openai"]
-    relay._adapters["openai"] = _BrokenAdapter()
-    try:
-        async with httpx.AsyncClient(base_url=gateway.base_url) as http:
+async def test_unexpected_errors_release_the_hold_and_are_logged(
+    database_url: str, engine: AsyncEngine, upstream: FakeOpenAIUpstream
+) -> None:
+    _, key = await add_funded_user(engine, "dev@example.com", "10")
+    broken = {"openai": Adapter(chat=_BrokenAdapter())}
+    async with serve(gateway_settings(database_url, upstream), adapters=broken) as (url, state):
+        async with httpx.AsyncClient(base_url=url) as http:
             for stream in (False, True):
                 answer = await http.post(
                     "/v1/chat/completions",
-                    headers={"Authorization": f"Bearer {gateway.api_key}"},
+                    headers={"Authorization": f"Bearer {key}"},
                     json={
                         "model": "fake/fake-model",
                         "stream": stream,
@@ -37,10 +48,8 @@ async def test_unexpected_errors_release_the_hold_and_are_logged(gateway: Gatewa
                 )
                 assert answer.status_code == 500
                 assert answer.json()["error"]["type"] == "api_error"
-    finally:
-        relay._adapters["openai"] = working
-    await gateway.flush()
-    async with gateway.engine.connect() as conn:
+        await settle_now(state)
+    async with engine.connect() as conn:
         statuses = [row[0] for row in await conn.execute(select(request_logs.c.status_code))]
         reserved, balance = (
             await conn.execute(select(users.c.reserved_units, users.c.balance_units))

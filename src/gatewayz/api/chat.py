@@ -31,4 +31,4 @@ async def chat_completions(
     turn = await state.chat_history.begin(
         principal.user_id, body, len(raw), request.state.request_id
     )
-    return await respond(request, principal, chat_exchange(state.relay, body, len(raw), turn))
+    return await respond(request, principal, chat_exchange(body, len(raw), turn))

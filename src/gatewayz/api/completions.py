@@ -22,5 +22,5 @@ async def completions(
     true; served by OpenAI-format providers only (400 for the others)."""
     raw = await request.body()
     body = openai_completions.parse_request(raw)
-    exchange = completions_exchange(request.app.state.relay, body, len(raw))
+    exchange = completions_exchange(body, len(raw))
     return await respond(request, principal, exchange)

@@ -37,9 +37,7 @@ async def generate_content(request: Request, model: str, principal: Caller) -> R
     """Generate content (Gemini format)."""
     raw = await request.body()
     body = client.parse_generate_request(raw)
-    exchange = generate_exchange(
-        request.app.state.relay, client.model_id(model), body, len(raw), stream=False
-    )
+    exchange = generate_exchange(client.model_id(model), body, len(raw), stream=False)
     return await respond(request, principal, exchange)
 
 
@@ -51,9 +49,7 @@ async def stream_generate_content(
         raise InvalidRequest("streamGenerateContent is served as SSE: add ?alt=sse.", param="alt")
     raw = await request.body()
     body = client.parse_generate_request(raw)
-    exchange = generate_exchange(
-        request.app.state.relay, client.model_id(model), body, len(raw), stream=True
-    )
+    exchange = generate_exchange(client.model_id(model), body, len(raw), stream=True)
     return await respond(request, principal, exchange)
 
 
@@ -70,8 +66,7 @@ async def embed_content(request: Request, model: str, principal: Caller) -> Resp
     """Embed one content; charged per input token."""
     raw = await request.body()
     body = client.parse_embed_request(raw, batch=False)
-    relay = request.app.state.relay
-    exchange = embed_exchange(relay, client.model_id(model), [body], len(raw), batch=False)
+    exchange = embed_exchange(client.model_id(model), [body], len(raw), batch=False)
     return await respond(request, principal, exchange)
 
 
@@ -79,8 +74,7 @@ async def batch_embed_contents(request: Request, model: str, principal: Caller) 
     """Embed several contents in one call (the SDKs' `embed_content`); charged per token."""
     raw = await request.body()
     body = client.parse_embed_request(raw, batch=True)
-    relay = request.app.state.relay
-    exchange = embed_exchange(relay, client.model_id(model), body["requests"], len(raw), True)
+    exchange = embed_exchange(client.model_id(model), body["requests"], len(raw), True)
     return await respond(request, principal, exchange)
 
 

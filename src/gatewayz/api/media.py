@@ -22,9 +22,7 @@ async def embeddings(
     """Create embeddings; charged per input token."""
     raw = await request.body()
     body = openai_media.parse_embeddings_request(raw)
-    return await respond(
-        request, principal, embeddings_exchange(request.app.state.relay, body, len(raw))
-    )
+    return await respond(request, principal, embeddings_exchange(body, len(raw)))
 
 
 @router.post("/v1/images/generations", response_model=None, openapi_extra=json_body(IMAGES))
@@ -35,6 +33,4 @@ async def images(
     """Generate images; charged per image returned."""
     raw = await request.body()
     body = openai_media.parse_image_request(raw)
-    return await respond(
-        request, principal, images_exchange(request.app.state.relay, body, len(raw))
-    )
+    return await respond(request, principal, images_exchange(body, len(raw)))

@@ -34,7 +34,7 @@ async def create_message(
         raise InvalidRequest(
             "session_id: chat sessions work only on /v1/chat/completions.", param="session_id"
         )
-    exchange = messages_exchange(request.app.state.relay, body, len(raw), _betas(request))
+    exchange = messages_exchange(body, len(raw), _betas(request))
     return await respond(request, principal, exchange)
 
 
@@ -46,5 +46,5 @@ async def count_message_tokens(
     for the others (see docs/clients/claude-code.md). Free."""
     raw = await request.body()
     body = anthropic.parse_count_tokens_request(raw)
-    exchange = count_tokens_exchange(request.app.state.relay, body, len(raw), _betas(request))
+    exchange = count_tokens_exchange(body, len(raw), _betas(request))
     return await respond(request, principal, exchange)

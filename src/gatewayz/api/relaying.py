@@ -1,35 +1,42 @@
 """Turns a relayed exchange into an HTTP response: JSON, or SSE for streams."""
 
+from functools import partial
+
 from fastapi import Request
 from starlette.responses import Response
 
 from gatewayz.accounts.auth import Principal
-from gatewayz.accounts.key_checks import KeyRestricted, audit_denial
+from gatewayz.accounts.key_checks import audit_denial
 from gatewayz.api.disconnect import CLIENT_CLOSED, unless_disconnected
 from gatewayz.api.sse import EventStreamResponse
 from gatewayz.errors import GatewayError
 from gatewayz.relay.exchange import Exchange
+from gatewayz.relay.outcome import Outcome
 
 
 def _served_by(provider: str, attempts: int, headers: dict[str, str]) -> dict[str, str]:
     return {"x-gatewayz-provider": provider, "x-gatewayz-attempts": str(attempts), **headers}
 
 
+def _audit_refusal(request: Request, outcome: Outcome) -> None:
+    """Audit a call refused by a key restriction (its spending limit)."""
+    if outcome.refused_by is not None:
+        principal = outcome.principal
+        audit_denial(request, principal.user_id, principal.key_id, outcome.refused_by)
+
+
 async def respond(request: Request, principal: Principal, exchange: Exchange) -> Response:
     """Run the exchange and answer with its result; a call refused by a key restriction (its
     spending limit) is audited. A client that leaves cancels a stream at once; an unstreamed
     call already sent upstream finishes, to be billed (see relay.departure)."""
-    try:
-        return await _respond(request, principal, exchange)
-    except KeyRestricted as refused:
-        audit_denial(request, principal.user_id, principal.key_id, refused.restriction)
-        raise
+    exchange.subscribe(partial(_audit_refusal, request))
+    return await _respond(request, principal, exchange)
 
 
 async def _respond(request: Request, principal: Principal, exchange: Exchange) -> Response:
     relay = request.app.state.relay
     request_id = request.state.request_id
-    if exchange.stream:
+    if exchange.plan.stream:
         opened = await unless_disconnected(
             request.receive, relay.stream(principal, exchange, request_id)
         )

@@ -22,5 +22,5 @@ async def create_response(
     """Create a model response (OpenAI Responses format), streamed as events when asked."""
     raw = await request.body()
     body = responses.parse_request(raw)
-    exchange = responses_exchange(request.app.state.relay, body, len(raw))
+    exchange = responses_exchange(body, len(raw))
     return await respond(request, principal, exchange)

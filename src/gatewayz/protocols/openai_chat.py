@@ -135,19 +135,20 @@ def _tally(data: dict[str, Any], part: str, tally: UsageTally) -> Usage | None:
 
 
 def read_stream_event(
-    data: bytes, client_wants_usage: bool, tally: UsageTally
+    data: bytes | dict[str, Any], client_wants_usage: bool, tally: UsageTally
 ) -> tuple[bytes | None, dict[str, Any]]:
-    """One upstream chunk: what to forward (None to drop), and the chunk decoded. Its usage
-    and generated text are noted in `tally` (for an estimate when usage never comes).
+    """One upstream chunk, as it came or decoded already (translated from another format):
+    what to forward (None to drop), and the chunk decoded. Its usage and generated text are
+    noted in `tally` (for an estimate when usage never comes).
 
     The gateway always asks the upstream for usage; a usage-only chunk is dropped again
     when the client did not ask for it, and usage riding on a content chunk is removed.
     Raises ValueError for a chunk that is not a JSON object, UpstreamStreamError for an
     error event.
     """
-    chunk = decode_chunk(data)
+    chunk = data if isinstance(data, dict) else decode_chunk(data)
     if tally_chunk(chunk, tally) is None or client_wants_usage:
-        return data, chunk
+        return (orjson.dumps(chunk) if isinstance(data, dict) else data), chunk
     if not chunk.get("choices"):
         return None, chunk
     chunk.pop("usage", None)

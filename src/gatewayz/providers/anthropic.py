@@ -14,7 +14,7 @@ from gatewayz.protocols.anthropic.json_mode import json_tool
 from gatewayz.protocols.fields import Dropped
 from gatewayz.providers.base import UpstreamReply
 from gatewayz.providers.http import open_stream, post_json
-from gatewayz.providers.sse import Event, SSEStream, TranslatedStream
+from gatewayz.providers.sse import Chunk, Event, SSEStream, TranslatedStream
 from gatewayz.providers.table import Provider
 
 API_VERSION = "2023-06-01"
@@ -101,8 +101,7 @@ class AnthropicAdapter:
             json_tool=json_tool(body),
         )
 
-        def translate(event: Event) -> list[bytes]:
-            data = orjson.loads(event[1])
-            return [orjson.dumps(chunk) for chunk in translator.feed(event[0] or "", data)]
+        def translate(event: Event) -> list[Chunk]:
+            return translator.feed(event[0] or "", orjson.loads(event[1]))
 
         return TranslatedStream(source, translate, lambda: [])

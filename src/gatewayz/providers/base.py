@@ -1,11 +1,11 @@
-"""What every wire-protocol adapter offers the relay."""
+"""What adapters answer with: a complete reply, or a stream of upstream events (see
+providers.capabilities for what each adapter serves)."""
 
+from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
 
-from gatewayz.protocols.fields import Dropped
-from gatewayz.providers.sse import Batch
-from gatewayz.providers.table import Provider
+from gatewayz.providers.sse import Chunk, Event
 
 
 @dataclass(frozen=True, slots=True)
@@ -17,30 +17,11 @@ class UpstreamReply:
 
 
 class EventStream(Protocol):
-    """Batches of upstream events, each batch everything that arrived together."""
+    """Batches of upstream events, each batch everything that arrived together: events as
+    they came, or chat chunks decoded from another format's (see providers.sse)."""
 
-    def __aiter__(self) -> "EventStream": ...
+    def __aiter__(self) -> AsyncIterator[Sequence[Event | Chunk]]: ...
 
-    async def __anext__(self) -> Batch: ...
+    async def __anext__(self) -> Sequence[Event | Chunk]: ...
 
     async def aclose(self) -> None: ...
-
-
-class ChatAdapter(Protocol):
-    """Serves OpenAI-format chat requests from a provider in its own wire format.
-
-    `chat` answers a chat.completion, `chat_stream` yields chat.completion.chunk events. An
-    adapter that translates the request into its upstream's format notes in `dropped` the
-    fields it leaves out (see protocols.fields).
-    Both raise gatewayz.errors.UpstreamError, naming the provider, when the upstream cannot
-    be reached, refuses, or answers with something unusable. Adapters may offer more
-    (native Messages or Responses passthrough, embeddings, images).
-    """
-
-    async def chat(
-        self, provider: Provider, body: dict[str, Any], dropped: Dropped | None = None
-    ) -> UpstreamReply: ...
-
-    async def chat_stream(
-        self, provider: Provider, body: dict[str, Any], dropped: Dropped | None = None
-    ) -> EventStream: ...

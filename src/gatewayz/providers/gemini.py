@@ -11,7 +11,7 @@ from gatewayz.protocols.fields import Dropped
 from gatewayz.providers.base import UpstreamReply
 from gatewayz.providers.google_tokens import GoogleTokens
 from gatewayz.providers.http import open_stream, post_json
-from gatewayz.providers.sse import Event, SSEStream, TranslatedStream
+from gatewayz.providers.sse import Chunk, Event, SSEStream, TranslatedStream
 from gatewayz.providers.table import Provider
 
 
@@ -63,13 +63,10 @@ class GeminiAdapter:
             single_call=body.get("parallel_tool_calls") is False,
         )
 
-        def translate(event: Event) -> list[bytes]:
-            return [orjson.dumps(chunk) for chunk in translator.feed(orjson.loads(event[1]))]
+        def translate(event: Event) -> list[Chunk]:
+            return translator.feed(orjson.loads(event[1]))
 
-        def finish() -> list[bytes]:
-            return [orjson.dumps(chunk) for chunk in translator.finish()]
-
-        return TranslatedStream(source, translate, finish)
+        return TranslatedStream(source, translate, translator.finish)
 
     async def generate(self, provider: Provider, model: str, body: dict[str, Any]) -> UpstreamReply:
         """A Gemini client's GenerateContentRequest passed through (see

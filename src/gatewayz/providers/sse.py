@@ -7,6 +7,7 @@ upstream's events still go out one by one, the moment each arrives.
 
 import asyncio
 from collections.abc import AsyncIterator, Callable
+from typing import Any
 
 import aiohttp
 
@@ -15,7 +16,11 @@ from gatewayz.protocols.openai_chat import UpstreamStreamError
 from gatewayz.providers.http_errors import mapped_transport_errors
 
 Event = tuple[str | None, bytes]
+"""One server-sent event as it came: its name (None: unnamed) and its data."""
 Batch = list[Event]
+Chunk = dict[str, Any]
+"""A chat.completion.chunk, decoded: what a stream translated from another format yields, so
+that it is decoded and encoded once on its way to the client."""
 
 
 def parse_events(buffer: bytes) -> tuple[Batch, bytes]:
@@ -108,7 +113,7 @@ class SSEStream:
 
 
 class TranslatedStream:
-    """Another stream's events turned into OpenAI chat chunks (event name None).
+    """Another stream's events turned into OpenAI chat chunks, in batches, decoded.
 
     `translate` maps one upstream event to the chunks it yields; `finish` gives the chunks
     that close a complete stream.
@@ -117,26 +122,26 @@ class TranslatedStream:
     def __init__(
         self,
         source: SSEStream,
-        translate: Callable[[Event], list[bytes]],
-        finish: Callable[[], list[bytes]],
+        translate: Callable[[Event], list[Chunk]],
+        finish: Callable[[], list[Chunk]],
     ) -> None:
         self._source = source
         self._translate = translate
         self._finish = finish
         self._iterator = self._batches()
 
-    def __aiter__(self) -> AsyncIterator[Batch]:
+    def __aiter__(self) -> AsyncIterator[list[Chunk]]:
         return self._iterator
 
-    async def __anext__(self) -> Batch:
+    async def __anext__(self) -> list[Chunk]:
         return await anext(self._iterator)
 
-    async def _batches(self) -> AsyncIterator[Batch]:
+    async def _batches(self) -> AsyncIterator[list[Chunk]]:
         async for batch in self._source:
-            out: Batch = []
+            out: list[Chunk] = []
             try:
                 for event in batch:
-                    out.extend((None, chunk) for chunk in self._translate(event))
+                    out.extend(self._translate(event))
             except (UpstreamStreamError, ValueError) as exc:
                 # The chunks before the fault still go out, then the fault, named after the
                 # provider, as the relay expects of any upstream failure mid-stream.
@@ -150,7 +155,7 @@ class TranslatedStream:
                 raise UpstreamError(self._source.provider, message) from None
             if out:
                 yield out
-        tail: Batch = [(None, chunk) for chunk in self._finish()]
+        tail = self._finish()
         if tail:
             yield tail
 

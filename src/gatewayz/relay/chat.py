@@ -14,18 +14,20 @@ from gatewayz.protocols.input_parts import declares_tools, media_parts
 from gatewayz.protocols.usage import Usage, UsageTally
 from gatewayz.providers.base import EventStream
 from gatewayz.providers.catalog import Route
-from gatewayz.providers.sse import Event
-from gatewayz.relay.core import Relay
-from gatewayz.relay.exchange import Answer, Exchange, StreamCodec
+from gatewayz.providers.sse import Chunk, Event
+from gatewayz.relay.exchange import Answer, Exchange, StreamCodec, Target
+from gatewayz.relay.outcome import Outcome
+from gatewayz.relay.plan import call_plan
 from gatewayz.relay.translated import translation_notes
 from gatewayz.routing.options import without_routing_fields
 
 _DONE = b"data: [DONE]\n\n"
+CHAT = "chat completions"
 
 
 def upstream_chat_body(body: dict[str, Any], route: Route, output_limit: int) -> dict[str, Any]:
     """The chat request as the route's provider receives it, limited to `output_limit` (the
-    limit held for it, see Relay.output_limit); a field the provider would bill beyond the
+    limit held for it, see relay.exchange.Target); a field the provider would bill beyond the
     usage is refused (see protocols.chat_passthrough)."""
     spec = route.provider.spec
     if spec.protocol == "openai":  # sent in its own format; the others translate it
@@ -53,25 +55,26 @@ def chat_usage(data: dict[str, Any], body_size: int) -> Usage:
 class ChatCodec:
     """OpenAI chunks to an OpenAI client: forwarded, usage chunk stripped if not asked for.
 
-    In a chat session (`turn`), the answer is accumulated too and stored when the stream
-    ends well.
+    With `keeps_reply` (in a chat session), the answer is accumulated too, as `reply`.
     """
 
-    def __init__(self, wants_usage: bool, turn: Turn | None = None) -> None:
+    def __init__(self, wants_usage: bool, keeps_reply: bool = False) -> None:
         self._wants_usage = wants_usage
-        self._turn = turn
-        self._answer = StreamedAnswer() if turn is not None else None
+        self._answer = StreamedAnswer() if keeps_reply else None
         self.tally = UsageTally()
 
-    def convert(self, event: Event) -> list[bytes]:
-        out, chunk = openai_chat.read_stream_event(event[1], self._wants_usage, self.tally)
+    @property
+    def reply(self) -> dict[str, Any] | None:
+        return None if self._answer is None else self._answer.message()
+
+    def convert(self, event: Event | Chunk) -> list[bytes]:
+        data = event if isinstance(event, dict) else event[1]
+        out, chunk = openai_chat.read_stream_event(data, self._wants_usage, self.tally)
         if self._answer is not None:
             self._answer.add(chunk)
         return [] if out is None else [b"data: " + out + b"\n\n"]
 
     def close(self) -> list[bytes]:
-        if self._turn is not None and self._answer is not None:
-            self._turn.finish(self._answer.message())
         return [_DONE]
 
     def error(self, error: UpstreamError) -> bytes:
@@ -87,9 +90,13 @@ class ChatCodec:
         )
 
 
-def chat_exchange(
-    relay: Relay, body: dict[str, Any], body_size: int, turn: Turn | None = None
-) -> Exchange:
+def _store_turn(turn: Turn, outcome: Outcome) -> None:
+    """Store a chat session's turn once its whole answer went to the client."""
+    if outcome.answered:
+        turn.finish(outcome.reply)
+
+
+def chat_exchange(body: dict[str, Any], body_size: int, turn: Turn | None = None) -> Exchange:
     """A chat completion request, served by any provider; in a chat session, `turn` holds
     the body with the session's history and stores the answer."""
     if turn is not None:
@@ -101,30 +108,28 @@ def chat_exchange(
     if turn is not None:  # the history's images, files and audio count as the request's do
         demand = replace(demand, media_parts=demand.media_parts + turn.window.media_parts)
 
-    async def upstream(route: Route) -> dict[str, Any]:
-        """The request for the route; a session's history is read now, after the hold."""
+    async def upstream(target: Target) -> dict[str, Any]:
+        """The request for the target; a session's history is read now, after the hold."""
         request = body if turn is None else await turn.request()
-        return upstream_chat_body(request, route, relay.output_limit(demand.output_limit, route))
+        return upstream_chat_body(request, target.route, target.output_limit)
 
-    async def call(route: Route) -> Answer:
-        dropped = translation_notes(exchange, route)
-        reply = await relay.adapter(route).chat(route.provider, await upstream(route), dropped)
-        stored = None if turn is None else partial(turn.finish, reply_message(reply.data))
-        return Answer(reply.body, chat_usage(reply.data, body_size), stored)
+    async def call(target: Target) -> Answer:
+        provider = target.route.provider
+        dropped = translation_notes(exchange, target.route)
+        adapter = target.needs(target.adapter.chat, CHAT)
+        reply = await adapter.chat(provider, await upstream(target), dropped)
+        kept = None if turn is None else reply_message(reply.data)
+        return Answer(reply.body, chat_usage(reply.data, body_size), kept)
 
-    async def open_stream(route: Route) -> tuple[EventStream, StreamCodec]:
-        dropped = translation_notes(exchange, route)
-        request = await upstream(route)
-        stream = await relay.adapter(route).chat_stream(route.provider, request, dropped)
-        return stream, ChatCodec(wants_usage, turn)
+    async def open_stream(target: Target) -> tuple[EventStream, StreamCodec]:
+        dropped = translation_notes(exchange, target.route)
+        request = await upstream(target)
+        adapter = target.needs(target.adapter.chat, CHAT)
+        stream = await adapter.chat_stream(target.route.provider, request, dropped)
+        return stream, ChatCodec(wants_usage, keeps_reply=turn is not None)
 
-    exchange = Exchange(
-        api="chat.completions",
-        body=body,
-        body_size=body_size,
-        stream=bool(body.get("stream")),
-        call=call,
-        open=open_stream,
-        demand=demand,
-    )
+    plan = call_plan("chat.completions", body, demand, stream=bool(body.get("stream")))
+    exchange = Exchange(plan, call=call, open=open_stream)
+    if turn is not None:
+        exchange.subscribe(partial(_store_turn, turn))
     return exchange

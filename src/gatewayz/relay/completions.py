@@ -9,10 +9,11 @@ from gatewayz.protocols import openai_chat, openai_completions
 from gatewayz.protocols.usage import Usage, UsageTally
 from gatewayz.providers.base import EventStream
 from gatewayz.providers.catalog import Route
-from gatewayz.providers.sse import Event
+from gatewayz.providers.sse import Chunk, Event
 from gatewayz.relay.chat import request_demand
-from gatewayz.relay.core import Relay
-from gatewayz.relay.exchange import Answer, Exchange, StreamCodec
+from gatewayz.relay.exchange import Answer, Exchange, StreamCodec, Target
+from gatewayz.relay.plan import call_plan
+from gatewayz.relay.translated import native_event
 from gatewayz.routing.options import without_routing_fields
 
 _DONE = b"data: [DONE]\n\n"
@@ -30,12 +31,15 @@ class CompletionsCodec:
     """`text_completion` chunks to the client as they come, the usage chunk stripped if the
     client did not ask for it."""
 
+    reply: dict[str, Any] | None = None  # keeps no chat reply
+
     def __init__(self, wants_usage: bool) -> None:
         self._wants_usage = wants_usage
         self.tally = UsageTally()
 
-    def convert(self, event: Event) -> list[bytes]:
-        out = openai_completions.read_stream_event(event[1], self._wants_usage, self.tally)
+    def convert(self, event: Event | Chunk) -> list[bytes]:
+        _, data = native_event(event)
+        out = openai_completions.read_stream_event(data, self._wants_usage, self.tally)
         return [] if out is None else [b"data: " + out + b"\n\n"]
 
     def close(self) -> list[bytes]:
@@ -46,7 +50,7 @@ class CompletionsCodec:
         return openai_chat.error_event({"error": body})
 
 
-def completions_exchange(relay: Relay, body: dict[str, Any], body_size: int) -> Exchange:
+def completions_exchange(body: dict[str, Any], body_size: int) -> Exchange:
     """A text completion, held as its bytes plus every completion generated (`n` or `best_of`
     per prompt) times `max_tokens` (16 when absent, sent so)."""
     limit = body.get("max_tokens") or openai_completions.DEFAULT_MAX_TOKENS
@@ -58,21 +62,21 @@ def completions_exchange(relay: Relay, body: dict[str, Any], body_size: int) -> 
             without_routing_fields(body), route.model.id, route.provider.spec.quirks, limit
         )
 
-    async def call(route: Route) -> Answer:
-        reply = await relay.adapter(route).completions(route.provider, upstream(route))
+    async def call(target: Target) -> Answer:
+        route = target.route
+        adapter = target.needs(target.adapter.completions, "text completions")
+        reply = await adapter.completions(route.provider, upstream(route))
         return Answer(reply.body, completion_usage(reply.data, body_size))
 
-    async def open_stream(route: Route) -> tuple[EventStream, StreamCodec]:
-        stream = await relay.adapter(route).completions_stream(route.provider, upstream(route))
+    async def open_stream(target: Target) -> tuple[EventStream, StreamCodec]:
+        route = target.route
+        adapter = target.needs(target.adapter.completions, "text completions")
+        stream = await adapter.completions_stream(route.provider, upstream(route))
         return stream, CompletionsCodec(openai_chat.wants_stream_usage(body))
 
     return Exchange(
-        api="completions",
-        body=body,
-        body_size=body_size,
-        stream=bool(body.get("stream")),
+        call_plan("completions", body, demand, stream=bool(body.get("stream"))),
         call=call,
         open=open_stream,
-        demand=demand,
         serves=lambda route: route.provider.spec.protocol == ONLY,
     )

@@ -5,7 +5,7 @@ with failover, settle, log. Knows nothing of HTTP servers or of any wire format.
 import asyncio
 import logging
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -19,23 +19,31 @@ from gatewayz.billing.entitlements import Entitlements
 from gatewayz.billing.holds import CreditHolds
 from gatewayz.billing.key_spend import KeySpending
 from gatewayz.billing.money import format_credits, usage_cost_units
-from gatewayz.billing.worst_case import Demand, InputBounds, worst_case_units
+from gatewayz.billing.worst_case import InputBounds, worst_case_units
 from gatewayz.errors import GatewayError, InsufficientCredits, InvalidRequest, UpstreamError
 from gatewayz.limits.limiter import Admission, Limiter
 from gatewayz.protocols import fields
 from gatewayz.protocols.openai_chat import UpstreamStreamError
 from gatewayz.protocols.usage import Usage
 from gatewayz.providers.base import EventStream
+from gatewayz.providers.capabilities import Adapter
 from gatewayz.providers.catalog import Route
-from gatewayz.providers.spec import ModelType
-from gatewayz.providers.sse import Batch
+from gatewayz.providers.sse import Chunk, Event
 from gatewayz.relay.departure import Departure, OutlivingCalls
-from gatewayz.relay.exchange import Answer, Exchange, Relayed, RelayedStream, StreamCodec
+from gatewayz.relay.exchange import (
+    Answer,
+    Exchange,
+    Relayed,
+    RelayedStream,
+    StreamCodec,
+    Target,
+)
+from gatewayz.relay.outcome import Outcome, publish
 from gatewayz.relay.own_keys import OwnKeyRouting
+from gatewayz.relay.plan import CallPlan
 from gatewayz.relay.shortfalls import Debts, report_shortfall
 from gatewayz.routing.failover import Failover
 from gatewayz.routing.health import HealthBoard
-from gatewayz.routing.options import parse_options
 from gatewayz.routing.planner import Planner
 from gatewayz.store.batch import BatchWriter
 from gatewayz.telemetry.context import note_call, note_model, note_upstream_error
@@ -68,7 +76,7 @@ class Relay:
         planner: Planner,
         failover: Failover,
         health: HealthBoard,
-        adapters: dict[str, Any],
+        adapters: Mapping[str, Adapter],
         writer: BatchWriter,
         holds: CreditHolds,
         default_max_output_tokens: int,
@@ -94,20 +102,21 @@ class Relay:
         self.outliving = OutlivingCalls()  # calls whose client left (see relay.departure)
         self.default_max_output_tokens = default_max_output_tokens
 
-    def adapter(self, route: Route) -> Any:
-        """The adapter for the wire protocol of the route's provider."""
-        return self._adapters[route.provider.spec.protocol]
-
-    def output_limit(self, asked: int | None, route: Route) -> int:
-        """The output limit sent upstream on the route, and held: the one the client `asked`
+    def _output_limit(self, plan: CallPlan, route: Route) -> int:
+        """The output limit sent upstream on the route, and held: the one the client asked
         for, else the model's max_output_tokens, else the default."""
+        asked = plan.demand.output_limit
         return asked or route.model.max_output_tokens or self.default_max_output_tokens
 
-    def token_worst_case(self, exchange: Exchange, route: Route) -> int:
+    def _target(self, plan: CallPlan, route: Route) -> Target:
+        """The route with its provider's adapter and the output limit to send on it."""
+        adapter = self._adapters[route.provider.spec.protocol]
+        return Target(route, adapter, self._output_limit(plan, route))
+
+    def _token_worst_case(self, plan: CallPlan, route: Route) -> int:
         """The most the call can cost on the route (see billing.worst_case)."""
-        demand = exchange.demand or Demand(exchange.body_size)
-        limit = self.output_limit(demand.output_limit, route)
-        return worst_case_units(route.model, demand, limit, self._bounds)
+        limit = self._output_limit(plan, route)
+        return worst_case_units(route.model, plan.demand, limit, self._bounds)
 
     def departure(self) -> Departure:
         """What the client of an unstreamed call leaving will do to it (call in its task)."""
@@ -127,18 +136,19 @@ class Relay:
         call = await self._begin(principal, exchange, request_id)
         usage: Usage | None = None
         status, error = 200, None
+        answered, reply = False, None
         serve = exchange.call
 
         async def attempt(route: Route) -> Answer:
             call.route = route
             with UpstreamAttempt(call, route.provider.name, route.model.id), departure.in_flight():
-                return await serve(route)
+                return await serve(self._target(exchange.plan, route))
 
         try:
             served = await self._failover.run(call.routes, attempt, departure.stays)
             usage = served.value.usage
-            if departure.stays() and served.value.on_delivery is not None:
-                served.value.on_delivery()
+            if departure.stays():
+                answered, reply = True, served.value.reply
             return Relayed(
                 served.value.body, served.route.provider.name, served.attempts, _served(call)
             )
@@ -155,7 +165,7 @@ class Relay:
         finally:
             if departure.left:
                 status, error = CLIENT_CLOSED, _left(error)
-            self._finish(call, usage, status, error)
+            self._finish(call, usage, status, error, answered, reply)
 
     async def stream(
         self, principal: Principal, exchange: Exchange, request_id: str
@@ -173,7 +183,7 @@ class Relay:
             exc.headers = {**_headers(call), **exc.headers}
             raise
         except asyncio.CancelledError:  # once the upstream answered, it is billed what it saw
-            opened = call.codec.tally.usage(exchange.body_size) if call.codec else None
+            opened = call.codec.tally.usage(exchange.plan.body_size) if call.codec else None
             self._finish(call, opened, CLIENT_CLOSED, "client closed the connection")
             raise
         except Exception as exc:
@@ -189,10 +199,11 @@ class Relay:
         call.route = route
         provider = route.provider
         limit = provider.spec.first_byte_timeout_seconds
+        target = self._target(call.exchange.plan, route)
         with UpstreamAttempt(call, provider.name, route.model.id):
             try:
                 async with asyncio.timeout(limit):
-                    stream, codec = await call.exchange.open(route)
+                    stream, codec = await call.exchange.open(target)
                     try:
                         first = _convert(provider.name, codec, await anext(stream))
                         while not first:  # events the client does not see (e.g. usage only)
@@ -229,6 +240,7 @@ class Relay:
         """Forward events as they arrive, then settle, however the stream ends: at the usage the
         upstream reported, or else at the estimate from what it sent (see protocols.usage)."""
         status, error = 200, None
+        answered = False
         try:
             if first:
                 yield first
@@ -240,7 +252,9 @@ class Relay:
                     yield out
                 waited = time.perf_counter()
             call.upstream_seconds += time.perf_counter() - waited
-            yield b"".join(codec.close())
+            closing = b"".join(codec.close())
+            answered = True
+            yield closing
         except UpstreamError as exc:
             status, error = exc.status, exc.message
             note_upstream_error(route.provider.name, exc.code)
@@ -255,36 +269,53 @@ class Relay:
             yield codec.error(UpstreamError(route.provider.name, "the stream failed", status=500))
         finally:
             await stream.aclose()
-            self._finish(call, codec.tally.usage(call.exchange.body_size), status, error)
+            usage = codec.tally.usage(call.exchange.plan.body_size)
+            self._finish(call, usage, status, error, answered, codec.reply if answered else None)
 
-    async def plan_routes(
-        self, principal: Principal, body: dict[str, Any], kind: ModelType = "chat"
-    ) -> list[Route]:
-        """The routes that may serve the body's model for the caller, in order (ModelNotFound
+    async def plan_routes(self, principal: Principal, plan: CallPlan) -> list[Route]:
+        """The routes that may serve the plan's model for the caller, in order (ModelNotFound
         when none): its own provider keys' first, as far as its plan or trial allows."""
-        options = parse_options(body)
+        options, kind = plan.options, plan.kind
         if self._own_keys is None:
             routes = self._planner.plan(options, kind)
         else:  # routes to providers the caller has a key for carry that key
             routes = self._own_keys.plan(principal.user_id, options, kind)
-        note_model(body["model"])
+        note_model(plan.model)
+        routes = self._served(plan, routes)
         if self._entitlements is not None:  # the user's plan or trial may allow fewer models
-            routes = await self._entitlements.allowed_routes(
-                principal.user_id, body["model"], routes
-            )
+            routes = await self._entitlements.allowed_routes(principal.user_id, plan.model, routes)
         return routes
+
+    def _served(self, plan: CallPlan, routes: list[Route]) -> list[Route]:
+        """The routes whose adapter serves the plan's kind of model (see
+        providers.capabilities.unserved); a 400 naming the provider when none does."""
+        served = [r for r in routes if self._adapters[r.provider.spec.protocol].serves(plan.kind)]
+        if routes and not served:
+            provider = routes[0].provider
+            raise InvalidRequest(
+                f"Provider '{provider.name}' ({provider.spec.protocol} protocol) "
+                f"does not serve {plan.kind}.",
+                param="model",
+            )
+        return served
+
+    async def first_target(self, principal: Principal, plan: CallPlan) -> Target:
+        """The target of the plan's first route for the caller, for a free call the relay
+        neither holds credit for nor logs (a token count)."""
+        routes = await self.plan_routes(principal, plan)
+        return self._target(plan, routes[0])
 
     async def _begin(self, principal: Principal, exchange: Exchange, request_id: str) -> _Call:
         """Plan the routes, admit the call under the rate limits (or refuse with 429) and hold
         the most any route can cost (or refuse with 402), also on the key if it has a spending
         limit (or refuse with 403)."""
-        routes = await self.plan_routes(principal, exchange.body, exchange.kind)
+        routes = await self.plan_routes(principal, exchange.plan)
         if exchange.serves is not None:
             routes = _served_routes(exchange, routes)
         admission = await self._limiter.admit(
             principal.user_id, principal.key_id, self._token_budget(exchange, routes)
         )
-        worst = exchange.worst_case or (lambda route: self.token_worst_case(exchange, route))
+        worst = exchange.worst_case or (lambda route: self._token_worst_case(exchange.plan, route))
         worst_case = max(self._charge(route, worst(route)) for route in routes)
         try:
             in_debt = await self._debts.blocks(principal.user_id, free=worst_case == 0)
@@ -327,11 +358,21 @@ class Relay:
                 self._holds.cancel(user_id, units)
                 self._limiter.finish(call.admission, 0)
         if not held:
-            raise KeyRestricted(
+            refused = KeyRestricted(
                 "spend_limit",
                 f"Spending limit of {format_credits(limit)} credits reached for this API key: "
                 f"this call may cost up to {format_credits(units)} credits more",
             )
+            outcome = Outcome(
+                call.exchange.plan,
+                call.principal,
+                call.request_id,
+                refused.status,
+                refused.message,
+                refused_by=refused.restriction,
+            )
+            publish(call.exchange.subscribers, outcome)
+            raise refused
         call.key_held_units = units
 
     def _charge(self, route: Route, units: int) -> int:
@@ -342,15 +383,24 @@ class Relay:
     def _token_budget(self, exchange: Exchange, routes: list[Route]) -> int:
         """Tokens to reserve against tokens-per-minute limits: the prompt at about four bytes
         a token, plus the largest output limit of any route (chat only)."""
-        prompt = -(-exchange.body_size // 4)
-        if exchange.kind != "chat":
+        plan = exchange.plan
+        prompt = -(-plan.body_size // 4)
+        if plan.kind != "chat":
             return prompt
-        demand = exchange.demand or Demand(exchange.body_size)
-        limit = max(self.output_limit(demand.output_limit, route) for route in routes)
-        return prompt + demand.choices * limit
+        limit = max(self._output_limit(plan, route) for route in routes)
+        return prompt + plan.demand.choices * limit
 
-    def _finish(self, call: _Call, usage: Usage | None, status: int, error: str | None) -> None:
-        """Queue the settlement and the request log row (written off the request path)."""
+    def _finish(
+        self,
+        call: _Call,
+        usage: Usage | None,
+        status: int,
+        error: str | None,
+        answered: bool = False,
+        reply: dict[str, Any] | None = None,
+    ) -> None:
+        """Queue the settlement and the request log row (written off the request path), then
+        tell the call's subscribers how it ended."""
         route = call.route
         billable = usage if route is not None else None
         cost = 0
@@ -358,7 +408,7 @@ class Relay:
             cost = self._charge(route, usage_cost_units(route.model, billable))
         if route is not None:
             note_call(route.provider.name, billable, cost, call.upstream_seconds, call.first_byte)
-        exchange = call.exchange
+        exchange, plan = call.exchange, call.exchange.plan
         user_id = call.principal.user_id
         used = billable.input_tokens + billable.output_tokens if billable else 0
         self._limiter.finish(call.admission, used)
@@ -370,7 +420,7 @@ class Relay:
                 request_id=call.request_id,
                 released_units=self._holds.release(user_id, call.reserved_units, cost),
                 cost_units=cost,
-                reason=route.public_id if route else exchange.body["model"],
+                reason=route.public_id if route else plan.model,
                 key_id=call.principal.key_id,
                 key_held_units=call.key_held_units,
                 owner=self._holds.owner,
@@ -387,11 +437,11 @@ class Relay:
                 request_id=call.request_id,
                 user_id=call.principal.user_id,
                 key_id=call.principal.key_id,
-                api=exchange.api,
-                model=exchange.body["model"],
+                api=plan.api,
+                model=plan.model,
                 provider=route.provider.name if route else None,
                 provider_model=route.model.id if route else None,
-                stream=exchange.stream,
+                stream=plan.stream,
                 status_code=status,
                 error=error,
                 input_tokens=billable.input_tokens if billable else 0,
@@ -406,6 +456,11 @@ class Relay:
                 cache_write_tokens=billable.cache_write_tokens if billable else 0,
             ),
         )
+        if exchange.subscribers:
+            outcome = Outcome(
+                plan, call.principal, call.request_id, status, error, billable, answered, reply
+            )
+            publish(exchange.subscribers, outcome)
 
 
 def _served_routes(exchange: Exchange, routes: list[Route]) -> list[Route]:
@@ -415,8 +470,8 @@ def _served_routes(exchange: Exchange, routes: list[Route]) -> list[Route]:
     if routes and not served:
         protocols = sorted({route.provider.spec.protocol for route in routes})
         raise InvalidRequest(
-            f"Model '{exchange.body['model']}' is served by {' and '.join(protocols)}-format "
-            f"providers only, which do not serve {exchange.api}.",
+            f"Model '{exchange.plan.model}' is served by {' and '.join(protocols)}-format "
+            f"providers only, which do not serve {exchange.plan.api}.",
             param="model",
         )
     return served
@@ -439,7 +494,7 @@ def _served(call: _Call) -> dict[str, str]:
     return _headers(call) if dropped is None else {**_headers(call), fields.HEADER: dropped}
 
 
-def _convert(provider: str, codec: StreamCodec, batch: Batch) -> bytes:
+def _convert(provider: str, codec: StreamCodec, batch: Sequence[Event | Chunk]) -> bytes:
     """A batch of upstream events in the client's format, with the upstream's faults named
     after it."""
     try:

@@ -19,11 +19,13 @@ from gatewayz.protocols.openai_chat import UpstreamStreamError
 from gatewayz.protocols.usage import Usage, UsageTally, from_openai
 from gatewayz.providers.base import EventStream
 from gatewayz.providers.catalog import Route
-from gatewayz.providers.sse import Event
-from gatewayz.relay.chat import chat_usage, request_demand, upstream_chat_body
-from gatewayz.relay.core import Relay
-from gatewayz.relay.exchange import Answer, Exchange, StreamCodec
-from gatewayz.relay.translated import PassthroughCodec, translation_notes
+from gatewayz.providers.sse import Chunk, Event
+from gatewayz.relay.chat import CHAT, chat_usage, request_demand, upstream_chat_body
+from gatewayz.relay.exchange import Answer, Exchange, StreamCodec, Target
+from gatewayz.relay.plan import call_plan
+from gatewayz.relay.translated import PassthroughCodec, chat_chunk, translation_notes
+
+GEMINI = "the Gemini API"
 
 
 def sse_data(data: Any) -> bytes:
@@ -72,12 +74,14 @@ def native_usage(data: dict[str, Any], body_size: int) -> Usage:
 class _FromChat:
     """OpenAI chunks to Gemini stream events."""
 
+    reply: dict[str, Any] | None = None  # keeps no chat reply
+
     def __init__(self, model: str, include_thoughts: bool) -> None:
         self._translator = ChatStreamToGemini(model, include_thoughts)
         self.tally = UsageTally()
 
-    def convert(self, event: Event) -> list[bytes]:
-        chunk = openai_chat.decode_chunk(event[1])
+    def convert(self, event: Event | Chunk) -> list[bytes]:
+        chunk = chat_chunk(event)
         openai_chat.tally_chunk(chunk, self.tally)
         return [sse_data(response) for response in self._translator.feed(chunk)]
 
@@ -88,56 +92,50 @@ class _FromChat:
         return error_event(error.message, error.status)
 
 
-def generate_exchange(
-    relay: Relay, model: str, body: dict[str, Any], body_size: int, stream: bool
-) -> Exchange:
+def generate_exchange(model: str, body: dict[str, Any], body_size: int, stream: bool) -> Exchange:
     """A Gemini client's request for `model`, served by any provider."""
     demand = request_demand(body, body_size, client.output_limit(body), client.candidates(body))
     thoughts = client.include_thoughts(body)
 
-    def limit(route: Route) -> int:
-        return relay.output_limit(demand.output_limit, route)
-
     def is_native(route: Route) -> bool:
         return route.provider.spec.protocol == "gemini"
 
-    def native(route: Route) -> dict[str, Any]:
+    def native(target: Target) -> dict[str, Any]:
         exchange.dropped = None  # passed through: nothing left out
-        provider = route.provider
-        return native_request(body, provider.name, provider.spec.passthrough_fields, limit(route))
+        provider = target.route.provider
+        allowed = provider.spec.passthrough_fields
+        return native_request(body, provider.name, allowed, target.output_limit)
 
-    def chat_body(route: Route, dropped: Dropped) -> dict[str, Any]:
+    def chat_body(target: Target, dropped: Dropped) -> dict[str, Any]:
         chat = gemini_to_chat_request(body, model, dropped)
         if stream:
             chat["stream"] = True
-        return upstream_chat_body(chat, route, limit(route))
+        return upstream_chat_body(chat, target.route, target.output_limit)
 
-    async def call(route: Route) -> Answer:
-        adapter = relay.adapter(route)
+    async def call(target: Target) -> Answer:
+        route = target.route
         if is_native(route):
-            reply = await adapter.generate(route.provider, route.model.id, native(route))
+            passthrough = target.needs(target.adapter.gemini, GEMINI)
+            reply = await passthrough.generate(route.provider, route.model.id, native(target))
             return Answer(reply.body, native_usage(reply.data, body_size))
         dropped = translation_notes(exchange, route)
-        reply = await adapter.chat(route.provider, chat_body(route, dropped), dropped)
+        adapter = target.needs(target.adapter.chat, CHAT)
+        reply = await adapter.chat(route.provider, chat_body(target, dropped), dropped)
         answer = chat_to_gemini_response(reply.data, model, thoughts)
         return Answer(orjson.dumps(answer), chat_usage(reply.data, body_size))
 
-    async def open_stream(route: Route) -> tuple[EventStream, StreamCodec]:
-        adapter = relay.adapter(route)
+    async def open_stream(target: Target) -> tuple[EventStream, StreamCodec]:
+        route = target.route
         if is_native(route):
-            source = await adapter.generate_stream(route.provider, route.model.id, native(route))
+            passthrough = target.needs(target.adapter.gemini, GEMINI)
+            model_id = route.model.id
+            source = await passthrough.generate_stream(route.provider, model_id, native(target))
             return source, PassthroughCodec(_inspect, error_event)
         dropped = translation_notes(exchange, route)
-        source = await adapter.chat_stream(route.provider, chat_body(route, dropped), dropped)
+        adapter = target.needs(target.adapter.chat, CHAT)
+        source = await adapter.chat_stream(route.provider, chat_body(target, dropped), dropped)
         return source, _FromChat(model, thoughts)
 
-    exchange = Exchange(
-        api="gemini.generate_content",
-        body={"model": model},
-        body_size=body_size,
-        stream=stream,
-        call=call,
-        open=open_stream,
-        demand=demand,
-    )
+    plan = call_plan("gemini.generate_content", {"model": model}, demand, stream=stream)
+    exchange = Exchange(plan, call=call, open=open_stream)
     return exchange

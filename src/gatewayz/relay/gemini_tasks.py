@@ -8,13 +8,14 @@ import orjson
 
 from gatewayz.accounts.auth import Principal
 from gatewayz.billing.money import call_cost_units
+from gatewayz.billing.worst_case import Demand
 from gatewayz.errors import InvalidRequest
 from gatewayz.protocols import openai_media
 from gatewayz.protocols.gemini import client
 from gatewayz.protocols.usage import estimate
-from gatewayz.providers.catalog import Route
 from gatewayz.relay.core import Relay
-from gatewayz.relay.exchange import Answer, Exchange
+from gatewayz.relay.exchange import Answer, Exchange, Target
+from gatewayz.relay.plan import call_plan
 from gatewayz.relay.translated import translation_notes
 
 # Fields of an embed request the OpenAI embeddings API has no equivalent for.
@@ -25,7 +26,9 @@ async def count_tokens(
     relay: Relay, principal: Principal, model: str, body: dict[str, Any]
 ) -> dict[str, Any]:
     """`{"totalTokens": n}` for the request on the model's first route."""
-    route = (await relay.plan_routes(principal, {"model": model}))[0]
+    plan = call_plan("gemini.count_tokens", {"model": model}, Demand(0))
+    target = await relay.first_target(principal, plan)
+    route = target.route
     if route.provider.spec.protocol != "gemini":
         return {"totalTokens": client.estimate_tokens(body)}
     inner = body.get("generateContentRequest")
@@ -34,13 +37,14 @@ async def count_tokens(
         if inner is None
         else {"generateContentRequest": {**inner, "model": f"models/{route.model.id}"}}
     )
-    reply = await relay.adapter(route).count_tokens(route.provider, route.model.id, native)
+    gemini = target.needs(target.adapter.gemini, "countTokens")
+    reply = await gemini.count_tokens(route.provider, route.model.id, native)
     counted: dict[str, Any] = reply.data
     return counted
 
 
 def embed_exchange(
-    relay: Relay, model: str, requests: list[dict[str, Any]], body_size: int, batch: bool
+    model: str, requests: list[dict[str, Any]], body_size: int, batch: bool
 ) -> Exchange:
     """Embed each request's text; answered as `embeddings` (batch) or one `embedding`."""
     texts = [client.embed_text(request, "") for request in requests]
@@ -51,34 +55,29 @@ def embed_exchange(
             param="requests",
         )
 
-    async def call(route: Route) -> Answer:
+    async def call(target: Target) -> Answer:
+        route = target.route
         dropped = translation_notes(exchange, route)
         for i, request in enumerate(requests):
             for hint in _EMBED_HINTS:
                 if request.get(hint) is not None:
                     path = f"requests.{i}.{hint}" if batch else hint
                     dropped.drop(path, "OpenAI-format embeddings have no equivalent")
-        embed = getattr(relay.adapter(route), "embeddings", None)
-        if embed is None:
-            raise InvalidRequest(
-                f"Provider '{route.provider.name}' does not serve embeddings.", param="model"
-            )
+        adapter = target.needs(target.adapter.embeddings, "embeddings")
         upstream: dict[str, Any] = {"model": route.model.id, "input": texts}
         if dimensions:
             upstream["dimensions"] = dimensions.pop()
-        reply = await embed(route.provider, upstream)
+        reply = await adapter.embeddings(route.provider, upstream)
         vectors = sorted(reply.data.get("data") or (), key=lambda d: d.get("index", 0))
         values = [{"values": vector.get("embedding")} for vector in vectors]
         answer = {"embeddings": values} if batch else {"embedding": values[0]}
         usage = openai_media.embeddings_usage(reply.data) or estimate(body_size, 0)
         return Answer(orjson.dumps(answer), usage)
 
+    demand = Demand(body_size)
+    plan = call_plan("gemini.embed_content", {"model": model}, demand, kind="embeddings")
     exchange = Exchange(
-        api="gemini.embed_content",
-        body={"model": model},
-        body_size=body_size,
-        stream=False,
-        kind="embeddings",
+        plan,
         call=call,
         worst_case=lambda route: call_cost_units(route.model, body_size, 0),
     )

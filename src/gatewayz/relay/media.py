@@ -3,63 +3,45 @@
 from typing import Any
 
 from gatewayz.billing.money import call_cost_units
-from gatewayz.errors import InvalidRequest
+from gatewayz.billing.worst_case import Demand
 from gatewayz.protocols import openai_media
 from gatewayz.protocols.usage import Usage, estimate
-from gatewayz.providers.catalog import Route
-from gatewayz.relay.core import Relay
-from gatewayz.relay.exchange import Answer, Exchange
+from gatewayz.relay.exchange import Answer, Exchange, Target
+from gatewayz.relay.plan import call_plan
 from gatewayz.routing.options import without_routing_fields
 
 
-def _capable(relay: Relay, route: Route, operation: str) -> Any:
-    adapter = relay.adapter(route)
-    if not hasattr(adapter, operation):
-        raise InvalidRequest(
-            f"Provider '{route.provider.name}' ({route.provider.spec.protocol} protocol) "
-            f"does not serve {operation}.",
-            param="model",
-        )
-    return getattr(adapter, operation)
-
-
-def embeddings_exchange(relay: Relay, body: dict[str, Any], body_size: int) -> Exchange:
+def embeddings_exchange(body: dict[str, Any], body_size: int) -> Exchange:
     """Charged per input token at the model's input price."""
 
-    async def call(route: Route) -> Answer:
-        embed = _capable(relay, route, "embeddings")
+    async def call(target: Target) -> Answer:
+        route = target.route
+        adapter = target.needs(target.adapter.embeddings, "embeddings")
         upstream = {**without_routing_fields(body), "model": route.model.id}
-        reply = await embed(route.provider, upstream)
+        reply = await adapter.embeddings(route.provider, upstream)
         usage = openai_media.embeddings_usage(reply.data) or estimate(body_size, 0)
         return Answer(reply.body, usage)
 
     return Exchange(
-        api="embeddings",
-        body=body,
-        body_size=body_size,
-        stream=False,
-        kind="embeddings",
+        call_plan("embeddings", body, Demand(body_size), kind="embeddings"),
         call=call,
         worst_case=lambda route: call_cost_units(route.model, body_size, 0),
     )
 
 
-def images_exchange(relay: Relay, body: dict[str, Any], body_size: int) -> Exchange:
+def images_exchange(body: dict[str, Any], body_size: int) -> Exchange:
     """Charged per image returned at the model's image price."""
     requested = openai_media.images_requested(body)
 
-    async def call(route: Route) -> Answer:
-        generate = _capable(relay, route, "images")
+    async def call(target: Target) -> Answer:
+        route = target.route
+        adapter = target.needs(target.adapter.images, "images")
         upstream = {**without_routing_fields(body), "model": route.model.id}
-        reply = await generate(route.provider, upstream)
+        reply = await adapter.images(route.provider, upstream)
         return Answer(reply.body, Usage(0, 0, images=len(reply.data["data"])))
 
     return Exchange(
-        api="images.generations",
-        body=body,
-        body_size=body_size,
-        stream=False,
-        kind="images",
+        call_plan("images.generations", body, Demand(body_size), kind="images"),
         call=call,
         worst_case=lambda route: call_cost_units(route.model, 0, 0, requested),
     )

@@ -18,12 +18,14 @@ from gatewayz.protocols.openai_chat import UpstreamStreamError
 from gatewayz.protocols.usage import Usage, UsageTally, from_anthropic
 from gatewayz.providers.base import EventStream
 from gatewayz.providers.catalog import Route
-from gatewayz.providers.sse import Event
-from gatewayz.relay.chat import chat_usage, request_demand, upstream_chat_body
-from gatewayz.relay.core import Relay
-from gatewayz.relay.exchange import Answer, Exchange, StreamCodec
-from gatewayz.relay.translated import PassthroughCodec, plan_body, sse, translation_notes
+from gatewayz.providers.sse import Chunk, Event
+from gatewayz.relay.chat import CHAT, chat_usage, request_demand, upstream_chat_body
+from gatewayz.relay.exchange import Answer, Exchange, StreamCodec, Target
+from gatewayz.relay.plan import call_plan
+from gatewayz.relay.translated import PassthroughCodec, chat_chunk, sse, translation_notes
 from gatewayz.routing.options import without_routing_fields
+
+MESSAGES = "the Messages API"
 
 
 def _error_event(message: str) -> bytes:
@@ -101,14 +103,16 @@ def message_usage(message: dict[str, Any], body_size: int) -> Usage:
 class _FromChat:
     """OpenAI chunks to Anthropic events."""
 
+    reply: dict[str, Any] | None = None  # keeps no chat reply
+
     def __init__(self, model: str, provider: str, input_tokens: int, show_thinking: bool) -> None:
         self._translator = anthropic.ChatStreamToMessages(
             model, "msg_" + secrets.token_hex(12), input_tokens, provider, show_thinking
         )
         self.tally = UsageTally()
 
-    def convert(self, event: Event) -> list[bytes]:
-        chunk = openai_chat.decode_chunk(event[1])
+    def convert(self, event: Event | Chunk) -> list[bytes]:
+        chunk = chat_chunk(event)
         openai_chat.tally_chunk(chunk, self.tally)
         return [sse(name, data) for name, data in self._translator.feed(chunk)]
 
@@ -154,7 +158,7 @@ class _Native:
 
 
 def messages_exchange(
-    relay: Relay, body: dict[str, Any], body_size: int, beta_header: str | None = None
+    body: dict[str, Any], body_size: int, beta_header: str | None = None
 ) -> Exchange:
     """A Messages request, passed through to Anthropic upstreams (with the betas of
     `beta_header` that may go on), translated onto chat completions for the others."""
@@ -163,71 +167,65 @@ def messages_exchange(
     demand = request_demand(body, body_size, body["max_tokens"])
     show_thinking = _shows_thinking(body)
 
-    def chat_body(route: Route, dropped: Dropped) -> dict[str, Any]:
-        limit = relay.output_limit(demand.output_limit, route)  # the client's max_tokens
+    def chat_body(target: Target, dropped: Dropped) -> dict[str, Any]:
+        route = target.route
         chat = anthropic.messages_to_chat_request(native.body, dropped, _reasoning_for(route))
-        return upstream_chat_body(chat, route, limit)
+        return upstream_chat_body(chat, route, target.output_limit)  # the client's max_tokens
 
-    async def call(route: Route) -> Answer:
-        adapter = relay.adapter(route)
+    async def call(target: Target) -> Answer:
+        route = target.route
         dropped = translation_notes(exchange, route)
         if _is_native(route):
             request, betas = native.request(route, dropped)
-            reply = await adapter.messages(route.provider, request, betas)
+            passthrough = target.needs(target.adapter.messages, MESSAGES)
+            reply = await passthrough.messages(route.provider, request, betas)
             return Answer(reply.body, message_usage(reply.data, body_size))
-        reply = await adapter.chat(route.provider, chat_body(route, dropped), dropped)
+        adapter = target.needs(target.adapter.chat, CHAT)
+        reply = await adapter.chat(route.provider, chat_body(target, dropped), dropped)
         message = anthropic.chat_to_messages_response(
             reply.data, body["model"], route.provider.name, show_thinking
         )
         return Answer(orjson.dumps(message), chat_usage(reply.data, body_size))
 
-    async def open_stream(route: Route) -> tuple[EventStream, StreamCodec]:
-        adapter = relay.adapter(route)
+    async def open_stream(target: Target) -> tuple[EventStream, StreamCodec]:
+        route = target.route
         dropped = translation_notes(exchange, route)
         if _is_native(route):
             request, betas = native.request(route, dropped)
-            source = await adapter.messages_stream(route.provider, request, betas)
+            passthrough = target.needs(target.adapter.messages, MESSAGES)
+            source = await passthrough.messages_stream(route.provider, request, betas)
             return source, PassthroughCodec(_NativeUsage(), _error_event)
-        source = await adapter.chat_stream(route.provider, chat_body(route, dropped), dropped)
+        adapter = target.needs(target.adapter.chat, CHAT)
+        source = await adapter.chat_stream(route.provider, chat_body(target, dropped), dropped)
         estimate = estimate_input_tokens(body)
         return source, _FromChat(body["model"], route.provider.name, estimate, show_thinking)
 
     exchange = Exchange(
-        api="messages",
-        body=plan_body(body),
-        body_size=body_size,
-        stream=stream,
-        call=call,
-        open=open_stream,
-        demand=demand,
+        call_plan("messages", body, demand, stream=stream), call=call, open=open_stream
     )
     return exchange
 
 
 def count_tokens_exchange(
-    relay: Relay, body: dict[str, Any], body_size: int, beta_header: str | None = None
+    body: dict[str, Any], body_size: int, beta_header: str | None = None
 ) -> Exchange:
     """A token count of a Messages request (`POST /v1/messages/count_tokens`): passed
     through to Anthropic upstreams, estimated for the others (see
     protocols.anthropic.token_estimate). It costs nothing and holds nothing."""
     native = _Native(body, beta_header)
 
-    async def call(route: Route) -> Answer:
+    async def call(target: Target) -> Answer:
+        route = target.route
         dropped = translation_notes(exchange, route)
         if not _is_native(route):
             return Answer(orjson.dumps({"input_tokens": estimate_input_tokens(body)}), None)
         request = without_gateway_thinking({**native.body, "model": route.model.id}, dropped)
         betas = betas_sent(native.beta_header, route.provider.spec.passthrough_fields, dropped)
-        reply = await relay.adapter(route).count_tokens(route.provider, request, betas)
+        passthrough = target.needs(target.adapter.messages, MESSAGES)
+        reply = await passthrough.count_tokens(route.provider, request, betas)
         return Answer(reply.body, None)
 
-    exchange = Exchange(
-        api="messages.count_tokens",
-        body=plan_body(body),
-        body_size=body_size,
-        stream=False,
-        call=call,
-        worst_case=lambda route: 0,
-        demand=Demand(body_size, output_limit=1),  # what it takes of a token rate limit
-    )
+    demand = Demand(body_size, output_limit=1)  # what it takes of a token rate limit
+    plan = call_plan("messages.count_tokens", body, demand)
+    exchange = Exchange(plan, call=call, worst_case=lambda route: 0)
     return exchange

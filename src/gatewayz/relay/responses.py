@@ -15,16 +15,17 @@ from gatewayz.protocols.responses.passthrough import native_request
 from gatewayz.protocols.usage import Usage, UsageTally, from_responses
 from gatewayz.providers.base import EventStream
 from gatewayz.providers.catalog import Route
-from gatewayz.providers.sse import Event
-from gatewayz.relay.chat import chat_usage, request_demand, upstream_chat_body
-from gatewayz.relay.core import Relay
-from gatewayz.relay.exchange import Answer, Exchange, StreamCodec
-from gatewayz.relay.translated import PassthroughCodec, plan_body, sse, translation_notes
+from gatewayz.providers.sse import Chunk, Event
+from gatewayz.relay.chat import CHAT, chat_usage, request_demand, upstream_chat_body
+from gatewayz.relay.exchange import Answer, Exchange, StreamCodec, Target
+from gatewayz.relay.plan import call_plan
+from gatewayz.relay.translated import PassthroughCodec, chat_chunk, sse, translation_notes
 from gatewayz.routing.options import without_routing_fields
 
 _FINAL = frozenset({"response.completed", "response.incomplete", "response.failed"})
 # Chat upstreams that take OpenAI's own hints (prompt caching, service tier, verbosity).
 _OPENAI_FORMAT = frozenset({"openai", "demo"})
+RESPONSES = "the Responses API"
 
 
 def _events(events: list[dict[str, Any]]) -> list[bytes]:
@@ -90,13 +91,15 @@ def response_usage(response: dict[str, Any], body_size: int) -> Usage:
 class _FromChat:
     """OpenAI chat chunks to Responses stream events."""
 
+    reply: dict[str, Any] | None = None  # keeps no chat reply
+
     def __init__(self, translator: responses.ChatStreamToResponses) -> None:
         self._translator = translator
         self._started = False
         self.tally = UsageTally()
 
-    def convert(self, event: Event) -> list[bytes]:
-        chunk = openai_chat.decode_chunk(event[1])
+    def convert(self, event: Event | Chunk) -> list[bytes]:
+        chunk = chat_chunk(event)
         openai_chat.tally_chunk(chunk, self.tally)
         out = [] if self._started else self._translator.start()
         self._started = True
@@ -109,7 +112,7 @@ class _FromChat:
         return b"".join(_events(self._translator.fail(error.message)))
 
 
-def responses_exchange(relay: Relay, body: dict[str, Any], body_size: int) -> Exchange:
+def responses_exchange(body: dict[str, Any], body_size: int) -> Exchange:
     native_body = without_routing_fields(body)
     demand = request_demand(body, body_size, body.get("max_output_tokens"))
     response_id = "resp_" + secrets.token_hex(16)
@@ -119,17 +122,15 @@ def responses_exchange(relay: Relay, body: dict[str, Any], body_size: int) -> Ex
         spec = route.provider.spec
         return spec.protocol == "openai" and "responses_api" in spec.quirks
 
-    def limit(route: Route) -> int:
-        return relay.output_limit(demand.output_limit, route)
-
-    def chat_body(route: Route, dropped: Dropped) -> dict[str, Any]:
-        openai_format = route.provider.spec.protocol in _OPENAI_FORMAT
+    def chat_body(target: Target, dropped: Dropped) -> dict[str, Any]:
+        openai_format = target.route.provider.spec.protocol in _OPENAI_FORMAT
         chat = responses.responses_to_chat_request(native_body, dropped, openai_format)
-        return upstream_chat_body(chat, route, limit(route))
+        return upstream_chat_body(chat, target.route, target.output_limit)
 
-    def native(route: Route) -> dict[str, Any]:
+    def native(target: Target) -> dict[str, Any]:
         """The body passed through under the row's field rules (the hosted tools it may not
         run left out and named), with the limit held (also when the client sent none)."""
+        route = target.route
         provider = route.provider
         checked = native_request(
             native_body,
@@ -138,34 +139,31 @@ def responses_exchange(relay: Relay, body: dict[str, Any], body_size: int) -> Ex
             provider.spec.passthrough_fields,
             translation_notes(exchange, route),
         )
-        return {**checked, "max_output_tokens": limit(route)}
+        return {**checked, "max_output_tokens": target.output_limit}
 
-    async def call(route: Route) -> Answer:
-        adapter = relay.adapter(route)
+    async def call(target: Target) -> Answer:
+        route = target.route
         if is_native(route):
-            reply = await adapter.responses(route.provider, native(route))
+            passthrough = target.needs(target.adapter.responses, RESPONSES)
+            reply = await passthrough.responses(route.provider, native(target))
             return Answer(reply.body, response_usage(reply.data, body_size))
         dropped = translation_notes(exchange, route)
-        reply = await adapter.chat(route.provider, chat_body(route, dropped), dropped)
+        adapter = target.needs(target.adapter.chat, CHAT)
+        reply = await adapter.chat(route.provider, chat_body(target, dropped), dropped)
         answer = responses.chat_to_response(reply.data, body, response_id, created)
         return Answer(orjson.dumps(answer), chat_usage(reply.data, body_size))
 
-    async def open_stream(route: Route) -> tuple[EventStream, StreamCodec]:
-        adapter = relay.adapter(route)
+    async def open_stream(target: Target) -> tuple[EventStream, StreamCodec]:
+        route = target.route
         if is_native(route):
-            source = await adapter.responses_stream(route.provider, native(route))
+            passthrough = target.needs(target.adapter.responses, RESPONSES)
+            source = await passthrough.responses_stream(route.provider, native(target))
             return source, PassthroughCodec(_inspect, _error_event)
         dropped = translation_notes(exchange, route)
-        source = await adapter.chat_stream(route.provider, chat_body(route, dropped), dropped)
+        adapter = target.needs(target.adapter.chat, CHAT)
+        source = await adapter.chat_stream(route.provider, chat_body(target, dropped), dropped)
         return source, _FromChat(responses.ChatStreamToResponses(body, response_id, created))
 
-    exchange = Exchange(
-        api="responses",
-        body=plan_body(body),
-        body_size=body_size,
-        stream=bool(body.get("stream")),
-        call=call,
-        open=open_stream,
-        demand=demand,
-    )
+    plan = call_plan("responses", body, demand, stream=bool(body.get("stream")))
+    exchange = Exchange(plan, call=call, open=open_stream)
     return exchange

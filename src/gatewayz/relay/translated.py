@@ -6,17 +6,30 @@ from typing import Any
 
 import orjson
 
+from gatewayz.protocols import openai_chat
 from gatewayz.protocols.fields import Dropped
 from gatewayz.protocols.usage import UsageTally
 from gatewayz.providers.catalog import Route
-from gatewayz.providers.sse import Event
+from gatewayz.providers.sse import Chunk, Event
 from gatewayz.relay.exchange import Exchange
-from gatewayz.routing.options import ROUTING_FIELDS
 
 
 def sse(name: str, data: Any) -> bytes:
     """One named server-sent event."""
     return b"event: " + name.encode() + b"\ndata: " + orjson.dumps(data) + b"\n\n"
+
+
+def chat_chunk(event: Event | Chunk) -> Chunk:
+    """A chat chunk, decoded: as a stream translated from another format yields it, or from
+    an OpenAI-format upstream's event (see protocols.openai_chat.decode_chunk)."""
+    return event if isinstance(event, dict) else openai_chat.decode_chunk(event[1])
+
+
+def native_event(event: Event | Chunk) -> Event:
+    """An event as its upstream sent it, which passthrough codecs forward."""
+    if isinstance(event, dict):
+        raise ValueError("a translated chunk where the upstream's own event was expected")
+    return event
 
 
 class PassthroughCodec:
@@ -25,6 +38,8 @@ class PassthroughCodec:
     `inspect(name, data, tally)` notes one event's usage and generated text in `tally` and
     raises UpstreamStreamError for an error event.
     """
+
+    reply: dict[str, Any] | None = None  # keeps no chat reply
 
     def __init__(
         self,
@@ -35,8 +50,8 @@ class PassthroughCodec:
         self._error_event = error_event
         self.tally = UsageTally()
 
-    def convert(self, event: Event) -> list[bytes]:
-        name, data = event
+    def convert(self, event: Event | Chunk) -> list[bytes]:
+        name, data = native_event(event)
         parsed = orjson.loads(data)
         if not isinstance(parsed, dict):
             raise ValueError("event data is not a JSON object")
@@ -49,13 +64,6 @@ class PassthroughCodec:
 
     def error(self, error: Any) -> bytes:
         return self._error_event(error.message)
-
-
-def plan_body(body: dict[str, Any]) -> dict[str, Any]:
-    """What routing needs from a request in another API's format."""
-    plan = {"model": body["model"]}
-    plan.update({field: body[field] for field in ROUTING_FIELDS if field in body})
-    return plan
 
 
 def translation_notes(exchange: Exchange, route: Route) -> Dropped:
