@@ -19,6 +19,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from gatewayz.accounts import users as accounts
 from gatewayz.app import create_app
+from gatewayz.app_services import Services, services_of
 from gatewayz.billing import ledger
 from gatewayz.billing.money import credits_to_units
 from gatewayz.settings import Settings
@@ -186,22 +187,22 @@ class Gateway:
 
     base_url: str
     engine: AsyncEngine
-    app_state: object
+    services: Services
     user_id: int
     api_key: str
 
     async def flush(self) -> None:
         """Write queued settlements and request logs now."""
-        await settle_now(self.app_state)
+        await settle_now(self.services)
 
     async def balance_units(self) -> int:
         return (await accounts.get_user(self.engine, user_id=self.user_id)).balance_units
 
 
-async def settle_now(state: Any) -> None:
+async def settle_now(services: Services) -> None:
     """Give back idle credit leases and write queued settlements and request logs now."""
-    state.holds.release_idle(now=float("inf"))
-    await state.writer.flush()
+    services.holds.release_idle(now=float("inf"))
+    await services.writer.flush()
 
 
 async def add_funded_user(engine: AsyncEngine, email: str, credits: str) -> tuple[int, str]:
@@ -229,8 +230,8 @@ class _PromptServer(uvicorn.Server):
 
 
 @contextlib.asynccontextmanager
-async def serve(settings: Settings, **app_options: Any) -> AsyncIterator[tuple[str, object]]:
-    """Run the app on an ephemeral port in this event loop; yields (base URL, app.state).
+async def serve(settings: Settings, **app_options: Any) -> AsyncIterator[tuple[str, Services]]:
+    """Run the app on an ephemeral port in this event loop; yields (base URL, its services).
 
     `app_options` go to `create_app` (e.g. a test's `span_exporter`).
     """
@@ -247,7 +248,7 @@ async def serve(settings: Settings, **app_options: Any) -> AsyncIterator[tuple[s
             task.result()
         await asyncio.sleep(0.01)
     try:
-        yield f"http://127.0.0.1:{sock.getsockname()[1]}", app.state
+        yield f"http://127.0.0.1:{sock.getsockname()[1]}", services_of(app)
     finally:
         server.should_exit = True
         await task

@@ -127,7 +127,7 @@ def create_app(
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         async with AsyncExitStack() as stack:
-            await open_services(app.state, stack, static)
+            app.state.services = await open_services(stack, static)
             log.info("serving %d models from %d providers", len(catalog.routes()), len(providers))
             _settle_heap()
             yield

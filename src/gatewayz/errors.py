@@ -23,6 +23,7 @@ from starlette.exceptions import HTTPException
 from starlette.requests import ClientDisconnect
 from starlette.responses import Response
 
+from gatewayz.api.request_id import request_id_of
 from gatewayz.telemetry.context import note_rate_limited
 from gatewayz.telemetry.redact import redact_keys
 
@@ -255,7 +256,7 @@ def _google_error(error: GatewayError, message: str) -> dict[str, Any]:
 def render(error: GatewayError, request: Request) -> Response:
     if isinstance(error, RateLimited):
         note_rate_limited(error.scope)
-    request_id = getattr(request.state, "request_id", None)
+    request_id = request_id_of(request)
     fmt = api_format(request)
     headers = dict(error.headers)
     if fmt == "anthropic" and request_id:

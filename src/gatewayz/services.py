@@ -19,6 +19,7 @@ from gatewayz.accounts.provider_keyring import ProviderKeyring
 from gatewayz.accounts.secret_box import SecretBox
 from gatewayz.accounts.signin_guard import SignInGuard
 from gatewayz.accounts.web_sessions import WebSessions
+from gatewayz.app_services import Services
 from gatewayz.billing import ledger, settlement_sink
 from gatewayz.billing.entitlements import Entitlements
 from gatewayz.billing.hold_owners import HoldOwner
@@ -55,6 +56,7 @@ from gatewayz.store.engine import create_engine
 from gatewayz.store.journal import journal_location
 from gatewayz.telemetry import request_log
 from gatewayz.telemetry.setup import Telemetry
+from gatewayz.ui.render import build_templates
 
 log = logging.getLogger(__name__)
 OUTLIVING_CALLS_SECONDS = 30.0
@@ -82,17 +84,59 @@ class _Core:
     hold_owner: HoldOwner
 
 
-async def open_services(state: Any, stack: AsyncExitStack, static: Static) -> None:
-    """Open every part of the gateway onto `state` (the app's state), closing with `stack`."""
+@dataclass(slots=True)
+class _Accounts:
+    failed_logins: FailedLogins
+    authenticator: Authenticator
+    web_sessions: WebSessions
+    signin_guard: SignInGuard
+    secret_box: SecretBox
+    provider_keyring: ProviderKeyring
+    chat_history: ChatHistory
+    notifier: Notifier
+
+
+@dataclass(slots=True)
+class _Billing:
+    holds: CreditHolds
+    limiter: Limiter
+    entitlements: Entitlements
+    stripe_checkout: StripeCheckout
+    billing_tasks: BillingTasks
+
+
+async def open_services(stack: AsyncExitStack, static: Static) -> Services:
+    """Open every part of the gateway, closing with `stack`."""
     settings = static.settings
-    state.settings, state.telemetry = settings, static.telemetry
-    state.catalog, state.health = static.catalog, static.board
     core = await _open_core(stack, settings, static.telemetry)
-    state.engine, state.writer = core.engine, core.writer
-    await _open_accounts(state, stack, settings, core.engine)
-    holds = await _open_billing(state, stack, settings, core)
-    await _open_relay(state, stack, static, core, holds)
-    await _open_catalog(state, stack, static, core)
+    accounts = await _open_accounts(stack, settings, core)
+    billing = await _open_billing(stack, settings, core, accounts.notifier)
+    relay = await _open_relay(stack, static, core, accounts, billing)
+    catalog_refresher = await _open_catalog(stack, static, core)
+    return Services(
+        settings=settings,
+        telemetry=static.telemetry,
+        templates=build_templates(),
+        catalog=static.catalog,
+        health=static.board,
+        engine=core.engine,
+        writer=core.writer,
+        failed_logins=accounts.failed_logins,
+        authenticator=accounts.authenticator,
+        web_sessions=accounts.web_sessions,
+        signin_guard=accounts.signin_guard,
+        secret_box=accounts.secret_box,
+        provider_keyring=accounts.provider_keyring,
+        chat_history=accounts.chat_history,
+        notifier=accounts.notifier,
+        holds=billing.holds,
+        limiter=billing.limiter,
+        entitlements=billing.entitlements,
+        stripe_checkout=billing.stripe_checkout,
+        billing_tasks=billing.billing_tasks,
+        relay=relay,
+        catalog_refresher=catalog_refresher,
+    )
 
 
 async def _open_core(stack: AsyncExitStack, settings: Settings, telemetry: Telemetry) -> _Core:
@@ -137,58 +181,64 @@ def _writer(settings: Settings, engine: AsyncEngine, telemetry: Telemetry) -> Ba
     )
 
 
-async def _open_accounts(
-    state: Any, stack: AsyncExitStack, settings: Settings, engine: AsyncEngine
-) -> None:
+async def _open_accounts(stack: AsyncExitStack, settings: Settings, core: _Core) -> _Accounts:
     """Authentication, users' own provider keys, chat history and notices."""
+    engine = core.engine
     secret, previous = server_secret(settings), previous_server_secrets(settings)
     log.info("using the server secret in %s", secret_source(settings))
-    state.failed_logins = FailedLogins(state.writer)
-    _open_dashboard_sign_in(state, settings, engine, secret, previous)
-    state.authenticator = Authenticator(engine, secret, settings.auth_cache_seconds, previous)
-    state.secret_box = SecretBox(secret, previous)
-    state.provider_keyring = ProviderKeyring(
-        engine, state.secret_box, settings.byok.refresh_seconds
-    )
-    await state.provider_keyring.start()
-    stack.push_async_callback(state.provider_keyring.stop)
-    state.chat_history = ChatHistory(engine)
-    stack.push_async_callback(state.chat_history.drain)
-    state.notifier = Notifier(engine, build_mailer(settings.mail))
-    stack.push_async_callback(state.notifier.close)
+    web_sessions, signin_guard = _open_dashboard_sign_in(settings, engine, secret, previous)
+    secret_box = SecretBox(secret, previous)
+    provider_keyring = ProviderKeyring(engine, secret_box, settings.byok.refresh_seconds)
+    await provider_keyring.start()
+    stack.push_async_callback(provider_keyring.stop)
+    chat_history = ChatHistory(engine)
+    stack.push_async_callback(chat_history.drain)
+    notifier = Notifier(engine, build_mailer(settings.mail))
+    stack.push_async_callback(notifier.close)
     low_balance = LowBalanceWatcher(
         engine,
-        state.notifier,
+        notifier,
         credits_to_units(settings.mail.low_balance_threshold),
         settings.mail.low_balance_check_seconds,
     )
     low_balance.start()
     stack.push_async_callback(low_balance.stop)
+    return _Accounts(
+        failed_logins=FailedLogins(core.writer),
+        authenticator=Authenticator(engine, secret, settings.auth_cache_seconds, previous),
+        web_sessions=web_sessions,
+        signin_guard=signin_guard,
+        secret_box=secret_box,
+        provider_keyring=provider_keyring,
+        chat_history=chat_history,
+        notifier=notifier,
+    )
 
 
 def _open_dashboard_sign_in(
-    state: Any, settings: Settings, engine: AsyncEngine, secret: bytes, previous: Any
-) -> None:
+    settings: Settings, engine: AsyncEngine, secret: bytes, previous: tuple[bytes, ...]
+) -> tuple[WebSessions, SignInGuard]:
     """The dashboard's browser sessions and its guard against password guessing."""
     accounts = settings.accounts
-    state.web_sessions = WebSessions(
+    web_sessions = WebSessions(
         engine,
         secret,
         SecretBox(secret, previous),
         timedelta(hours=accounts.session_hours),
         settings.keys.max_keys_per_user,
     )
-    state.signin_guard = SignInGuard(
+    signin_guard = SignInGuard(
         engine,
         timedelta(minutes=accounts.signin_window_minutes),
         accounts.signin_failures_per_email,
         accounts.signin_failures_per_address,
     )
+    return web_sessions, signin_guard
 
 
 async def _open_billing(
-    state: Any, stack: AsyncExitStack, settings: Settings, core: _Core
-) -> CreditHolds:
+    stack: AsyncExitStack, settings: Settings, core: _Core, notifier: Notifier
+) -> _Billing:
     """Credit leases, plans and trials, rate limits, payments."""
     holds = CreditHolds(
         core.engine,
@@ -199,7 +249,6 @@ async def _open_billing(
     )
     holds.start()
     stack.push_async_callback(holds.stop)
-    state.holds = holds
     await _watch_revocations(stack, settings, core, holds)
     entitlements = Entitlements(
         core.engine, settings.trial, settings.plans.refresh_seconds, core.writer.flush
@@ -208,26 +257,25 @@ async def _open_billing(
     store = RedisOrMemoryStore(
         settings.redis_url, limits.redis_timeout_seconds, limits.redis_retry_seconds
     )
-    state.limiter = Limiter(limits, store, core.engine, entitlements.limits)
-    entitlements.on_change(state.limiter.forget_windows)
+    limiter = Limiter(limits, store, core.engine, entitlements.limits)
+    entitlements.on_change(limiter.forget_windows)
     entitlements.on_trial_ended(holds.give_back)
     await entitlements.start()
     stack.push_async_callback(entitlements.stop)
-    await state.limiter.start()
-    stack.push_async_callback(state.limiter.stop)
-    state.entitlements = entitlements
-    state.stripe_checkout = StripeCheckout(settings.stripe, settings.environ)
-    stack.push_async_callback(state.stripe_checkout.close)
-    state.billing_tasks = BillingTasks(
+    await limiter.start()
+    stack.push_async_callback(limiter.stop)
+    stripe_checkout = StripeCheckout(settings.stripe, settings.environ)
+    stack.push_async_callback(stripe_checkout.close)
+    billing_tasks = BillingTasks(
         core.engine,
-        state.notifier,
+        notifier,
         entitlements,
         settings.trial,
         settings.plans.renew_interval_seconds,
     )
-    state.billing_tasks.start()
-    stack.push_async_callback(state.billing_tasks.stop)
-    return holds
+    billing_tasks.start()
+    stack.push_async_callback(billing_tasks.stop)
+    return _Billing(holds, limiter, entitlements, stripe_checkout, billing_tasks)
 
 
 async def _watch_revocations(
@@ -261,8 +309,8 @@ async def _watch_revocations(
 
 
 async def _open_relay(
-    state: Any, stack: AsyncExitStack, static: Static, core: _Core, holds: CreditHolds
-) -> None:
+    stack: AsyncExitStack, static: Static, core: _Core, accounts: _Accounts, billing: _Billing
+) -> Relay:
     """The request path: planning, failover, the protocol adapters, holds on keys."""
     settings, board, routing = static.settings, static.board, static.settings.routing
     key_spending = KeySpending(core.engine, owner=core.hold_owner.id)
@@ -276,43 +324,44 @@ async def _open_relay(
         **static.adapters,
     }
     unserved(static.catalog.routes(), adapters)
-    state.relay = Relay(
+    relay = Relay(
         planner,
         Failover(board, routing),
         board,
         adapters,
         core.writer,
-        holds,
+        billing.holds,
         settings.default_max_output_tokens,
-        state.limiter,
+        billing.limiter,
         key_spending=key_spending,
-        entitlements=state.entitlements,
+        entitlements=billing.entitlements,
         own_keys=OwnKeyRouting(
             planner,
             Planner(keyless, board, routing),
-            state.provider_keyring,
+            accounts.provider_keyring,
             settings.byok.fee_percent,
         ),
         bounds=InputBounds(settings.image_input_tokens, settings.tools_input_tokens),
         engine=core.engine,
     )
     # Calls whose client left finish (and settle) before the holds and the writer close.
-    stack.push_async_callback(state.relay.outliving.drain, OUTLIVING_CALLS_SECONDS)
+    stack.push_async_callback(relay.outliving.drain, OUTLIVING_CALLS_SECONDS)
+    return relay
 
 
-async def _open_catalog(state: Any, stack: AsyncExitStack, static: Static, core: _Core) -> None:
+async def _open_catalog(stack: AsyncExitStack, static: Static, core: _Core) -> CatalogRefresher:
     """Stored model lists now; fresh ones and provider probes in the background."""
     settings = static.settings
     refresher = CatalogRefresher(
         static.catalog, core.session, core.engine, settings.catalog_ttl_seconds
     )
     await refresher.load_stored()
-    state.catalog_refresher = refresher
     if settings.catalog_refresh:
         _background(stack, refresher.run_forever())
     interval = settings.routing.probe_interval_seconds
     if interval:
         _background(stack, probe_forever(core.session, static.providers, static.board, interval))
+    return refresher
 
 
 def _background(stack: AsyncExitStack, work: Any) -> None:

@@ -69,7 +69,7 @@ async def test_fetched_lists_are_listed_with_prices_and_providers_report_their_s
         by_provider = (await http.get("/v1/models", params={"provider": "or"})).json()
         providers = {row["id"]: row for row in (await http.get("/v1/providers")).json()["data"]}
         summary = (await http.get("/v1/gateways/summary")).json()
-        routes = state.catalog.candidates("gpt-4o-mini")  # type: ignore[attr-defined]
+        routes = state.catalog.candidates("gpt-4o-mini")
     mini = models["or/openai/gpt-4o-mini"]
     assert mini["object"] == "model" and mini["owned_by"] == "or"
     assert mini["pricing"] == {"input_per_mtok": "0.15", "output_per_mtok": "0.6"}
@@ -122,7 +122,7 @@ async def test_a_provider_down_at_start_is_served_from_the_stored_catalog(
         after = _models((await http.get("/v1/models")).json())
         failed = await _eventually(lambda: _until(http, "or", lambda r: r["error"] and r))
         still = _models((await http.get("/v1/models")).json())
-        routes = state.catalog.candidates("or/openai/gpt-4o-mini")  # type: ignore[attr-defined]
+        routes = state.catalog.candidates("or/openai/gpt-4o-mini")
     assert after == before and still == before
     assert after["or/openai/gpt-4o-mini"]["pricing"]["input_per_mtok"] == "0.15"
     assert failed["status"] == "error" and failed["source"] == "stored"

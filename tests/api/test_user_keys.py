@@ -32,7 +32,7 @@ async def balance_status(gateway: Gateway, key: str) -> int:
 
 
 async def audit_rows(gateway: Gateway) -> list[dict[str, Any]]:
-    await settle_now(gateway.app_state)
+    await settle_now(gateway.services)
     async with gateway.engine.connect() as conn:
         rows = await conn.execute(select(audit_logs).order_by(audit_logs.c.id))
         return [dict(row._mapping) for row in rows]

@@ -15,6 +15,7 @@ from typing import Any
 import pytest
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from gatewayz.app_services import Services
 from gatewayz.settings import Settings
 from gatewayz.store.engine import create_engine
 from gatewayz.store.migrate import upgrade
@@ -47,11 +48,11 @@ class Stack:
     engine: AsyncEngine
     upstream: FakeOpenAIUpstream
     base_url: str
-    app_state: Any
+    services: Services
 
     async def caller(self, credits: str = "10") -> Caller:
         return await new_caller(
-            self.base_url, self.engine, self.app_state, self.upstream, self.database_url, credits
+            self.base_url, self.engine, self.services, self.upstream, self.database_url, credits
         )
 
 

@@ -28,6 +28,7 @@ from typing import Any
 import pytest
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from gatewayz.app_services import Services
 from tests.conftest import gateway_settings, serve
 from tests.e2e.conftest import ONE_ATTEMPT, migrated_database
 from tests.e2e.support import Caller, new_caller
@@ -87,11 +88,11 @@ class MultiStack:
     gemini: FakeGeminiUpstream
     responses: FakeResponsesUpstream
     base_url: str
-    app_state: Any
+    services: Services
 
     async def caller(self, credits: str = "10") -> Caller:
         return await new_caller(
-            self.base_url, self.engine, self.app_state, self.openai, self.database_url, credits
+            self.base_url, self.engine, self.services, self.openai, self.database_url, credits
         )
 
 

@@ -15,6 +15,7 @@ from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from gatewayz.accounts import users as accounts
+from gatewayz.app_services import Services
 from gatewayz.store.tables import ledger, request_logs
 from tests.conftest import add_funded_user, settle_now
 from tests.fakes.openai_upstream import FakeOpenAIUpstream
@@ -56,7 +57,7 @@ class Caller:
 
     base_url: str
     engine: AsyncEngine
-    app_state: Any
+    services: Services
     upstream: FakeOpenAIUpstream
     database_url: str
     user_id: int
@@ -83,7 +84,7 @@ class Caller:
         """
         deadline = time.monotonic() + timeout
         while True:
-            await settle_now(self.app_state)
+            await settle_now(self.services)
             async with self.engine.connect() as conn:
                 rows = (
                     await conn.execute(
@@ -95,7 +96,7 @@ class Caller:
             if len(rows) >= expected or time.monotonic() > deadline:
                 break
             await asyncio.sleep(0.02)
-        await settle_now(self.app_state)  # the last calls may have ended after the lease check
+        await settle_now(self.services)  # the last calls may have ended after the lease check
         assert len(rows) == expected, f"{len(rows)} request log rows, expected {expected}"
         return [dict(row._mapping) for row in rows]
 
@@ -135,7 +136,7 @@ class Caller:
 async def new_caller(
     base_url: str,
     engine: AsyncEngine,
-    app_state: Any,
+    services: Services,
     upstream: FakeOpenAIUpstream,
     database_url: str,
     credits: str = "10",
@@ -145,7 +146,7 @@ async def new_caller(
     (key_info,) = await accounts.list_keys(engine, user_id)
     start = (await accounts.get_user(engine, user_id=user_id)).balance_units
     return Caller(
-        base_url, engine, app_state, upstream, database_url, user_id, key_info.id, key, start
+        base_url, engine, services, upstream, database_url, user_id, key_info.id, key, start
     )
 
 

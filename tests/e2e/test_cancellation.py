@@ -138,7 +138,7 @@ async def test_calls_still_running_are_cancelled_past_the_drain_bound(
 ) -> None:
     body = {"model": "fake/fake-late-3000", "messages": HI}
     await hang_up_once_sent(caller.base_url, caller.api_key, stack.upstream, body, "fake-late-3000")
-    outliving = stack.app_state.relay.outliving
+    outliving = stack.services.relay.outliving
     await until(lambda: outliving.running == 1)  # the gateway has seen its client leave
     started = time.monotonic()
     await outliving.drain(0.1)

@@ -193,7 +193,7 @@ async def test_the_edge_bounds_and_counts_it_like_the_other_model_calls(
     """The model-call body limit (not the smaller one of other endpoints: the body reaches the
     upstream, whose own limit is 1 MiB; past the model-call limit, the gateway's 413), the key,
     and the route in the metrics."""
-    settings = stack.app_state.settings
+    settings = stack.services.settings
     over_other = orjson.dumps(
         {"model": MODEL, "prompt": "x " * settings.max_other_body_bytes, "max_tokens": 1}
     )

@@ -59,7 +59,7 @@ async def _calls_during_outage(caller: Caller, outage: DatabaseOutage, calls: in
     `calls` calls over about three seconds while the database cannot be reached."""
     async with caller.http() as http:
         await _call(http)
-        await caller.app_state.writer.flush()  # (the lease stays: later calls need no query)
+        await caller.services.writer.flush()  # (the lease stays: later calls need no query)
         await outage.begin()
         for _ in range(calls):
             await _call(http)
@@ -136,7 +136,7 @@ async def test_a_gateway_stopped_during_an_outage_leaves_a_journal_the_next_one_
     async with serve(settings) as (base_url, state):
         assert len(await _logs(engine, caller.user_id)) == 6, "replayed before it serves"
         assert not left.exists()
-        replayed = dataclasses.replace(caller, base_url=base_url, app_state=state)
+        replayed = dataclasses.replace(caller, base_url=base_url, services=state)
         await replayed.assert_books(calls=6, charged=6 * HI_COST)
     assert await _held(engine, caller.user_id) == [0]
 

@@ -265,7 +265,7 @@ async def test_a_gemini_upstream_is_sent_the_limit_held_when_the_client_sets_non
 ) -> None:
     client = sdk(stack, caller.api_key)
     await client.aio.models.generate_content(model=MODEL["gem"], contents=PROMPT)
-    held = stack.app_state.relay.default_max_output_tokens
+    held = stack.services.relay.default_max_output_tokens
     assert stack.gemini.requests[-1].json["generationConfig"]["maxOutputTokens"] == held
 
 
@@ -433,7 +433,7 @@ async def test_an_upstream_rate_limit_is_a_429_in_googles_format(
 
 
 async def test_a_body_over_the_limit_is_a_413_in_googles_format(stack: MultiStack) -> None:
-    limit = stack.app_state.settings.max_body_bytes
+    limit = stack.services.settings.max_body_bytes
     host, port = stack.base_url.removeprefix("http://").split(":")
     reader, writer = await asyncio.open_connection(host, int(port))
     path = f"/v1beta/models/{MODEL['fake']}:generateContent"

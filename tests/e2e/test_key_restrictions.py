@@ -56,7 +56,7 @@ def message(error: openai.APIStatusError) -> str:
 
 async def denials(caller: Caller, key_id: int) -> list[dict[str, Any]]:
     """The key's audited restriction hits, written by now."""
-    await settle_now(caller.app_state)
+    await settle_now(caller.services)
     async with caller.engine.connect() as conn:
         rows = await conn.execute(
             select(audit_logs.c.source_ip, audit_logs.c.details).where(
@@ -166,7 +166,7 @@ async def test_a_key_stops_at_its_spending_limit(caller: Caller) -> None:
             assert message(refused).endswith("(spend_limit)")
             break
         served += 1
-        await settle_now(caller.app_state)
+        await settle_now(caller.services)
     else:
         pytest.fail("the key was never stopped")
     assert served >= 1
@@ -238,7 +238,7 @@ async def test_a_rotated_key_and_its_replacement_share_one_spending_limit(caller
     new = openai_client(caller, rotated.json()["key"])
     results = await asyncio.gather(*running, return_exceptions=True)
     for _ in range(30):
-        await settle_now(caller.app_state)
+        await settle_now(caller.services)
         round_ = await asyncio.gather(
             *(chat(client) for client in (old, new, old, new)), return_exceptions=True
         )

@@ -93,7 +93,7 @@ async def test_a_call_continues_the_callers_trace(
 
 
 async def test_without_an_endpoint_nothing_is_traced(gateway: Gateway) -> None:
-    assert gateway.app_state.telemetry.tracer_provider is None  # type: ignore[attr-defined]
+    assert gateway.services.telemetry.tracer_provider is None
     headers = {"Authorization": f"Bearer {gateway.api_key}"}
     async with httpx.AsyncClient(base_url=gateway.base_url, headers=headers) as client:
         answer = await client.post(

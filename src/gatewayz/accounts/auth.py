@@ -14,6 +14,7 @@ from gatewayz.accounts.key_checks import enforce
 from gatewayz.accounts.key_policy import UNRESTRICTED, KeyPolicy, as_utc
 from gatewayz.accounts.keys import hash_key
 from gatewayz.accounts.roles import role_permissions
+from gatewayz.app_services import services_of
 from gatewayz.errors import AuthenticationFailed, api_format
 from gatewayz.store.tables import api_keys, roles, users
 from gatewayz.telemetry.context import note_key
@@ -224,10 +225,11 @@ async def identify(request: Request) -> Principal:
     for a missing, unknown or revoked key, KeyRestricted (403) for a request breaking one of
     the key's restrictions (both audited). Reads the headers only, never the body."""
     presented = presented_key(request)
+    services = services_of(request.app)
     try:
-        principal: Principal = await request.app.state.authenticator.authenticate(presented)
+        principal = await services.authenticator.authenticate(presented)
     except AuthenticationFailed:
-        request.app.state.failed_logins.failed(request, presented)
+        services.failed_logins.failed(request, presented)
         raise
     note_key(principal.key_id)
     if principal.policy.restricted:

@@ -20,6 +20,7 @@ from gatewayz.accounts.key_policy import (
     scope_of,
 )
 from gatewayz.accounts.keys import loggable_prefix
+from gatewayz.app_services import services_of
 from gatewayz.errors import PermissionDenied
 from gatewayz.store.batch import BatchWriter
 
@@ -117,7 +118,7 @@ def require_scope(
 def audit_denial(request: Request, user_id: int, key_id: int, restriction: str) -> None:
     """Queue a `key.restriction_denied` event for a refused request."""
     audit.queue(
-        request.app.state.writer,
+        services_of(request.app).writer,
         audit.AuditEvent(
             "key.restriction_denied",
             actor_user_id=user_id,

@@ -3,6 +3,7 @@
 from starlette.requests import Request
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from gatewayz.api.deps import scope_services
 from gatewayz.errors import RateLimited, render
 
 
@@ -22,7 +23,7 @@ class AddressLimitMiddleware:
             await self.app(scope, receive, send)
             return
         client = scope.get("client")
-        limiter = scope["app"].state.limiter
+        limiter = scope_services(scope).limiter
         try:
             headers = await limiter.admit_address(client[0] if client else "unknown")
         except RateLimited as exc:

@@ -2,11 +2,12 @@
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Query, Request
+from fastapi import APIRouter, Depends, Query
 
 from gatewayz.accounts.audit_query import AuditEntry, AuditFilter, audit_entries
 from gatewayz.accounts.permissions import require_permission
 from gatewayz.api.admin_params import QueryId, Text, parse_time
+from gatewayz.api.deps import EngineDep
 from gatewayz.api.monitoring_views import when
 from gatewayz.errors import InvalidRequest
 
@@ -15,7 +16,7 @@ router = APIRouter(prefix="/admin", tags=["admin"])
 
 @router.get("/audit-logs", dependencies=[Depends(require_permission("audit:read"))])
 async def audit_logs(
-    request: Request,
+    engine: EngineDep,
     event: Annotated[Text | None, Query(max_length=64)] = None,
     actor_user_id: QueryId = None,
     target_type: Annotated[Text | None, Query(max_length=32)] = None,
@@ -37,7 +38,7 @@ async def audit_logs(
     )
     if where.since and where.until and where.since >= where.until:
         raise InvalidRequest("from: must be before to.", param="from")
-    async with request.app.state.engine.connect() as conn:
+    async with engine.connect() as conn:
         entries = await audit_entries(conn, where, limit=limit + 1, before_id=before_id)
     page = entries[:limit]
     return {

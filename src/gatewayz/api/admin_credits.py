@@ -6,12 +6,14 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, Request
 from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncEngine
 
 from gatewayz.accounts import audit
 from gatewayz.accounts.auth import Principal
 from gatewayz.accounts.permissions import require_permission
 from gatewayz.api.acting import admin_event
 from gatewayz.api.admin_params import parse_credits
+from gatewayz.api.deps import EngineDep
 from gatewayz.api.plans import RowId
 from gatewayz.billing.adjustments import KIND, AdjustmentRefused, adjust_credits
 from gatewayz.billing.ledger import CreditChange, UnknownUser
@@ -34,7 +36,7 @@ class Adjustment(BaseModel):
 
 @router.post("/users/{user_id}/credits")
 async def adjust(
-    request: Request, user_id: RowId, body: Adjustment, actor: Adjuster
+    request: Request, engine: EngineDep, user_id: RowId, body: Adjustment, actor: Adjuster
 ) -> dict[str, Any]:
     """Change the balance by `amount`; a retry with the same `idempotency_key` applies once."""
     units = parse_credits(body.amount, "amount")
@@ -44,12 +46,12 @@ async def adjust(
     if not reason:
         raise InvalidRequest("reason: must not be empty.", param="reason")
     try:
-        change = await _apply(request, actor, user_id, units, reason, body.idempotency_key)
+        change = await _apply(request, engine, actor, user_id, units, reason, body.idempotency_key)
     except IntegrityError:
         if body.idempotency_key is None:
             raise
         # A concurrent request with the same key won: this one is its retry.
-        change = await _apply(request, actor, user_id, units, reason, body.idempotency_key)
+        change = await _apply(request, engine, actor, user_id, units, reason, body.idempotency_key)
     return {
         "user_id": user_id,
         "amount": format_credits(change.amount_units),
@@ -62,6 +64,7 @@ async def adjust(
 
 async def _apply(
     request: Request,
+    engine: AsyncEngine,
     actor: Principal,
     user_id: int,
     units: int,
@@ -69,7 +72,7 @@ async def _apply(
     idempotency_key: str | None,
 ) -> CreditChange:
     try:
-        async with request.app.state.engine.begin() as conn:
+        async with engine.begin() as conn:
             change = await adjust_credits(conn, user_id, units, reason, idempotency_key)
             if change.applied_now:
                 event = admin_event(

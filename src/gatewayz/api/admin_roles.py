@@ -18,6 +18,7 @@ from gatewayz.accounts.permissions import require_permission, within_own
 from gatewayz.accounts.roles import PERMISSIONS, Role
 from gatewayz.api.acting import admin_event
 from gatewayz.api.admin_params import RowId, Text
+from gatewayz.api.deps import AuthenticatorDep, EngineDep
 from gatewayz.errors import InvalidRequest
 
 router = APIRouter(prefix="/admin", tags=["admin"])
@@ -58,9 +59,9 @@ def role_view(role: Role) -> dict[str, Any]:
 
 
 @router.get("/roles")
-async def list_roles(request: Request, _: Manager) -> dict[str, Any]:
+async def list_roles(engine: EngineDep, _: Manager) -> dict[str, Any]:
     """Every role with its permissions and holder count, and every known permission."""
-    async with request.app.state.engine.connect() as conn:
+    async with engine.connect() as conn:
         found = await role_store.list_roles(conn)
     return {
         "roles": [role_view(role) for role in found],
@@ -69,10 +70,12 @@ async def list_roles(request: Request, _: Manager) -> dict[str, Any]:
 
 
 @router.post("/roles", status_code=201)
-async def create_role(request: Request, body: NewRole, actor: Manager) -> dict[str, Any]:
+async def create_role(
+    request: Request, engine: EngineDep, body: NewRole, actor: Manager
+) -> dict[str, Any]:
     """A new custom role (400 for an unknown permission, 409 if the name is taken)."""
     within_own(actor, role_store.known_permissions(body.permissions))
-    async with request.app.state.engine.begin() as conn:
+    async with engine.begin() as conn:
         role = await role_store.create_role(conn, body.name, body.description, body.permissions)
         await audit.record(
             conn,
@@ -83,7 +86,12 @@ async def create_role(request: Request, body: NewRole, actor: Manager) -> dict[s
 
 @router.patch("/roles/{name}")
 async def update_role(
-    request: Request, name: RoleName, body: RoleChange, actor: Manager
+    request: Request,
+    engine: EngineDep,
+    authenticator: AuthenticatorDep,
+    name: RoleName,
+    body: RoleChange,
+    actor: Manager,
 ) -> dict[str, Any]:
     """Change a custom role's description and/or permissions; holders get them at once."""
     changes: dict[str, Any] = {}
@@ -93,7 +101,7 @@ async def update_role(
         changes["permissions"] = body.permissions
     if not changes:
         raise InvalidRequest("Give a description and/or permissions to change.")
-    async with request.app.state.engine.begin() as conn:
+    async with engine.begin() as conn:
         before, after = await role_store.update_role(conn, name, **changes)
         within_own(actor, before.permissions | after.permissions)
         await audit.record(
@@ -108,29 +116,40 @@ async def update_role(
                 after=_audited(after),
             ),
         )
-    request.app.state.authenticator.forget_all()
+    authenticator.forget_all()
     return role_view(after)
 
 
 @router.delete("/roles/{name}")
-async def delete_role(request: Request, name: RoleName, actor: Manager) -> dict[str, Any]:
+async def delete_role(
+    request: Request,
+    engine: EngineDep,
+    authenticator: AuthenticatorDep,
+    name: RoleName,
+    actor: Manager,
+) -> dict[str, Any]:
     """Delete a custom role (409 while users hold it)."""
-    async with request.app.state.engine.begin() as conn:
+    async with engine.begin() as conn:
         role = await role_store.delete_role(conn, name)
         within_own(actor, role.permissions)
         await audit.record(
             conn, admin_event(request, actor, "role.deleted", "role", name, **_audited(role))
         )
-    request.app.state.authenticator.forget_all()
+    authenticator.forget_all()
     return {"name": name, "deleted": True}
 
 
 @router.put("/users/{user_id}/role")
 async def assign_role(
-    request: Request, user_id: RowId, body: RoleAssignment, actor: Manager
+    request: Request,
+    engine: EngineDep,
+    authenticator: AuthenticatorDep,
+    user_id: RowId,
+    body: RoleAssignment,
+    actor: Manager,
 ) -> dict[str, Any]:
     """Give a user a role (400 unknown role, 409 if it would leave no admin)."""
-    async with request.app.state.engine.begin() as conn:
+    async with engine.begin() as conn:
         await role_store.ensure_role(conn, body.role)
         within_own(actor, (await role_store.get_role(conn, body.role)).permissions)
         old = await role_store.assign_role(conn, user_id, body.role)
@@ -147,7 +166,7 @@ async def assign_role(
                 new_role=body.role,
             ),
         )
-    request.app.state.authenticator.forget_all()
+    authenticator.forget_all()
     return {"user_id": user_id, "role": body.role, "previous_role": old}
 
 

@@ -4,12 +4,13 @@ charged more than their credit hold covered (both `usage:read`)."""
 from datetime import timedelta
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Query, Request
+from fastapi import APIRouter, Depends, Query
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from gatewayz.accounts.permissions import require_permission
 from gatewayz.api import account_views as view
 from gatewayz.api.admin_params import From, QueryId, Text, To, time_range
+from gatewayz.api.deps import EngineDep
 from gatewayz.api.monitoring_views import totals, when
 from gatewayz.billing.transactions import shortfalls
 from gatewayz.telemetry import stats
@@ -25,7 +26,7 @@ AdminGrouping = Annotated[Grouping, Query(description="user, model, key or day."
 
 @router.get("/usage", dependencies=[Depends(require_permission("usage:read"))])
 async def admin_usage(
-    request: Request,
+    engine: EngineDep,
     start: From = None,
     to: To = None,
     group_by: AdminGrouping = "model",
@@ -36,19 +37,19 @@ async def admin_usage(
     """Usage in [from, to), grouped, with the totals of the whole range."""
     since, until = time_range(start, to, DEFAULT_SPAN)
     where = LogFilter(since=since, until=until, user_id=user_id, model=model)
-    return await usage_response(request.app.state.engine, where, group_by, limit)
+    return await usage_response(engine, where, group_by, limit)
 
 
 @router.get("/shortfalls", dependencies=[Depends(require_permission("usage:read"))])
 async def admin_shortfalls(
-    request: Request,
+    engine: EngineDep,
     user_id: QueryId = None,
     limit: Annotated[int, Query(ge=1, le=500)] = 50,
     before_id: Annotated[QueryId, Query(description="next_before_id of a page.")] = None,
 ) -> dict[str, Any]:
     """Usage ledger rows whose cost exceeded the call's hold, newest first; pass
     `next_before_id` as `before_id` for the next page (null: no more)."""
-    async with request.app.state.engine.connect() as conn:
+    async with engine.connect() as conn:
         rows = await shortfalls(conn, limit=limit + 1, before_id=before_id, user_id=user_id)
     page = rows[:limit]
     return {

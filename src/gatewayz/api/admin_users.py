@@ -6,6 +6,7 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Query, Request
 from pydantic import BaseModel, ConfigDict, Field
+from sqlalchemy.ext.asyncio import AsyncEngine
 
 from gatewayz.accounts import account_details, audit, user_search
 from gatewayz.accounts import users as accounts
@@ -22,6 +23,7 @@ from gatewayz.accounts.roles import USER_ROLE, ensure_role, get_role
 from gatewayz.api import account_views as view
 from gatewayz.api.acting import admin_event
 from gatewayz.api.admin_params import Offset, RowId, Text, parse_credits
+from gatewayz.api.deps import EngineDep, ServicesDep
 from gatewayz.billing.money import format_credits
 from gatewayz.errors import InvalidRequest, PermissionDenied
 from gatewayz.settings import server_secret
@@ -44,14 +46,14 @@ class NewUser(BaseModel):
 
 @router.get("/users")
 async def list_users(
-    request: Request,
+    engine: EngineDep,
     _: Reader,
     q: Annotated[Text | None, Query(max_length=320, description="Email part or user id.")] = None,
     limit: Annotated[int, Query(ge=1, le=500)] = 50,
     offset: Offset = 0,
 ) -> dict[str, Any]:
     """Users whose email contains `q` or whose id is `q`, by id, with the total count."""
-    async with request.app.state.engine.connect() as conn:
+    async with engine.connect() as conn:
         page = await user_search.search_users(conn, q, limit, offset)
     return {
         "total": page.total,
@@ -62,13 +64,15 @@ async def list_users(
 
 
 @router.get("/users/{user_id}")
-async def get_user(request: Request, user_id: RowId, _: Reader) -> dict[str, Any]:
+async def get_user(engine: EngineDep, user_id: RowId, _: Reader) -> dict[str, Any]:
     """One user's account, plan, trial and keys (never a key itself)."""
-    return await _detail(request, user_id)
+    return await _detail(engine, user_id)
 
 
 @router.post("/users", status_code=201)
-async def create_user(request: Request, body: NewUser, actor: Writer) -> dict[str, Any]:
+async def create_user(
+    request: Request, services: ServicesDep, body: NewUser, actor: Writer
+) -> dict[str, Any]:
     """Create a user with a role and starting credits; with `create_key`, also a key, which
     the response shows this once. A refusal creates nothing."""
     if body.role != USER_ROLE and not has_permission(actor, "roles:manage"):
@@ -78,7 +82,7 @@ async def create_user(request: Request, body: NewUser, actor: Writer) -> dict[st
         raise InvalidRequest("credits: must not be negative.", param="credits")
     if units:
         require_to_grant(actor, "Giving a new user starting credits")
-    engine = request.app.state.engine
+    engine = services.engine
     async with engine.begin() as conn:
         await ensure_role(conn, body.role)
         within_own(actor, (await get_role(conn, body.role)).permissions)
@@ -95,14 +99,14 @@ async def create_user(request: Request, body: NewUser, actor: Writer) -> dict[st
             conn, admin_event(request, actor, "user.created", "user", user_id, **details)
         )
     if not body.create_key:
-        return await _detail(request, user_id)
-    secret = server_secret(request.app.state.settings)
+        return await _detail(engine, user_id)
+    secret = server_secret(services.settings)
     key = await accounts.create_key(engine, secret, user_id, body.key_name)
-    return {**await _detail(request, user_id), "api_key": key}
+    return {**await _detail(engine, user_id), "api_key": key}
 
 
-async def _detail(request: Request, user_id: int) -> dict[str, Any]:
-    async with request.app.state.engine.connect() as conn:
+async def _detail(engine: AsyncEngine, user_id: int) -> dict[str, Any]:
+    async with engine.connect() as conn:
         found = await account_details.account(conn, user_id)
         keys = await account_details.keys_of(conn, user_id)
     return {

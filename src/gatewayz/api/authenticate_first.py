@@ -36,7 +36,7 @@ class KeyedRoutes:
         self._fixed: dict[tuple[str, str], APIRoute | None] = {}
         for route in self._routes:
             if not route.param_convertors:
-                for method in route.methods:
+                for method in route.methods or ():
                     scope = {"type": "http", "path": route.path, "method": method}
                     self._fixed.setdefault((method, route.path), self._scan(scope))
 

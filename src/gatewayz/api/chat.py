@@ -7,6 +7,7 @@ from starlette.responses import Response
 
 from gatewayz.accounts.auth import Principal, current_principal
 from gatewayz.accounts.key_checks import require_scope
+from gatewayz.api.deps import app_services, current_request_id
 from gatewayz.api.relaying import respond
 from gatewayz.api.request_bodies import CHAT_COMPLETION, json_body
 from gatewayz.history.turns import SESSION_FIELD
@@ -25,10 +26,9 @@ async def chat_completions(
     `session_id`, it continues that chat session (see gatewayz.history)."""
     raw = await request.body()
     body = openai_chat.parse_request(raw)
-    state = request.app.state
     if body.get(SESSION_FIELD) is not None:
         require_scope(request, principal.user_id, principal.key_id, principal.policy, "sessions")
-    turn = await state.chat_history.begin(
-        principal.user_id, body, len(raw), request.state.request_id
+    turn = await app_services(request).chat_history.begin(
+        principal.user_id, body, len(raw), current_request_id(request)
     )
     return await respond(request, principal, chat_exchange(body, len(raw), turn))

@@ -5,11 +5,12 @@ A chat completion with `session_id` continues a session (see gatewayz.history.tu
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Body, Depends, Query, Request
+from fastapi import APIRouter, Body, Depends, Query
 from pydantic import BaseModel, ConfigDict, Field
 
 from gatewayz.accounts.auth import Principal, current_principal
 from gatewayz.api.admin_params import QueryId, RowId, Text
+from gatewayz.api.deps import ChatHistoryDep, EngineDep
 from gatewayz.errors import NotFound
 from gatewayz.history import sessions
 from gatewayz.history.sessions import SessionRecord, StoredMessage
@@ -29,27 +30,23 @@ class NewSession(BaseModel):
 
 @router.post("", status_code=201)
 async def create_session(
-    request: Request, caller: Caller, body: Annotated[NewSession | None, Body()] = None
+    engine: EngineDep, caller: Caller, body: Annotated[NewSession | None, Body()] = None
 ) -> dict[str, Any]:
     """Start an empty session; `title` and `model` are labels for the caller's own use."""
     body = body or NewSession()
-    record = await sessions.create_session(
-        request.app.state.engine, caller.user_id, body.title, body.model
-    )
+    record = await sessions.create_session(engine, caller.user_id, body.title, body.model)
     return _session(record)
 
 
 @router.get("")
 async def list_sessions(
-    request: Request,
+    engine: EngineDep,
     caller: Caller,
     limit: Annotated[int, Query(ge=1, le=100)] = 20,
     before: QueryId = None,
 ) -> dict[str, Any]:
     """The caller's sessions, newest first; the next page is `?before=<last_id>`."""
-    found = await sessions.list_sessions(
-        request.app.state.engine, caller.user_id, limit + 1, before
-    )
+    found = await sessions.list_sessions(engine, caller.user_id, limit + 1, before)
     page = found[:limit]
     return {
         "object": "list",
@@ -60,11 +57,12 @@ async def list_sessions(
 
 
 @router.get("/{session_id}")
-async def get_session(request: Request, caller: Caller, session_id: SessionId) -> dict[str, Any]:
+async def get_session(
+    chat_history: ChatHistoryDep, engine: EngineDep, caller: Caller, session_id: SessionId
+) -> dict[str, Any]:
     """The session with its messages, oldest first (a turn that just ended included)."""
-    state = request.app.state
-    await state.chat_history.settled(session_id)
-    found = await sessions.get_session(state.engine, caller.user_id, session_id)
+    await chat_history.settled(session_id)
+    found = await sessions.get_session(engine, caller.user_id, session_id)
     if found is None:
         raise _not_found(session_id)
     record, messages = found
@@ -72,9 +70,11 @@ async def get_session(request: Request, caller: Caller, session_id: SessionId) -
 
 
 @router.delete("/{session_id}")
-async def delete_session(request: Request, caller: Caller, session_id: SessionId) -> dict[str, Any]:
+async def delete_session(
+    engine: EngineDep, caller: Caller, session_id: SessionId
+) -> dict[str, Any]:
     """Delete the session and its messages."""
-    if not await sessions.delete_session(request.app.state.engine, caller.user_id, session_id):
+    if not await sessions.delete_session(engine, caller.user_id, session_id):
         raise _not_found(session_id)
     return {"id": session_id, "object": "chat.session.deleted", "deleted": True}
 

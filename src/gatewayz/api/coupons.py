@@ -12,6 +12,7 @@ from gatewayz.accounts import audit
 from gatewayz.accounts.auth import Principal, current_principal
 from gatewayz.accounts.permissions import require_permission, require_to_grant
 from gatewayz.api.acting import admin_event
+from gatewayz.api.deps import EngineDep
 from gatewayz.billing import coupons
 from gatewayz.billing.money import credits_to_units, format_credits
 from gatewayz.billing.plan_settings import MAX_COUNT, MAX_CREDITS
@@ -86,11 +87,13 @@ def _new_coupon(body: NewCouponBody) -> coupons.NewCoupon:
 
 
 @router.post("/admin/coupons", status_code=201)
-async def create(body: NewCouponBody, request: Request, actor: Manager) -> dict[str, Any]:
+async def create(
+    body: NewCouponBody, request: Request, engine: EngineDep, actor: Manager
+) -> dict[str, Any]:
     require_to_grant(actor, "A coupon")
     new = _new_coupon(body)
     try:
-        async with request.app.state.engine.begin() as conn:
+        async with engine.begin() as conn:
             coupon = await coupons.create_coupon(conn, new)
             view = coupon_view(coupon)
             await audit.record(
@@ -102,16 +105,16 @@ async def create(body: NewCouponBody, request: Request, actor: Manager) -> dict[
 
 
 @router.get("/admin/coupons")
-async def list_all(request: Request, actor: Manager) -> dict[str, Any]:
-    found = await coupons.list_coupons(request.app.state.engine)
+async def list_all(engine: EngineDep, actor: Manager) -> dict[str, Any]:
+    found = await coupons.list_coupons(engine)
     return {"object": "list", "data": [coupon_view(coupon) for coupon in found]}
 
 
 @router.delete("/admin/coupons/{code}")
-async def disable(code: str, request: Request, actor: Manager) -> dict[str, Any]:
+async def disable(code: str, request: Request, engine: EngineDep, actor: Manager) -> dict[str, Any]:
     """Disable a coupon: nobody can redeem it from now on."""
     try:
-        async with request.app.state.engine.begin() as conn:
+        async with engine.begin() as conn:
             coupon = await coupons.disable_coupon(conn, code)
             await audit.record(
                 conn, admin_event(request, actor, "coupon.disabled", "coupon", coupon.code)
@@ -126,14 +129,12 @@ async def disable(code: str, request: Request, actor: Manager) -> dict[str, Any]
 @router.post("/user/coupons/redeem")
 async def redeem(
     body: RedeemBody,
-    request: Request,
+    engine: EngineDep,
     principal: Annotated[Principal, Depends(current_principal)],
 ) -> dict[str, Any]:
     """Add a "credits" coupon's credits to the caller's balance."""
     try:
-        coupon, change = await coupons.redeem(
-            request.app.state.engine, principal.user_id, body.code
-        )
+        coupon, change = await coupons.redeem(engine, principal.user_id, body.code)
     except coupons.UnknownCoupon as exc:
         raise NotFound(str(exc), param="code") from None
     except coupons.CouponError as exc:

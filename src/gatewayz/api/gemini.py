@@ -17,6 +17,7 @@ from fastapi import APIRouter, Depends, Query, Request
 from starlette.responses import Response
 
 from gatewayz.accounts.auth import Principal, current_principal
+from gatewayz.api.deps import app_services
 from gatewayz.api.gemini_models import MAX_PAGE, model_json, models_page
 from gatewayz.api.relaying import respond
 from gatewayz.errors import InvalidRequest, NotFound
@@ -58,7 +59,9 @@ async def count_content_tokens(request: Request, model: str, principal: Caller) 
     estimate (see relay.gemini_tasks)."""
     raw = await request.body()
     body = client.parse_count_request(raw)
-    counted = await count_tokens(request.app.state.relay, principal, client.model_id(model), body)
+    counted = await count_tokens(
+        app_services(request).relay, principal, client.model_id(model), body
+    )
     return _json(counted)
 
 
@@ -84,13 +87,13 @@ async def list_models(
     page_token: Annotated[str | None, Query(alias="pageToken")] = None,
 ) -> Response:
     """Every callable model, in Gemini's Model format (`name`: `models/<Gatewayz id>`)."""
-    return _json(models_page(request.app.state.catalog, page_size, page_token))
+    return _json(models_page(app_services(request).catalog, page_size, page_token))
 
 
 async def get_model(request: Request, model: str) -> Response:
     """One model by its Gatewayz id, in Gemini's Model format."""
     model_id = client.model_id(model)
-    found = [e for e in request.app.state.catalog.lookup(model_id) if e.callable]
+    found = [e for e in app_services(request).catalog.lookup(model_id) if e.callable]
     if not found:
         raise NotFound(f"models/{model_id} is not found, or no enabled provider serves it.")
     return _json(model_json(found[0], model_id))

@@ -46,12 +46,11 @@ def models_page(catalog: Catalog, size: int, token: str | None) -> dict[str, Any
     return page
 
 
-def list_response(request: Request) -> Response:
+def list_response(request: Request, catalog: Catalog) -> Response:
     """`GET /v1/models` answered in Gemini's format (its `pageSize` and `pageToken`)."""
     raw_size = request.query_params.get("pageSize", "50")
     if not raw_size.isdigit() or not 1 <= int(raw_size) <= MAX_PAGE:
         raise InvalidRequest(f"'pageSize' must be from 1 to {MAX_PAGE}.", param="pageSize")
-    page = models_page(
-        request.app.state.catalog, int(raw_size), request.query_params.get("pageToken")
-    )
+    page = models_page(catalog, int(raw_size), request.query_params.get("pageToken"))
+
     return Response(orjson.dumps(page), media_type="application/json")

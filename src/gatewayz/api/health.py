@@ -1,11 +1,12 @@
 """GET / (what this server is), GET /health (the process is alive) and GET /ready (the
 database answers; where rate limits are counted)."""
 
-from fastapi import APIRouter, Request
+from fastapi import APIRouter
 from sqlalchemy import text
 from starlette.responses import JSONResponse
 
 from gatewayz import __version__
+from gatewayz.api.deps import EngineDep, LimiterDep
 
 router = APIRouter(tags=["health"])
 
@@ -31,11 +32,11 @@ async def health() -> dict[str, str]:
 
 
 @router.get("/ready")
-async def ready(request: Request) -> JSONResponse:
+async def ready(limiter: LimiterDep, engine: EngineDep) -> JSONResponse:
     """Ready when the database answers; a lost Redis only moves rate limits into memory."""
-    rate_limits = request.app.state.limiter.state()
+    rate_limits = limiter.state()
     try:
-        async with request.app.state.engine.connect() as conn:
+        async with engine.connect() as conn:
             await conn.execute(text("SELECT 1"))
     except Exception as exc:
         return JSONResponse(

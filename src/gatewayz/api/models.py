@@ -15,6 +15,8 @@ from starlette.responses import Response
 
 from gatewayz.api import gemini, gemini_models
 from gatewayz.api.catalog_views import entry_json, group_json, provider_json
+from gatewayz.api.deps import CatalogDep, EngineDep, ServicesDep
+from gatewayz.app_services import Services
 from gatewayz.errors import NotFound, api_format
 from gatewayz.providers import demo
 from gatewayz.providers.catalog import Catalog
@@ -37,29 +39,26 @@ def _json(payload: Any) -> Response:
     return Response(orjson.dumps(payload), media_type="application/json")
 
 
-def _catalog(request: Request) -> Catalog:
-    return request.app.state.catalog
-
-
 @router.get("/v1/models")
 @router.get("/models", include_in_schema=False)
 async def list_models(
     request: Request,
+    catalog: CatalogDep,
     provider: str | None = None,
     modality: str | None = None,
     callable_: Annotated[bool | None, Query(alias="callable")] = None,
 ) -> Response:
     """Every model of every enabled provider; `callable: false` ones have no prices yet."""
     if api_format(request) == "gemini":  # Google's SDKs at their default `v1`
-        return gemini_models.list_response(request)
+        return gemini_models.list_response(request, catalog)
     wanted = ModelFilter(provider=provider, modality=modality, callable=callable_)
-    data = [entry_json(e) for e in _catalog(request).entries() if wanted.matches(e)]
+    data = [entry_json(e) for e in catalog.entries() if wanted.matches(e)]
     return _json({"object": "list", "data": data})
 
 
 @router.get("/v1/models/search")
 async def search_models(
-    request: Request,
+    catalog: CatalogDep,
     q: str | None = None,
     min_context: Annotated[int | None, Query(ge=1)] = None,
     max_price: Annotated[
@@ -79,18 +78,19 @@ async def search_models(
         max_price=max_price,
         supports_tools=supports_tools,
     )
-    found = search(_catalog(request).entries(), wanted)
+    found = search(catalog.entries(), wanted)
     data = [entry_json(e) for e in found[:limit]]
     return _json({"object": "list", "data": data, "total": len(found)})
 
 
 @router.get("/v1/models/trending")
-async def trending_models(request: Request, hours: Hours = 24, limit: Limit = 20) -> Response:
+async def trending_models(
+    catalog: CatalogDep, engine: EngineDep, hours: Hours = 24, limit: Limit = 20
+) -> Response:
     """Models by the number of requests this gateway sent them in the window."""
-    catalog = _catalog(request)
     since = datetime.now(UTC) - timedelta(hours=hours)
     groups: dict[str, dict[str, Any]] = {}
-    for row in await model_stats.usage_since(request.app.state.engine, since):
+    for row in await model_stats.usage_since(engine, since):
         canonical, name = _identify(catalog, row.provider, row.model)
         group = groups.setdefault(
             canonical,
@@ -104,16 +104,16 @@ async def trending_models(request: Request, hours: Hours = 24, limit: Limit = 20
 
 @router.get("/v1/models/low-latency")
 async def low_latency_models(
-    request: Request,
+    catalog: CatalogDep,
+    engine: EngineDep,
     hours: Hours = 24,
     min_samples: Annotated[int, Query(ge=1, le=10**9)] = 5,
     metric: Literal["latency", "ttft"] = "latency",
     limit: Limit = 20,
 ) -> Response:
     """Provider models by average latency or time to first token of successful requests."""
-    catalog = _catalog(request)
     since = datetime.now(UTC) - timedelta(hours=hours)
-    rows = await model_stats.latency_since(request.app.state.engine, since)
+    rows = await model_stats.latency_since(engine, since)
     if metric == "ttft":
         ranked = sorted(
             (r for r in rows if r.ttft_samples >= min_samples and r.avg_ttft_ms is not None),
@@ -152,11 +152,11 @@ async def low_latency_models(
 
 
 @router.get("/v1/models/{model_id:path}")
-async def get_model(model_id: str, request: Request) -> Response:
+async def get_model(model_id: str, request: Request, catalog: CatalogDep) -> Response:
     """One model by `provider/model` id; a plain or canonical id gives every provider's."""
     if api_format(request) == "gemini":  # Google's SDKs at their default `v1`
         return await gemini.get_model(request, model_id)
-    found = _catalog(request).lookup(model_id)
+    found = catalog.lookup(model_id)
     if not found:
         raise NotFound(f"The model '{model_id}' is not in the catalog.", param="model")
     if len(found) == 1 and found[0].public_id == model_id:
@@ -165,16 +165,16 @@ async def get_model(model_id: str, request: Request) -> Response:
 
 
 @router.get("/v1/providers")
-async def list_providers(request: Request) -> Response:
+async def list_providers(services: ServicesDep) -> Response:
     """Every provider of the table: enabled or not, its protocol, models, last sync, status."""
-    return _json({"object": "list", "data": [provider_json(s) for s in _summaries(request)]})
+    return _json({"object": "list", "data": [provider_json(s) for s in _summaries(services)]})
 
 
 @router.get("/v1/gateways/summary")
-async def gateways_summary(request: Request) -> Response:
+async def gateways_summary(services: ServicesDep) -> Response:
     """Totals over the providers and the catalog."""
-    summaries = _summaries(request)
-    entries = _catalog(request).entries()
+    summaries = _summaries(services)
+    entries = services.catalog.entries()
     synced = [s.last_sync_at for s in summaries if s.last_sync_at is not None]
     modalities = Counter(m for e in entries for m in {*e.model.inputs, *e.model.outputs})
     payload = {
@@ -207,10 +207,9 @@ async def gateways_summary(request: Request) -> Response:
     return _json(payload)
 
 
-def _summaries(request: Request) -> list[ProviderSummary]:
+def _summaries(services: Services) -> list[ProviderSummary]:
     """Every provider of the table as the catalog sees it, with when it syncs next."""
-    settings = request.app.state.settings
-    refresher = request.app.state.catalog_refresher
+    settings, refresher = services.settings, services.catalog_refresher
     now = datetime.now(UTC)
 
     def next_sync(provider: Provider) -> datetime | None:
@@ -218,7 +217,7 @@ def _summaries(request: Request) -> list[ProviderSummary]:
         return None if at is None else max(at, now)
 
     table = merged_specs(settings.providers) + ([demo.SPEC] if settings.demo_provider else [])
-    return provider_summaries(table, _catalog(request), next_sync)
+    return provider_summaries(table, services.catalog, next_sync)
 
 
 def _identify(catalog: Catalog, provider: str, model: str) -> tuple[str, str | None]:

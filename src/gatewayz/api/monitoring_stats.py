@@ -7,10 +7,11 @@ GET /api/monitoring/stats/realtime, /error-rates, /cost-analysis, /chat-requests
 from datetime import UTC, datetime, timedelta
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Query, Request
+from fastapi import APIRouter, Depends, Query
 
 from gatewayz.accounts.permissions import require_permission
 from gatewayz.api import monitoring_views as view
+from gatewayz.api.deps import EngineDep
 from gatewayz.api.monitoring_params import decode_cursor, duration, encode_cursor, filters
 from gatewayz.telemetry import anomalies, request_list, stats
 from gatewayz.telemetry.log_query import LogFilter, log
@@ -29,18 +30,17 @@ Top = Annotated[int, Query(ge=1, le=500, description="Rows per list.")]
 
 @router.get("/stats/realtime")
 async def realtime(
-    request: Request, minutes: Annotated[int, Query(ge=1, le=60)] = 5
+    engine: EngineDep, minutes: Annotated[int, Query(ge=1, le=60)] = 5
 ) -> dict[str, Any]:
     """The last `minutes`: requests/s, error rate, p50/p95 latency and TTFT, tokens/s, cost."""
     until = datetime.now(UTC)
     where = LogFilter(since=until - timedelta(minutes=minutes), until=until)
-    return view.realtime(await stats.realtime(request.app.state.engine, where))
+    return view.realtime(await stats.realtime(engine, where))
 
 
 @router.get("/error-rates")
-async def error_rates(request: Request, where: Day) -> dict[str, Any]:
+async def error_rates(engine: EngineDep, where: Day) -> dict[str, Any]:
     """Errors by provider and by model, with the count of each error status."""
-    engine = request.app.state.engine
     return {
         "window": view.window(where),
         "totals": view.totals(await stats.totals(engine, where)),
@@ -55,9 +55,8 @@ async def error_rates(request: Request, where: Day) -> dict[str, Any]:
 
 
 @router.get("/cost-analysis")
-async def cost_analysis(request: Request, where: Week, limit: Top = 50) -> dict[str, Any]:
+async def cost_analysis(engine: EngineDep, where: Week, limit: Top = 50) -> dict[str, Any]:
     """Cost, tokens and requests by model, provider, user and UTC day."""
-    engine = request.app.state.engine
     days = await stats.by_day(engine, where) if where.since is not None else []
     return {
         "window": view.window(where),
@@ -76,13 +75,13 @@ async def cost_analysis(request: Request, where: Week, limit: Top = 50) -> dict[
 
 @router.get("/chat-requests")
 async def chat_requests(
-    request: Request,
+    engine: EngineDep,
     where: AllTime,
     limit: Annotated[int, Query(ge=1, le=500)] = 50,
     cursor: Annotated[str | None, Query(description="next_cursor of the previous page.")] = None,
 ) -> dict[str, Any]:
     """The request log, newest first, one page at a time."""
-    found = await request_list.page(request.app.state.engine, where, limit, decode_cursor(cursor))
+    found = await request_list.page(engine, where, limit, decode_cursor(cursor))
     return {
         "data": [view.log_row(row) for row in found.rows],
         "has_more": found.after is not None,
@@ -91,22 +90,22 @@ async def chat_requests(
 
 
 @router.get("/chat-requests/counts")
-async def chat_request_counts(request: Request, where: Day) -> dict[str, Any]:
+async def chat_request_counts(engine: EngineDep, where: Day) -> dict[str, Any]:
     """How many calls, by outcome, status code and API."""
-    counts = await request_list.counts(request.app.state.engine, where)
+    counts = await request_list.counts(engine, where)
     return {"window": view.window(where), **view.counts(counts)}
 
 
 @router.get("/chat-requests/models")
-async def chat_request_models(request: Request, where: Day, limit: Top = 100) -> dict[str, Any]:
+async def chat_request_models(engine: EngineDep, where: Day, limit: Top = 100) -> dict[str, Any]:
     """Per requested model: calls, tokens, cost, mean and p50/p95 latency and TTFT."""
-    summaries = await request_list.models(request.app.state.engine, where, limit)
+    summaries = await request_list.models(engine, where, limit)
     return {"window": view.window(where), "data": [view.model(m) for m in summaries]}
 
 
 @router.get("/anomalies")
 async def anomaly_report(
-    request: Request,
+    engine: EngineDep,
     window: Annotated[str, Query(description="The recent window, e.g. 15m.")] = "15m",
     baseline: Annotated[str, Query(description="The window before it, e.g. 24h.")] = "24h",
 ) -> dict[str, Any]:
@@ -115,7 +114,7 @@ async def anomaly_report(
     recent, before = anomalies.windows(
         datetime.now(UTC), duration(window, "window"), duration(baseline, "baseline")
     )
-    found = await anomalies.detect(request.app.state.engine, recent, before, rules)
+    found = await anomalies.detect(engine, recent, before, rules)
     return {
         "window": view.window(recent),
         "baseline": view.window(before),

@@ -14,6 +14,7 @@ from gatewayz.accounts import audit
 from gatewayz.accounts.auth import Principal, current_principal
 from gatewayz.accounts.permissions import require_permission
 from gatewayz.api.admin_params import QueryId
+from gatewayz.api.deps import EngineDep, NotifierDep, SettingsDep, StripeCheckoutDep
 from gatewayz.api.request_bodies import stripe_webhook_body
 from gatewayz.billing.money import format_credits
 from gatewayz.billing.payment_events import MalformedEvent, Outcome, PaymentNote, apply_event
@@ -31,6 +32,7 @@ from gatewayz.billing.payments import (
     start_checkout,
 )
 from gatewayz.errors import GatewayError, InvalidRequest, UpstreamError
+from gatewayz.notify.notices import Notifier
 from gatewayz.store.times import iso
 
 log = logging.getLogger(__name__)
@@ -56,14 +58,14 @@ def _not_configured(what: str) -> GatewayError:
 @router.post("/user/checkout")
 async def checkout(
     body: CheckoutBody,
-    request: Request,
+    engine: EngineDep,
+    stripe_checkout: StripeCheckoutDep,
     principal: Annotated[Principal, Depends(current_principal)],
 ) -> dict[str, Any]:
     """Start a purchase: a Stripe Checkout Session to send the user to."""
-    state = request.app.state
     try:
         started = await start_checkout(
-            state.engine, state.stripe_checkout, principal.user_id, body.amount, body.coupon
+            engine, stripe_checkout, principal.user_id, body.amount, body.coupon
         )
     except PaymentsNotConfigured:
         raise _not_configured("secret key") from None
@@ -76,10 +78,10 @@ async def checkout(
 
 @router.get("/user/payments")
 async def payments(
-    request: Request, principal: Annotated[Principal, Depends(current_principal)]
+    engine: EngineDep, principal: Annotated[Principal, Depends(current_principal)]
 ) -> dict[str, Any]:
     """The caller's purchases, newest first."""
-    found = await list_payments(request.app.state.engine, principal.user_id)
+    found = await list_payments(engine, principal.user_id)
     return {"object": "list", "data": [_payment_view(payment) for payment in found]}
 
 
@@ -106,7 +108,7 @@ def _payment_view(payment: Payment) -> dict[str, Any]:
 
 @router.get("/admin/payments", dependencies=[Depends(require_permission("users:read"))])
 async def admin_payments(
-    request: Request,
+    engine: EngineDep,
     user_id: QueryId = None,
     status: Annotated[PaymentStatus | None, Query()] = None,
     limit: Annotated[int, Query(ge=1, le=500)] = 50,
@@ -116,7 +118,7 @@ async def admin_payments(
     from the referrer) and what could not be taken back; `status=mismatched` lists the
     completed checkouts that were not credited."""
     where = PaymentFilter(user_id=user_id, status=status, before_id=before_id)
-    found = await payment_records(request.app.state.engine, where, limit + 1)
+    found = await payment_records(engine, where, limit + 1)
     page = found[:limit]
     return {
         "object": "list",
@@ -138,11 +140,12 @@ def _record_view(record: PaymentRecord) -> dict[str, Any]:
 
 
 @router.post("/stripe/webhook", openapi_extra=stripe_webhook_body())
-async def stripe_webhook(request: Request) -> dict[str, Any]:
+async def stripe_webhook(
+    request: Request, engine: EngineDep, settings: SettingsDep, notifier: NotifierDep
+) -> dict[str, Any]:
     """Stripe's event deliveries; the Stripe-Signature header is the authentication."""
-    state = request.app.state
-    settings = state.settings.stripe
-    secret = settings.signing_secret(state.settings.environ)
+    stripe_settings = settings.stripe
+    secret = stripe_settings.signing_secret(settings.environ)
     if secret is None:
         raise _not_configured("webhook secret")
     payload = await request.body()
@@ -153,7 +156,7 @@ async def stripe_webhook(request: Request) -> dict[str, Any]:
             payload.decode("utf-8"),
             request.headers.get("stripe-signature"),
             secret,
-            tolerance=settings.webhook_tolerance_seconds,
+            tolerance=stripe_settings.webhook_tolerance_seconds,
         )
     except (stripe.SignatureVerificationError, UnicodeDecodeError) as exc:
         log.warning("refused a Stripe webhook delivery: %s", _why(exc))
@@ -161,12 +164,10 @@ async def stripe_webhook(request: Request) -> dict[str, Any]:
             f"Stripe-Signature: {_why(exc)}.", param="Stripe-Signature", code="bad_signature"
         ) from None
     try:
-        outcome = await apply_event(
-            state.engine, orjson.loads(payload), state.settings.referrals, _audit
-        )
+        outcome = await apply_event(engine, orjson.loads(payload), settings.referrals, _audit)
     except (orjson.JSONDecodeError, MalformedEvent) as exc:
         raise InvalidRequest("The body is not a Stripe event object.") from exc
-    await _notify(request, outcome)
+    await _notify(notifier, outcome)
     return {"received": True, "duplicate": outcome.duplicate, "result": outcome.result}
 
 
@@ -193,13 +194,13 @@ def _why(exc: Exception) -> str:
     return "the signature does not match the payload"
 
 
-async def _notify(request: Request, outcome: Outcome) -> None:
+async def _notify(notifier: Notifier, outcome: Outcome) -> None:
     """Tell the buyer their credits arrived; the payment stands even if this fails."""
     received = outcome.received
     if received is None:
         return
     try:
-        await request.app.state.notifier.notify(
+        await notifier.notify(
             "payment_received",
             recipient=received.email,
             user_id=received.user_id,

@@ -13,6 +13,7 @@ from gatewayz.accounts import audit
 from gatewayz.accounts.auth import Principal, current_principal
 from gatewayz.accounts.permissions import require_permission, require_to_grant
 from gatewayz.api.acting import admin_event
+from gatewayz.api.deps import EngineDep, EntitlementsDep
 from gatewayz.billing import plans as plan_store
 from gatewayz.billing import subscriptions as subs
 from gatewayz.billing.money import format_credits
@@ -78,27 +79,29 @@ def subscription_view(found: Subscription | None) -> dict[str, Any]:
 
 
 @router.get("/v1/plans")
-async def public_plans(request: Request) -> dict[str, Any]:
+async def public_plans(engine: EngineDep) -> dict[str, Any]:
     """The active plans, smallest allowance first (no API key needed)."""
-    async with request.app.state.engine.connect() as conn:
+    async with engine.connect() as conn:
         found = await plan_store.list_plans(conn, active_only=True)
     return {"object": "list", "data": [plan_view(plan) for plan in found]}
 
 
 @router.get("/user/plan")
 async def my_plan(
-    request: Request, principal: Annotated[Principal, Depends(current_principal)]
+    engine: EngineDep, principal: Annotated[Principal, Depends(current_principal)]
 ) -> dict[str, Any]:
     """The caller's plan, its current period, what happens at the end of it."""
-    async with request.app.state.engine.connect() as conn:
+    async with engine.connect() as conn:
         found = await subs.get_subscription(conn, principal.user_id)
     return subscription_view(found)
 
 
 @router.post("/admin/plans", status_code=201)
-async def create_plan(request: Request, body: NewPlan, actor: Manager) -> dict[str, Any]:
+async def create_plan(
+    request: Request, engine: EngineDep, body: NewPlan, actor: Manager
+) -> dict[str, Any]:
     """A new plan (409 if the name is taken)."""
-    async with request.app.state.engine.begin() as conn:
+    async with engine.begin() as conn:
         plan = await plan_store.create_plan(conn, body)
         await audit.record(
             conn, admin_event(request, actor, "plan.created", "plan", plan.id, name=plan.name)
@@ -107,9 +110,9 @@ async def create_plan(request: Request, body: NewPlan, actor: Manager) -> dict[s
 
 
 @router.get("/admin/plans")
-async def list_plans(request: Request, _: Manager) -> dict[str, Any]:
+async def list_plans(engine: EngineDep, _: Manager) -> dict[str, Any]:
     """Every plan, active or not, with its number of active subscribers."""
-    async with request.app.state.engine.connect() as conn:
+    async with engine.connect() as conn:
         found = await plan_store.list_plans(conn)
         counts = await plan_store.subscriber_counts(conn)
     return {"data": [{**plan_view(p), "subscribers": counts.get(p.id, 0)} for p in found]}
@@ -117,11 +120,16 @@ async def list_plans(request: Request, _: Manager) -> dict[str, Any]:
 
 @router.patch("/admin/plans/{plan_id}")
 async def update_plan(
-    request: Request, plan_id: RowId, body: PlanChanges, actor: Manager
+    request: Request,
+    entitlements: EntitlementsDep,
+    engine: EngineDep,
+    plan_id: RowId,
+    body: PlanChanges,
+    actor: Manager,
 ) -> dict[str, Any]:
     """Change the fields sent; limits and models apply at once, the allowance and period
     length from each subscriber's next period. `{"active": false}` retires a plan."""
-    async with request.app.state.engine.begin() as conn:
+    async with engine.begin() as conn:
         before = await plan_store.get_plan(conn, plan_id, lock=True)
         plan = await plan_store.update_plan(conn, plan_id, body)
         if plan_store.grants_more(before, plan):  # raising rolls the change back
@@ -130,14 +138,16 @@ async def update_plan(
         await audit.record(
             conn, admin_event(request, actor, "plan.updated", "plan", plan_id, fields=changed)
         )
-    await request.app.state.entitlements.reload()
+    await entitlements.reload()
     return plan_view(plan)
 
 
 @router.delete("/admin/plans/{plan_id}", status_code=204)
-async def delete_plan(request: Request, plan_id: RowId, actor: Manager) -> Response:
+async def delete_plan(
+    request: Request, engine: EngineDep, plan_id: RowId, actor: Manager
+) -> Response:
     """Delete a plan nobody was ever subscribed to (409 otherwise: deactivate it)."""
-    async with request.app.state.engine.begin() as conn:
+    async with engine.begin() as conn:
         plan = await plan_store.delete_plan(conn, plan_id)
         await audit.record(
             conn, admin_event(request, actor, "plan.deleted", "plan", plan_id, name=plan.name)
@@ -146,20 +156,25 @@ async def delete_plan(request: Request, plan_id: RowId, actor: Manager) -> Respo
 
 
 @router.get("/admin/users/{user_id}/plan")
-async def user_plan(request: Request, user_id: RowId, _: Manager) -> dict[str, Any]:
-    async with request.app.state.engine.connect() as conn:
+async def user_plan(engine: EngineDep, user_id: RowId, _: Manager) -> dict[str, Any]:
+    async with engine.connect() as conn:
         found = await subs.get_subscription(conn, user_id)
     return subscription_view(found)
 
 
 @router.put("/admin/users/{user_id}/plan")
 async def assign_plan(
-    request: Request, user_id: RowId, body: PlanAssignment, actor: Manager
+    request: Request,
+    entitlements: EntitlementsDep,
+    engine: EngineDep,
+    user_id: RowId,
+    body: PlanAssignment,
+    actor: Manager,
 ) -> dict[str, Any]:
     """Subscribe the user, upgrade them now, or schedule a downgrade for the period's end;
     `change` says which; 409 when another change to the user's plan won a race."""
     try:
-        async with request.app.state.engine.begin() as conn:
+        async with engine.begin() as conn:
             plan = await plan_store.find_plan(conn, body.plan)
             if plan.allowance_units:
                 require_to_grant(actor, f"Assigning the plan '{plan.name}', whose allowance")
@@ -170,23 +185,25 @@ async def assign_plan(
             await audit.record(conn, event)
     except IntegrityError:
         raise Conflict("The user's plan was changed at the same time; try again.") from None
-    await request.app.state.entitlements.reload()
+    await entitlements.reload()
     return {"change": change, **subscription_view(found)}
 
 
 @router.delete("/admin/users/{user_id}/plan")
 async def cancel_plan(
     request: Request,
+    entitlements: EntitlementsDep,
+    engine: EngineDep,
     user_id: RowId,
     actor: Manager,
     immediately: Annotated[bool, Query(description="End the plan now.")] = False,
 ) -> dict[str, Any]:
     """Stop the plan at the end of its period, or now with `?immediately=true`."""
-    async with request.app.state.engine.begin() as conn:
+    async with engine.begin() as conn:
         found = await subs.cancel(conn, user_id, immediately=immediately, now=datetime.now(UTC))
         event = admin_event(
             request, actor, "plan.canceled", "user", user_id, immediately=immediately
         )
         await audit.record(conn, event)
-    await request.app.state.entitlements.reload()
+    await entitlements.reload()
     return subscription_view(found)

@@ -11,8 +11,10 @@ from gatewayz.accounts.auth import Principal, current_principal
 from gatewayz.accounts.key_store import Actor
 from gatewayz.accounts.provider_keys import ProviderKeyError, ProviderKeyInfo
 from gatewayz.api.admin_params import Text
+from gatewayz.api.deps import EngineDep, ProviderKeyringDep, ServicesDep
 from gatewayz.errors import InvalidRequest, NotFound
 from gatewayz.providers.table import merged_specs
+from gatewayz.settings import Settings
 from gatewayz.store.times import iso
 
 router = APIRouter(prefix="/user/provider-keys", tags=["provider keys"])
@@ -27,15 +29,16 @@ class NewProviderKey(BaseModel):
 
 
 @router.get("")
-async def list_provider_keys(request: Request, caller: Caller) -> dict[str, Any]:
+async def list_provider_keys(engine: EngineDep, caller: Caller) -> dict[str, Any]:
     """The caller's provider keys: provider, hint and times, never the keys."""
-    keys = await provider_keys.list_keys(request.app.state.engine, caller.user_id)
+    keys = await provider_keys.list_keys(engine, caller.user_id)
     return {"data": [_view(info) for info in keys]}
 
 
 @router.put("/{provider}")
 async def put_provider_key(
     request: Request,
+    services: ServicesDep,
     response: Response,
     caller: Caller,
     provider: ProviderName,
@@ -43,35 +46,37 @@ async def put_provider_key(
 ) -> dict[str, Any]:
     """Store the caller's key for `provider` (201) or replace it (200); from now on the
     caller's calls to that provider carry it."""
-    _known_provider(request, provider)
+    _known_provider(services.settings, provider)
     try:
         api_key = provider_keys.checked_key(body.api_key.get_secret_value())
     except ProviderKeyError as exc:
         raise InvalidRequest(str(exc), param=exc.param) from None
-    state = request.app.state
     info, created = await provider_keys.put_key(
-        state.engine, state.secret_box, _actor(request, caller), provider, api_key
+        services.engine, services.secret_box, _actor(request, caller), provider, api_key
     )
-    state.provider_keyring.remember(caller.user_id, provider, api_key)
+    services.provider_keyring.remember(caller.user_id, provider, api_key)
     response.status_code = 201 if created else 200
     return _view(info)
 
 
 @router.delete("/{provider}")
 async def delete_provider_key(
-    request: Request, caller: Caller, provider: ProviderName
+    request: Request,
+    engine: EngineDep,
+    provider_keyring: ProviderKeyringDep,
+    caller: Caller,
+    provider: ProviderName,
 ) -> dict[str, Any]:
     """Remove the caller's key for `provider`: their calls use the gateway's key again."""
-    state = request.app.state
-    if not await provider_keys.delete_key(state.engine, _actor(request, caller), provider):
+    if not await provider_keys.delete_key(engine, _actor(request, caller), provider):
         raise NotFound("provider: you have no key stored for this provider.", param="provider")
-    state.provider_keyring.forget(caller.user_id, provider)
+    provider_keyring.forget(caller.user_id, provider)
     return {"provider": provider, "deleted": True}
 
 
-def _known_provider(request: Request, provider: str) -> None:
+def _known_provider(settings: Settings, provider: str) -> None:
     """400 naming `provider` unless the operator lets users bring their own key for it."""
-    specs = merged_specs(request.app.state.settings.providers)
+    specs = merged_specs(settings.providers)
     if provider in provider_keys.own_key_providers(specs):
         return
     spec = next((spec for spec in specs if spec.name == provider), None)

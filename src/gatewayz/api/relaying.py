@@ -7,6 +7,7 @@ from starlette.responses import Response
 
 from gatewayz.accounts.auth import Principal
 from gatewayz.accounts.key_checks import audit_denial
+from gatewayz.api.deps import app_services, current_request_id
 from gatewayz.api.disconnect import CLIENT_CLOSED, unless_disconnected
 from gatewayz.api.sse import EventStreamResponse
 from gatewayz.errors import GatewayError
@@ -34,8 +35,8 @@ async def respond(request: Request, principal: Principal, exchange: Exchange) ->
 
 
 async def _respond(request: Request, principal: Principal, exchange: Exchange) -> Response:
-    relay = request.app.state.relay
-    request_id = request.state.request_id
+    relay = app_services(request).relay
+    request_id = current_request_id(request)
     if exchange.plan.stream:
         opened = await unless_disconnected(
             request.receive, relay.stream(principal, exchange, request_id)
@@ -50,9 +51,9 @@ async def _respond(request: Request, principal: Principal, exchange: Exchange) -
 async def _answer(request: Request, principal: Principal, exchange: Exchange) -> Response:
     """An unstreamed call; once its client has left, whatever it ends with is answered 499
     (to nobody: so the access log and metrics count it as cancelled)."""
-    relay = request.app.state.relay
+    relay = app_services(request).relay
     departure = relay.departure()
-    work = relay.unary(principal, exchange, request.state.request_id, departure)
+    work = relay.unary(principal, exchange, current_request_id(request), departure)
     try:
         answer = await unless_disconnected(request.receive, work, departure.leave)
     except GatewayError:

@@ -1,17 +1,28 @@
-"""Gives every request an id, in `request.state.request_id` and the `x-request-id` header,
-and has telemetry observe it: the request's context for logs and metrics, its span and
-`x-trace-id` header when tracing.
+"""Gives every request an id, in its per-request state (read by `request_id_of`) and the
+`x-request-id` header, and has telemetry observe it: the request's context for logs and
+metrics, its span and `x-trace-id` header when tracing.
 
 Ids only need to be unique, not secret, so they come from the fast non-cryptographic
 generator: a private one, since an id is also the key of the call's settlement and whoever
 seeds the global `random` (a library, a test framework) must not make ids repeat.
 """
 
-import random
+from __future__ import annotations
 
+import random
+from typing import TYPE_CHECKING
+
+from starlette.requests import HTTPConnection
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from gatewayz.telemetry.observer import RequestObserver
+if TYPE_CHECKING:  # errors.py reads the id; telemetry imports errors.py
+    from gatewayz.telemetry.observer import RequestObserver
+
+
+def request_id_of(conn: HTTPConnection) -> str | None:
+    """The id this middleware gave the request; None for one it did not see."""
+    found: str | None = conn.scope.get("state", {}).get("request_id")
+    return found
 
 
 class RequestIdMiddleware:

@@ -3,9 +3,10 @@
 from datetime import UTC, datetime
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Request
+from fastapi import APIRouter, Depends
 
 from gatewayz.accounts.auth import Principal, current_principal
+from gatewayz.api.deps import EngineDep, EntitlementsDep, SettingsDep
 from gatewayz.billing import trials
 from gatewayz.billing.money import credits_to_units, format_credits
 from gatewayz.billing.plan_settings import TrialSettings
@@ -38,22 +39,22 @@ def offer_view(settings: TrialSettings, offered: bool) -> dict[str, Any]:
 
 
 @router.post("/user/trial", status_code=201)
-async def start_trial(request: Request, principal: Caller) -> dict[str, Any]:
+async def start_trial(
+    engine: EngineDep, entitlements: EntitlementsDep, settings: SettingsDep, principal: Caller
+) -> dict[str, Any]:
     """Start the caller's free trial and grant its credits (409 if they had one before)."""
-    state = request.app.state
     now = datetime.now(UTC)
-    trial = await trials.start_trial(state.engine, principal.user_id, state.settings.trial, now)
-    await state.entitlements.reload()
+    trial = await trials.start_trial(engine, principal.user_id, settings.trial, now)
+    await entitlements.reload()
     return trial_view(trial, now)
 
 
 @router.get("/user/trial")
-async def my_trial(request: Request, principal: Caller) -> dict[str, Any]:
+async def my_trial(engine: EngineDep, settings: SettingsDep, principal: Caller) -> dict[str, Any]:
     """The caller's trial: active or expired with its dates, or the offer if they had none."""
-    state = request.app.state
-    async with state.engine.connect() as conn:
+    async with engine.connect() as conn:
         trial = await trials.get_trial(conn, principal.user_id)
         offered = trial is None and await trials.offered(conn, principal.user_id)
     if trial is None:
-        return offer_view(state.settings.trial, offered)
+        return offer_view(settings.trial, offered)
     return trial_view(trial, datetime.now(UTC))

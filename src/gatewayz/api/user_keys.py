@@ -10,14 +10,16 @@ from typing import Annotated, Any, Literal, TypeVar
 import orjson
 from fastapi import APIRouter, Body, Depends, Request
 from pydantic import BaseModel, ConfigDict, Field
+from sqlalchemy.ext.asyncio import AsyncEngine
 
 from gatewayz.accounts import audit, key_store
 from gatewayz.accounts.auth import Principal, current_principal
 from gatewayz.accounts.key_bounds import Bounds, loosened
 from gatewayz.accounts.key_checks import audit_denial, rotated_out
 from gatewayz.accounts.key_policy import parse_networks, parse_referrers, parse_scopes
-from gatewayz.accounts.key_settings import KeySettings
 from gatewayz.api.admin_params import RowId, Text
+from gatewayz.api.deps import ServicesDep
+from gatewayz.app_services import Services
 from gatewayz.billing.money import credits_to_units, format_credits
 from gatewayz.errors import (
     AuthenticationFailed,
@@ -28,6 +30,7 @@ from gatewayz.errors import (
 )
 from gatewayz.limits.overrides import FIELDS as LIMIT_FIELDS
 from gatewayz.limits.settings import LimitValues
+from gatewayz.notify.notices import Notifier
 from gatewayz.settings import server_secret
 from gatewayz.store.times import iso
 
@@ -78,53 +81,54 @@ class Rotation(BaseModel):
 
 
 @router.get("")
-async def list_keys(request: Request, caller: Caller) -> dict[str, Any]:
+async def list_keys(services: ServicesDep, caller: Caller) -> dict[str, Any]:
     """Every key of the caller's account (revoked and expired ones too), never the secrets."""
-    records = await key_store.list_records(request.app.state.engine, caller.user_id)
+    records = await key_store.list_records(services.engine, caller.user_id)
     now = datetime.now(UTC)
     return {"data": [_view(record, now) for record in records]}
 
 
 @router.post("", status_code=201)
-async def create_key(request: Request, caller: Caller, body: NewKey) -> dict[str, Any]:
+async def create_key(
+    request: Request, services: ServicesDep, caller: Caller, body: NewKey
+) -> dict[str, Any]:
     """Create a key; the answer holds the key itself, shown this once."""
     columns = _columns(body)
     limits = _limits(body)
-    state = request.app.state
-    held = await _caller_bounds(request, caller)
+    held = await _caller_bounds(request, services.engine, caller)
     if held.spend_limit_units is not None:
         audit_denial(request, caller.user_id, caller.key_id, "spend_limit")
         raise _refused("spend_limit", "A key with a spending limit cannot create keys.")
     _within(request, caller, held, Bounds().changed(columns, limits))
     key, record = await _stored(
         key_store.create(
-            state.engine,
-            server_secret(state.settings),
+            services.engine,
+            server_secret(services.settings),
             _actor(request, caller),
             name=body.name,
             environment=body.environment,
             restrictions=columns,
             limits=limits,
-            max_keys=_settings(request).max_keys_per_user,
+            max_keys=services.settings.keys.max_keys_per_user,
         )
     )
-    await _after_change(request, record.id, body.rate_limits is not None)
-    await _notify_created(request, caller, record)
+    await _after_change(services, record.id, body.rate_limits is not None)
+    await _notify_created(services.notifier, caller, record)
     return {"key": key, **_view(record, datetime.now(UTC))}
 
 
 @router.get("/{key_id}")
-async def get_key(request: Request, caller: Caller, key_id: RowId) -> dict[str, Any]:
-    record = await _stored(key_store.get_record(request.app.state.engine, caller.user_id, key_id))
+async def get_key(services: ServicesDep, caller: Caller, key_id: RowId) -> dict[str, Any]:
+    record = await _stored(key_store.get_record(services.engine, caller.user_id, key_id))
     return _view(record, datetime.now(UTC))
 
 
 @router.patch("/{key_id}")
 async def update_key(
-    request: Request, caller: Caller, key_id: RowId, body: KeyChanges
+    request: Request, services: ServicesDep, caller: Caller, key_id: RowId, body: KeyChanges
 ) -> dict[str, Any]:
     """Change the name and any restriction; a field set to null clears that restriction."""
-    engine = request.app.state.engine
+    engine = services.engine
     current = await _stored(key_store.get_record(engine, caller.user_id, key_id))
     changes = _columns(body)
     if "name" in body.model_fields_set:
@@ -132,7 +136,7 @@ async def update_key(
             raise InvalidRequest("name: a key's name cannot be cleared.", param="name")
         changes["name"] = body.name
     limits = _limits(body)
-    held = await _caller_bounds(request, caller)
+    held = await _caller_bounds(request, services.engine, caller)
     _within(request, caller, held, Bounds.of(current).changed(changes, limits))
     if (
         held.spend_limit_units is not None
@@ -143,30 +147,33 @@ async def update_key(
     record = await _stored(
         key_store.update_key(engine, _actor(request, caller), key_id, changes, limits)
     )
-    await _after_change(request, key_id, limits is not None)
+    await _after_change(services, key_id, limits is not None)
     return _view(record, datetime.now(UTC))
 
 
 @router.delete("/{key_id}")
-async def revoke_key(request: Request, caller: Caller, key_id: RowId) -> dict[str, Any]:
+async def revoke_key(
+    request: Request, services: ServicesDep, caller: Caller, key_id: RowId
+) -> dict[str, Any]:
     """Revoke the key: it is refused (401) from now on."""
-    await _caller_bounds(request, caller)
+    await _caller_bounds(request, services.engine, caller)
     actor = _actor(request, caller)
-    record = await _stored(key_store.revoke(request.app.state.engine, actor, key_id))
-    await _after_change(request, key_id, False)
+    record = await _stored(key_store.revoke(services.engine, actor, key_id))
+    await _after_change(services, key_id, False)
     return _view(record, datetime.now(UTC))
 
 
 @router.post("/{key_id}/rotate", status_code=201)
 async def rotate_key(
     request: Request,
+    services: ServicesDep,
     caller: Caller,
     key_id: RowId,
     body: Annotated[Rotation | None, Body()] = None,
 ) -> dict[str, Any]:
     """Replace the key by a new one with the same settings, shown this once; the old key keeps
     working for `grace_seconds` (default from the `keys.rotation_grace_seconds` setting)."""
-    settings = _settings(request)
+    settings = services.settings.keys
     asked = body.grace_seconds if body is not None else None
     grace = settings.rotation_grace_seconds if asked is None else asked
     if grace > settings.max_rotation_grace_seconds:
@@ -174,17 +181,22 @@ async def rotate_key(
             f"grace_seconds: at most {settings.max_rotation_grace_seconds}.",
             param="grace_seconds",
         )
-    state = request.app.state
-    current = await _stored(key_store.get_record(state.engine, caller.user_id, key_id))
-    _within(request, caller, await _caller_bounds(request, caller), Bounds.of(current))
+    current = await _stored(key_store.get_record(services.engine, caller.user_id, key_id))
+    _within(
+        request, caller, await _caller_bounds(request, services.engine, caller), Bounds.of(current)
+    )
     key, record = await _stored(
         key_store.rotate(
-            state.engine, server_secret(state.settings), _actor(request, caller), key_id, grace
+            services.engine,
+            server_secret(services.settings),
+            _actor(request, caller),
+            key_id,
+            grace,
         )
     )
-    await _after_change(request, key_id, record.rate_limits is not None)
-    await _notify_created(request, caller, record)
-    old = await key_store.get_record(state.engine, caller.user_id, key_id)
+    await _after_change(services, key_id, record.rate_limits is not None)
+    await _notify_created(services.notifier, caller, record)
+    old = await key_store.get_record(services.engine, caller.user_id, key_id)
     now = datetime.now(UTC)
     return {"key": key, **_view(record, now), "previous_key": _view(old, now)}
 
@@ -246,11 +258,10 @@ def _limits(body: Restrictions) -> dict[str, int | None] | None:
     return {name: getattr(body.rate_limits, name) for name in body.rate_limits.model_fields_set}
 
 
-async def _caller_bounds(request: Request, caller: Principal) -> Bounds:
+async def _caller_bounds(request: Request, engine: AsyncEngine, caller: Principal) -> Bounds:
     """The restrictions of the key making a change, read afresh: a key rotated out manages no
     keys (403), also when another process still has it cached as it was before; a revoked
     one is refused (401)."""
-    engine = request.app.state.engine
     record = await key_store.get_record(engine, caller.user_id, caller.key_id)
     if record.revoked_at is not None:
         raise AuthenticationFailed("Invalid API key.")
@@ -297,15 +308,17 @@ async def _stored(work: Awaitable[T]) -> T:
         raise Conflict(str(exc)) from None
 
 
-async def _after_change(request: Request, key_id: int, limits_changed: bool) -> None:
+async def _after_change(services: Services, key_id: int, limits_changed: bool) -> None:
     """Make this process use the key's new state at once (others within their cache time)."""
-    request.app.state.authenticator.forget(key_id)
+    services.authenticator.forget(key_id)
     if limits_changed:
-        await request.app.state.limiter.reload_overrides()
+        await services.limiter.reload_overrides()
 
 
-async def _notify_created(request: Request, caller: Principal, record: key_store.KeyRecord) -> None:
-    await request.app.state.notifier.notify(
+async def _notify_created(
+    notifier: Notifier, caller: Principal, record: key_store.KeyRecord
+) -> None:
+    await notifier.notify(
         "key_created",
         recipient=caller.email,
         user_id=caller.user_id,
@@ -317,11 +330,6 @@ async def _notify_created(request: Request, caller: Principal, record: key_store
 
 def _actor(request: Request, caller: Principal) -> key_store.Actor:
     return key_store.Actor(caller.user_id, caller.key_id, audit.source_ip(request))
-
-
-def _settings(request: Request) -> KeySettings:
-    settings: KeySettings = request.app.state.settings.keys
-    return settings
 
 
 def _view(record: key_store.KeyRecord, now: datetime) -> dict[str, Any]:

@@ -7,6 +7,7 @@ from fastapi import APIRouter, FastAPI, Request
 from fastapi.staticfiles import StaticFiles
 from starlette.responses import JSONResponse, Response
 
+from gatewayz.api.deps import app_services
 from gatewayz.ui import (
     admin_accounts,
     admin_pages,
@@ -18,7 +19,7 @@ from gatewayz.ui import (
     signup_pages,
     user_pages,
 )
-from gatewayz.ui.render import HERE, SECURITY_HEADERS, build_templates, page
+from gatewayz.ui.render import HERE, SECURITY_HEADERS, page
 from gatewayz.ui.visit import Redirect, Refused, visit
 
 PREFIX = "/ui"
@@ -41,7 +42,6 @@ def install(app: FastAPI) -> None:
         router.include_router(module.router)
     app.include_router(router)
     app.mount(f"{PREFIX}/static", StaticFiles(directory=HERE / "static"), name="ui-static")
-    app.state.ui_templates = build_templates()
     app.add_exception_handler(Redirect, _redirect)
     app.add_exception_handler(Refused, _refused)
 
@@ -63,5 +63,5 @@ async def _refused(request: Request, exc: Exception) -> Response:
     ):
         body = {"error": {"message": exc.message, "type": "dashboard_error"}}
         return JSONResponse(body, exc.status, headers=SECURITY_HEADERS)
-    view = await visit(request)
+    view = await visit(request, app_services(request))
     return page(view, "refused.html", exc.status, title="Not possible", message=exc.message)

@@ -53,7 +53,7 @@ async def _users_page(
         listing=listing,
         q=q,
         can_invite=INVITE_PERMISSION in view.permissions,
-        signup=view.request.app.state.settings.accounts.signup,
+        signup=view.services.settings.accounts.signup,
         notes=NOTES,
         **extra,
     )
@@ -111,13 +111,12 @@ async def invite(view: Posting) -> Response:
     session, _ = view.current()
     if INVITE_PERMISSION not in view.permissions:
         raise Refused(403, f"Inviting users needs the '{INVITE_PERMISSION}' permission.")
-    state = view.request.app.state
-    settings = state.settings.accounts
+    settings = view.services.settings.accounts
     email = view.field("email") or None
     try:
         token = await web_accounts.invite(
-            state.engine,
-            server_secret(state.settings),
+            view.services.engine,
+            server_secret(view.services.settings),
             session.user_id,
             email,
             timedelta(days=settings.invite_days),
@@ -125,9 +124,9 @@ async def invite(view: Posting) -> Response:
         )
     except AccountError as exc:
         return await _users_page(view, status=400, error=str(exc))
-    link = f"{public_base(view.request)}/ui/signup?invite={token}"
+    link = f"{public_base(view)}/ui/signup?invite={token}"
     if email:
-        await state.notifier.notify(
+        await view.services.notifier.notify(
             "invitation",
             recipient=email.lower(),
             user_id=None,

@@ -59,7 +59,7 @@ async def traffic(view: Viewing) -> Response:
 async def _hourly(view: Visit, now: datetime) -> list[dict[str, Any]]:
     """One row per hour, oldest first, from telemetry.stats.realtime (the statistic behind
     GET /api/monitoring/stats/realtime)."""
-    engine = view.request.app.state.engine
+    engine = view.services.engine
     end = now.replace(minute=0, second=0, microsecond=0) + timedelta(hours=1)
     rows = []
     for back in range(HOURS, 0, -1):

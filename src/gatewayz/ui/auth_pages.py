@@ -3,15 +3,14 @@
 from datetime import timedelta
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Request
+from fastapi import APIRouter, Depends
 from starlette.responses import Response
 
 from gatewayz.accounts import audit, key_store, passwords
 from gatewayz.accounts.key_bounds import Bounds
-from gatewayz.accounts.signin_guard import SignInGuard
 from gatewayz.errors import AuthenticationFailed
 from gatewayz.ui.render import clear_session, page, redirect, set_cookie
-from gatewayz.ui.visit import SESSION_COOKIE, Visit, posted, sessions, visit
+from gatewayz.ui.visit import SESSION_COOKIE, Visit, posted, visit
 
 router = APIRouter()
 Viewing = Annotated[Visit, Depends(visit)]
@@ -22,11 +21,6 @@ NOTES = {
     "reset": "Your password is set. Sign in with it.",
     "reset-sent": "If an account has that email, a link to set a new password is on its way.",
 }
-
-
-def _guard(request: Request) -> SignInGuard:
-    guard: SignInGuard = request.app.state.signin_guard
-    return guard
 
 
 def next_page(target: str | None) -> str:
@@ -44,7 +38,7 @@ async def signin_form(view: Viewing) -> Response:
 
 
 def _form(view: Visit, status: int = 200, error: str = "", email: str = "") -> Response:
-    settings = view.request.app.state.settings.accounts
+    settings = view.services.settings.accounts
     return page(
         view,
         "signin.html",
@@ -65,10 +59,10 @@ async def signin(view: Posting) -> Response:
     email = view.field("email")
     password = str(view.form.get("password") or "") if view.form else ""
     address = audit.source_ip(request)
-    guard = _guard(request)
+    guard = view.services.signin_guard
     if await guard.blocked(email, address):
         return _form(view, 429, TOO_MANY, email)
-    user_id, reason = await passwords.sign_in(request.app.state.engine, email, password)
+    user_id, reason = await passwords.sign_in(view.services.engine, email, password)
     if user_id is None:
         await guard.failed(email, address, reason)
         return _form(view, 401, "Wrong email or password.", email)
@@ -79,19 +73,18 @@ async def signin(view: Posting) -> Response:
 async def signin_with_key(view: Posting) -> Response:
     """An API key with no restriction signs its user in; the key itself is not kept."""
     request = view.request
-    state = request.app.state
     presented = view.field("api_key")
     address = audit.source_ip(request)
-    guard = _guard(request)
+    guard = view.services.signin_guard
     if await guard.blocked(None, address):
         return _form(view, 429, TOO_MANY)
     try:
-        principal = await state.authenticator.authenticate(presented)
+        principal = await view.services.authenticator.authenticate(presented)
     except AuthenticationFailed:
-        state.failed_logins.failed(request, presented)
+        view.services.failed_logins.failed(request, presented)
         await guard.failed(None, address, "invalid key")
         return _form(view, 401, "That API key is not valid.")
-    record = await key_store.get_record(state.engine, principal.user_id, principal.key_id)
+    record = await key_store.get_record(view.services.engine, principal.user_id, principal.key_id)
     if principal.policy.rotated or record.replaced_by is not None or Bounds.of(record) != Bounds():
         return _form(
             view,
@@ -114,18 +107,17 @@ async def signed_in(view: Visit, user_id: int, method: str) -> Response:
 async def open_session(view: Visit, user_id: int, method: str) -> str:
     """A new session for the user from this browser; its token."""
     request = view.request
-    return await sessions(request).open(
+    return await view.services.web_sessions.open(
         user_id, method, audit.source_ip(request), request.headers.get("user-agent")
     )
 
 
 def session_redirect(view: Visit, token: str) -> Response:
     """Set the session cookie and go on to the page the visitor wanted."""
-    request = view.request
     response = redirect(view, next_page(view.field("next")))
-    hours = request.app.state.settings.accounts.session_hours
+    hours = view.services.settings.accounts.session_hours
     seconds = int(timedelta(hours=hours).total_seconds())
-    set_cookie(request, response, SESSION_COOKIE, token, seconds)
+    set_cookie(view, response, SESSION_COOKIE, token, seconds)
     return response
 
 
@@ -134,11 +126,11 @@ async def signout(view: Posting) -> Response:
     """End this browser's session and revoke its key."""
     request = view.request
     if view.session is not None:
-        ended = await sessions(request).end(
+        ended = await view.services.web_sessions.end(
             view.session.user_id, view.session.id, audit.source_ip(request)
         )
         for key_id in ended:
-            request.app.state.authenticator.forget(key_id)
+            view.services.authenticator.forget(key_id)
     response = redirect(view, "/ui/signin?note=signed-out")
     clear_session(response)
     return response

@@ -82,7 +82,7 @@ async def referral(view: Viewing) -> Response:
 async def _referral_page(view: Visit, status: int = 200, error: str = "") -> Response:
     found = await view.client().get("/user/referral")
     code = found.body.get("code") if found.ok else None
-    link = f"{public_base(view.request)}/ui/signup?ref={code}" if code else None
+    link = f"{public_base(view)}/ui/signup?ref={code}" if code else None
     return page(
         view,
         "referral.html",
@@ -104,5 +104,5 @@ async def set_referrer(view: Posting) -> Response:
 
 
 def _stripe_configured(view: Visit) -> bool:
-    settings = view.request.app.state.settings
+    settings = view.services.settings
     return settings.stripe.secret(settings.environ) is not None

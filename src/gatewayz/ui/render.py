@@ -5,7 +5,6 @@ from decimal import Decimal, InvalidOperation
 from pathlib import Path
 from typing import Any
 
-from fastapi import Request
 from fastapi.templating import Jinja2Templates
 from starlette.responses import RedirectResponse, Response
 
@@ -86,7 +85,7 @@ def page(visit: Visit, template: str, status: int = 200, **context: Any) -> Resp
     """The page `template` for this visit, with the layout's navigation."""
     request = visit.request
     allowed = visit.permissions
-    response = request.app.state.ui_templates.TemplateResponse(
+    response = visit.services.templates.TemplateResponse(
         request,
         template,
         {
@@ -108,7 +107,7 @@ def finish(visit: Visit, response: Response) -> Response:
     """Add the security headers, and the visitor cookie of a first visit."""
     response.headers.update(SECURITY_HEADERS)
     if visit.new_visitor is not None:
-        set_cookie(visit.request, response, VISITOR_COOKIE, visit.new_visitor, None)
+        set_cookie(visit, response, VISITOR_COOKIE, visit.new_visitor, None)
     return response
 
 
@@ -117,13 +116,13 @@ def redirect(visit: Visit, location: str) -> Response:
 
 
 def set_cookie(
-    request: Request, response: Response, name: str, value: str, max_age: int | None
+    visit: Visit, response: Response, name: str, value: str, max_age: int | None
 ) -> None:
     """An HttpOnly, SameSite=Lax cookie for the dashboard's paths only (Secure over https, or
     when `accounts.secure_cookies` says so)."""
-    secure = request.app.state.settings.accounts.secure_cookies
+    secure = visit.services.settings.accounts.secure_cookies
     if secure is None:
-        secure = request.url.scheme == "https"
+        secure = visit.request.url.scheme == "https"
     response.set_cookie(
         name,
         value,

@@ -11,7 +11,7 @@ from gatewayz.accounts import audit, passwords, web_accounts
 from gatewayz.accounts.users import AccountError
 from gatewayz.ui.charts import bar_chart
 from gatewayz.ui.render import clear_session, page, redirect
-from gatewayz.ui.visit import Visit, posted, sessions, visit
+from gatewayz.ui.visit import Visit, posted, visit
 
 router = APIRouter()
 Viewing = Annotated[Visit, Depends(visit)]
@@ -89,8 +89,7 @@ async def account(view: Viewing) -> Response:
 
 async def _account_page(view: Visit, status: int = 200, error: str = "") -> Response:
     session, _ = view.current()
-    request = view.request
-    async with request.app.state.engine.connect() as conn:
+    async with view.services.engine.connect() as conn:
         has_password = await passwords.has_password(conn, session.user_id)
     return page(
         view,
@@ -99,9 +98,9 @@ async def _account_page(view: Visit, status: int = 200, error: str = "") -> Resp
         title="Account",
         error=error,
         has_password=has_password,
-        open_sessions=await sessions(request).list_open(session.user_id),
+        open_sessions=await view.services.web_sessions.list_open(session.user_id),
         this_session=session.id,
-        min_length=request.app.state.settings.accounts.min_password_length,
+        min_length=view.services.settings.accounts.min_password_length,
         notes=NOTES,
     )
 
@@ -113,25 +112,24 @@ async def set_password(view: Posting) -> Response:
     session, _ = view.current()
     assert view.form is not None
     request = view.request
-    state = request.app.state
     current = str(view.form.get("current_password") or "")
     new = str(view.form.get("password") or "")
-    async with state.engine.connect() as conn:
+    async with view.services.engine.connect() as conn:
         has_password = await passwords.has_password(conn, session.user_id)
-    if has_password and not await passwords.check(state.engine, session.user_id, current):
+    if has_password and not await passwords.check(view.services.engine, session.user_id, current):
         return await _account_page(view, 400, "The current password is not right.")
     try:
-        passwords.check_strength(new, state.settings.accounts.min_password_length)
+        passwords.check_strength(new, view.services.settings.accounts.min_password_length)
     except AccountError as exc:
         return await _account_page(view, 400, str(exc))
     address = audit.source_ip(request)
     await web_accounts.change_password(
-        state.engine, session.user_id, await passwords.hash_password(new), address
+        view.services.engine, session.user_id, await passwords.hash_password(new), address
     )
-    for other in await sessions(request).list_open(session.user_id):
+    for other in await view.services.web_sessions.list_open(session.user_id):
         if other.id != session.id:
-            for key_id in await sessions(request).end(session.user_id, other.id, address):
-                state.authenticator.forget(key_id)
+            for key_id in await view.services.web_sessions.end(session.user_id, other.id, address):
+                view.services.authenticator.forget(key_id)
     return redirect(view, "/ui/account?note=password")
 
 
@@ -140,9 +138,11 @@ async def end_session(view: Posting, session_id: int) -> Response:
     """Sign out one of the account's sessions (this one too)."""
     session, _ = view.current()
     request = view.request
-    ended = await sessions(request).end(session.user_id, session_id, audit.source_ip(request))
+    ended = await view.services.web_sessions.end(
+        session.user_id, session_id, audit.source_ip(request)
+    )
     for key_id in ended:
-        request.app.state.authenticator.forget(key_id)
+        view.services.authenticator.forget(key_id)
     if session_id == session.id:
         response = redirect(view, "/ui/signin?note=signed-out")
         clear_session(response)

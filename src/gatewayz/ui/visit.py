@@ -8,8 +8,10 @@ from urllib.parse import quote, urlsplit
 from fastapi import Request
 from starlette.datastructures import FormData
 
-from gatewayz.accounts.web_sessions import WebSession, WebSessions
+from gatewayz.accounts.web_sessions import WebSession
 from gatewayz.accounts.web_tokens import new_token
+from gatewayz.api.deps import ServicesDep
+from gatewayz.app_services import Services
 from gatewayz.settings import server_secret
 from gatewayz.ui.api_client import ApiClient
 from gatewayz.ui.csrf import csrf_token, csrf_valid
@@ -39,6 +41,7 @@ class Visit:
     """One page view or form post."""
 
     request: Request
+    services: Services
     secret: bytes
     anchor: str
     new_visitor: str | None = None
@@ -79,33 +82,28 @@ class Visit:
         return self.session, self.api
 
 
-def sessions(request: Request) -> WebSessions:
-    found: WebSessions = request.app.state.web_sessions
-    return found
-
-
-async def visit(request: Request) -> Visit:
+async def visit(request: Request, services: ServicesDep) -> Visit:
     """FastAPI dependency: the visit, signed in when its session cookie is valid."""
-    secret = server_secret(request.app.state.settings)
+    secret = server_secret(services.settings)
     token = request.cookies.get(SESSION_COOKIE)
     if token:
-        found = await sessions(request).find(token)
+        found = await services.web_sessions.find(token)
         if found is not None:
             api = ApiClient(request, found.api_key)
             profile = await api.get("/user/profile")
             if profile.ok:
-                return Visit(request, secret, token, None, found, api, profile.body)
+                return Visit(request, services, secret, token, None, found, api, profile.body)
     visitor = request.cookies.get(VISITOR_COOKIE)
     if visitor and 20 <= len(visitor) <= 100:
-        return Visit(request, secret, visitor)
+        return Visit(request, services, secret, visitor)
     fresh = new_token()
-    return Visit(request, secret, fresh, new_visitor=fresh)
+    return Visit(request, services, secret, fresh, new_visitor=fresh)
 
 
-async def posted(request: Request) -> Visit:
+async def posted(request: Request, services: ServicesDep) -> Visit:
     """FastAPI dependency for form posts: the visit, with its form, once its CSRF token (form
     field `csrf_token` or header `x-csrf-token`) and its origin are checked."""
-    found = await visit(request)
+    found = await visit(request, services)
     if not _same_origin(request):
         raise Refused(403, "This form was sent from another site.")
     content_type = request.headers.get("content-type", "")
