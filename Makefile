@@ -7,7 +7,8 @@ BIN := $(VENV)/bin
 CLIENTS := tests/clients
 # Packages checked by `mypy --strict` (settings in pyproject.toml, whose [tool.mypy] lists every
 # package to be held to it).
-TYPED := gatewayz.relay gatewayz.billing gatewayz.protocols gatewayz.providers
+TYPED := gatewayz.relay gatewayz.billing gatewayz.protocols gatewayz.providers gatewayz.api gatewayz.ui \
+	gatewayz.app gatewayz.app_services gatewayz.services
 
 $(BIN)/gatewayz: pyproject.toml
 	@$(PYTHON) -c 'import sys; sys.exit("Gatewayz needs Python 3.11 or newer") if sys.version_info < (3, 11) else None'
