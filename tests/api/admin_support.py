@@ -13,6 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from gatewayz.accounts import roles
 from gatewayz.accounts import users as accounts
+from gatewayz.app_services import Services
 from tests.conftest import SECRET, gateway_settings, serve
 from tests.fakes.openai_upstream import FakeOpenAIUpstream
 
@@ -26,7 +27,7 @@ class Site:
     """A served gateway: `admin` and `user` are clients of the admin's and the user's keys."""
 
     base_url: str
-    state: Any
+    state: Services
     engine: AsyncEngine
     admin_id: int
     admin: httpx.AsyncClient

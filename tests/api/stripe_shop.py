@@ -13,6 +13,7 @@ from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from gatewayz.accounts import users as accounts
+from gatewayz.app_services import Services
 from gatewayz.store.tables import ledger, users
 from tests.conftest import SECRET, gateway_settings, serve
 from tests.fakes.openai_upstream import FakeOpenAIUpstream
@@ -30,7 +31,7 @@ class Shop:
     http: httpx.AsyncClient
     engine: AsyncEngine
     stripe: FakeStripeAPI
-    state: Any
+    state: Services
 
     async def user(self, email: str, *, role: str = "user") -> tuple[int, dict[str, str]]:
         """A new user and the headers that authenticate as them."""

@@ -12,6 +12,7 @@ import openai
 import pytest
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from gatewayz.app_services import Services
 from gatewayz.billing import ledger, trials
 from tests.api.admin_support import bearer, error_of
 from tests.billing.plan_support import balance_and_ledger_sum, ledger_rows, move_trial_back
@@ -27,7 +28,7 @@ class Trialist:
     """A served gateway and a user without credits, who may start a trial."""
 
     base_url: str
-    state: Any
+    state: Services
     engine: AsyncEngine
     user_id: int
     key: str

@@ -16,6 +16,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from gatewayz.accounts import provider_keys
 from gatewayz.accounts.key_store import Actor
 from gatewayz.accounts.secret_box import SecretBox
+from gatewayz.app_services import Services
 from gatewayz.settings import Settings
 from tests.conftest import FAKE_PRICES, SECRET, gateway_settings, serve
 from tests.e2e.conftest import ONE_ATTEMPT
@@ -33,7 +34,7 @@ MODELS = [{"id": "fake-model", **FAKE_PRICES}]
 class Site:
     base_url: str
     engine: AsyncEngine
-    state: Any
+    state: Services
     upstream: FakeOpenAIUpstream
     mine: FakeOpenAIUpstream
     database_url: str

@@ -18,6 +18,7 @@ import pytest
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from gatewayz.accounts import users as accounts
+from gatewayz.app_services import Services
 from gatewayz.limits import overrides
 from tests.conftest import REDIS_URL, add_funded_user, require_service, serve
 from tests.e2e.conftest import e2e_settings
@@ -35,7 +36,7 @@ class Limited:
     """A gateway with rate limits, and one funded user's key."""
 
     base_url: str
-    state: Any
+    state: Services
     engine: AsyncEngine
     user_id: int
     key: str

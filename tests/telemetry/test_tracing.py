@@ -14,6 +14,7 @@ from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanE
 from opentelemetry.trace import SpanKind
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from gatewayz.app_services import Services
 from gatewayz.telemetry.tracing import traces_url
 from tests.conftest import Gateway, add_funded_user, gateway_settings, serve
 from tests.fakes.openai_upstream import FakeOpenAIUpstream
@@ -22,12 +23,12 @@ CHAT = "/v1/chat/completions"
 PROMPT = "the secret word is zanzibar-purple-8812"
 
 
-async def spans_flushed(state: Any) -> None:
+async def spans_flushed(state: Services) -> None:
     """Export the spans the batch processor holds now."""
     await asyncio.to_thread(state.telemetry.tracer_provider.force_flush)
 
 
-async def spans_of(state: Any, exporter: InMemorySpanExporter) -> list[ReadableSpan]:
+async def spans_of(state: Services, exporter: InMemorySpanExporter) -> list[ReadableSpan]:
     """Every span finished so far."""
     await spans_flushed(state)
     return list(exporter.get_finished_spans())

@@ -21,6 +21,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from gatewayz.accounts import passwords
 from gatewayz.accounts.enrolment import enrol
+from gatewayz.app_services import Services
 from gatewayz.billing import ledger
 from gatewayz.billing.money import credits_to_units
 from gatewayz.store.engine import create_engine
@@ -63,7 +64,7 @@ class Dashboard:
 
     base_url: str
     engine: AsyncEngine
-    state: Any
+    state: Services
     smtp: FakeSMTPServer
     database_url: str
 
