@@ -10,9 +10,23 @@ from starlette.responses import JSONResponse, Response
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from gatewayz.accounts.auth import PRINCIPAL_SCOPE_KEY, Principal, current_principal
+from gatewayz.api.authenticate_first import AuthenticateFirstMiddleware
 from gatewayz.api.hot_path import HotPath, HotRoutes
+from gatewayz.app import create_app
 from gatewayz.errors import InvalidRequest, install_handlers
+from tests.conftest import gateway_settings
+from tests.fakes.openai_upstream import FakeOpenAIUpstream
 
+MODEL_CALLS = (
+    "/v1/chat/completions",
+    "/chat/completions",
+    "/v1/completions",
+    "/v1/messages",
+    "/v1/messages/count_tokens",
+    "/v1/responses",
+    "/v1/embeddings",
+    "/v1/images/generations",
+)
 CALLER = Principal(user_id=7, key_id=3, email="dev@example.com", role="user")
 
 
@@ -86,3 +100,22 @@ def test_a_route_that_needs_more_than_the_request_and_the_caller_is_refused() ->
 
     with pytest.raises(ValueError, match="/v1/embeddings takes more than"):
         HotRoutes(app.routes)
+
+
+def test_the_gateways_model_calls_take_the_hot_path(
+    tmp_path: Any, upstream: FakeOpenAIUpstream
+) -> None:
+    app = create_app(gateway_settings(f"sqlite+aiosqlite:///{tmp_path}/g.db", upstream))
+    layers: dict[type, Any] = {}
+    layer: Any = app.build_middleware_stack()
+    while layer is not None:  # each middleware wraps the next as `app`
+        layers[type(layer)] = layer
+        layer = getattr(layer, "app", None)
+    keyed, hot = layers[AuthenticateFirstMiddleware], layers[HotPath]
+
+    for path in MODEL_CALLS:
+        scope: dict[str, Any] = {"type": "http", "method": "POST", "path": path}
+        scope["route"] = keyed.routes.needing_key(scope)
+        assert hot.routes.endpoint(scope) is not None, path
+    models: dict[str, Any] = {"type": "http", "method": "GET", "path": "/v1/models"}
+    assert hot.routes.endpoint({**models, "route": keyed.routes.needing_key(models)}) is None

@@ -68,10 +68,10 @@ def _gives_principal(call: Callable[..., Any] | None) -> bool:
 class AuthenticateFirstMiddleware:
     def __init__(self, app: ASGIApp, routes: KeyedRoutes) -> None:
         self.app = app
-        self._routes = routes
+        self.routes = routes  # which requests it authenticates
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        route = self._routes.needing_key(scope) if scope["type"] == "http" else None
+        route = self.routes.needing_key(scope) if scope["type"] == "http" else None
         if route is None:
             await self.app(scope, receive, send)
             return

@@ -45,10 +45,10 @@ class HotPath:
 
     def __init__(self, app: ASGIApp, routes: HotRoutes) -> None:
         self.app = app
-        self._routes = routes
+        self.routes = routes
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        endpoint = self._routes.endpoint(scope) if scope["type"] == "http" else None
+        endpoint = self.routes.endpoint(scope) if scope["type"] == "http" else None
         principal: Principal | None = scope.get(PRINCIPAL_SCOPE_KEY)
         if endpoint is None or principal is None:
             await self.app(scope, receive, send)
