@@ -39,7 +39,7 @@ from gatewayz.notify.low_balance import LowBalanceWatcher
 from gatewayz.notify.notices import Notifier
 from gatewayz.providers.adapters import builtin_adapters
 from gatewayz.providers.bundled import load_bundled
-from gatewayz.providers.capabilities import Adapter, unserved
+from gatewayz.providers.capabilities import Adapter, log_unserved
 from gatewayz.providers.catalog import Catalog
 from gatewayz.providers.catalog_refresh import CatalogRefresher
 from gatewayz.providers.table import Provider
@@ -323,7 +323,7 @@ async def _open_relay(
         **builtin_adapters(core.session, settings.default_max_output_tokens),
         **static.adapters,
     }
-    unserved(static.catalog.routes(), adapters)
+    log_unserved(static.catalog.routes(), adapters)
     relay = Relay(
         planner,
         Failover(board, routing),

@@ -122,10 +122,9 @@ class Adapter:
         return self.images is not None
 
 
-def unserved(routes: Iterable[Route], adapters: Mapping[str, Adapter]) -> list[Route]:
-    """The routes whose provider's adapter does not serve their model's type (they are never
-    planned), each named in a log line."""
-    left_out = []
+def log_unserved(routes: Iterable[Route], adapters: Mapping[str, Adapter]) -> None:
+    """Name in a log line each route whose provider's adapter does not serve its model's type
+    (the relay never plans those)."""
     for route in routes:
         adapter = adapters.get(route.provider.spec.protocol)
         if adapter is None or not adapter.serves(route.model.type):
@@ -136,5 +135,3 @@ def unserved(routes: Iterable[Route], adapters: Mapping[str, Adapter]) -> list[R
                 route.model.type,
                 route.public_id,
             )
-            left_out.append(route)
-    return left_out

@@ -288,7 +288,7 @@ class Relay:
 
     def _served(self, plan: CallPlan, routes: list[Route]) -> list[Route]:
         """The routes whose adapter serves the plan's kind of model (see
-        providers.capabilities.unserved); a 400 naming the provider when none does."""
+        providers.capabilities.log_unserved); a 400 naming the provider when none does."""
         served = [r for r in routes if self._adapters[r.provider.spec.protocol].serves(plan.kind)]
         if routes and not served:
             provider = routes[0].provider
