@@ -7,6 +7,7 @@ so an expired trial's credits and limits never serve a call.
 """
 
 import asyncio
+import contextlib
 import logging
 import re
 from collections.abc import Awaitable, Callable
@@ -28,6 +29,7 @@ from gatewayz.store.tables import trials as trial_rows
 from gatewayz.store.times import utc
 
 log = logging.getLogger(__name__)
+_WRITE_WAIT_SECONDS = 2.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -85,9 +87,7 @@ class Entitlements:
         charges_written: Callable[[], Awaitable[None]],
     ) -> None:
         self._engine = engine
-        # Waits until the charges this process has queued are in the ledger: a trial is
-        # settled after them, so the credits it removes are the ones no call has spent.
-        self.charges_written = charges_written
+        self._charges_written = charges_written
         self._trial = trial
         self._refresh_seconds = refresh_seconds
         self._by_user: dict[int, Entitlement] = {}
@@ -168,6 +168,14 @@ class Entitlements:
             pending = self._settling[user_id] = asyncio.ensure_future(self._settle(user_id))
             pending.add_done_callback(lambda _: self._settling.pop(user_id, None))
         await asyncio.shield(pending)
+
+    async def charges_written(self) -> None:
+        """Wait until the charges this process has queued are in the ledger, so a trial
+        settled next removes only credits no call has spent; at most `_WRITE_WAIT_SECONDS`
+        (while the database cannot take them, they stay queued, and the settlement that follows
+        records what they charge past the balance as a shortfall)."""
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(asyncio.shield(self._charges_written()), _WRITE_WAIT_SECONDS)
 
     async def _settle(self, user_id: int) -> None:
         await self.charges_written()
