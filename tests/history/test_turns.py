@@ -34,8 +34,8 @@ async def _stored(engine: AsyncEngine, user_id: int, session_id: int) -> list[di
 async def test_a_request_without_session_id_is_left_alone(engine: AsyncEngine) -> None:
     await engine.dispose()
     history = ChatHistory(engine)
-    assert await history.begin(1, _ask("hi"), 10, "req_1") is None
-    assert await history.begin(1, _ask("hi", session_id=None), 10, "req_1") is None
+    assert await history.begin(1, _ask("hi"), 10) is None
+    assert await history.begin(1, _ask("hi", session_id=None), 10) is None
     # No connection was needed for either.
     assert engine.pool.checkedout() == 0 and engine.pool.checkedin() == 0
 
@@ -43,13 +43,13 @@ async def test_a_request_without_session_id_is_left_alone(engine: AsyncEngine) -
 async def test_history_comes_first_and_each_turn_is_stored_once(engine: AsyncEngine) -> None:
     user_id, session_id = await _session(engine, "turns@example.com")
     history = ChatHistory(engine)
-    first = await history.begin(user_id, _ask("one", SYSTEM, session_id=session_id), 50, "r1")
+    first = await history.begin(user_id, _ask("one", SYSTEM, session_id=session_id), 50)
     assert first is not None
     assert "session_id" not in first.body
     assert (await first.request())["messages"] == [SYSTEM, {"role": "user", "content": "one"}]
-    first.finish({"role": "assistant", "content": "1"})
+    first.finish({"role": "assistant", "content": "1"}, "r1")
     # Sent as soon as the answer is there: the first turn is already visible.
-    second = await history.begin(user_id, _ask("two", SYSTEM, session_id=str(session_id)), 50, "r2")
+    second = await history.begin(user_id, _ask("two", SYSTEM, session_id=str(session_id)), 50)
     assert second is not None
     assert second.body["messages"] == [SYSTEM, {"role": "user", "content": "two"}]  # as sent
     assert (await second.request())["messages"] == [
@@ -59,7 +59,7 @@ async def test_history_comes_first_and_each_turn_is_stored_once(engine: AsyncEng
         {"role": "user", "content": "two"},
     ]
     assert second.body_size > 50  # the hold covers the injected history too
-    second.finish(None)  # a failed call stores nothing
+    second.finish(None, "r2")  # a failed call stores nothing
     await history.drain()
     assert await _stored(engine, user_id, session_id) == [
         SYSTEM,
@@ -74,13 +74,12 @@ async def test_concurrent_turns_are_stored_whole_in_the_order_they_ended(
     user_id, session_id = await _session(engine, "order@example.com")
     history = ChatHistory(engine)
     turns = [
-        await history.begin(user_id, _ask(f"q{i}", session_id=session_id), 10, f"r{i}")
-        for i in range(5)
+        await history.begin(user_id, _ask(f"q{i}", session_id=session_id), 10) for i in range(5)
     ]
     for i, turn in enumerate(turns):  # five writes in flight at once
         assert turn is not None
         await turn.request()
-        turn.finish({"role": "assistant", "content": f"a{i}"})
+        turn.finish({"role": "assistant", "content": f"a{i}"}, f"r{i}")
     await history.drain()
     stored = await _stored(engine, user_id, session_id)
     assert [m["content"] for m in stored] == [x for i in range(5) for x in (f"q{i}", f"a{i}")]
@@ -92,24 +91,24 @@ async def test_an_unknown_or_foreign_session_is_not_found(engine: AsyncEngine) -
     history = ChatHistory(engine)
     for user_id, named in ((stranger, session_id), (stranger, session_id + 1000)):
         with pytest.raises(NotFound) as caught:
-            await history.begin(user_id, _ask("hi", session_id=named), 10, "r")
+            await history.begin(user_id, _ask("hi", session_id=named), 10)
         assert caught.value.param == "session_id"
 
 
 @pytest.mark.parametrize("named", [0, -3, "abc", 1.5, True, [1], "", 2**63])
 async def test_a_malformed_session_id_is_refused(engine: AsyncEngine, named: Any) -> None:
     with pytest.raises(InvalidRequest) as caught:
-        await ChatHistory(engine).begin(1, _ask("hi", session_id=named), 10, "r")
+        await ChatHistory(engine).begin(1, _ask("hi", session_id=named), 10)
     assert caught.value.param == "session_id"
 
 
 async def test_drain_waits_for_writes_still_running(engine: AsyncEngine) -> None:
     user_id, session_id = await _session(engine, "drain@example.com")
     history = ChatHistory(engine)
-    turn = await history.begin(user_id, _ask("late", session_id=session_id), 10, "r")
+    turn = await history.begin(user_id, _ask("late", session_id=session_id), 10)
     assert turn is not None
     await turn.request()
-    turn.finish({"role": "assistant", "content": "ok"})
+    turn.finish({"role": "assistant", "content": "ok"}, "r")
     await asyncio.wait_for(history.drain(), 10)
     assert len(await _stored(engine, user_id, session_id)) == 2
 
@@ -121,12 +120,12 @@ async def test_the_history_is_measured_at_begin_and_read_only_when_asked(
     stored = [{"role": "user", "content": f"q{i}"} for i in range(MAX_HISTORY_MESSAGES + 5)]
     assert await sessions.append_turn(engine, user_id, session_id, stored, "r0")
     history = ChatHistory(engine)
-    turn = await history.begin(user_id, _ask("next", session_id=session_id), 20, "r1")
+    turn = await history.begin(user_id, _ask("next", session_id=session_id), 20)
     assert turn is not None
     window = stored[-MAX_HISTORY_MESSAGES:]
     assert turn.body_size == 20 + sum(len(orjson.dumps(m)) + 1 for m in window)
     assert turn.new_messages is None  # nothing read yet
-    turn.finish({"role": "assistant", "content": "never read, never stored"})
+    turn.finish({"role": "assistant", "content": "never read, never stored"}, "r1")
     assert (await turn.request())["messages"] == [*window, {"role": "user", "content": "next"}]
     await history.drain()
     assert len(await _stored(engine, user_id, session_id)) == len(stored)
@@ -139,7 +138,7 @@ async def test_a_window_starting_with_tool_results_drops_them(engine: AsyncEngin
     results = [{"role": "tool", "tool_call_id": "c1", "content": "r"}] * 2
     latest = [{"role": "user", "content": f"q{i}"} for i in range(MAX_HISTORY_MESSAGES - 2)]
     assert await sessions.append_turn(engine, user_id, session_id, older + results + latest, "r")
-    turn = await ChatHistory(engine).begin(user_id, _ask("next", session_id=session_id), 5, "r")
+    turn = await ChatHistory(engine).begin(user_id, _ask("next", session_id=session_id), 5)
     assert turn is not None
     assert (await turn.request())["messages"] == [*latest, {"role": "user", "content": "next"}]
 
@@ -151,7 +150,7 @@ async def test_repeated_instructions_are_found_by_hash(engine: AsyncEngine) -> N
     again = [{"content": m["content"], "role": m["role"]} for m in rules]  # keys reordered
     other = {"role": "system", "content": "rule 1"}  # same text, another role: not a repeat
     turn = await ChatHistory(engine).begin(
-        user_id, {"model": "m", "messages": [*again, other], "session_id": session_id}, 5, "r"
+        user_id, {"model": "m", "messages": [*again, other], "session_id": session_id}, 5
     )
     assert turn is not None
     assert (await turn.request())["messages"] == [*rules, other]

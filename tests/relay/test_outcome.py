@@ -11,8 +11,8 @@ from gatewayz.relay.plan import call_plan
 def test_a_failing_subscriber_does_not_keep_the_others_from_hearing(
     caplog: pytest.LogCaptureFixture,
 ) -> None:
-    plan = call_plan("chat.completions", {"model": "fake/fake-model"}, Demand(10))
-    outcome = Outcome(plan, Principal(1, 2, "dev@example.com", "user"), "req_1", 200)
+    plan = call_plan("chat.completions", {"model": "fake/fake-model"}, Demand(10), "req_1")
+    outcome = Outcome(plan, Principal(1, 2, "dev@example.com", "user"), 200)
     heard: list[Outcome] = []
 
     def failing(outcome: Outcome) -> None:
@@ -25,7 +25,7 @@ def test_a_failing_subscriber_does_not_keep_the_others_from_hearing(
 
 def test_the_plan_reads_the_model_and_routing_options_once() -> None:
     body = {"model": "m", "models": ["n"], "provider": {"only": ["p"]}, "messages": []}
-    plan = call_plan("chat.completions", body, Demand(42, output_limit=7), stream=True)
+    plan = call_plan("chat.completions", body, Demand(42, output_limit=7), "req_2", stream=True)
     assert (plan.model, plan.options.models, plan.options.only) == ("m", ("m", "n"), {"p"})
     assert (plan.body_size, plan.demand.output_limit, plan.stream, plan.kind) == (
         42,
@@ -33,3 +33,4 @@ def test_the_plan_reads_the_model_and_routing_options_once() -> None:
         True,
         "chat",
     )
+    assert plan.request_id == "req_2"

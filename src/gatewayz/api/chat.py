@@ -28,7 +28,6 @@ async def chat_completions(
     body = openai_chat.parse_request(raw)
     if body.get(SESSION_FIELD) is not None:
         require_scope(request, principal.user_id, principal.key_id, principal.policy, "sessions")
-    turn = await app_services(request).chat_history.begin(
-        principal.user_id, body, len(raw), current_request_id(request)
-    )
-    return await respond(request, principal, chat_exchange(body, len(raw), turn))
+    turn = await app_services(request).chat_history.begin(principal.user_id, body, len(raw))
+    exchange = chat_exchange(body, len(raw), current_request_id(request), turn)
+    return await respond(request, principal, exchange)

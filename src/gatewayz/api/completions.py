@@ -6,6 +6,7 @@ from fastapi import APIRouter, Depends, Request
 from starlette.responses import Response
 
 from gatewayz.accounts.auth import Principal, current_principal
+from gatewayz.api.deps import current_request_id
 from gatewayz.api.relaying import respond
 from gatewayz.protocols import openai_completions
 from gatewayz.relay.completions import completions_exchange
@@ -22,5 +23,5 @@ async def completions(
     true; served by OpenAI-format providers only (400 for the others)."""
     raw = await request.body()
     body = openai_completions.parse_request(raw)
-    exchange = completions_exchange(body, len(raw))
+    exchange = completions_exchange(body, len(raw), current_request_id(request))
     return await respond(request, principal, exchange)

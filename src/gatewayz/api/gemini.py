@@ -17,7 +17,7 @@ from fastapi import APIRouter, Depends, Query, Request
 from starlette.responses import Response
 
 from gatewayz.accounts.auth import Principal, current_principal
-from gatewayz.api.deps import app_services
+from gatewayz.api.deps import app_services, current_request_id
 from gatewayz.api.gemini_models import MAX_PAGE, model_json, models_page
 from gatewayz.api.relaying import respond
 from gatewayz.errors import InvalidRequest, NotFound
@@ -38,7 +38,9 @@ async def generate_content(request: Request, model: str, principal: Caller) -> R
     """Generate content (Gemini format)."""
     raw = await request.body()
     body = client.parse_generate_request(raw)
-    exchange = generate_exchange(client.model_id(model), body, len(raw), stream=False)
+    exchange = generate_exchange(
+        client.model_id(model), body, len(raw), current_request_id(request), stream=False
+    )
     return await respond(request, principal, exchange)
 
 
@@ -50,7 +52,9 @@ async def stream_generate_content(
         raise InvalidRequest("streamGenerateContent is served as SSE: add ?alt=sse.", param="alt")
     raw = await request.body()
     body = client.parse_generate_request(raw)
-    exchange = generate_exchange(client.model_id(model), body, len(raw), stream=True)
+    exchange = generate_exchange(
+        client.model_id(model), body, len(raw), current_request_id(request), stream=True
+    )
     return await respond(request, principal, exchange)
 
 
@@ -59,9 +63,8 @@ async def count_content_tokens(request: Request, model: str, principal: Caller) 
     estimate (see relay.gemini_tasks)."""
     raw = await request.body()
     body = client.parse_count_request(raw)
-    counted = await count_tokens(
-        app_services(request).relay, principal, client.model_id(model), body
-    )
+    relay, request_id = app_services(request).relay, current_request_id(request)
+    counted = await count_tokens(relay, principal, client.model_id(model), body, request_id)
     return _json(counted)
 
 
@@ -69,7 +72,9 @@ async def embed_content(request: Request, model: str, principal: Caller) -> Resp
     """Embed one content; charged per input token."""
     raw = await request.body()
     body = client.parse_embed_request(raw, batch=False)
-    exchange = embed_exchange(client.model_id(model), [body], len(raw), batch=False)
+    exchange = embed_exchange(
+        client.model_id(model), [body], len(raw), current_request_id(request), batch=False
+    )
     return await respond(request, principal, exchange)
 
 
@@ -77,7 +82,9 @@ async def batch_embed_contents(request: Request, model: str, principal: Caller) 
     """Embed several contents in one call (the SDKs' `embed_content`); charged per token."""
     raw = await request.body()
     body = client.parse_embed_request(raw, batch=True)
-    exchange = embed_exchange(client.model_id(model), body["requests"], len(raw), True)
+    exchange = embed_exchange(
+        client.model_id(model), body["requests"], len(raw), current_request_id(request), True
+    )
     return await respond(request, principal, exchange)
 
 

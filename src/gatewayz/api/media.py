@@ -6,6 +6,7 @@ from fastapi import APIRouter, Depends, Request
 from starlette.responses import Response
 
 from gatewayz.accounts.auth import Principal, current_principal
+from gatewayz.api.deps import current_request_id
 from gatewayz.api.relaying import respond
 from gatewayz.api.request_bodies import EMBEDDINGS, IMAGES, json_body
 from gatewayz.protocols import openai_media
@@ -22,7 +23,9 @@ async def embeddings(
     """Create embeddings; charged per input token."""
     raw = await request.body()
     body = openai_media.parse_embeddings_request(raw)
-    return await respond(request, principal, embeddings_exchange(body, len(raw)))
+    return await respond(
+        request, principal, embeddings_exchange(body, len(raw), current_request_id(request))
+    )
 
 
 @router.post("/v1/images/generations", response_model=None, openapi_extra=json_body(IMAGES))
@@ -33,4 +36,6 @@ async def images(
     """Generate images; charged per image returned."""
     raw = await request.body()
     body = openai_media.parse_image_request(raw)
-    return await respond(request, principal, images_exchange(body, len(raw)))
+    return await respond(
+        request, principal, images_exchange(body, len(raw), current_request_id(request))
+    )

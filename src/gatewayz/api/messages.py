@@ -7,6 +7,7 @@ from fastapi import APIRouter, Depends, Request
 from starlette.responses import Response
 
 from gatewayz.accounts.auth import Principal, current_principal
+from gatewayz.api.deps import current_request_id
 from gatewayz.api.relaying import respond
 from gatewayz.api.request_bodies import MESSAGE, json_body
 from gatewayz.errors import InvalidRequest
@@ -34,7 +35,7 @@ async def create_message(
         raise InvalidRequest(
             "session_id: chat sessions work only on /v1/chat/completions.", param="session_id"
         )
-    exchange = messages_exchange(body, len(raw), _betas(request))
+    exchange = messages_exchange(body, len(raw), current_request_id(request), _betas(request))
     return await respond(request, principal, exchange)
 
 
@@ -46,5 +47,5 @@ async def count_message_tokens(
     for the others (see docs/clients/claude-code.md). Free."""
     raw = await request.body()
     body = anthropic.parse_count_tokens_request(raw)
-    exchange = count_tokens_exchange(body, len(raw), _betas(request))
+    exchange = count_tokens_exchange(body, len(raw), current_request_id(request), _betas(request))
     return await respond(request, principal, exchange)

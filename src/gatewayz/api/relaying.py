@@ -7,7 +7,7 @@ from starlette.responses import Response
 
 from gatewayz.accounts.auth import Principal
 from gatewayz.accounts.key_checks import audit_denial
-from gatewayz.api.deps import app_services, current_request_id
+from gatewayz.api.deps import app_services
 from gatewayz.api.disconnect import CLIENT_CLOSED, unless_disconnected
 from gatewayz.api.sse import EventStreamResponse
 from gatewayz.errors import GatewayError
@@ -36,11 +36,8 @@ async def respond(request: Request, principal: Principal, exchange: Exchange) ->
 
 async def _respond(request: Request, principal: Principal, exchange: Exchange) -> Response:
     relay = app_services(request).relay
-    request_id = current_request_id(request)
     if exchange.plan.stream:
-        opened = await unless_disconnected(
-            request.receive, relay.stream(principal, exchange, request_id)
-        )
+        opened = await unless_disconnected(request.receive, relay.stream(principal, exchange))
         if isinstance(opened, Response):
             return opened
         headers = _served_by(opened.provider, opened.attempts, opened.headers)
@@ -53,7 +50,7 @@ async def _answer(request: Request, principal: Principal, exchange: Exchange) ->
     (to nobody: so the access log and metrics count it as cancelled)."""
     relay = app_services(request).relay
     departure = relay.departure()
-    work = relay.unary(principal, exchange, current_request_id(request), departure)
+    work = relay.unary(principal, exchange, departure)
     try:
         answer = await unless_disconnected(request.receive, work, departure.leave)
     except GatewayError:

@@ -6,6 +6,7 @@ from fastapi import APIRouter, Depends, Request
 from starlette.responses import Response
 
 from gatewayz.accounts.auth import Principal, current_principal
+from gatewayz.api.deps import current_request_id
 from gatewayz.api.relaying import respond
 from gatewayz.api.request_bodies import RESPONSE, json_body
 from gatewayz.protocols import responses
@@ -22,5 +23,5 @@ async def create_response(
     """Create a model response (OpenAI Responses format), streamed as events when asked."""
     raw = await request.body()
     body = responses.parse_request(raw)
-    exchange = responses_exchange(body, len(raw))
+    exchange = responses_exchange(body, len(raw), current_request_id(request))
     return await respond(request, principal, exchange)

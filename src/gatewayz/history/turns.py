@@ -48,7 +48,6 @@ class Turn:
 
     user_id: int
     session_id: int
-    request_id: str
     body: Json
     """The request as sent, without session_id: what routing and the credit hold read."""
     body_size: int
@@ -73,11 +72,12 @@ class Turn:
             self._request = {**self.body, "messages": [*sent, *self.new_messages]}
         return self._request
 
-    def finish(self, answer: Json | None) -> None:
-        """Store the new messages and the answer (nothing if there is no answer)."""
+    def finish(self, answer: Json | None, request_id: str) -> None:
+        """Store the new messages and the answer of the request `request_id` (nothing if there
+        is no answer)."""
         if answer is not None and self.new_messages is not None:
             self.history.record(
-                self.user_id, self.session_id, [*self.new_messages, answer], self.request_id
+                self.user_id, self.session_id, [*self.new_messages, answer], request_id
             )
 
 
@@ -105,7 +105,7 @@ class ChatHistory:
         self._engine = engine
         self._pending: dict[int, asyncio.Task[None]] = {}
 
-    async def begin(self, user_id: int, body: Json, body_size: int, request_id: str) -> Turn | None:
+    async def begin(self, user_id: int, body: Json, body_size: int) -> Turn | None:
         """The turn of a request naming a session (404 if the caller has no such session),
         its history measured but not read; None for a request without `session_id`, without
         touching the database.
@@ -121,7 +121,7 @@ class ChatHistory:
         if window is None:
             raise NotFound(f"No chat session with id {session_id}.", param=SESSION_FIELD)
         size = body_size + window.bytes + window.count
-        return Turn(user_id, session_id, request_id, dict(body), size, window, self)
+        return Turn(user_id, session_id, dict(body), size, window, self)
 
     async def read(self, user_id: int, session_id: int, window: HistoryWindow) -> list[str]:
         """The stored messages of a measured window, in order."""

@@ -93,12 +93,14 @@ class ChatCodec:
 def _store_turn(turn: Turn, outcome: Outcome) -> None:
     """Store a chat session's turn once its whole answer went to the client."""
     if outcome.answered:
-        turn.finish(outcome.reply)
+        turn.finish(outcome.reply, outcome.plan.request_id)
 
 
-def chat_exchange(body: dict[str, Any], body_size: int, turn: Turn | None = None) -> Exchange:
-    """A chat completion request, served by any provider; in a chat session, `turn` holds
-    the body with the session's history and stores the answer."""
+def chat_exchange(
+    body: dict[str, Any], body_size: int, request_id: str, turn: Turn | None = None
+) -> Exchange:
+    """The chat completion request `request_id`, served by any provider; in a chat session,
+    `turn` holds the body with the session's history and stores the answer."""
     if turn is not None:
         body, body_size = turn.body, turn.body_size
     wants_usage = openai_chat.wants_stream_usage(body)
@@ -128,7 +130,7 @@ def chat_exchange(body: dict[str, Any], body_size: int, turn: Turn | None = None
         stream = await adapter.chat_stream(target.route.provider, request, dropped)
         return stream, ChatCodec(wants_usage, keeps_reply=turn is not None)
 
-    plan = call_plan("chat.completions", body, demand, stream=bool(body.get("stream")))
+    plan = call_plan("chat.completions", body, demand, request_id, stream=bool(body.get("stream")))
     exchange = Exchange(plan, call=call, open=open_stream)
     if turn is not None:
         exchange.subscribe(partial(_store_turn, turn))

@@ -50,7 +50,7 @@ class CompletionsCodec:
         return openai_chat.error_event({"error": body})
 
 
-def completions_exchange(body: dict[str, Any], body_size: int) -> Exchange:
+def completions_exchange(body: dict[str, Any], body_size: int, request_id: str) -> Exchange:
     """A text completion, held as its bytes plus every completion generated (`n` or `best_of`
     per prompt) times `max_tokens` (16 when absent, sent so)."""
     limit = body.get("max_tokens") or openai_completions.DEFAULT_MAX_TOKENS
@@ -75,7 +75,7 @@ def completions_exchange(body: dict[str, Any], body_size: int) -> Exchange:
         return stream, CompletionsCodec(openai_chat.wants_stream_usage(body))
 
     return Exchange(
-        call_plan("completions", body, demand, stream=bool(body.get("stream"))),
+        call_plan("completions", body, demand, request_id, stream=bool(body.get("stream"))),
         call=call,
         open=open_stream,
         serves=lambda route: route.provider.spec.protocol == ONLY,

@@ -92,7 +92,9 @@ class _FromChat:
         return error_event(error.message, error.status)
 
 
-def generate_exchange(model: str, body: dict[str, Any], body_size: int, stream: bool) -> Exchange:
+def generate_exchange(
+    model: str, body: dict[str, Any], body_size: int, request_id: str, stream: bool
+) -> Exchange:
     """A Gemini client's request for `model`, served by any provider."""
     demand = request_demand(body, body_size, client.output_limit(body), client.candidates(body))
     thoughts = client.include_thoughts(body)
@@ -136,6 +138,6 @@ def generate_exchange(model: str, body: dict[str, Any], body_size: int, stream: 
         source = await adapter.chat_stream(route.provider, chat_body(target, dropped), dropped)
         return source, _FromChat(model, thoughts)
 
-    plan = call_plan("gemini.generate_content", {"model": model}, demand, stream=stream)
+    plan = call_plan("gemini.generate_content", {"model": model}, demand, request_id, stream=stream)
     exchange = Exchange(plan, call=call, open=open_stream)
     return exchange

@@ -23,10 +23,10 @@ _EMBED_HINTS = ("taskType", "title", "autoTruncate")
 
 
 async def count_tokens(
-    relay: Relay, principal: Principal, model: str, body: dict[str, Any]
+    relay: Relay, principal: Principal, model: str, body: dict[str, Any], request_id: str
 ) -> dict[str, Any]:
     """`{"totalTokens": n}` for the request on the model's first route."""
-    plan = call_plan("gemini.count_tokens", {"model": model}, Demand(0))
+    plan = call_plan("gemini.count_tokens", {"model": model}, Demand(0), request_id)
     target = await relay.first_target(principal, plan)
     route = target.route
     if route.provider.spec.protocol != "gemini":
@@ -44,7 +44,7 @@ async def count_tokens(
 
 
 def embed_exchange(
-    model: str, requests: list[dict[str, Any]], body_size: int, batch: bool
+    model: str, requests: list[dict[str, Any]], body_size: int, request_id: str, batch: bool
 ) -> Exchange:
     """Embed each request's text; answered as `embeddings` (batch) or one `embedding`."""
     texts = [client.embed_text(request, "") for request in requests]
@@ -75,7 +75,9 @@ def embed_exchange(
         return Answer(orjson.dumps(answer), usage)
 
     demand = Demand(body_size)
-    plan = call_plan("gemini.embed_content", {"model": model}, demand, kind="embeddings")
+    plan = call_plan(
+        "gemini.embed_content", {"model": model}, demand, request_id, kind="embeddings"
+    )
     exchange = Exchange(
         plan,
         call=call,

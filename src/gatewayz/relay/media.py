@@ -11,7 +11,7 @@ from gatewayz.relay.plan import call_plan
 from gatewayz.routing.options import without_routing_fields
 
 
-def embeddings_exchange(body: dict[str, Any], body_size: int) -> Exchange:
+def embeddings_exchange(body: dict[str, Any], body_size: int, request_id: str) -> Exchange:
     """Charged per input token at the model's input price."""
 
     async def call(target: Target) -> Answer:
@@ -23,13 +23,13 @@ def embeddings_exchange(body: dict[str, Any], body_size: int) -> Exchange:
         return Answer(reply.body, usage)
 
     return Exchange(
-        call_plan("embeddings", body, Demand(body_size), kind="embeddings"),
+        call_plan("embeddings", body, Demand(body_size), request_id, kind="embeddings"),
         call=call,
         worst_case=lambda route: call_cost_units(route.model, body_size, 0),
     )
 
 
-def images_exchange(body: dict[str, Any], body_size: int) -> Exchange:
+def images_exchange(body: dict[str, Any], body_size: int, request_id: str) -> Exchange:
     """Charged per image returned at the model's image price."""
     requested = openai_media.images_requested(body)
 
@@ -41,7 +41,7 @@ def images_exchange(body: dict[str, Any], body_size: int) -> Exchange:
         return Answer(reply.body, Usage(0, 0, images=len(reply.data["data"])))
 
     return Exchange(
-        call_plan("images.generations", body, Demand(body_size), kind="images"),
+        call_plan("images.generations", body, Demand(body_size), request_id, kind="images"),
         call=call,
         worst_case=lambda route: call_cost_units(route.model, 0, 0, requested),
     )

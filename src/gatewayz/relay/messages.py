@@ -158,7 +158,7 @@ class _Native:
 
 
 def messages_exchange(
-    body: dict[str, Any], body_size: int, beta_header: str | None = None
+    body: dict[str, Any], body_size: int, request_id: str, beta_header: str | None = None
 ) -> Exchange:
     """A Messages request, passed through to Anthropic upstreams (with the betas of
     `beta_header` that may go on), translated onto chat completions for the others."""
@@ -201,13 +201,13 @@ def messages_exchange(
         return source, _FromChat(body["model"], route.provider.name, estimate, show_thinking)
 
     exchange = Exchange(
-        call_plan("messages", body, demand, stream=stream), call=call, open=open_stream
+        call_plan("messages", body, demand, request_id, stream=stream), call=call, open=open_stream
     )
     return exchange
 
 
 def count_tokens_exchange(
-    body: dict[str, Any], body_size: int, beta_header: str | None = None
+    body: dict[str, Any], body_size: int, request_id: str, beta_header: str | None = None
 ) -> Exchange:
     """A token count of a Messages request (`POST /v1/messages/count_tokens`): passed
     through to Anthropic upstreams, estimated for the others (see
@@ -226,6 +226,6 @@ def count_tokens_exchange(
         return Answer(reply.body, None)
 
     demand = Demand(body_size, output_limit=1)  # what it takes of a token rate limit
-    plan = call_plan("messages.count_tokens", body, demand)
+    plan = call_plan("messages.count_tokens", body, demand, request_id)
     exchange = Exchange(plan, call=call, worst_case=lambda route: 0)
     return exchange

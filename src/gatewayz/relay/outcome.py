@@ -17,16 +17,15 @@ log = logging.getLogger(__name__)
 class Outcome:
     """One call's end, as its subscribers see it.
 
-    `status` is the HTTP status it ended with (499: the client left), `usage` what it is
-    billed for. `answered`: the whole answer was made, and (unstreamed) its client was still
-    there to take it. `reply` is the answer as a chat message, when its front end keeps one
-    (in a chat session). `refused_by` names the key restriction that refused the call before
-    it was sent (see accounts.key_checks).
+    Its request id is its plan's. `status` is the HTTP status it ended with (499: the client
+    left), `usage` what it is billed for. `answered`: the whole answer was made, and
+    (unstreamed) its client was still there to take it. `reply` is the answer as a chat
+    message, when its front end keeps one (in a chat session). `refused_by` names the key
+    restriction that refused the call before it was sent (see accounts.key_checks).
     """
 
     plan: CallPlan
     principal: Principal
-    request_id: str
     status: int
     error: str | None = None
     usage: Usage | None = None
@@ -44,4 +43,4 @@ def publish(subscribers: list[Subscriber], outcome: Outcome) -> None:
         try:
             subscriber(outcome)
         except Exception:
-            log.exception("a subscriber to the outcome of %s failed", outcome.request_id)
+            log.exception("a subscriber to the outcome of %s failed", outcome.plan.request_id)

@@ -81,6 +81,12 @@ class OwnKeyRouting:
             return []
 
 
+def charge(own_keys: OwnKeyRouting | None, route: Route, units: int) -> int:
+    """What a call on the route pays for a token price of `units`: less on the caller's own
+    provider key, when calls may take one (`own_keys`)."""
+    return units if own_keys is None else own_keys.charge(route, units)
+
+
 def _with_key(route: Route, key: str | None) -> Route:
     """The route with the caller's key instead of the operator's, if the caller has one and
     the provider takes own keys (a key stored before the operator stopped that is not used)."""

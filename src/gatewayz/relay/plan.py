@@ -15,13 +15,15 @@ class CallPlan:
 
     `api` names the client API it came in by, `options` its model and routing options,
     `demand` what the credit hold and the token rate limits count of it (its body's size, the
-    output limit the client asked for, its answers, media parts and tools), `kind` the type of
-    model that serves it.
+    output limit the client asked for, its answers, media parts and tools), `request_id` the id
+    of the request that made it (what its settlement and request log row are keyed by), `kind`
+    the type of model that serves it.
     """
 
     api: str
     options: RoutingOptions
     demand: Demand
+    request_id: str
     stream: bool = False
     kind: ModelType = "chat"
 
@@ -40,9 +42,10 @@ def call_plan(
     api: str,
     routing: dict[str, Any],
     demand: Demand,
+    request_id: str,
     stream: bool = False,
     kind: ModelType = "chat",
 ) -> CallPlan:
-    """The plan of a call whose `routing` holds its model and any routing options (see
-    routing.options); 400 for malformed options."""
-    return CallPlan(api, parse_options(routing), demand, stream, kind)
+    """The plan of the call of request `request_id` whose `routing` holds its model and any
+    routing options (see routing.options); 400 for malformed options."""
+    return CallPlan(api, parse_options(routing), demand, request_id, stream, kind)

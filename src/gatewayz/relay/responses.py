@@ -112,7 +112,7 @@ class _FromChat:
         return b"".join(_events(self._translator.fail(error.message)))
 
 
-def responses_exchange(body: dict[str, Any], body_size: int) -> Exchange:
+def responses_exchange(body: dict[str, Any], body_size: int, request_id: str) -> Exchange:
     native_body = without_routing_fields(body)
     demand = request_demand(body, body_size, body.get("max_output_tokens"))
     response_id = "resp_" + secrets.token_hex(16)
@@ -164,6 +164,6 @@ def responses_exchange(body: dict[str, Any], body_size: int) -> Exchange:
         source = await adapter.chat_stream(route.provider, chat_body(target, dropped), dropped)
         return source, _FromChat(responses.ChatStreamToResponses(body, response_id, created))
 
-    plan = call_plan("responses", body, demand, stream=bool(body.get("stream")))
+    plan = call_plan("responses", body, demand, request_id, stream=bool(body.get("stream")))
     exchange = Exchange(plan, call=call, open=open_stream)
     return exchange
