@@ -111,8 +111,9 @@ async def open_services(stack: AsyncExitStack, static: Static) -> Services:
     core = await _open_core(stack, settings, static.telemetry)
     accounts = await _open_accounts(stack, settings, core)
     billing = await _open_billing(stack, settings, core, accounts.notifier)
-    relay = await _open_relay(stack, static, core, accounts, billing)
-    catalog_refresher = await _open_catalog(stack, static, core)
+    adapters = _adapters(static, core)
+    relay = await _open_relay(stack, static, core, accounts, billing, adapters)
+    catalog_refresher = await _open_catalog(stack, static, core, adapters)
     return Services(
         settings=settings,
         telemetry=static.telemetry,
@@ -308,8 +309,24 @@ async def _watch_revocations(
         channel.listen(watch.heard, watch.look_now)
 
 
+def _adapters(static: Static, core: _Core) -> dict[str, Adapter]:
+    """The adapter of every wire protocol, built in or configured, on the pooled session; the
+    catalog's routes none of them serves are logged."""
+    adapters = {
+        **builtin_adapters(core.session, static.settings.default_max_output_tokens),
+        **static.adapters,
+    }
+    log_unserved(static.catalog.routes(), adapters)
+    return adapters
+
+
 async def _open_relay(
-    stack: AsyncExitStack, static: Static, core: _Core, accounts: _Accounts, billing: _Billing
+    stack: AsyncExitStack,
+    static: Static,
+    core: _Core,
+    accounts: _Accounts,
+    billing: _Billing,
+    adapters: Mapping[str, Adapter],
 ) -> Relay:
     """The request path: planning, failover, the protocol adapters, holds on keys."""
     settings, board, routing = static.settings, static.board, static.settings.routing
@@ -319,11 +336,6 @@ async def _open_relay(
     keyless = keyless_catalog(
         settings.providers, settings.environ, static.providers, load_bundled()
     )
-    adapters = {
-        **builtin_adapters(core.session, settings.default_max_output_tokens),
-        **static.adapters,
-    }
-    log_unserved(static.catalog.routes(), adapters)
     relay = Relay(
         planner,
         Failover(board, routing),
@@ -349,11 +361,18 @@ async def _open_relay(
     return relay
 
 
-async def _open_catalog(stack: AsyncExitStack, static: Static, core: _Core) -> CatalogRefresher:
-    """Stored model lists now; fresh ones and provider probes in the background."""
+async def _open_catalog(
+    stack: AsyncExitStack, static: Static, core: _Core, adapters: Mapping[str, Adapter]
+) -> CatalogRefresher:
+    """Stored model lists now; fresh ones and provider probes in the background. The routes
+    their lists add that `adapters` cannot serve are logged."""
     settings = static.settings
     refresher = CatalogRefresher(
-        static.catalog, core.session, core.engine, settings.catalog_ttl_seconds
+        static.catalog,
+        core.session,
+        core.engine,
+        settings.catalog_ttl_seconds,
+        adapters=adapters,
     )
     await refresher.load_stored()
     if settings.catalog_refresh:

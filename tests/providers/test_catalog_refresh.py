@@ -1,8 +1,9 @@
 """Catalog snapshots and refresh, on SQLite and PostgreSQL: a provider that is down at start
 is served from its stored list, a TTL refresh picks up a changed list, a failure keeps the
-last good list."""
+last good list, a new list's routes that the provider's adapter cannot serve are logged."""
 
 import asyncio
+import logging
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime
 from decimal import Decimal
@@ -12,6 +13,8 @@ import aiohttp
 import pytest
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from gatewayz.providers.adapters import builtin_adapters
+from gatewayz.providers.capabilities import Adapter
 from gatewayz.providers.catalog import Catalog
 from gatewayz.providers.catalog_refresh import CatalogRefresher
 from gatewayz.providers.catalog_store import load_snapshots, save_snapshot, snapshot_times
@@ -170,3 +173,33 @@ async def test_the_background_loop_refreshes_until_cancelled(
         await asyncio.gather(task, return_exceptions=True)
     assert fake.list_requests >= 3
     assert catalog.routes()
+
+
+async def test_a_refresh_logs_the_new_routes_the_adapter_cannot_serve(
+    engine: AsyncEngine, session: aiohttp.ClientSession, caplog: pytest.LogCaptureFixture
+) -> None:
+    chat_only = {"openai": Adapter(chat=builtin_adapters(session, 1024)["openai"].chat)}
+    listed = [FakeModel("a/chat", "Chat")]
+    async with FakeModelListUpstream("together", listed) as fake:
+        provider = _provider(fake)
+        catalog = Catalog([provider])
+        refresher = CatalogRefresher(catalog, session, engine, 3600, adapters=chat_only)
+        caplog.set_level(logging.WARNING, "gatewayz.providers.capabilities")
+        assert (await refresher.refresh(provider)).ok
+        assert "does not serve" not in caplog.text
+        fake.models = [*listed, FakeModel("e/embed", "Embed", "0.1", "0", type="embeddings")]
+        assert (await refresher.refresh(provider)).ok
+        assert _ids(catalog)[f"{provider.name}/e/embed"], "the route is in the catalog"
+        unserved = [r.getMessage() for r in caplog.records if "does not serve" in r.getMessage()]
+        assert unserved == [
+            f"{provider.name} (openai protocol) does not serve embeddings models: "
+            f"{provider.name}/e/embed is left out"
+        ]
+        caplog.clear()
+        assert (await refresher.refresh(provider)).ok
+        assert "does not serve" not in caplog.text, "a route already named is not named again"
+        # Another gateway process adopting the stored list names it too.
+        await CatalogRefresher(
+            Catalog([provider]), session, engine, 3600, adapters=chat_only
+        ).load_stored()
+        assert f"{provider.name}/e/embed is left out" in caplog.text

@@ -3,12 +3,14 @@
 Requests always read the lists the catalog holds. In the background each provider's list is
 fetched again once its TTL has passed; a failed fetch keeps the last good list, is logged,
 and is retried sooner. Every good list is stored as a snapshot, and snapshots stored by
-other gateway processes (or `gatewayz models sync`) are adopted when newer than ours.
+other gateway processes (or `gatewayz models sync`) are adopted when newer than ours. Routes a
+new list adds that their provider's adapter cannot serve are logged, as at start-up (see
+providers.capabilities.log_unserved).
 """
 
 import asyncio
 import logging
-from collections.abc import Awaitable, Callable, Iterable
+from collections.abc import Awaitable, Callable, Iterable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
@@ -16,7 +18,8 @@ import aiohttp
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from gatewayz.providers.catalog import Catalog
+from gatewayz.providers.capabilities import Adapter, log_unserved
+from gatewayz.providers.catalog import Catalog, ListSource, Route
 from gatewayz.providers.catalog_store import load_snapshots, save_snapshot, snapshot_times
 from gatewayz.providers.listing import ListedModel
 from gatewayz.providers.model_lists import ModelListError, fetch_model_list
@@ -89,8 +92,12 @@ class CatalogRefresher:
         engine: AsyncEngine,
         ttl_seconds: float,
         fetch: Fetch = fetch_model_list,
+        adapters: Mapping[str, Adapter] | None = None,
     ) -> None:
+        """`adapters` (by wire protocol) are what the routes of new lists are checked
+        against; without them nothing is checked."""
         self._catalog = catalog
+        self._adapters = adapters
         self._session = session
         self._engine = engine
         self._ttl = ttl_seconds
@@ -142,7 +149,7 @@ class CatalogRefresher:
             )
             return SyncResult(provider.name, False, kept, str(exc))
         self._retry_at.pop(provider.name, None)
-        self._catalog.replace(provider.name, models, fetched_at, "fetched")
+        self._replace(provider.name, models, fetched_at, "fetched")
         return SyncResult(provider.name, True, len(models))
 
     async def run_forever(self) -> None:
@@ -177,11 +184,31 @@ class CatalogRefresher:
             return 0
         for snapshot in snapshots.values():
             if not only_newer or self._newer(snapshot.provider, snapshot.fetched_at):
-                self._catalog.replace(
-                    snapshot.provider, snapshot.models, snapshot.fetched_at, "stored"
-                )
+                self._replace(snapshot.provider, snapshot.models, snapshot.fetched_at, "stored")
                 self._retry_at.pop(snapshot.provider, None)
         return len(snapshots)
+
+    def _replace(
+        self,
+        provider: str,
+        models: Iterable[ListedModel],
+        fetched_at: datetime,
+        source: ListSource,
+    ) -> None:
+        """Swap in the provider's new list, logging the routes it adds (or whose model type
+        it changes) that the provider's adapter cannot serve."""
+        if self._adapters is None:
+            self._catalog.replace(provider, models, fetched_at, source)
+            return
+        before = {(route.public_id, route.model.type) for route in self._routes(provider)}
+        self._catalog.replace(provider, models, fetched_at, source)
+        added = [r for r in self._routes(provider) if (r.public_id, r.model.type) not in before]
+        log_unserved(added, self._adapters)
+
+    def _routes(self, provider: str) -> list[Route]:
+        """The provider's callable routes."""
+        entries = self._catalog.provider_entries(provider)
+        return [entry.route for entry in entries if entry.route is not None]
 
     def _newer(self, provider: str, fetched_at: datetime) -> bool:
         held = self._catalog.listing(provider).fetched_at
