@@ -6,7 +6,7 @@ ROOT = 'process 7:"gatewayz serve";run (/v/lib/python3.11/asyncio/runners.py)'
 COLLAPSED = "\n".join(
     (
         f"{ROOT};send (/v/site-packages/uvicorn/protocols/http/httptools_impl.py) 6",
-        f"{ROOT};_finish (/w/src/gatewayz/relay/core.py) 3",
+        f"{ROOT};finish (/w/src/gatewayz/relay/settlement.py) 3",
         'process 7:"gatewayz serve" 1',
     )
 )
@@ -16,7 +16,7 @@ def test_each_sample_counts_once_for_the_frame_that_was_running() -> None:
     profile = summarise(COLLAPSED)
     assert profile.samples == 10
     assert profile.frames["send (uvicorn: httptools_impl.py)"] == 6
-    assert profile.frames["_finish (gatewayz/relay: core.py)"] == 3
+    assert profile.frames["finish (gatewayz/relay: settlement.py)"] == 3
     assert profile.frames[NATIVE] == 1
     assert profile.areas == {"uvicorn": 6, "gatewayz/relay": 3, NATIVE: 1}
 
