@@ -50,7 +50,6 @@ from gatewayz.routing.health import HealthBoard
 from gatewayz.routing.planner import Planner
 from gatewayz.routing.probes import probe_forever
 from gatewayz.settings import Settings, previous_server_secrets, secret_source, server_secret
-from gatewayz.store import migrate
 from gatewayz.store.batch import BatchWriter, Sink
 from gatewayz.store.engine import create_engine
 from gatewayz.store.journal import journal_location
@@ -143,7 +142,9 @@ async def open_services(stack: AsyncExitStack, static: Static) -> Services:
 async def _open_core(stack: AsyncExitStack, settings: Settings, telemetry: Telemetry) -> _Core:
     """The database, the upstream HTTP session, this process as an owner of credit holds,
     and the batch writer (which closes before the owner, so its last holds are given back)."""
-    if settings.auto_migrate:
+    if settings.auto_migrate:  # (Alembic is imported only here: it is not served with)
+        from gatewayz.store import migrate
+
         await migrate.upgrade(settings.database_url)
     stack.push_async_callback(telemetry.close)
     engine = create_engine(

@@ -1,10 +1,10 @@
 """`gatewayz serve` (with the first start's admin) and `gatewayz db`."""
 
 import os
+import sys
 from typing import Annotated, Any
 
 import typer
-import uvicorn
 
 from gatewayz.accounts import users as accounts
 from gatewayz.accounts.roles import ADMIN_ROLE
@@ -19,8 +19,7 @@ from gatewayz.settings import (
 )
 from gatewayz.store import migrate
 from gatewayz.store.migrate import pending_revisions
-from gatewayz.telemetry.logs import configure_logging
-from gatewayz.telemetry.metrics import multiprocess_dir
+from gatewayz.telemetry.logs import configure_logging, drain_logs
 
 db_app = typer.Typer(help="Database schema.", no_args_is_help=True)
 
@@ -53,20 +52,13 @@ def serve(
         os.environ[CONFIG_ENV] = str(config.resolve())
     os.environ["GATEWAYZ_AUTO_MIGRATE"] = "false"
     processes = workers or settings.workers
-    with multiprocess_dir(processes, settings.environ):
-        uvicorn.run(
-            "gatewayz.app:app_from_environment",
-            factory=True,
-            host=host or settings.host,
-            port=port if port is not None else settings.port,
-            workers=processes,
-            log_level=settings.log_level,
-            log_config=None,
-            access_log=False,
-            loop="uvloop",
-            http="httptools",
-            timeout_graceful_shutdown=30,
-        )
+    address = host or settings.host
+    listen = port if port is not None else settings.port
+    drain_logs()
+    sys.stdout.flush()
+    sys.stderr.flush()
+    argv = [sys.executable, "-m", "gatewayz.server", address, str(listen), str(processes)]
+    os.execv(sys.executable, argv)
 
 
 async def _bootstrap_admin(engine: Any, settings: Settings) -> None:
