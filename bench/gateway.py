@@ -3,15 +3,18 @@
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import os
 import shutil
 import subprocess
+import time
+import urllib.request
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-from load import Target
+from load import Result, Target
 from processes import ROOT, free_port, healthy, pinned, started, wait_until
 
 UPSTREAM_KEY = "sk-bench"
@@ -43,12 +46,44 @@ class Backend:
     redis_url: str | None = None
 
 
+WAITING_ROWS = "gatewayz_writer_waiting_rows"
+SETTLE_TIMEOUT_SECONDS = 120.0
+
+
 @dataclass(frozen=True)
 class Gateway:
-    """A running gateway: its main process and the target that loads it."""
+    """A running gateway: its main process, the target that loads it and its metrics."""
 
     pid: int
     target: Target
+    metrics_url: str
+
+    def waiting_rows(self) -> int:
+        """Settlements and request-log rows the gateway holds that are not yet stored."""
+        with urllib.request.urlopen(self.metrics_url, timeout=5) as response:
+            lines = response.read().decode().splitlines()
+        return round(sum(float(ln.split()[-1]) for ln in lines if ln.startswith(WAITING_ROWS)))
+
+    def settled(self, result: Result) -> Result:
+        """``result`` with the time the gateway then took to store every settlement and
+        request-log row of the load, and its req/s over the load and that time together.
+
+        A gateway that stores its bookkeeping more slowly than it serves calls would
+        otherwise look faster than it can sustain: its backlog grows through the load and is
+        written after it.
+        """
+        started = time.perf_counter()
+        while self.waiting_rows():
+            if time.perf_counter() - started > SETTLE_TIMEOUT_SECONDS:
+                raise SystemExit(
+                    f"the gateway did not store its backlog within {SETTLE_TIMEOUT_SECONDS:g} s"
+                )
+            time.sleep(0.05)
+        settle = time.perf_counter() - started
+        loaded = result.requests / result.rps
+        return dataclasses.replace(
+            result, rps=result.requests / (loaded + settle), settle_seconds=settle
+        )
 
 
 def gatewayz_executable() -> str | None:
@@ -93,4 +128,5 @@ def serving(
     with started(pinned(core, serve), log, env) as process:
         wait_until(lambda: healthy(port), process, "gateway", log)
         url = f"http://127.0.0.1:{port}/v1/chat/completions"
-        yield Gateway(process.pid, Target("gateway", url, GATEWAY_MODEL, key))
+        target = Target("gateway", url, GATEWAY_MODEL, key)
+        yield Gateway(process.pid, target, f"http://127.0.0.1:{port}/metrics")

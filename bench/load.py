@@ -32,6 +32,7 @@ class Result:
     p99_ms: float
     errors: int
     bad_status: int
+    settle_seconds: float = 0.0  # how long the gateway took afterwards to store its backlog
 
 
 def ensure_wrk() -> bool:

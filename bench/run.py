@@ -54,14 +54,25 @@ class Bench:
     use_wrk: bool
     report: out.Report
 
-    def measure(self, row: str, target: Target, scenarios: tuple[tuple[bool, int], ...]) -> None:
+    def measure(
+        self,
+        row: str,
+        target: Target,
+        scenarios: tuple[tuple[bool, int], ...],
+        gateway: Gateway | None = None,
+    ) -> None:
+        """Load ``target`` in each scenario; a gateway's figures include storing its backlog."""
         for stream, concurrency in scenarios:
             result = load(target, stream, concurrency, self.args.duration, self.use_wrk)
+            if gateway is not None:
+                result = gateway.settled(result)
             self.report.add(row, stream, concurrency, result)
 
-    def warm_up(self, target: Target) -> None:
+    def warm_up(self, target: Target, gateway: Gateway | None = None) -> None:
         for stream in (False, True):
-            load(target, stream, 32, WARMUP_SECONDS, self.use_wrk)
+            result = load(target, stream, 32, WARMUP_SECONDS, self.use_wrk)
+            if gateway is not None:
+                gateway.settled(result)
 
     def record_memory(self, row: str, pid: int) -> None:
         self.report.peak_rss_mb[row] = peak_rss_mb(pid)
@@ -74,7 +85,7 @@ class Bench:
             serving(self.executable, backend, self.upstream_port, self.workdir, workers)
         )
         stack.callback(self.record_memory, row, gateway.pid)
-        self.warm_up(gateway.target)
+        self.warm_up(gateway.target, gateway)
         return gateway
 
 
@@ -120,14 +131,14 @@ def run_gateways(bench: Bench, configured: list[Backend]) -> None:
         bench.report.targeted.add(row)
         with contextlib.ExitStack() as stack:
             gateway = bench.gateway(stack, backend, row)
-            bench.measure(row, gateway.target, SCENARIOS)
+            bench.measure(row, gateway.target, SCENARIOS, gateway)
             if last and args.profile:
                 profile(bench, gateway, row)
         if last and args.workers > 1:
             workers_row = f"{row} {args.workers} workers"
             with contextlib.ExitStack() as stack:
                 gateway = bench.gateway(stack, backend, workers_row, args.workers)
-                bench.measure(workers_row, gateway.target, ((False, 32), (True, 32)))
+                bench.measure(workers_row, gateway.target, ((False, 32), (True, 32)), gateway)
         if last and args.seed_rows:
             seconds = postgres.seed(backend.database_url, args.seed_rows)
             bench.report.notes.append(
@@ -137,7 +148,7 @@ def run_gateways(bench: Bench, configured: list[Backend]) -> None:
             seeded_row = f"{row} {args.seed_rows:,} rows"
             with contextlib.ExitStack() as stack:
                 gateway = bench.gateway(stack, backend, seeded_row)
-                bench.measure(seeded_row, gateway.target, ((False, 32), (True, 32)))
+                bench.measure(seeded_row, gateway.target, ((False, 32), (True, 32)), gateway)
 
 
 def print_summary(bench: Bench, configured: list[Backend]) -> None:

@@ -89,7 +89,10 @@ class Settings(BaseSettings):
     # Largest request body of every other endpoint: accounts, administration, the webhook.
     max_other_body_bytes: int = Field(default=1024 * 1024, gt=0)
     log_flush_seconds: float = Field(default=0.05, gt=0)
-    log_batch_size: int = Field(default=500, gt=0)
+    # Rows the batch writer stores in one transaction. Under load its batches fill up, and
+    # the fewer transactions it needs, the more it keeps up with the calls it settles; the
+    # bound keeps a batch's statements within the databases' limits on parameters.
+    log_batch_size: int = Field(default=2_000, gt=0, le=5_000)
     log_memory_rows: int = Field(default=20_000, gt=0)
     journal_dir: Path | None = None
     sqlite_busy_timeout_seconds: float = Field(default=30.0, gt=0)
