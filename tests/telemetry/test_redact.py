@@ -52,6 +52,8 @@ def test_prose_in_error_messages_is_left_alone() -> None:
     [
         ("Authorization: Bearer abc.def-123", "Authorization: Bearer ***"),
         ("authorization: bearer opaque-token-1", "authorization: bearer ***"),
+        ("AUTHORIZATION: BEARER abc.def-123", "AUTHORIZATION: BEARER ***"),
+        ("X-API-KEY: plain-secret-1", "X-API-KEY: ***"),
         ("x-api-key: plain-secret-1", "x-api-key: ***"),
         ('{"x-api-key": "plain-secret-1"}', '{"x-api-key": "***"}'),
         ("[('x-api-key', 'plain-secret-1')]", "[('x-api-key', '***')]"),

@@ -15,11 +15,25 @@ from typing import Any
 
 MASK = "***"
 
-# Every match contains one of these: text without any is returned without running the regex.
-_TRIGGERS = re.compile(
-    r"gw_|sk-|[sr]k_|whsec_|AIza|gsk_|xai-|hf_|bearer|basic|key|authorization|password"
-    r"|secret|token",
-    re.IGNORECASE,
+# Every match contains one of these, in any case: text without any is returned without
+# running the regex (a substring test of each is several times faster than one regex).
+_TRIGGERS = (
+    "gw_",
+    "sk-",
+    "sk_",
+    "rk_",
+    "whsec_",
+    "aiza",
+    "gsk_",
+    "xai-",
+    "hf_",
+    "bearer",
+    "basic",
+    "key",
+    "authorization",
+    "password",
+    "secret",
+    "token",
 )
 _PREFIXES = (
     r"\bgw_(?:live|test)_|\bsk-|\b[sr]k_(?:live|test)_|\bwhsec_|\b(?-i:AIza)|\bgsk_|\bxai-"
@@ -37,7 +51,8 @@ _REPLACEMENT = r"\g<keep>" + MASK
 
 def might_hold_secret(text: str) -> bool:
     """False when `text` surely holds nothing `redact` would mask (a quick test)."""
-    return _TRIGGERS.search(text) is not None
+    folded = text.casefold()
+    return any(trigger in folded for trigger in _TRIGGERS)
 
 
 def redact(text: str) -> str:
