@@ -30,7 +30,8 @@ async def respond(request: Request, principal: Principal, exchange: Exchange) ->
     """Run the exchange and answer with its result; a call refused by a key restriction (its
     spending limit) is audited. A client that leaves cancels a stream at once; an unstreamed
     call already sent upstream finishes, to be billed (see relay.departure)."""
-    exchange.subscribe(partial(_audit_refusal, request))
+    if principal.policy.spend_limit_units is not None:  # the one refusal that comes this late
+        exchange.subscribe(partial(_audit_refusal, request))
     return await _respond(request, principal, exchange)
 
 
