@@ -5,7 +5,7 @@ import contextlib
 from collections.abc import AsyncIterator
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import event, select
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from gatewayz.billing import ledger
@@ -132,3 +132,36 @@ async def test_calls_waiting_for_a_small_lease_are_all_served_while_the_balance_
     held = await asyncio.gather(*(holds.hold(user_id, 1_000) for _ in range(100)))
     assert held.count(True) == 30
     assert await _reserved(engine, user_id) == 30_000
+
+
+async def test_a_refusal_is_remembered_so_retries_without_credit_cost_no_queries(
+    engine: AsyncEngine, writer: BatchWriter
+) -> None:
+    user_id, _ = await add_funded_user(engine, "broke@example.com", "0")
+    holds = CreditHolds(engine, writer, lease_factor=64, refusal_seconds=1.0)
+    statements: list[str] = []
+
+    def count(_conn: object, _cursor: object, statement: str, *_: object) -> None:
+        statements.append(statement)
+
+    event.listen(engine.sync_engine, "before_cursor_execute", count)
+    try:
+        assert not await holds.hold(user_id, 1_000)
+        assert statements, "the first refusal asks the database"
+        statements.clear()
+        assert not await holds.hold(user_id, 1_000)
+        assert not await holds.hold(user_id, 5_000)
+        assert statements == [], "as much or more is refused from memory"
+        holds.release_idle()  # the idle sweep keeps what it remembers
+        assert not await holds.hold(user_id, 1_000)
+        assert statements == []
+        assert not await holds.hold(user_id, 10)
+        assert statements, "a smaller hold may fit: the database is asked again"
+    finally:
+        event.remove(engine.sync_engine, "before_cursor_execute", count)
+    await ledger.change_credits(
+        engine, user_id, 10**6, kind="grant", reason="test", idempotency_key="test:topped-up"
+    )
+    assert not await holds.hold(user_id, 1_000), "within the moment, still refused"
+    await asyncio.sleep(1.1)
+    assert await holds.hold(user_id, 1_000), "credits added serve from the moment's end on"

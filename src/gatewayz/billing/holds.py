@@ -20,6 +20,10 @@ Calls short of credit take turns (a queue per lease); a lease grows in a task of
 they wait for (shielded), so a call cancelled meanwhile (a client disconnect) cannot leave
 credit reserved in the database but missing from the lease: the growth lands in the lease
 all the same.
+
+A user's call refused for want of credit is remembered for `refusal_seconds`: calls holding
+as much or more are refused from memory meanwhile, so a client retrying without credit costs
+no database round trips. Credits added in that moment serve from its end on.
 """
 
 import asyncio
@@ -57,6 +61,8 @@ class _Lease:
     window_start: float = 0.0
     window_units: int = 0
     rate: float = 0.0
+    refused_until: float = 0.0  # holds of `refused_units` or more are refused until then
+    refused_units: int = 0
 
     @property
     def free(self) -> int:
@@ -82,8 +88,10 @@ class CreditHolds:
         idle_seconds: float = 1.0,
         share: float = _DEFAULT_SHARE,
         owner: str | None = None,
+        refusal_seconds: float = 1.0,
     ) -> None:
         self.owner = owner
+        self._refusal_seconds = refusal_seconds
         self._horizon = horizon_seconds
         self._engine = engine
         self._writer = writer
@@ -101,16 +109,32 @@ class CreditHolds:
         if lease is None:
             lease = self._leases[user_id] = _Lease()
         if lease.free < units:
+            if self._still_refused(lease, units):
+                return False
             lease.waiting += 1
             try:
-                async with lease.queue:
-                    enough = await self._grown(user_id, lease, units)
+                async with lease.queue:  # (the call before may have been refused meanwhile)
+                    enough = not self._still_refused(lease, units) and await self._grown(
+                        user_id, lease, units
+                    )
             finally:
                 lease.waiting -= 1
             if not enough:
+                self._refused(lease, units)
                 return False
         self._use(user_id, lease, units)
         return True
+
+    def _still_refused(self, lease: _Lease, units: int) -> bool:
+        return units >= lease.refused_units and time.monotonic() < lease.refused_until
+
+    def _refused(self, lease: _Lease, units: int) -> None:
+        """Remember that the user's credit could not cover `units` (see the module)."""
+        now = time.monotonic()
+        if now >= lease.refused_until:
+            lease.refused_units = units
+        lease.refused_units = min(lease.refused_units, units)
+        lease.refused_until = now + self._refusal_seconds
 
     async def _grown(self, user_id: int, lease: _Lease, units: int) -> bool:
         """Grow the lease until it has `units` free, after any top-up under way; False if
@@ -234,6 +258,8 @@ class CreditHolds:
         now = time.monotonic() if now is None else now
         for user_id, lease in list(self._leases.items()):
             if now - lease.last_used < self._idle or lease.growing or lease.waiting:
+                continue
+            if now < lease.refused_until:  # kept while it remembers a refusal
                 continue
             self._give_back(user_id, lease)
 
