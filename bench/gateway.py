@@ -73,13 +73,23 @@ class Gateway:
         written after it.
         """
         started = time.perf_counter()
-        while self.waiting_rows():
-            if time.perf_counter() - started > SETTLE_TIMEOUT_SECONDS:
+        stored: float | None = None  # when the gauge first read 0 (confirmed by a second read)
+        while True:
+            now = time.perf_counter()
+            if now - started > SETTLE_TIMEOUT_SECONDS:
                 raise SystemExit(
                     f"the gateway did not store its backlog within {SETTLE_TIMEOUT_SECONDS:g} s"
                 )
+            if self.waiting_rows():
+                stored = None
+            elif stored is not None:
+                break
+            else:  # the gauge is refreshed as the writer goes: one read may be stale
+                stored = now
             time.sleep(0.05)
-        settle = time.perf_counter() - started
+        settle = stored - started
+        if not result.requests:
+            return dataclasses.replace(result, settle_seconds=settle)
         loaded = result.requests / result.rps
         return dataclasses.replace(
             result, rps=result.requests / (loaded + settle), settle_seconds=settle

@@ -82,7 +82,7 @@ def print_table(report: Report) -> None:
         label = f"{mode(stream)} c={concurrency} {row}"
         errors = f"{result.errors}" + (f" ({result.bad_status})" if result.bad_status else "")
         note = comparison(report, row, stream, concurrency, result)
-        if result.settle_seconds >= 0.2:  # (one poll of the metrics takes about 0.05 s)
+        if result.settle_seconds >= 0.2:
             note += f"; stored its backlog {result.settle_seconds:.1f} s after the load"
         print(
             f"{label:<{width}}{result.rps:>9,.0f}{result.p50_ms:>8.2f}{result.p99_ms:>8.2f}"

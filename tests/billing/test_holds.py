@@ -2,6 +2,7 @@
 
 import asyncio
 import contextlib
+import time
 from collections.abc import AsyncIterator
 
 import pytest
@@ -165,3 +166,20 @@ async def test_a_refusal_is_remembered_so_retries_without_credit_cost_no_queries
     assert not await holds.hold(user_id, 1_000), "within the moment, still refused"
     await asyncio.sleep(1.1)
     assert await holds.hold(user_id, 1_000), "credits added serve from the moment's end on"
+
+
+async def test_a_lease_remembering_a_refusal_still_gives_back_its_unused_credit(
+    engine: AsyncEngine, writer: BatchWriter
+) -> None:
+    user_id, _ = await add_funded_user(engine, "half@example.com", "10")
+    holds = CreditHolds(engine, writer, lease_factor=64, refusal_seconds=3600)
+    assert await holds.hold(user_id, 1_000)
+    assert not await holds.hold(user_id, 10**15)
+    holds.release(user_id, 1_000, 0)
+    holds.release_idle(now=time.monotonic() + 10)
+    await writer.flush()
+    assert await _reserved(engine, user_id) == 0, "the idle lease's credit went back"
+    statements: list[str] = []
+    event.listen(engine.sync_engine, "before_cursor_execute", lambda *a: statements.append(a[2]))
+    assert not await holds.hold(user_id, 10**15)
+    assert statements == [], "and the refusal is still remembered"

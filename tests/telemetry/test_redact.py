@@ -54,6 +54,8 @@ def test_prose_in_error_messages_is_left_alone() -> None:
         ("authorization: bearer opaque-token-1", "authorization: bearer ***"),
         ("AUTHORIZATION: BEARER abc.def-123", "AUTHORIZATION: BEARER ***"),
         ("X-API-KEY: plain-secret-1", "X-API-KEY: ***"),
+        ("Basıc dXNlcjpwYXNz", "Basıc ***"),  # noqa: RUF001 (dotless i: beyond ASCII)
+        ("authorİzation: abcdef12", "authorİzation: ***"),
         ("x-api-key: plain-secret-1", "x-api-key: ***"),
         ('{"x-api-key": "plain-secret-1"}', '{"x-api-key": "***"}'),
         ("[('x-api-key', 'plain-secret-1')]", "[('x-api-key', '***')]"),

@@ -259,9 +259,7 @@ class CreditHolds:
         for user_id, lease in list(self._leases.items()):
             if now - lease.last_used < self._idle or lease.growing or lease.waiting:
                 continue
-            if now < lease.refused_until:  # kept while it remembers a refusal
-                continue
-            self._give_back(user_id, lease)
+            self._give_back(user_id, lease, now)
 
     def give_back(self, user_ids: Iterable[int]) -> None:
         """Give back these users' leases now, busy or not (their credits were taken away:
@@ -274,13 +272,16 @@ class CreditHolds:
                 lease.stale = lease.used
                 self._give_back(user_id, lease)
 
-    def _give_back(self, user_id: int, lease: _Lease) -> None:
+    def _give_back(self, user_id: int, lease: _Lease, now: float | None = None) -> None:
+        """Give back the lease's free part; forget the lease once it holds nothing and
+        remembers no refusal."""
         free = lease.free
         if free > 0:
             lease.leased -= free
             self._writer.add("settlements", ledger.HoldRelease(user_id, free, self.owner))
             self._unflushed.add(user_id)
-        if not (lease.leased or lease.used or lease.growing or lease.waiting):
+        remembers = (time.monotonic() if now is None else now) < lease.refused_until
+        if not (lease.leased or lease.used or lease.growing or lease.waiting or remembers):
             del self._leases[user_id]
 
     def start(self) -> None:

@@ -57,7 +57,8 @@ def serve(
     drain_logs()
     sys.stdout.flush()
     sys.stderr.flush()
-    argv = [sys.executable, "-m", "gatewayz.server", address, str(listen), str(processes)]
+    # -P: the working directory (in the image, the data volume) stays off the import path
+    argv = [sys.executable, "-P", "-m", "gatewayz.server", address, str(listen), str(processes)]
     os.execv(sys.executable, argv)
 
 

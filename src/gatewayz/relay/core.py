@@ -73,13 +73,18 @@ class Relay:
         self._health = health
         self._adapters = adapters
         self.outliving = OutlivingCalls()  # calls whose client left (see relay.departure)
-        self.default_max_output_tokens = default_max_output_tokens
+        self._default_output_limit = default_max_output_tokens
+
+    @property
+    def default_max_output_tokens(self) -> int:
+        """The output limit sent and held when neither the client nor the model sets one."""
+        return self._default_output_limit
 
     def _target(self, plan: CallPlan, route: Route) -> Target:
         """The route with its provider's adapter and the output limit to send on it (the one
         held, see relay.admission.output_limit)."""
         adapter = self._adapters[route.provider.spec.protocol]
-        return Target(route, adapter, output_limit(plan, route, self.default_max_output_tokens))
+        return Target(route, adapter, output_limit(plan, route, self._default_output_limit))
 
     def departure(self) -> Departure:
         """What the client of an unstreamed call leaving will do to it (call in its task)."""

@@ -16,7 +16,14 @@ from typing import Any
 MASK = "***"
 
 # Every match contains one of these, in any case: text without any is returned without
-# running the regex (a substring test of each is several times faster than one regex).
+# running the regex. In ASCII text a substring test of each is several times faster than one
+# case-insensitive regex; beyond ASCII, the regex's own case rules apply (under them the
+# Turkish dotted and dotless I match `i`, which lowering the text does not give).
+_TRIGGER_RE = re.compile(
+    r"gw_|sk-|[sr]k_|whsec_|AIza|gsk_|xai-|hf_|bearer|basic|key|authorization|password"
+    r"|secret|token",
+    re.IGNORECASE,
+)
 _TRIGGERS = (
     "gw_",
     "sk-",
@@ -51,8 +58,10 @@ _REPLACEMENT = r"\g<keep>" + MASK
 
 def might_hold_secret(text: str) -> bool:
     """False when `text` surely holds nothing `redact` would mask (a quick test)."""
-    folded = text.casefold()
-    return any(trigger in folded for trigger in _TRIGGERS)
+    if not text.isascii():
+        return _TRIGGER_RE.search(text) is not None
+    lowered = text.lower()
+    return any(trigger in lowered for trigger in _TRIGGERS)
 
 
 def redact(text: str) -> str:
