@@ -372,6 +372,8 @@ def test_first_start_creates_the_admin_and_a_secret_then_restarts_keep_them(
     tmp_path: Path,
 ) -> None:
     port = _free_port()
+    # A file in the working directory named like a module the server imports is not imported.
+    (tmp_path / "uvicorn.py").write_text("raise SystemExit('the working directory was imported')")
     first = Server(tmp_path, port, 1)
     try:
         health = first.wait_until_healthy()
