@@ -9,7 +9,9 @@ import time
 import openai
 import orjson
 import pytest
+from sqlalchemy import event
 
+from gatewayz.telemetry.context import current
 from tests.e2e.conftest import Stack
 from tests.e2e.support import (
     HI,
@@ -168,6 +170,36 @@ async def test_failed_upstream_calls_charge_nothing(caller: Caller) -> None:
     logs = await caller.assert_books(calls=9, charged=0)
     assert all(log["status_code"] >= 400 and log["error"] for log in logs)
     assert await caller.usage_rows() == []
+
+
+async def test_a_client_retrying_without_credit_costs_the_database_almost_nothing(
+    stack: Stack,
+) -> None:
+    """A refusal for want of credit is remembered for a second (billing.holds): retries in
+    that second are refused without trying to reserve credit again."""
+    poor = await stack.caller(credits="0.00001")
+    reservations: list[str] = []
+
+    def count(_conn: object, _cursor: object, statement: str, *_: object) -> None:
+        if current() is not None and "reserved_units +" in statement:  # a lease growth
+            reservations.append(statement)
+
+    engine = stack.services.engine.sync_engine
+    retries = 20
+    async with poor.http() as http:
+        first = await http.post(CHAT, json={"model": "fake-model", "messages": HI})
+        assert_openai_error(first, 402)
+        event.listen(engine, "before_cursor_execute", count)
+        started = time.monotonic()
+        try:
+            for _ in range(retries):
+                again = await http.post(CHAT, json={"model": "fake-model", "messages": HI})
+                assert_openai_error(again, 402)
+                assert again.json()["error"]["message"] == first.json()["error"]["message"]
+        finally:
+            event.remove(engine, "before_cursor_execute", count)
+    windows = math.ceil(time.monotonic() - started) + 1  # seconds the retries took, and one
+    assert len(reservations) <= min(windows, retries - 1), reservations
 
 
 async def test_unaffordable_call_holds_and_charges_nothing(stack: Stack) -> None:

@@ -23,7 +23,8 @@ all the same.
 
 A user's call refused for want of credit is remembered for `refusal_seconds`: calls holding
 as much or more are refused from memory meanwhile, so a client retrying without credit costs
-no database round trips. Credits added in that moment serve from its end on.
+no database round trips (see relay.shortfalls for the debt check that words the refusal).
+Credits added in that moment serve from its end on.
 """
 
 import asyncio

@@ -4,6 +4,7 @@ a warning line and the `gatewayz_shortfall_credits_total` metric, and the user's
 refused until credits pay the debt."""
 
 import logging
+import time
 
 from sqlalchemy.ext.asyncio import AsyncEngine
 
@@ -15,6 +16,9 @@ from gatewayz.store.batch import BatchWriter
 from gatewayz.telemetry.context import note_shortfall
 
 log = logging.getLogger(__name__)
+
+OWED_SECONDS = 1.0  # how long a refusal's debt check is reused (see Debts.owed)
+_OWED_USERS = 10_000  # at most this many remembered at once
 
 
 def report_shortfall(
@@ -61,6 +65,7 @@ class Debts:
         self._engine = engine
         self._writer = writer
         self._made_here: dict[int, str] = {}  # user id -> the call that may have made a debt
+        self._owed: dict[int, tuple[float, int]] = {}  # user id -> (until when, debt)
 
     def note(self, user_id: int, request_id: str) -> None:
         """The user's call `request_id` cost more than it held."""
@@ -83,5 +88,17 @@ class Debts:
         return True
 
     async def owed(self, user_id: int) -> int:
-        """How far the user's settled balance is below zero."""
-        return 0 if self._engine is None else (await ledger.debt(self._engine, user_id))[0]
+        """How far the user's settled balance is below zero, to word a refusal: read once per
+        `OWED_SECONDS`, so that a client retrying without credit costs no query at all (the
+        credit holds remember the refusal itself, see billing.holds)."""
+        if self._engine is None:
+            return 0
+        now = time.monotonic()
+        known = self._owed.get(user_id)
+        if known is not None and now < known[0]:
+            return known[1]
+        owed = (await ledger.debt(self._engine, user_id))[0]
+        if len(self._owed) >= _OWED_USERS:
+            self._owed.clear()
+        self._owed[user_id] = (now + OWED_SECONDS, owed)
+        return owed
